@@ -1,0 +1,1 @@
+//! STIX patterns: building canonical patterns and extracting equalities.

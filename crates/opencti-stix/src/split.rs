@@ -1,0 +1,1 @@
+//! pycti's bundle splitter (`OpenCTIStix2Splitter`).

@@ -1,0 +1,1 @@
+//! Integration tests of `opencti-stix` against the pycti vectors in `fixtures/`.
