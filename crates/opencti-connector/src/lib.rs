@@ -1,1 +1,4 @@
 //! The OpenCTI connector runtime.
+
+#[cfg(feature = "stream")]
+pub mod stream;

@@ -1,0 +1,1 @@
+//! The live-stream listener and the `StreamSink` runtime.
