@@ -1,1 +1,3 @@
 //! The live-stream listener and the `StreamSink` runtime.
+
+pub mod sse;

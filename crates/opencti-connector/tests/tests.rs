@@ -1,0 +1,3 @@
+//! Integration tests of `opencti-connector` (one test binary).
+
+mod stream_sse;
