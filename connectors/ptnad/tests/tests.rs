@@ -1,0 +1,3 @@
+//! Integration tests of the PT NAD connector against the in-process fake PT NAD.
+
+mod client;
