@@ -1,1 +1,3 @@
 //! Integration tests of `opencti-stix` against the pycti vectors in `fixtures/`.
+
+mod ids;
