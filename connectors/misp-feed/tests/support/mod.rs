@@ -1,0 +1,4 @@
+//! Test doubles shared by the integration tests.
+
+pub(crate) mod feed_server;
+pub(crate) mod s3_server;

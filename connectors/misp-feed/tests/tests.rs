@@ -1,0 +1,5 @@
+//! Integration tests of the MISP feed connector (one binary, see the modules).
+
+mod source_http;
+mod source_s3;
+mod support;
