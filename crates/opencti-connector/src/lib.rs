@@ -1,4 +1,16 @@
-//! The OpenCTI connector runtime.
+//! The OpenCTI connector runtime: what pycti's `OpenCTIConnectorHelper` does
+//! for import and stream connectors, wire-compatible with OpenCTI 6.x and
+//! 7.x platforms.
+//!
+//! Module roles (one per module): [`config`] resolves variables,
+//! [`duration`] parses periods. Only [`api`] speaks GraphQL and only
+//! [`amqp`] knows the AMQP client library; every other module goes through
+//! them.
+
+pub mod api;
+pub mod config;
+pub mod duration;
+pub mod tls;
 
 #[cfg(feature = "stream")]
 pub mod stream;

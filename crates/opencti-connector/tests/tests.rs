@@ -1,3 +1,5 @@
 //! Integration tests of `opencti-connector` (one test binary).
 
+mod api;
+mod config;
 mod stream_sse;

@@ -1,0 +1,506 @@
+//! The typed GraphQL client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::documents;
+use super::error::ApiError;
+use super::types::{
+    ConnectorInfo, Generation, PingReply, PlatformVersion, QueueDetails, RegisterInput,
+    Registration, StreamCollection, WorkError,
+};
+use crate::config::{OpenctiConfig, PlatformTls, Secret};
+
+/// How transport failures are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first one.
+    pub retries: usize,
+    /// First delay (doubled each time, with jitter).
+    pub first_delay: Duration,
+    /// Longest delay.
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// No retry (fail fast: `--check`, tests).
+    pub fn none() -> Self {
+        Self {
+            retries: 0,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    /// Six retries from 1 s up to 30 s: about a minute and a half, enough to
+    /// ride out a platform restart.
+    fn default() -> Self {
+        Self {
+            retries: 6,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The platform's GraphQL API. Cheap to clone (shared connection pool).
+///
+/// The token is sent as a bearer header and never appears in `Debug`
+/// output or logs.
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoint: Url,
+    retry: RetryPolicy,
+    generation: AtomicU8,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+const USER_AGENT: &str = concat!("opencti-connector-rs/", env!("CARGO_PKG_VERSION"));
+
+impl ApiClient {
+    /// A client for the platform at `config.url`.
+    pub fn new(config: &OpenctiConfig) -> Result<Self, ApiError> {
+        Self::build(
+            &config.url,
+            &config.token,
+            &config.custom_headers,
+            &config.tls,
+            RetryPolicy::default(),
+        )
+    }
+
+    /// A client with explicit parts (tests, tools).
+    pub fn build(
+        base_url: &Url,
+        token: &Secret,
+        custom_headers: &[(String, String)],
+        tls: &PlatformTls,
+        retry: RetryPolicy,
+    ) -> Result<Self, ApiError> {
+        crate::tls::install_crypto_provider();
+        let client_error = |reason: String| ApiError::Client { reason };
+        let mut headers = HeaderMap::new();
+        let mut bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                client_error("the token contains characters not allowed in a header".to_owned())
+            })?;
+        bearer.set_sensitive(true);
+        headers.insert(AUTHORIZATION, bearer);
+        for (name, value) in custom_headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| client_error(format!("invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| client_error(format!("invalid value for header `{name}`")))?;
+            headers.insert(name, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(300));
+        match tls {
+            PlatformTls::Verify => {}
+            PlatformTls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
+            PlatformTls::CaBundle(path) => {
+                let pem = std::fs::read(path).map_err(|error| {
+                    client_error(format!("cannot read {}: {error}", path.display()))
+                })?;
+                let certificates =
+                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+                        client_error(format!("bad CA bundle {}: {error}", path.display()))
+                    })?;
+                for certificate in certificates {
+                    builder = builder.add_root_certificate(certificate);
+                }
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|error| client_error(error.to_string()))?;
+        let base = base_url.as_str().trim_end_matches('/');
+        let endpoint = Url::parse(&format!("{base}/graphql"))
+            .map_err(|error| client_error(format!("bad platform URL: {error}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoint,
+                retry,
+                generation: AtomicU8::new(0),
+            }),
+        })
+    }
+
+    /// Same client with another retry policy.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                retry,
+                generation: AtomicU8::new(self.inner.generation.load(Ordering::Relaxed)),
+            }),
+        }
+    }
+
+    /// The GraphQL endpoint.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.endpoint
+    }
+
+    /// The platform generation learned by [`ApiClient::health_check`]
+    /// (6.x until then).
+    pub fn generation(&self) -> Generation {
+        match self.inner.generation.load(Ordering::Relaxed) {
+            7 => Generation::V7,
+            _ => Generation::V6,
+        }
+    }
+
+    /// Forces the generation (tests, or when the version is known).
+    pub fn set_generation(&self, generation: Generation) {
+        let code = match generation {
+            Generation::V6 => 6,
+            Generation::V7 => 7,
+        };
+        self.inner.generation.store(code, Ordering::Relaxed);
+    }
+
+    /// Sends `document` with `variables` and returns its `data`, decoded.
+    ///
+    /// Transport failures (and 502/503/504 answers) are retried with
+    /// exponential backoff; GraphQL errors are returned with their message.
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        document: &str,
+        variables: Value,
+    ) -> Result<T, ApiError> {
+        let operation = operation_name(document);
+        let body = json!({ "query": document, "variables": variables });
+        let policy = self.inner.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.first_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.retries)
+            .with_jitter();
+        let data = (|| self.send_once(&operation, &body))
+            .retry(backoff)
+            .when(|error| matches!(error, ApiError::Transport { .. }))
+            .notify(|error, delay| {
+                tracing::warn!(
+                    attributes.operation = %operation,
+                    attributes.retry_in_ms = delay.as_millis() as u64,
+                    "platform call failed, retrying: {error}"
+                );
+            })
+            .await?;
+        serde_json::from_value(data).map_err(|error| ApiError::Decode {
+            operation: operation.clone(),
+            reason: error.to_string(),
+        })
+    }
+
+    async fn send_once(&self, operation: &str, body: &Value) -> Result<Value, ApiError> {
+        let transport = |reason: String| ApiError::Transport {
+            operation: operation.to_owned(),
+            reason,
+        };
+        let response = self
+            .inner
+            .http
+            .post(self.inner.endpoint.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| transport(describe(&error)))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|error| transport(describe(&error)))?;
+        if matches!(
+            status,
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        ) {
+            return Err(transport(format!("HTTP {status}")));
+        }
+        let parsed: Option<Value> = serde_json::from_str(&text).ok();
+        if let Some(error) = parsed
+            .as_ref()
+            .and_then(|reply| reply.get("errors"))
+            .and_then(|errors| errors.get(0))
+        {
+            return Err(graphql_error(operation, error));
+        }
+        if !status.is_success() {
+            return Err(ApiError::Http {
+                operation: operation.to_owned(),
+                status: status.as_u16(),
+                body: text.chars().take(500).collect(),
+            });
+        }
+        parsed
+            .and_then(|mut reply| reply.get_mut("data").map(Value::take))
+            .ok_or_else(|| ApiError::Decode {
+                operation: operation.to_owned(),
+                reason: "no `data` in the answer".to_owned(),
+            })
+    }
+
+    /// `about.version`; also records the platform generation.
+    pub async fn health_check(&self) -> Result<PlatformVersion, ApiError> {
+        let data: Value = self.query(documents::HEALTH_CHECK, json!({})).await?;
+        let version = data
+            .pointer("/about/version")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Decode {
+                operation: "healthCheck".to_owned(),
+                reason: "no about.version".to_owned(),
+            })?
+            .to_owned();
+        let generation = Generation::from_version(&version);
+        self.set_generation(generation);
+        Ok(PlatformVersion {
+            version,
+            generation,
+        })
+    }
+
+    /// Registers (or updates) the connector.
+    pub async fn register(&self, input: &RegisterInput) -> Result<Registration, ApiError> {
+        let generation = self.generation();
+        let document = match generation {
+            Generation::V6 => documents::REGISTER_CONNECTOR_V6,
+            Generation::V7 => documents::REGISTER_CONNECTOR_V7,
+        };
+        let data: Field<Registration> = self
+            .query_field(
+                document,
+                input.to_variables(generation),
+                "registerConnector",
+            )
+            .await?;
+        Ok(data.0)
+    }
+
+    /// Pings with the state (raw JSON text or `"null"`) and connector info.
+    pub async fn ping(
+        &self,
+        connector_id: &str,
+        state: &str,
+        info: &ConnectorInfo,
+    ) -> Result<PingReply, ApiError> {
+        let variables = json!({ "id": connector_id, "state": state, "connectorInfo": info });
+        let reply: Field<PingReply> = self
+            .query_field(documents::PING_CONNECTOR, variables, "pingConnector")
+            .await?;
+        Ok(reply.0)
+    }
+
+    /// The size of the connector's queues on the platform.
+    pub async fn queue_details(&self, connector_id: &str) -> Result<QueueDetails, ApiError> {
+        let data: Value = self
+            .query(documents::GET_CONNECTOR, json!({ "id": connector_id }))
+            .await?;
+        let details = data
+            .pointer("/connector/connector_queue_details")
+            .cloned()
+            .ok_or_else(|| ApiError::Decode {
+                operation: "GetConnector".to_owned(),
+                reason: format!("connector {connector_id} not found"),
+            })?;
+        serde_json::from_value(details).map_err(|error| ApiError::Decode {
+            operation: "GetConnector".to_owned(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// Creates a work and returns its id.
+    pub async fn work_add(
+        &self,
+        connector_id: &str,
+        friendly_name: &str,
+    ) -> Result<String, ApiError> {
+        let (document, variables) = match self.generation() {
+            Generation::V6 => (
+                documents::WORK_ADD_V6,
+                json!({ "connectorId": connector_id, "friendlyName": friendly_name }),
+            ),
+            Generation::V7 => (
+                documents::WORK_ADD_V7,
+                json!({
+                    "connectorId": connector_id,
+                    "friendlyName": friendly_name,
+                    "isMultiPartWork": false,
+                }),
+            ),
+        };
+        let data: Value = self.query(document, variables).await?;
+        data.pointer("/workAdd/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Decode {
+                operation: "workAdd".to_owned(),
+                reason: "no workAdd.id".to_owned(),
+            })
+    }
+
+    /// Marks a work received.
+    pub async fn work_to_received(&self, work_id: &str, message: &str) -> Result<(), ApiError> {
+        let _: Value = self
+            .query(
+                documents::WORK_TO_RECEIVED,
+                json!({ "id": work_id, "message": message }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a work processed.
+    pub async fn work_to_processed(
+        &self,
+        work_id: &str,
+        message: &str,
+        in_error: bool,
+    ) -> Result<(), ApiError> {
+        let variables = json!({ "id": work_id, "message": message, "inError": in_error });
+        let _: Value = self.query(documents::WORK_TO_PROCESSED, variables).await?;
+        Ok(())
+    }
+
+    /// Keeps a work alive.
+    pub async fn work_ping(&self, work_id: &str) -> Result<(), ApiError> {
+        let _: Value = self
+            .query(documents::WORK_PING, json!({ "id": work_id }))
+            .await?;
+        Ok(())
+    }
+
+    /// Announces `expectations` more elements on a work.
+    pub async fn add_expectations(&self, work_id: &str, expectations: u64) -> Result<(), ApiError> {
+        let variables = json!({ "id": work_id, "expectations": expectations });
+        let _: Value = self.query(documents::ADD_EXPECTATIONS, variables).await?;
+        Ok(())
+    }
+
+    /// Reports one element of a work, successful (`None`) or failed.
+    pub async fn report_expectation(
+        &self,
+        work_id: &str,
+        error: Option<&WorkError>,
+    ) -> Result<(), ApiError> {
+        let variables = json!({ "id": work_id, "error": error });
+        let _: Value = self.query(documents::REPORT_EXPECTATION, variables).await?;
+        Ok(())
+    }
+
+    /// Sends a whole bundle with `stixBundlePush`.
+    pub async fn stix_bundle_push(
+        &self,
+        connector_id: &str,
+        bundle: &str,
+        work_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let variables =
+            json!({ "connectorId": connector_id, "bundle": bundle, "work_id": work_id });
+        let _: Value = self.query(documents::STIX_BUNDLE_PUSH, variables).await?;
+        Ok(())
+    }
+
+    /// A live stream collection by id.
+    pub async fn stream_collection(&self, id: &str) -> Result<Option<StreamCollection>, ApiError> {
+        let reply: Field<Option<StreamCollection>> = self
+            .query_field(
+                documents::STREAM_COLLECTION,
+                json!({ "id": id }),
+                "streamCollection",
+            )
+            .await?;
+        Ok(reply.0)
+    }
+
+    async fn query_field<T: DeserializeOwned>(
+        &self,
+        document: &str,
+        variables: Value,
+        field: &str,
+    ) -> Result<Field<T>, ApiError> {
+        let mut data: Value = self.query(document, variables).await?;
+        let value = data.get_mut(field).map(Value::take).unwrap_or(Value::Null);
+        serde_json::from_value(value)
+            .map(Field)
+            .map_err(|error| ApiError::Decode {
+                operation: operation_name(document),
+                reason: format!("{field}: {error}"),
+            })
+    }
+}
+
+/// The value of one root field.
+struct Field<T>(T);
+
+/// The operation name inside a document (`mutation workAdd(...)` → `workAdd`).
+pub(crate) fn operation_name(document: &str) -> String {
+    let mut words = document
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty());
+    match words.next() {
+        Some("query" | "mutation" | "subscription") => {
+            words.next().unwrap_or("anonymous").to_owned()
+        }
+        _ => "anonymous".to_owned(),
+    }
+}
+
+fn graphql_error(operation: &str, error: &Value) -> ApiError {
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown error")
+        .to_owned();
+    let name = error
+        .get("name")
+        .and_then(Value::as_str)
+        .or_else(|| error.pointer("/extensions/code").and_then(Value::as_str))
+        .unwrap_or("GraphQL error")
+        .to_owned();
+    ApiError::GraphQl {
+        operation: operation.to_owned(),
+        name,
+        message,
+    }
+}
+
+/// A transport error's description, without the URL (which is fine) and
+/// without anything from the request headers (which reqwest never prints).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,152 @@
+//! Every GraphQL document the runtime sends, as constants.
+//!
+//! Texts follow pycti's (whitespace aside) so a platform sees the same
+//! operations it sees from Python connectors. Where the platform generations
+//! differ, a `_V6` and a `_V7` constant exist and [`super::Generation`]
+//! picks one.
+
+/// `about.version`, used as health check and to detect the generation.
+pub const HEALTH_CHECK: &str = "query healthCheck { about { version } }";
+
+/// Registration, 6.x text (no `jwks`, no `config.s3`).
+pub const REGISTER_CONNECTOR_V6: &str =
+    "mutation RegisterConnector($input: RegisterConnectorInput) {
+  registerConnector(input: $input) {
+    id
+    connector_state
+    config {
+      connection { host vhost use_ssl port user pass }
+      listen
+      listen_routing
+      listen_exchange
+      push
+      push_routing
+      push_exchange
+    }
+    connector_user_id
+  }
+}";
+
+/// Registration, 7.x text (adds `jwks` and `config.s3`).
+pub const REGISTER_CONNECTOR_V7: &str =
+    "mutation RegisterConnector($input: RegisterConnectorInput) {
+  registerConnector(input: $input) {
+    id
+    connector_state
+    jwks
+    config {
+      connection { host vhost use_ssl port user pass }
+      s3 { endpoint port use_ssl bucket_name bucket_region access_key secret_key }
+      listen
+      listen_routing
+      listen_exchange
+      push
+      push_routing
+      push_exchange
+    }
+    connector_user_id
+  }
+}";
+
+/// Liveness ping carrying the state and `connector_info`.
+pub const PING_CONNECTOR: &str =
+    "mutation PingConnector($id: ID!, $state: String, $connectorInfo: ConnectorInfoInput) {
+  pingConnector(id: $id, state: $state, connectorInfo: $connectorInfo) {
+    id
+    connector_state
+    connector_info {
+      run_and_terminate
+      buffering
+      queue_threshold
+      queue_messages_size
+      next_run_datetime
+      last_run_datetime
+    }
+  }
+}";
+
+/// The connector as the platform sees it, including its queue size
+/// (buffering decisions).
+pub const GET_CONNECTOR: &str = "query GetConnector($id: String!) {
+  connector(id: $id) {
+    id
+    name
+    active
+    auto
+    only_contextual
+    connector_type
+    connector_scope
+    connector_state
+    connector_queue_details { messages_number messages_size }
+    updated_at
+    created_at
+    config { listen listen_exchange push push_exchange push_routing }
+    built_in
+  }
+}";
+
+/// Creates a work, 6.x text.
+pub const WORK_ADD_V6: &str = "mutation workAdd($connectorId: String!, $friendlyName: String) {
+  workAdd(connectorId: $connectorId, friendlyName: $friendlyName) { id }
+}";
+
+/// Creates a work, 7.x text (multipart flag).
+pub const WORK_ADD_V7: &str = "mutation workAdd($connectorId: String!, $friendlyName: String, $isMultiPartWork: Boolean) {
+  workAdd(connectorId: $connectorId, friendlyName: $friendlyName, isMultiPartWork: $isMultiPartWork) { id }
+}";
+
+/// Marks a work received.
+pub const WORK_TO_RECEIVED: &str = "mutation workToReceived($id: ID!, $message: String) {
+  workEdit(id: $id) { toReceived(message: $message) }
+}";
+
+/// Marks a work processed (maybe in error).
+pub const WORK_TO_PROCESSED: &str =
+    "mutation workToProcessed($id: ID!, $message: String, $inError: Boolean) {
+  workEdit(id: $id) { toProcessed(message: $message, inError: $inError) }
+}";
+
+/// Keeps a work alive.
+pub const WORK_PING: &str = "mutation pingWork($id: ID!) {
+  workEdit(id: $id) { ping }
+}";
+
+/// Reports one processed element (with an error or not).
+pub const REPORT_EXPECTATION: &str =
+    "mutation reportExpectation($id: ID!, $error: WorkErrorInput) {
+  workEdit(id: $id) { reportExpectation(error: $error) }
+}";
+
+/// Announces how many elements will be reported.
+pub const ADD_EXPECTATIONS: &str = "mutation addExpectations($id: ID!, $expectations: Int) {
+  workEdit(id: $id) { addExpectations(expectations: $expectations) }
+}";
+
+/// Sends a whole bundle through the API (`CONNECTOR_QUEUE_PROTOCOL=api`).
+pub const STIX_BUNDLE_PUSH: &str =
+    "mutation StixBundlePush($connectorId: String!, $bundle: String!, $work_id: String) {
+  stixBundlePush(connectorId: $connectorId, bundle: $bundle, work_id: $work_id)
+}";
+
+/// A live stream collection (stream connectors).
+pub const STREAM_COLLECTION: &str = "query StreamCollection($id: String!) {
+  streamCollection(id: $id) { id name description stream_live stream_public }
+}";
+
+/// Every document, for schema validation.
+pub const ALL: &[(&str, &str)] = &[
+    ("HEALTH_CHECK", HEALTH_CHECK),
+    ("REGISTER_CONNECTOR_V6", REGISTER_CONNECTOR_V6),
+    ("REGISTER_CONNECTOR_V7", REGISTER_CONNECTOR_V7),
+    ("PING_CONNECTOR", PING_CONNECTOR),
+    ("GET_CONNECTOR", GET_CONNECTOR),
+    ("WORK_ADD_V6", WORK_ADD_V6),
+    ("WORK_ADD_V7", WORK_ADD_V7),
+    ("WORK_TO_RECEIVED", WORK_TO_RECEIVED),
+    ("WORK_TO_PROCESSED", WORK_TO_PROCESSED),
+    ("WORK_PING", WORK_PING),
+    ("REPORT_EXPECTATION", REPORT_EXPECTATION),
+    ("ADD_EXPECTATIONS", ADD_EXPECTATIONS),
+    ("STIX_BUNDLE_PUSH", STIX_BUNDLE_PUSH),
+    ("STREAM_COLLECTION", STREAM_COLLECTION),
+];

@@ -1,0 +1,15 @@
+//! The platform's GraphQL API. The only module that speaks GraphQL: every
+//! document the runtime sends is a constant in [`documents`], sent through
+//! [`ApiClient`].
+
+mod client;
+pub mod documents;
+mod error;
+mod types;
+
+pub use client::{ApiClient, RetryPolicy};
+pub use error::ApiError;
+pub use types::{
+    BrokerConnection, ConnectorInfo, Generation, PingReply, PlatformVersion, QueueConfig,
+    QueueDetails, RegisterInput, Registration, StreamCollection, WorkError,
+};
