@@ -2,4 +2,6 @@
 
 mod api;
 mod config;
+mod stream_runtime;
+mod stream_server;
 mod stream_sse;

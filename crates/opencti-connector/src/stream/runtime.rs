@@ -1,0 +1,436 @@
+//! The stream runtime: reads the live stream, hands events to a
+//! [`StreamSink`], and moves the position in the connector state only past
+//! events the sink has finished with.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::client::{StreamReader, StreamSettings};
+use super::event::{Incoming, StreamEvent, id_timestamp_ms};
+use super::metrics::StreamMetrics;
+use super::position::{PositionError, RecoverUntil, StartSettings, StreamPosition};
+use super::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
+
+/// While the stream is busy, the position is written to the state at least
+/// this often (and whenever the stream goes quiet).
+const PERSIST_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The connector state as the stream runtime uses it.
+///
+/// The platform session's state handle implements it; [`MemoryState`] is an
+/// in-process implementation for tests.
+pub trait StateStore: Send + Sync {
+    /// The current state; `None` when empty.
+    fn load(&self) -> Option<Map<String, Value>>;
+
+    /// Replaces the state. The implementation persists it promptly.
+    fn store(&self, state: Map<String, Value>);
+
+    /// Resolves when the state was reset remotely (from the platform UI).
+    /// Must be cancel-safe and must not miss a reset that happened between
+    /// two calls.
+    fn reset(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A [`StateStore`] in memory, with a way to simulate a remote reset.
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    state: Mutex<Option<Map<String, Value>>>,
+    reset: Notify,
+}
+
+impl MemoryState {
+    /// A store holding `state`.
+    pub fn new(state: Option<Map<String, Value>>) -> Self {
+        Self {
+            state: Mutex::new(state),
+            reset: Notify::new(),
+        }
+    }
+
+    /// Empties the state as the platform's "reset state" button does.
+    pub fn reset_remotely(&self) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.reset.notify_one();
+    }
+}
+
+impl StateStore for MemoryState {
+    fn load(&self) -> Option<Map<String, Value>> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, state: Map<String, Value>) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
+    }
+
+    fn reset(&self) -> impl Future<Output = ()> + Send {
+        self.reset.notified()
+    }
+}
+
+impl<T: StateStore> StateStore for Arc<T> {
+    fn load(&self) -> Option<Map<String, Value>> {
+        (**self).load()
+    }
+
+    fn store(&self, state: Map<String, Value>) {
+        (**self).store(state);
+    }
+
+    fn reset(&self) -> impl Future<Output = ()> + Send {
+        (**self).reset()
+    }
+}
+
+/// Why the stream runtime stopped other than by a shutdown request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The position in the connector state is unusable.
+    #[error("cannot resume the live stream: {0}; reset the connector state to start over")]
+    InvalidPosition(#[from] PositionError),
+    /// [`StreamSink::on_start`] failed.
+    #[error("the stream sink failed to start: {0}")]
+    SinkStart(#[source] SinkError),
+}
+
+/// A stream runtime, ready to run a sink.
+#[derive(Debug)]
+pub struct StreamRuntime<St> {
+    settings: StreamSettings,
+    start: StartSettings,
+    http: reqwest::Client,
+    state: St,
+    metrics: Arc<StreamMetrics>,
+    shutdown: CancellationToken,
+}
+
+impl<St: StateStore> StreamRuntime<St> {
+    /// A runtime reading the stream described by `settings`, keeping its
+    /// position in `state`, stopping when `shutdown` is cancelled.
+    ///
+    /// `http` must have no overall request timeout.
+    pub fn new(
+        settings: StreamSettings,
+        start: StartSettings,
+        http: reqwest::Client,
+        state: St,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            settings,
+            start,
+            http,
+            state,
+            metrics: Arc::default(),
+            shutdown,
+        }
+    }
+
+    /// Uses `metrics` instead of private ones (to expose them).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<StreamMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The runtime's metrics.
+    pub fn metrics(&self) -> &Arc<StreamMetrics> {
+        &self.metrics
+    }
+
+    /// Runs `sink` until shutdown. The position is written to the state
+    /// before returning.
+    pub async fn run<S: StreamSink>(&self, sink: &mut S) -> Result<(), StreamError> {
+        let mut position = match self.state.load() {
+            Some(state) => StreamPosition::from_state(&state)?,
+            None => None,
+        }
+        .unwrap_or_else(|| self.initial_position());
+        self.persist(&position);
+        sink.on_start().await.map_err(StreamError::SinkStart)?;
+        loop {
+            let reader = StreamReader::spawn(
+                self.settings.clone(),
+                self.http.clone(),
+                &position,
+                Arc::clone(&self.metrics),
+            );
+            let mut consumer = Consumer::new(self, sink, position);
+            let ended = consumer.run(reader).await;
+            position = consumer.position;
+            match ended {
+                Stop::Shutdown => break,
+                Stop::Reset => {
+                    position = self.initial_position();
+                    tracing::warn!(
+                        start_from = %position.start_from,
+                        "the connector state was reset from the platform; restarting the stream from the configured start"
+                    );
+                    self.persist(&position);
+                }
+            }
+        }
+        self.persist(&position);
+        sink.on_stop().await;
+        Ok(())
+    }
+
+    fn initial_position(&self) -> StreamPosition {
+        StreamPosition::initial(&self.start, chrono::Utc::now())
+    }
+
+    fn persist(&self, position: &StreamPosition) {
+        let mut state = self.state.load().unwrap_or_default();
+        position.write_into(&mut state);
+        self.state.store(state);
+    }
+}
+
+/// Why a consumer stopped.
+enum Stop {
+    Shutdown,
+    Reset,
+}
+
+/// Consumption from one starting position until shutdown or reset.
+struct Consumer<'a, St, S> {
+    runtime: &'a StreamRuntime<St>,
+    sink: &'a mut S,
+    position: StreamPosition,
+    /// Events waiting for the sink, and the position just before each.
+    batch: Vec<StreamEvent>,
+    before: Vec<String>,
+    /// Id of the last message received, which the position reaches once
+    /// the batch is handled.
+    window_end: Option<String>,
+    batch_deadline: Option<Instant>,
+    batching: Batching,
+    dirty: bool,
+    persisted_at: Instant,
+}
+
+impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
+    fn new(runtime: &'a StreamRuntime<St>, sink: &'a mut S, position: StreamPosition) -> Self {
+        let batching = sink.batching();
+        Self {
+            runtime,
+            sink,
+            position,
+            batch: Vec::new(),
+            before: Vec::new(),
+            window_end: None,
+            batch_deadline: None,
+            batching,
+            dirty: false,
+            persisted_at: Instant::now(),
+        }
+    }
+
+    async fn run(&mut self, mut reader: StreamReader) -> Stop {
+        let shutdown = self.runtime.shutdown.clone();
+        loop {
+            if self.dirty && (reader.is_empty() || self.persisted_at.elapsed() >= PERSIST_INTERVAL)
+            {
+                self.persist();
+            }
+            let deadline = self.batch_deadline;
+            let message = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return self.abandon(Stop::Shutdown),
+                () = self.runtime.state.reset() => return self.abandon(Stop::Reset),
+                () = sleep_until(deadline) => {
+                    if let Err(stop) = self.flush().await {
+                        return stop;
+                    }
+                    continue;
+                }
+                message = reader.next() => message,
+            };
+            let Some(message) = message.and_then(Incoming::classify) else {
+                // The reader only ends when dropped; classify drops id-less messages.
+                continue;
+            };
+            if let Err(stop) = self.dispatch(message).await {
+                return stop;
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, message: Incoming) -> Result<(), Stop> {
+        self.runtime.metrics.count_received(
+            message.name(),
+            id_timestamp_ms(message.id()),
+            now_ms(),
+        );
+        let id = match message {
+            Incoming::Data(Ok(event)) => return self.enqueue(event).await,
+            Incoming::Data(Err(error)) => {
+                tracing::error!(event_id = error.event_id(), "{error}; event rejected");
+                self.runtime.metrics.count_rejected();
+                error.event_id().to_owned()
+            }
+            Incoming::NoRecover { id } => {
+                tracing::warn!(event_id = %id, "the platform ended recovery for this stream; recover_until set to false");
+                self.position.recover_until = RecoverUntil::Disabled;
+                self.dirty = true;
+                id
+            }
+            Incoming::Unknown { id, name } => {
+                tracing::warn!(event_id = %id, event = %name, "unknown live stream event skipped");
+                id
+            }
+            Incoming::Marker { id } => id,
+        };
+        if self.batch.is_empty() {
+            self.advance(id);
+        } else {
+            self.window_end = Some(id);
+        }
+        Ok(())
+    }
+
+    async fn enqueue(&mut self, event: StreamEvent) -> Result<(), Stop> {
+        let before = self
+            .window_end
+            .replace(event.id.clone())
+            .unwrap_or_else(|| self.position.start_from.clone());
+        self.batch.push(event);
+        self.before.push(before);
+        if self.batch.len() >= self.batching.max_events || self.batching.max_wait.is_zero() {
+            return self.flush().await;
+        }
+        if self.batch_deadline.is_none() {
+            self.batch_deadline = Some(Instant::now() + self.batching.max_wait);
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to the sink until no event in it asks for a retry.
+    async fn flush(&mut self) -> Result<(), Stop> {
+        self.batch_deadline = None;
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut backoff = {
+            let schedule = self.sink.retry_backoff();
+            Backoff::new(schedule.initial, schedule.max)
+        };
+        let shutdown = self.runtime.shutdown.clone();
+        loop {
+            let outcome = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Err(self.abandon(Stop::Shutdown)),
+                () = self.runtime.state.reset() => return Err(self.abandon(Stop::Reset)),
+                outcome = self.sink.handle_batch(&self.batch) => outcome,
+            };
+            let delay = self.settle(outcome);
+            let Some(hint) = delay else {
+                if let Some(end) = self.window_end.take() {
+                    self.advance(end);
+                }
+                return Ok(());
+            };
+            // Events before the first retried one are finished.
+            self.advance(self.before[0].clone());
+            self.persist();
+            let delay = backoff.next_delay().max(hint);
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Err(self.abandon(Stop::Shutdown)),
+                () = self.runtime.state.reset() => return Err(self.abandon(Stop::Reset)),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Applies the outcomes: keeps only the events to retry in the batch and
+    /// returns the minimum delay they asked for, or `None` when none is left.
+    fn settle(&mut self, outcome: BatchOutcome) -> Option<Duration> {
+        let outcomes = match outcome {
+            BatchOutcome::All(outcome) => vec![outcome; self.batch.len()],
+            BatchOutcome::PerEvent(outcomes) if outcomes.len() == self.batch.len() => outcomes,
+            BatchOutcome::PerEvent(outcomes) => {
+                tracing::error!(
+                    "the sink returned {} outcomes for a batch of {} events; retrying the batch",
+                    outcomes.len(),
+                    self.batch.len()
+                );
+                vec![Outcome::retry("wrong number of outcomes"); self.batch.len()]
+            }
+        };
+        let metrics = &self.runtime.metrics;
+        let mut hint: Option<Duration> = None;
+        let mut keep = Vec::with_capacity(outcomes.len());
+        for (event, outcome) in self.batch.iter().zip(outcomes) {
+            keep.push(match outcome {
+                Outcome::Done => {
+                    metrics.count_handled(1);
+                    false
+                }
+                Outcome::Reject { reason } => {
+                    tracing::error!(event_id = %event.id, object_id = %event.object.id(), "event {} rejected by the sink: {reason}", event.id);
+                    metrics.count_rejected();
+                    false
+                }
+                Outcome::Retry { reason, after } => {
+                    tracing::warn!(event_id = %event.id, "event {} will be retried: {reason}", event.id);
+                    metrics.count_retry();
+                    hint = Some(hint.unwrap_or_default().max(after.unwrap_or_default()));
+                    true
+                }
+            });
+        }
+        let mut flags = keep.iter();
+        self.batch.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = keep.iter();
+        self.before.retain(|_| *flags.next().unwrap_or(&false));
+        hint
+    }
+
+    /// Drops the unfinished batch. The position has stayed just before its
+    /// first event, so those events are delivered again after a restart.
+    fn abandon(&mut self, stop: Stop) -> Stop {
+        self.batch.clear();
+        self.before.clear();
+        self.window_end = None;
+        stop
+    }
+
+    fn advance(&mut self, id: String) {
+        if self.position.start_from != id {
+            self.position.start_from = id;
+            self.dirty = true;
+        }
+    }
+
+    fn persist(&mut self) {
+        self.runtime.persist(&self.position);
+        self.dirty = false;
+        self.persisted_at = Instant::now();
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
