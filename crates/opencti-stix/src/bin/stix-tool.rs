@@ -1,1 +1,146 @@
-fn main() {}
+//! `stix-tool`: pycti's deterministic ids, pattern validation and bundle
+//! splitting from the command line.
+//!
+//! Install with `cargo install --path crates/opencti-stix --features cli`.
+//!
+//! * `stix-tool id`: one STIX object (JSON) per input line → one id per line.
+//! * `stix-tool pattern`: one pattern per input line → one JSON line
+//!   `{"valid", "observables", "error"}`. A line holding a JSON string
+//!   (`"[a:b = 'x']\n..."`) is decoded first, so patterns spanning several
+//!   lines can be given.
+//! * `stix-tool split [--cleanup]`: one bundle on the whole input → one JSON
+//!   line `{"expectations", "bundles", "incompatible_items"}`.
+//!
+//! A bad input line produces `{"line": n, "error": "..."}` in its place and
+//! processing goes on; the exit status is then 1.
+
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use opencti_stix::id::generate_id_from_data;
+use opencti_stix::pattern::Pattern;
+use opencti_stix::split::{SplitOptions, split_bundle_str};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stix-tool",
+    version,
+    about = "pycti-compatible STIX ids, patterns and bundle splitting"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the id OpenCTI gives each STIX object (one JSON object per line).
+    Id,
+    /// Validate each pattern (one per line) and list its plain equalities.
+    Pattern,
+    /// Split the bundle read from the input as pycti does before publishing.
+    Split {
+        /// Also drop references to objects missing from the bundle.
+        #[arg(long)]
+        cleanup: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdin = io::stdin().lock();
+    let mut stdout = BufWriter::new(io::stdout().lock());
+    let outcome = match cli.command {
+        Command::Id => each_line(stdin, &mut stdout, id_line),
+        Command::Pattern => each_line(stdin, &mut stdout, pattern_line),
+        Command::Split { cleanup } => split(stdin, &mut stdout, cleanup),
+    };
+    match outcome.and_then(|clean| stdout.flush().map(|()| clean)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            // Output is gone (closed pipe, full disk): nothing left to tell.
+            let _ignored = writeln!(io::stderr(), "stix-tool: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs `handle` on every input line, writing its result or an error line.
+/// Returns whether every line was handled.
+fn each_line(
+    mut input: impl BufRead,
+    output: &mut impl Write,
+    handle: fn(&str) -> Result<String, String>,
+) -> io::Result<bool> {
+    let mut clean = true;
+    let mut buffer = Vec::new();
+    let mut number = 0_usize;
+    loop {
+        buffer.clear();
+        if input.read_until(b'\n', &mut buffer)? == 0 {
+            return Ok(clean);
+        }
+        number += 1;
+        let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let result = std::str::from_utf8(line)
+            .map_err(|error| format!("not UTF-8: {error}"))
+            .and_then(handle);
+        match result {
+            Ok(text) => writeln!(output, "{text}")?,
+            Err(error) => {
+                clean = false;
+                writeln!(output, "{}", json!({"line": number, "error": error}))?;
+            }
+        }
+    }
+}
+
+fn id_line(line: &str) -> Result<String, String> {
+    let object: Value =
+        serde_json::from_str(line).map_err(|error| format!("not a JSON object: {error}"))?;
+    generate_id_from_data(&object).map_err(|error| error.to_string())
+}
+
+fn pattern_line(line: &str) -> Result<String, String> {
+    let pattern = match serde_json::from_str::<Value>(line) {
+        Ok(Value::String(decoded)) => decoded,
+        _ => line.to_owned(),
+    };
+    let verdict = match Pattern::parse(&pattern) {
+        Ok(parsed) => json!({"valid": true, "observables": parsed.equalities(), "error": null}),
+        Err(error) => json!({"valid": false, "observables": [], "error": error.to_string()}),
+    };
+    Ok(verdict.to_string())
+}
+
+fn split(mut input: impl Read, output: &mut impl Write, cleanup: bool) -> io::Result<bool> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let options = SplitOptions {
+        cleanup_inconsistent_bundle: cleanup,
+        event_version: None,
+    };
+    let result = String::from_utf8(bytes)
+        .map_err(|error| format!("File data is not a valid JSON: not UTF-8: {error}"))
+        .and_then(|text| split_bundle_str(&text, &options).map_err(|error| error.to_string()));
+    match result {
+        Ok(split) => {
+            let document = json!({
+                "expectations": split.expectations(),
+                "bundles": split.bundles,
+                "incompatible_items": split.incompatible_items,
+            });
+            serde_json::to_writer(&mut *output, &document)?;
+            writeln!(output)?;
+            Ok(true)
+        }
+        Err(error) => {
+            writeln!(output, "{}", json!({"error": error}))?;
+            Ok(false)
+        }
+    }
+}

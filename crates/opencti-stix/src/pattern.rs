@@ -1,1 +1,0 @@
-//! STIX patterns: building canonical patterns and extracting equalities.

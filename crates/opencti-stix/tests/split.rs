@@ -1,0 +1,221 @@
+//! The splitter against pycti's output for every case of `fixtures/pycti/split/`.
+
+use std::path::{Path, PathBuf};
+
+use opencti_stix::split::{SplitOptions, split_bundle, split_bundle_str};
+use serde_json::{Value, json};
+
+fn split_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pycti/split")
+}
+
+/// Every case name, from the `*.input.json` files.
+fn case_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(split_dir())
+        .expect("split fixtures")
+        .map(|entry| {
+            entry
+                .expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("utf-8")
+        })
+        .filter_map(|name| name.strip_suffix(".input.json").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(split_dir().join(name)).expect("fixture file")
+}
+
+/// The splitter's result in the fixtures' shape.
+fn run(input: &str, cleanup: bool) -> Value {
+    let options = SplitOptions {
+        cleanup_inconsistent_bundle: cleanup,
+        event_version: None,
+    };
+    let split = split_bundle_str(input, &options).expect("fixture bundles split");
+    json!({
+        "expectations": split.expectations(),
+        "bundles": split.bundles,
+        "incompatible_items": split.incompatible_items,
+    })
+}
+
+/// Replaces the ids the fixture marks volatile (random bundle ids) by a
+/// placeholder, after checking they are all equal and well formed.
+fn mask_volatile(document: &mut Value, volatile: &[Value]) {
+    if volatile.is_empty() {
+        return;
+    }
+    assert_eq!(
+        volatile,
+        [json!("bundles[*].id")],
+        "only bundle ids are volatile"
+    );
+    let bundles = document["bundles"].as_array_mut().expect("bundles");
+    let first = bundles.first().map(|bundle| bundle["id"].clone());
+    for bundle in bundles {
+        let id = bundle["id"].as_str().expect("bundle id");
+        assert!(
+            id.starts_with("bundle--") && id.len() == "bundle--".len() + 36,
+            "{id}"
+        );
+        assert_eq!(Some(&bundle["id"]), first.as_ref(), "one id per split");
+        bundle["id"] = json!("bundle--volatile");
+    }
+}
+
+fn check_case(name: &str, cleanup: bool) {
+    let input = read(&format!("{name}.input.json"));
+    let expected_file = if cleanup {
+        format!("{name}.cleanup.expected.json")
+    } else {
+        format!("{name}.expected.json")
+    };
+    let mut expected: Value = serde_json::from_str(&read(&expected_file)).expect("expected JSON");
+    let volatile = expected["volatile"].as_array().cloned().unwrap_or_default();
+    expected.as_object_mut().expect("object").remove("volatile");
+
+    let mut actual = run(&input, cleanup);
+    mask_volatile(&mut actual, &volatile);
+    mask_volatile(&mut expected, &volatile);
+    if actual != expected {
+        for (index, (got, want)) in actual["bundles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(expected["bundles"].as_array().into_iter().flatten())
+            .enumerate()
+        {
+            assert_eq!(got, want, "{expected_file}: bundle #{index} differs");
+        }
+        assert_eq!(actual, expected, "{expected_file} differs");
+    }
+}
+
+#[test]
+fn every_case_has_both_expected_files() {
+    let names = case_names();
+    assert_eq!(names.len(), 16, "{names:?}");
+    for name in &names {
+        assert!(split_dir().join(format!("{name}.expected.json")).is_file());
+        assert!(
+            split_dir()
+                .join(format!("{name}.cleanup.expected.json"))
+                .is_file()
+        );
+    }
+}
+
+#[test]
+fn matches_pycti_without_cleanup() {
+    for name in case_names() {
+        check_case(&name, false);
+    }
+}
+
+#[test]
+fn matches_pycti_with_cleanup() {
+    for name in case_names() {
+        check_case(&name, true);
+    }
+}
+
+#[test]
+fn object_key_order_is_pycti_order_with_nb_deps_last() {
+    let input = read("misp_event_report.input.json");
+    let split = split_bundle_str(&input, &SplitOptions::default()).expect("splits");
+    let input: Value = serde_json::from_str(&input).expect("json");
+    for bundle in &split.bundles {
+        let object = bundle["objects"][0].as_object().expect("object");
+        let original = input["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|candidate| candidate["id"] == object["id"])
+            .and_then(Value::as_object)
+            .expect("object comes from the input");
+        let keys: Vec<&String> = object.keys().collect();
+        let mut expected: Vec<&String> = original.keys().collect();
+        let nb_deps = "nb_deps".to_owned();
+        expected.push(&nb_deps);
+        assert_eq!(keys, expected);
+        let wire: Vec<&str> = bundle
+            .as_object()
+            .expect("bundle")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            wire,
+            ["type", "id", "spec_version", "x_opencti_seq", "objects"]
+        );
+    }
+}
+
+#[test]
+fn a_three_cycle_reenters_its_first_object() {
+    // X -> Y -> Z -> X: X is processed again from Z, before its own pass ends.
+    let bundle = json!({"id": "bundle--c", "objects": [
+        {"type": "note", "id": "note--x", "object_refs": ["note--y"]},
+        {"type": "note", "id": "note--y", "object_refs": ["note--z"]},
+        {"type": "note", "id": "note--z", "object_refs": ["note--x"]},
+    ]});
+    let split = split_bundle(bundle, &SplitOptions::default()).expect("splits");
+    let order: Vec<(&str, u64)> = split
+        .bundles
+        .iter()
+        .map(|bundle| {
+            (
+                bundle["objects"][0]["id"].as_str().expect("id"),
+                bundle["x_opencti_seq"].as_u64().expect("seq"),
+            )
+        })
+        .collect();
+    assert_eq!(order, [("note--z", 2), ("note--y", 3), ("note--x", 4)]);
+    for bundle in &split.bundles {
+        assert_eq!(
+            bundle["objects"][0]["object_refs"].as_array().map(Vec::len),
+            Some(1)
+        );
+    }
+}
+
+#[test]
+fn a_reentered_object_sees_the_refs_kept_so_far() {
+    // X lists [Y, W]; Y -> Z -> X re-enters X while X's walk of its list is
+    // on its first element, then W -> Z is cached. The inner pass of X sees
+    // the whole original list, drops Y (on the path) and enlists W.
+    let bundle = json!({"id": "bundle--r", "objects": [
+        {"type": "report", "id": "report--x", "object_refs": ["note--y", "note--w"]},
+        {"type": "note", "id": "note--y", "object_refs": ["note--z"]},
+        {"type": "note", "id": "note--z", "object_refs": ["report--x"]},
+        {"type": "note", "id": "note--w"},
+    ]});
+    let split = split_bundle(bundle, &SplitOptions::default()).expect("splits");
+    let summary: Vec<(String, u64, Value)> = split
+        .bundles
+        .iter()
+        .map(|bundle| {
+            let object = &bundle["objects"][0];
+            (
+                object["id"].as_str().expect("id").to_owned(),
+                bundle["x_opencti_seq"].as_u64().expect("seq"),
+                object["object_refs"].clone(),
+            )
+        })
+        .collect();
+    // Inner X: 1 + W(1) = 2; Z: 1 + 2 = 3; Y: 4; outer X: 1 + Y(4) + W(1) = 6.
+    assert_eq!(
+        summary,
+        [
+            ("note--w".to_owned(), 1, Value::Null),
+            ("note--z".to_owned(), 3, json!(["report--x"])),
+            ("note--y".to_owned(), 4, json!(["note--z"])),
+            ("report--x".to_owned(), 6, json!(["note--y", "note--w"])),
+        ]
+    );
+}
