@@ -7,10 +7,17 @@
 //! [`amqp`] knows the AMQP client library; every other module goes through
 //! them.
 
+pub mod amqp;
 pub mod api;
 pub mod config;
 pub mod duration;
+mod error;
+pub mod metrics;
+pub mod session;
+pub mod state;
 pub mod tls;
+
+pub use error::{Error, SendError};
 
 #[cfg(feature = "stream")]
 pub mod stream;

@@ -1,6 +1,8 @@
 //! Integration tests of `opencti-connector` (one test binary).
 
+mod amqp;
 mod api;
+mod broker;
 mod config;
 mod stream_runtime;
 mod stream_server;

@@ -1,0 +1,13 @@
+//! RabbitMQ. The only module that knows the AMQP client library (lapin):
+//! a supervised connection ([`BrokerLink`]) and a pipelined confirm
+//! publisher ([`ConfirmPublisher`]).
+
+mod error;
+mod link;
+mod params;
+mod publisher;
+
+pub use error::AmqpError;
+pub use link::BrokerLink;
+pub use params::{BrokerParams, BrokerTls};
+pub use publisher::{ConfirmPublisher, OutgoingMessage};

@@ -1,0 +1,67 @@
+//! The runtime's top-level errors.
+
+use crate::amqp::AmqpError;
+use crate::api::ApiError;
+use crate::config::ConfigErrors;
+
+/// Why the runtime could not start or go on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid (every problem listed).
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// The platform refused or could not be reached.
+    #[error("OpenCTI platform: {0}")]
+    Api(#[from] ApiError),
+    /// The broker could not be used.
+    #[error("RabbitMQ: {0}")]
+    Amqp(#[from] AmqpError),
+    /// A local resource failed (metrics port, signal handlers, ...).
+    #[error("{context}: {reason}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+/// Why [`crate::context::RunContext::send_bundle`] failed. The bundle was
+/// not (completely) delivered: do not advance the state past it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The bundle is not a STIX bundle the splitter accepts.
+    #[error("invalid bundle: {reason}")]
+    InvalidBundle {
+        /// Why.
+        reason: String,
+    },
+    /// A platform call (work, expectations, `stixBundlePush`) failed.
+    #[error("OpenCTI platform: {0}")]
+    Platform(#[from] ApiError),
+    /// The broker side failed for good (bad TLS material).
+    #[error("RabbitMQ: {0}")]
+    Broker(AmqpError),
+    /// Writing the directory copy failed.
+    #[error("cannot write the bundle to {path}: {reason}")]
+    Directory {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Shutdown was requested; the bundle may be partially delivered.
+    #[error("interrupted by shutdown")]
+    Cancelled,
+}
+
+impl From<AmqpError> for SendError {
+    fn from(error: AmqpError) -> Self {
+        match error {
+            AmqpError::Cancelled { .. } => Self::Cancelled,
+            other => Self::Broker(other),
+        }
+    }
+}

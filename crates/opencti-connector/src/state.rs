@@ -1,0 +1,323 @@
+//! The connector state (pycti's `get_state`/`set_state` semantics) and its
+//! persistence through pings.
+//!
+//! The state lives locally as JSON text and reaches the platform only in
+//! `pingConnector`. Unlike pycti, a change is pushed within
+//! [`PingSchedule::debounce`] (one second) instead of waiting for the next
+//! 40-second ping, and a last ping is sent when the session closes.
+//! A ping answer carrying a different state means the state was reset or
+//! edited in the platform: the local state takes the platform's value and
+//! [`StateHandle::resets`] notifies the runtime.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiClient, ConnectorInfo};
+use crate::metrics::{Metrics, RuntimeEvent};
+
+/// A JSON object state, as connectors read and write it.
+pub type State = Map<String, Value>;
+
+struct Local {
+    /// JSON text of a non-empty object, or `None`.
+    text: Option<String>,
+    /// Bumped on every local change.
+    version: u64,
+}
+
+struct Inner {
+    local: Mutex<Local>,
+    info: Mutex<ConnectorInfo>,
+    changed: Notify,
+    resets: watch::Sender<u64>,
+}
+
+/// Shared handle on the state and the `connector_info` reported in pings.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct StateHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateHandle")
+            .field("state", &self.raw())
+            .finish_non_exhaustive()
+    }
+}
+
+/// pycti's reading of a stored state: a non-empty JSON object, else nothing.
+fn parse_state(text: Option<&str>) -> Option<State> {
+    let text = text?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) if !map.is_empty() => Some(map),
+        _ => None,
+    }
+}
+
+impl StateHandle {
+    /// A handle holding the state stored by the platform (the registration's
+    /// `connector_state`: JSON text, `"null"`, `""` or nothing).
+    pub fn new(stored: Option<&str>) -> Self {
+        let text = parse_state(stored).map(|state| Value::Object(state).to_string());
+        let (resets, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(Inner {
+                local: Mutex::new(Local { text, version: 0 }),
+                info: Mutex::new(ConnectorInfo::default()),
+                changed: Notify::new(),
+                resets,
+            }),
+        }
+    }
+
+    /// The current state: a non-empty object, or `None` (pycti semantics:
+    /// `{}` reads back as `None`).
+    pub fn get(&self) -> Option<State> {
+        parse_state(self.lock().text.as_deref())
+    }
+
+    /// Replaces the state. `None` or an empty object clear it. The platform
+    /// receives it within the debounce delay.
+    pub fn set(&self, state: Option<State>) {
+        let text = state
+            .filter(|state| !state.is_empty())
+            .map(|state| Value::Object(state).to_string());
+        let mut local = self.lock();
+        if local.text != text {
+            local.text = text;
+            local.version += 1;
+            drop(local);
+            self.inner.changed.notify_one();
+        }
+    }
+
+    /// pycti's `set_state(value)`: an object is stored, anything else clears.
+    pub fn set_value(&self, value: Value) {
+        match value {
+            Value::Object(map) => self.set(Some(map)),
+            _ => self.set(None),
+        }
+    }
+
+    /// What a ping sends: the state's JSON text, or `"null"`.
+    pub fn raw(&self) -> String {
+        self.lock()
+            .text
+            .clone()
+            .unwrap_or_else(|| "null".to_owned())
+    }
+
+    /// A copy of the `connector_info` sent with pings.
+    pub fn connector_info(&self) -> ConnectorInfo {
+        self.inner
+            .info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Updates the `connector_info` sent with the next ping.
+    pub fn update_info(&self, update: impl FnOnce(&mut ConnectorInfo)) {
+        update(
+            &mut self
+                .inner
+                .info
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
+    /// Notified (the counter increases) each time the platform reset or
+    /// replaced the state.
+    pub fn resets(&self) -> watch::Receiver<u64> {
+        self.inner.resets.subscribe()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.inner
+            .local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn snapshot(&self) -> (String, u64) {
+        let local = self.lock();
+        (
+            local.text.clone().unwrap_or_else(|| "null".to_owned()),
+            local.version,
+        )
+    }
+
+    /// Applies a ping answer: if the platform's state differs from what was
+    /// sent and nothing changed locally meanwhile, adopt the platform's.
+    fn apply_remote(&self, sent: &str, sent_version: u64, remote: Option<&str>) -> bool {
+        let remote_state = parse_state(remote);
+        if remote_state == parse_state(Some(sent)) {
+            return false;
+        }
+        let mut local = self.lock();
+        if local.version != sent_version {
+            // A newer local state is on its way; it wins.
+            return false;
+        }
+        local.text = remote_state.map(|state| Value::Object(state).to_string());
+        local.version += 1;
+        drop(local);
+        self.inner.resets.send_modify(|count| *count += 1);
+        true
+    }
+}
+
+/// When pings happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PingSchedule {
+    /// Liveness period (pycti: 40 s).
+    pub interval: Duration,
+    /// Delay between a state change and the ping carrying it (at most).
+    pub debounce: Duration,
+}
+
+impl Default for PingSchedule {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(40),
+            debounce: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Sends pings: immediately, then every `interval`, within `debounce` of a
+/// state change, and once more when stopped.
+#[derive(Debug)]
+pub struct Pinger {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Pinger {
+    /// Starts pinging for `connector_id`.
+    pub fn spawn(
+        api: ApiClient,
+        connector_id: String,
+        state: StateHandle,
+        metrics: Metrics,
+        schedule: PingSchedule,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut last_ping;
+            loop {
+                ping_once(&api, &connector_id, &state, &metrics).await;
+                last_ping = Instant::now();
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    () = tokio::time::sleep_until(last_ping + schedule.interval) => {}
+                    () = state.inner.changed.notified() => {
+                        tokio::select! {
+                            () = stopped.cancelled() => break,
+                            () = tokio::time::sleep_until(last_ping + schedule.debounce) => {}
+                        }
+                    }
+                }
+            }
+            ping_once(&api, &connector_id, &state, &metrics).await;
+        });
+        Self { stop, task }
+    }
+
+    /// Sends the last ping and stops.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        // A panic in the ping task is already reported by tokio.
+        let _ = self.task.await;
+    }
+}
+
+/// One ping with the current state and info; logs and counts the outcome.
+pub async fn ping_once(
+    api: &ApiClient,
+    connector_id: &str,
+    state: &StateHandle,
+    metrics: &Metrics,
+) {
+    let (sent, version) = state.snapshot();
+    let info = state.connector_info();
+    match api.ping(connector_id, &sent, &info).await {
+        Ok(reply) => {
+            metrics.emit(RuntimeEvent::PingSucceeded);
+            if state.apply_remote(&sent, version, reply.connector_state.as_deref()) {
+                metrics.emit(RuntimeEvent::StateResetRemotely);
+            }
+        }
+        Err(error) => metrics.emit(RuntimeEvent::PingFailed {
+            reason: &error.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> State {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!("test values are objects"),
+        }
+    }
+
+    #[test]
+    fn pycti_reading_rules() {
+        assert_eq!(StateHandle::new(None).get(), None);
+        assert_eq!(StateHandle::new(Some("")).get(), None);
+        assert_eq!(StateHandle::new(Some("null")).get(), None);
+        assert_eq!(StateHandle::new(Some("{}")).get(), None);
+        assert_eq!(StateHandle::new(Some("[1]")).get(), None);
+        let state = StateHandle::new(Some("{\"last_run\": 1718010586.1741812}"));
+        assert_eq!(
+            state.get(),
+            Some(object(json!({"last_run": 1718010586.1741812})))
+        );
+        assert_eq!(StateHandle::new(None).raw(), "null");
+    }
+
+    #[test]
+    fn setting_non_objects_clears() {
+        let state = StateHandle::new(Some("{\"a\": 1}"));
+        state.set_value(json!("text"));
+        assert_eq!(state.get(), None);
+        assert_eq!(state.raw(), "null");
+        state.set(Some(object(json!({"cursor": "x"}))));
+        assert_eq!(state.raw(), "{\"cursor\":\"x\"}");
+    }
+
+    #[test]
+    fn remote_reset_is_adopted_unless_a_newer_local_state_exists() {
+        let state = StateHandle::new(Some("{\"a\": 1}"));
+        let resets = state.resets();
+        let (sent, version) = state.snapshot();
+        assert!(!state.apply_remote(&sent, version, Some("{\"a\":1}")));
+        assert!(state.apply_remote(&sent, version, Some("")));
+        assert_eq!(state.get(), None);
+        assert_eq!(*resets.borrow(), 1);
+
+        state.set(Some(object(json!({"b": 2}))));
+        let (sent, version) = state.snapshot();
+        state.set(Some(object(json!({"b": 3}))));
+        assert!(!state.apply_remote(&sent, version, Some("")));
+        assert_eq!(state.get(), Some(object(json!({"b": 3}))));
+    }
+}

@@ -1,0 +1,154 @@
+//! Confirmed publishing against the real RabbitMQ, including a connection
+//! cut in the middle of a batch.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use opencti_connector::amqp::{BrokerLink, ConfirmPublisher, OutgoingMessage};
+use opencti_connector::metrics::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{BROKER_PORT, CuttableProxy, TestQueue, broker_params};
+
+fn numbered(count: usize) -> Vec<OutgoingMessage> {
+    (0..count)
+        .map(|index| OutgoingMessage {
+            body: format!("{{\"n\": {index}}}").into_bytes(),
+        })
+        .collect()
+}
+
+fn numbers(received: &[crate::broker::Received]) -> BTreeSet<usize> {
+    received
+        .iter()
+        .map(|message| {
+            let value: serde_json::Value = serde_json::from_slice(&message.body).unwrap();
+            value["n"].as_u64().unwrap() as usize
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_message_is_confirmed_persistent_and_utf8() {
+    let queue = TestQueue::declare().await;
+    let metrics = Metrics::default();
+    let publisher = ConfirmPublisher::new(
+        BrokerLink::new(broker_params(BROKER_PORT), metrics.clone()),
+        metrics.clone(),
+    );
+    let messages = numbered(300);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        publisher.publish_all(
+            &queue.exchange,
+            &queue.routing_key,
+            &messages,
+            &CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("publishing finished in time")
+    .unwrap();
+    assert_eq!(metrics.counter("bundles_sent"), Some(300));
+    let received = queue.consume(300, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 300);
+    assert_eq!(numbers(&received), (0..300).collect());
+    assert!(
+        received
+            .iter()
+            .all(|message| message.delivery_mode == Some(2))
+    );
+    assert!(
+        received
+            .iter()
+            .all(|message| message.content_encoding.as_deref() == Some("utf-8"))
+    );
+    publisher.link().close().await;
+}
+
+#[tokio::test]
+async fn unroutable_messages_are_retried_until_shutdown() {
+    let metrics = Metrics::default();
+    let publisher = ConfirmPublisher::new(
+        BrokerLink::new(broker_params(BROKER_PORT), metrics.clone()),
+        metrics.clone(),
+    );
+    let shutdown = CancellationToken::new();
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        stopper.cancel();
+    });
+    // The default exchange with a routing key naming no queue: returned.
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        publisher.publish_all(
+            "",
+            &crate::broker::unique("nowhere"),
+            &numbered(3),
+            &shutdown,
+        ),
+    )
+    .await
+    .expect("cancellation is honoured");
+    assert!(matches!(
+        outcome,
+        Err(opencti_connector::amqp::AmqpError::Cancelled { unconfirmed: 3 })
+    ));
+    assert!(metrics.counter("publish_retries").unwrap() >= 3);
+    publisher.link().close().await;
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_batch_loses_no_message() {
+    let queue = TestQueue::declare().await;
+    let proxy = CuttableProxy::start().await;
+    let metrics = Metrics::default();
+    let publisher = ConfirmPublisher::new(
+        BrokerLink::new(broker_params(proxy.port), metrics.clone()),
+        metrics.clone(),
+    );
+    let messages = numbered(20_000);
+    let shutdown = CancellationToken::new();
+    let publishing = {
+        let publisher = publisher.clone();
+        let exchange = queue.exchange.clone();
+        let routing_key = queue.routing_key.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            publisher
+                .publish_all(&exchange, &routing_key, &messages, &shutdown)
+                .await
+        })
+    };
+    // Cut once part of the batch reached the queue, while the rest is in flight.
+    let mut cuts = 0;
+    for _ in 0..2000 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if queue.message_count().await >= 500 {
+            cuts = proxy.cut().await;
+            break;
+        }
+    }
+    assert!(cuts > 0, "the publisher never connected through the proxy");
+    tokio::time::timeout(Duration::from_secs(60), publishing)
+        .await
+        .expect("publishing recovered in time")
+        .unwrap()
+        .expect("every message confirmed after reconnecting");
+    // At least once: duplicates are allowed, losses are not.
+    let received = queue.consume(usize::MAX, Duration::from_secs(3)).await;
+    let seen = numbers(&received);
+    let missing: Vec<usize> = (0..20_000).filter(|n| !seen.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} messages lost, first {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert!(
+        metrics.counter("publish_retries").unwrap() > 0,
+        "the cut did not hit the batch"
+    );
+    publisher.link().close().await;
+}
