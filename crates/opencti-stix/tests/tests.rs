@@ -1,6 +1,7 @@
 //! Integration tests of `opencti-stix` against the pycti vectors in `fixtures/`.
 
-mod ids;
-mod split;
-mod patterns;
 mod cli;
+mod ids;
+mod objects;
+mod patterns;
+mod split;
