@@ -4,3 +4,4 @@
 pub mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod mapping;
