@@ -2,4 +2,5 @@
 //! (`manifest.json` + one JSON file per event) over HTTP(S), from a local
 //! directory or from an S3 bucket, and sends one STIX 2.1 bundle per event.
 
+pub mod convert;
 pub mod source;

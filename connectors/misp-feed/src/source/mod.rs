@@ -12,5 +12,6 @@ mod s3_http;
 pub use error::FetchError;
 pub use feed::{FeedLocation, FeedReader, LocationError, ManifestFetchError};
 pub use http::{HttpFetcher, HttpSettings, HttpSetupError};
+pub(crate) use manifest::epoch_seconds;
 pub use manifest::{Manifest, ManifestEntry, ManifestError, RejectedEntry};
 pub use s3::{S3Credentials, S3Object, S3Page, S3Settings, S3Source};
