@@ -1,1 +1,503 @@
 //! A local stand-in for the connector-facing side of the OpenCTI platform.
+//!
+//! [`Sim::start`] serves, on a loopback address:
+//!
+//! * `POST /graphql`: every operation the pycti helper (6.8 and 7.x) and our
+//!   Rust runtime send. Each document is parsed and validated against the
+//!   platform's schema subset (`schema/opencti-connector-schema.graphql`);
+//!   invalid ones get a platform-shaped error (`GRAPHQL_PARSE_FAILED` /
+//!   `GRAPHQL_VALIDATION_FAILED`, HTTP 200 like the platform) and are kept
+//!   for inspection. The operation is identified by the name inside the
+//!   document. Responses are produced by a GraphQL executor over JSON views
+//!   of the records, so they hold exactly the requested fields.
+//! * RabbitMQ: registration declares the platform's exchanges, queues and
+//!   bindings (`<P>amqp.worker.exchange`, `<P>push_<id>`, ...) and returns
+//!   the broker's connection details. A worker consumes every registered
+//!   push queue like the platform worker: envelope checked, bundle decoded,
+//!   multi-object bundles split (`opencti-stix`) with `addExpectations` and
+//!   republished, objects stored (upsert by id), one expectation reported per
+//!   object (invalid objects reported as errors on the work), message acked.
+//! * Works with the platform's state machine (multipart works on 7.x),
+//!   connector state from pings, UI-style reset.
+//! * `GET /stream/{id}`: the live stream wire format (connected, heartbeats,
+//!   create/update/delete/merge with `<ms>-<seq>` ids and version-4
+//!   payloads), `Last-Event-ID`/`from`/`recover`, `listen-delete`,
+//!   `no-dependencies`, `with-inferences`, 401 and 410. Objects the worker
+//!   stores appear on it; events can be injected too.
+//! * `/sim/api/...`: JSON inspection and admin calls.
+//!
+//! `connector_queue_details` counts the ready messages of the push queue
+//! (plus the listen queue on 7.x) with a passive declare, plus what a paused
+//! worker holds. The byte size is exact for held messages and estimated for
+//! ready ones as count x mean size of the messages this worker has seen
+//! (RabbitMQ only reports sizes through its management API). Pause a
+//! connector's worker ([`SimHandle::pause_worker`]) to let its queue fill up
+//! for buffering tests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), opencti_sim::SimError> {
+//! use opencti_sim::{Sim, SimConfig};
+//! let sim = Sim::start(SimConfig::for_tests()).await?;
+//! println!("OpenCTI at {}", sim.url());
+//! // ... run a connector with OPENCTI_URL = sim.url() ...
+//! let summary = sim.shutdown().await?;
+//! println!("{summary}");
+//! # Ok(()) }
+//! ```
+
+mod broker;
+mod config;
+mod core;
+mod error;
+mod graphql;
+mod http;
+mod model;
+mod objects;
+mod store;
+mod stream;
+mod worker;
+mod works;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use crate::config::{
+    BrokerObjects, DEFAULT_AMQP_URL, DEFAULT_PLATFORM_VERSION, Secret, SimConfig,
+    StreamCollectionConfig,
+};
+pub use crate::error::SimError;
+pub use crate::model::{
+    ADMIN_USER_ID, ConnectorRecord, DraftRecord, GraphqlCall, PlaybookStep, QueueNames,
+    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkMessage,
+    WorkRecord, WorkStatus, WorkerCounters,
+};
+pub use crate::objects::{EventInjection, EventKind};
+
+use crate::config::CheckedConfig;
+use crate::core::Core;
+use crate::store::{State, Store};
+
+/// Entry point: starts simulators.
+#[derive(Debug)]
+pub struct Sim;
+
+impl Sim {
+    /// Validates the configuration, connects to RabbitMQ, binds the HTTP
+    /// listener and starts serving. Returns once the simulator is ready.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        let config = CheckedConfig::try_from(config)?;
+        let schema = graphql::load_schema()?;
+        let mut state = match &config.data_file {
+            Some(path) => Store::load(path)?,
+            None => State::default(),
+        };
+        state
+            .collections
+            .entry("live".to_owned())
+            .or_insert_with(StreamCollection::live);
+        for collection in &config.stream_collections {
+            state.collections.insert(
+                collection.id.clone(),
+                StreamCollection::from(collection.clone()),
+            );
+        }
+        let broker = broker::Broker::connect(&config.broker, config.broker_objects).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|error| SimError::Bind {
+                addr: config.listen,
+                reason: error.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|error| SimError::Bind {
+            addr: config.listen,
+            reason: error.to_string(),
+        })?;
+        let core = Arc::new(Core::new(config, Store::new(state), broker, schema));
+        core.restore_workers().await?;
+        if let Some(path) = core.config.events_file.clone() {
+            load_events_file(&core, &path)?;
+        }
+
+        let shutdown = core.cancel.clone();
+        let app = http::router(Arc::clone(&core));
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "HTTP server stopped with an error");
+            }
+        });
+        let saver = core.config.data_file.clone().map(|path| {
+            let core = Arc::clone(&core);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        () = core.cancel.cancelled() => break,
+                        _ = tick.tick() => {
+                            if let Err(error) = core.store.save_if_dirty(&path) {
+                                tracing::error!(%error, "cannot save the data file");
+                            }
+                        }
+                    }
+                }
+            })
+        });
+        match &core.config.token {
+            Some(_) => tracing::info!("only the configured API token is accepted"),
+            None => tracing::warn!("no --token given: any non-empty bearer token is accepted"),
+        }
+        tracing::info!(
+            %addr,
+            platform_version = %core.config.platform_version,
+            broker = %crate::config::redact_url_password(&core.config.broker.url),
+            queue_prefix = %core.config.name_prefix,
+            "opencti-sim listening on http://{addr}"
+        );
+        Ok(SimHandle {
+            core,
+            addr,
+            server: Some(server),
+            saver,
+        })
+    }
+}
+
+fn load_events_file(core: &Core, path: &std::path::Path) -> Result<(), SimError> {
+    let file_error = |line: usize, reason: String| SimError::EventsFile {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| file_error(0, error.to_string()))?;
+    let mut count = 0;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let injection: EventInjection =
+            serde_json::from_str(line).map_err(|error| file_error(index + 1, error.to_string()))?;
+        core.inject(injection)
+            .map_err(|error| file_error(index + 1, error.to_string()))?;
+        count += 1;
+    }
+    tracing::info!(path = %path.display(), count, "stream events injected from file");
+    Ok(())
+}
+
+pub(crate) fn add_collection(
+    core: &Core,
+    config: StreamCollectionConfig,
+) -> Result<StreamCollection, SimError> {
+    if config.id.trim().is_empty() || config.id == "live" || config.id == "raw" {
+        return Err(SimError::InvalidCollection {
+            reason: "the id must be non-empty and not `live`/`raw`".to_owned(),
+            id: config.id,
+        });
+    }
+    let collection = StreamCollection::from(config);
+    core.store.write(|state| {
+        state
+            .collections
+            .insert(collection.id.clone(), collection.clone());
+    });
+    Ok(collection)
+}
+
+/// Counts shown when the simulator stops (and at `GET /sim/api/summary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SimSummary {
+    /// Registered connectors.
+    pub connectors: usize,
+    /// Works created.
+    pub works: usize,
+    /// Works complete.
+    pub works_complete: usize,
+    /// Objects stored.
+    pub objects: usize,
+    /// Stream events.
+    pub stream_events: usize,
+    /// GraphQL calls answered (bounded history).
+    pub graphql_calls: usize,
+    /// GraphQL documents rejected.
+    pub rejected_requests: usize,
+    /// Worker counters.
+    pub worker: WorkerCounters,
+}
+
+impl SimSummary {
+    pub(crate) fn of(core: &Core) -> Self {
+        core.store.read(|state| Self {
+            connectors: state.connectors.len(),
+            works: state.works.len(),
+            works_complete: state
+                .works
+                .values()
+                .filter(|w| w.status == WorkStatus::Complete)
+                .count(),
+            objects: state.objects.len(),
+            stream_events: state.events.len(),
+            graphql_calls: state.calls.len(),
+            rejected_requests: state.rejected.len(),
+            worker: state.worker,
+        })
+    }
+}
+
+impl fmt::Display for SimSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "opencti-sim summary")?;
+        writeln!(f, "  connectors:        {}", self.connectors)?;
+        writeln!(
+            f,
+            "  works:             {} ({} complete)",
+            self.works, self.works_complete
+        )?;
+        writeln!(f, "  objects:           {}", self.objects)?;
+        writeln!(f, "  stream events:     {}", self.stream_events)?;
+        writeln!(
+            f,
+            "  GraphQL calls:     {} ({} rejected)",
+            self.graphql_calls, self.rejected_requests
+        )?;
+        write!(
+            f,
+            "  worker:            {} messages imported, {} split, {} rejected; {} objects upserted, {} invalid",
+            self.worker.imported_messages,
+            self.worker.split_messages,
+            self.worker.rejected_messages,
+            self.worker.objects_upserted,
+            self.worker.objects_invalid
+        )
+    }
+}
+
+/// A running simulator. Dropping it stops serving; [`SimHandle::shutdown`]
+/// stops cleanly (waits for the tasks, deletes transient broker objects,
+/// writes the data file) and returns the summary.
+#[derive(Debug)]
+pub struct SimHandle {
+    core: Arc<Core>,
+    addr: SocketAddr,
+    server: Option<tokio::task::JoinHandle<()>>,
+    saver: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The bound HTTP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL for `OPENCTI_URL` (`http://127.0.0.1:<port>`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `<P>` prefix of queue and exchange names (empty or `<prefix>_`).
+    pub fn name_prefix(&self) -> &str {
+        &self.core.config.name_prefix
+    }
+
+    /// Queue names a connector with this id gets at registration.
+    pub fn queue_names(&self, connector_id: &str) -> QueueNames {
+        QueueNames::for_connector(&self.core.config.name_prefix, connector_id)
+    }
+
+    /// Registered connectors.
+    pub fn connectors(&self) -> Vec<ConnectorRecord> {
+        self.core
+            .store
+            .read(|s| s.connectors.values().cloned().collect())
+    }
+
+    /// One connector.
+    pub fn connector(&self, id: &str) -> Option<ConnectorRecord> {
+        self.core.store.read(|s| s.connectors.get(id).cloned())
+    }
+
+    /// Works, oldest first.
+    pub fn works(&self) -> Vec<WorkRecord> {
+        let mut works: Vec<WorkRecord> = self
+            .core
+            .store
+            .read(|s| s.works.values().cloned().collect());
+        works.sort_by_key(|w| w.timestamp);
+        works
+    }
+
+    /// One work.
+    pub fn work(&self, id: &str) -> Option<WorkRecord> {
+        self.core.store.read(|s| s.works.get(id).cloned())
+    }
+
+    /// Stored objects, by id.
+    pub fn objects(&self) -> Vec<StoredObject> {
+        self.core
+            .store
+            .read(|s| s.objects.values().cloned().collect())
+    }
+
+    /// One stored object.
+    pub fn object(&self, id: &str) -> Option<StoredObject> {
+        self.core.store.read(|s| s.objects.get(id).cloned())
+    }
+
+    /// The live stream so far.
+    pub fn stream_events(&self) -> Vec<StreamEvent> {
+        self.core.store.read(|s| s.events.clone())
+    }
+
+    /// Stream collections (`live` included).
+    pub fn stream_collections(&self) -> Vec<StreamCollection> {
+        self.core
+            .store
+            .read(|s| s.collections.values().cloned().collect())
+    }
+
+    /// GraphQL documents refused by parsing or validation.
+    pub fn rejected_requests(&self) -> Vec<RejectedRequest> {
+        self.core
+            .store
+            .read(|s| s.rejected.iter().cloned().collect())
+    }
+
+    /// Answered GraphQL calls (the last 10,000).
+    pub fn graphql_calls(&self) -> Vec<GraphqlCall> {
+        self.core.store.read(|s| s.calls.iter().cloned().collect())
+    }
+
+    /// Files received by `uploadPending` / `uploadImport`.
+    pub fn uploaded_files(&self) -> Vec<UploadedFile> {
+        self.core.store.read(|s| s.files.clone())
+    }
+
+    /// Drafts created by `draftWorkspaceAdd`.
+    pub fn drafts(&self) -> Vec<DraftRecord> {
+        self.core.store.read(|s| s.drafts.clone())
+    }
+
+    /// `playbookStepExecution` calls.
+    pub fn playbook_steps(&self) -> Vec<PlaybookStep> {
+        self.core.store.read(|s| s.playbook_steps.clone())
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> SimSummary {
+        SimSummary::of(&self.core)
+    }
+
+    /// Appends an event to the live stream and applies it to the object store.
+    pub fn inject_event(&self, injection: EventInjection) -> Result<StreamEvent, SimError> {
+        self.core.inject(injection)
+    }
+
+    /// Adds (or replaces) a stream collection.
+    pub fn add_stream_collection(
+        &self,
+        config: StreamCollectionConfig,
+    ) -> Result<StreamCollection, SimError> {
+        add_collection(&self.core, config)
+    }
+
+    /// UI-style state reset: empty state, reset flag for the next ping,
+    /// both queues purged.
+    pub async fn reset_connector_state(
+        &self,
+        connector_id: &str,
+    ) -> Result<ConnectorRecord, SimError> {
+        self.core.reset_state(connector_id).await
+    }
+
+    /// Holds the connector's push-queue messages instead of importing them
+    /// (they still count in `connector_queue_details`).
+    pub fn pause_worker(&self, connector_id: &str) -> Result<(), SimError> {
+        self.core.set_worker_paused(connector_id, true)
+    }
+
+    /// Imports the held messages and resumes normal processing.
+    pub fn resume_worker(&self, connector_id: &str) -> Result<(), SimError> {
+        self.core.set_worker_paused(connector_id, false)
+    }
+
+    /// Waits until `condition` holds, re-checking on every state change.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut condition: impl FnMut(&Self) -> bool,
+    ) -> Result<(), SimError> {
+        let mut changes = self.core.store.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changes.borrow_and_update();
+            if condition(self) {
+                return Ok(());
+            }
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        Err(SimError::Timeout {
+            what: what.to_owned(),
+            waited: timeout,
+        })
+    }
+
+    /// Waits for a work to be complete and returns it.
+    pub async fn wait_for_work_complete(
+        &self,
+        work_id: &str,
+        timeout: Duration,
+    ) -> Result<WorkRecord, SimError> {
+        self.wait_until(&format!("work {work_id} to complete"), timeout, |sim| {
+            sim.work(work_id)
+                .is_some_and(|w| w.status == WorkStatus::Complete)
+        })
+        .await?;
+        self.work(work_id).ok_or_else(|| SimError::Timeout {
+            what: format!("work {work_id} (deleted meanwhile)"),
+            waited: timeout,
+        })
+    }
+
+    /// Stops serving, stops the workers, deletes transient broker objects,
+    /// writes the data file and returns the final summary.
+    pub async fn shutdown(mut self) -> Result<SimSummary, SimError> {
+        self.core.cancel.cancel();
+        for task in [self.server.take(), self.saver.take()]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "task ended badly during shutdown");
+            }
+        }
+        self.core.stop_workers().await;
+        self.core.broker.shutdown().await;
+        if let Some(path) = &self.core.config.data_file {
+            self.core.store.save_if_dirty(path)?;
+        }
+        let summary = self.summary();
+        tracing::info!("opencti-sim stopped");
+        Ok(summary)
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.core.cancel.cancel();
+    }
+}

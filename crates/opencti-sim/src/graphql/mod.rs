@@ -1,0 +1,289 @@
+//! `POST /graphql`: parsing, schema validation, operation identification
+//! and error shaping. Field resolution lives in [`resolve`].
+
+mod multipart;
+mod resolve;
+mod views;
+
+use std::sync::Arc;
+
+use apollo_compiler::ast::Document;
+use apollo_compiler::executable::OperationType;
+use apollo_compiler::resolvers::Execution;
+use apollo_compiler::response::JsonMap;
+use apollo_compiler::{Schema, validation::Valid};
+use serde_json::{Map, Value, json};
+
+use crate::core::Core;
+use crate::error::SimError;
+use crate::model::{GraphqlCall, RejectedRequest, now};
+
+pub(crate) use multipart::parse_multipart_request;
+pub(crate) use resolve::{from_bytes, to_bytes};
+
+/// The schema subset every document is validated against.
+const SCHEMA: &str = include_str!("../../schema/opencti-connector-schema.graphql");
+
+pub(crate) fn load_schema() -> Result<Valid<Schema>, SimError> {
+    Schema::parse_and_validate(SCHEMA, "opencti-connector-schema.graphql").map_err(|errors| {
+        SimError::InvalidConfig {
+            field: "schema",
+            reason: errors.errors.to_string(),
+        }
+    })
+}
+
+/// A GraphQL request as received (JSON body or multipart upload).
+#[derive(Debug, Default)]
+pub(crate) struct GraphqlRequest {
+    pub(crate) query: String,
+    pub(crate) variables: Map<String, Value>,
+    pub(crate) operation_name: Option<String>,
+}
+
+impl GraphqlRequest {
+    /// Parses a JSON body `{"query", "variables"?, "operationName"?}`.
+    pub(crate) fn from_json(body: &[u8]) -> Result<Self, String> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|error| format!("body is not JSON: {error}"))?;
+        Self::from_value(value)
+    }
+
+    pub(crate) fn from_value(value: Value) -> Result<Self, String> {
+        let Value::Object(mut map) = value else {
+            return Err("body is not a JSON object".to_owned());
+        };
+        let Some(Value::String(query)) = map.remove("query") else {
+            return Err("GraphQL operations must contain a non-empty `query`".to_owned());
+        };
+        let variables = match map.remove("variables") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(variables)) => variables,
+            Some(_) => return Err("`variables` must be an object".to_owned()),
+        };
+        let operation_name = match map.remove("operationName") {
+            Some(Value::String(name)) => Some(name),
+            _ => None,
+        };
+        Ok(Self {
+            query,
+            variables,
+            operation_name,
+        })
+    }
+}
+
+/// A platform-style error: `extensions.code` plus the legacy top-level `name`.
+pub(crate) fn platform_error(code: &str, message: &str, data: &Value) -> Value {
+    json!({
+        "message": message,
+        "name": code,
+        "extensions": {"code": code, "data": data},
+    })
+}
+
+/// Answers a request. Runs on a blocking thread: resolvers block on broker calls.
+pub(crate) fn execute(
+    core: &Arc<Core>,
+    runtime: &tokio::runtime::Handle,
+    request: &GraphqlRequest,
+    authenticated: bool,
+) -> Value {
+    let reject = |code: &str, messages: Vec<(String, Value)>| {
+        core.store.write(|state| {
+            state.record_rejection(RejectedRequest {
+                at: now(),
+                query: request.query.clone(),
+                variables: Value::Object(request.variables.clone()),
+                errors: messages
+                    .iter()
+                    .map(|(message, _)| message.clone())
+                    .collect(),
+            });
+        });
+        tracing::warn!(code, errors = ?messages.iter().map(|(m, _)| m).collect::<Vec<_>>(), "GraphQL document rejected");
+        let errors: Vec<Value> = messages
+            .into_iter()
+            .map(|(message, locations)| {
+                let mut error = json!({"message": message, "extensions": {"code": code}});
+                if !locations.is_null() {
+                    error["locations"] = locations;
+                }
+                error
+            })
+            .collect();
+        json!({"errors": errors})
+    };
+
+    let ast = match Document::parse(&request.query, "request.graphql") {
+        Ok(ast) => ast,
+        Err(with_errors) => {
+            let messages = diagnostics(&with_errors.errors, "Syntax Error: ");
+            return reject("GRAPHQL_PARSE_FAILED", messages);
+        }
+    };
+    let document = match ast.to_executable_validate(&core.schema) {
+        Ok(document) => document,
+        Err(with_errors) => {
+            let messages = diagnostics(&with_errors.errors, "");
+            return reject("GRAPHQL_VALIDATION_FAILED", messages);
+        }
+    };
+    let operation = match document.operations.get(request.operation_name.as_deref()) {
+        Ok(operation) => operation,
+        Err(error) => {
+            return reject(
+                "OPERATION_RESOLUTION_FAILURE",
+                vec![(error.message().to_string(), Value::Null)],
+            );
+        }
+    };
+    let operation_name = operation.name.as_ref().map(|name| name.to_string());
+    let kind = match operation.operation_type {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    tracing::debug!(
+        operation = operation_name.as_deref().unwrap_or("<anonymous>"),
+        kind,
+        "GraphQL operation"
+    );
+
+    let response = if authenticated {
+        run(core, runtime, &document, operation, &request.variables)
+    } else {
+        json!({
+            "errors": [platform_error(
+                "AUTH_REQUIRED",
+                "You must be logged in to do this.",
+                &json!({"http_status": 401, "genre": "TECHNICAL"}),
+            )],
+            "data": null,
+        })
+    };
+    let errors: Vec<String> = response
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|error| {
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    core.store.write(|state| {
+        state.record_call(GraphqlCall {
+            at: now(),
+            operation: operation_name,
+            kind: kind.to_owned(),
+            errors,
+        });
+    });
+    response
+}
+
+fn run(
+    core: &Arc<Core>,
+    runtime: &tokio::runtime::Handle,
+    document: &Valid<apollo_compiler::ExecutableDocument>,
+    operation: &apollo_compiler::executable::Operation,
+    variables: &Map<String, Value>,
+) -> Value {
+    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone());
+    let root = match operation.operation_type {
+        OperationType::Mutation => resolve::GqlObject::Mutation(&ctx),
+        _ => resolve::GqlObject::Query(&ctx),
+    };
+    let variables: JsonMap = variables
+        .iter()
+        .map(|(name, value)| (name.as_str().into(), to_bytes(value)))
+        .collect();
+    let executed = Execution::new(&core.schema, document)
+        .operation(operation)
+        .raw_variable_values(&variables)
+        .execute_sync(&root);
+    match executed {
+        Ok(response) => {
+            let errors: Vec<Value> = response
+                .errors
+                .iter()
+                .map(|error| {
+                    // The executor prefixes resolver messages; the platform does not.
+                    let message = error
+                        .message
+                        .strip_prefix("resolver error: ")
+                        .unwrap_or(&error.message);
+                    let mut shaped = serde_json::to_value(error).unwrap_or_else(|_| json!({}));
+                    shaped["message"] = json!(message);
+                    match ctx.platform_error_for(message) {
+                        Some(platform) => {
+                            shaped["name"] = json!(platform.code);
+                            shaped["extensions"] =
+                                json!({"code": platform.code, "data": platform.data});
+                        }
+                        None => {
+                            shaped["extensions"] = json!({"code": "INTERNAL_SERVER_ERROR"});
+                        }
+                    }
+                    shaped
+                })
+                .collect();
+            let data = response.data.map_or(Value::Null, |data| {
+                from_bytes(&apollo_compiler::response::JsonValue::Object(data))
+            });
+            if errors.is_empty() {
+                json!({"data": data})
+            } else {
+                json!({"errors": errors, "data": data})
+            }
+        }
+        Err(error) => json!({
+            "errors": [{"message": error.message().to_string(), "extensions": {"code": "BAD_USER_INPUT"}}],
+        }),
+    }
+}
+
+fn diagnostics(
+    list: &apollo_compiler::validation::DiagnosticList,
+    prefix: &str,
+) -> Vec<(String, Value)> {
+    list.iter()
+        .map(|diagnostic| {
+            let error = diagnostic.to_json();
+            let locations = if error.locations.is_empty() {
+                Value::Null
+            } else {
+                serde_json::to_value(&error.locations).unwrap_or(Value::Null)
+            };
+            (format!("{prefix}{}", error.message), locations)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_subset_is_valid() {
+        let schema = load_schema().expect("schema validates");
+        assert!(schema.get_object("Connector").is_some());
+    }
+
+    #[test]
+    fn request_bodies_are_checked() {
+        let request =
+            GraphqlRequest::from_json(br#"{"query": "query healthCheck { about { version } }"}"#)
+                .expect("valid");
+        assert!(request.variables.is_empty());
+        assert!(request.operation_name.is_none());
+        assert!(GraphqlRequest::from_json(b"[]").is_err());
+        assert!(GraphqlRequest::from_json(br#"{"variables": {}}"#).is_err());
+        assert!(
+            GraphqlRequest::from_json(br#"{"query": "{ me { id } }", "variables": 3}"#).is_err()
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! HTTP routes: the platform's `/graphql` and `/stream`, plus the `/sim/api`
+//! inspection and admin calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::config::StreamCollectionConfig;
+use crate::core::Core;
+use crate::error::SimError;
+use crate::graphql::{self, GraphqlRequest};
+use crate::objects::EventInjection;
+use crate::stream::{self, RawParameters, StreamRequest};
+
+pub(crate) fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/graphql", post(graphql_endpoint))
+        .route("/stream", get(raw_stream))
+        .route("/stream/{id}", get(collection_stream))
+        .route("/sim/api/summary", get(summary))
+        .route("/sim/api/connectors", get(connectors))
+        .route("/sim/api/connectors/{id}/reset", post(reset_connector))
+        .route("/sim/api/connectors/{id}/pause", post(pause_worker))
+        .route("/sim/api/connectors/{id}/resume", post(resume_worker))
+        .route("/sim/api/works", get(works))
+        .route("/sim/api/objects", get(objects))
+        .route(
+            "/sim/api/stream-events",
+            get(stream_events).post(inject_events),
+        )
+        .route(
+            "/sim/api/stream-collections",
+            get(collections).post(add_collection),
+        )
+        .route("/sim/api/graphql-calls", get(graphql_calls))
+        .route("/sim/api/rejected-requests", get(rejected_requests))
+        .route("/sim/api/files", get(files))
+        .route("/sim/api/drafts", get(drafts))
+        .route("/sim/api/playbook-steps", get(playbook_steps))
+        .with_state(core)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+fn sim_error(error: &SimError) -> Response {
+    let status = match error {
+        SimError::UnknownConnector { .. } => StatusCode::NOT_FOUND,
+        SimError::InvalidEvent { .. } | SimError::InvalidCollection { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    json_response(status, &json!({"error": error.to_string()}))
+}
+
+async fn graphql_endpoint(
+    State(core): State<Arc<Core>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let request = if content_type.starts_with("multipart/") {
+        graphql::parse_multipart_request(&content_type, &body)
+    } else {
+        GraphqlRequest::from_json(&body)
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(reason) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"errors": [{"message": reason, "extensions": {"code": "BAD_REQUEST"}}]}),
+            );
+        }
+    };
+    let authenticated = core.accepts_token(bearer(&headers));
+    let runtime = tokio::runtime::Handle::current();
+    let answer = tokio::task::spawn_blocking(move || {
+        graphql::execute(&core, &runtime, &request, authenticated)
+    })
+    .await;
+    match answer {
+        // The platform answers 200 even when the body carries errors.
+        Ok(response) => json_response(StatusCode::OK, &response),
+        Err(error) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"errors": [{"message": format!("resolver crashed: {error}"), "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}),
+        ),
+    }
+}
+
+async fn raw_stream(
+    State(core): State<Arc<Core>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    serve_stream(&core, "live", &query, &headers)
+}
+
+async fn collection_stream(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    serve_stream(&core, &id, &query, &headers)
+}
+
+fn serve_stream(
+    core: &Arc<Core>,
+    id: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
+    if !core.accepts_token(bearer(headers)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "You must be logged in to do this.",
+        )
+            .into_response();
+    }
+    let Some(collection) = core.store.read(|state| state.collections.get(id).cloned()) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "This stream collection does not exist",
+        )
+            .into_response();
+    };
+    if !collection.stream_live {
+        return (StatusCode::GONE, "This live stream is stopped").into_response();
+    }
+    // First of query parameter, then header(s), as the platform reads them.
+    let parameter = |names: &[&str]| -> Option<String> {
+        query.get(names[0]).cloned().or_else(|| {
+            names.iter().find_map(|name| {
+                headers
+                    .get(*name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+        })
+    };
+    let raw = RawParameters {
+        from: parameter(&["from", "last-event-id"]),
+        recover: parameter(&["recover", "recover-date"]),
+        listen_delete: parameter(&["listen-delete"]),
+        no_dependencies: parameter(&["no-dependencies"])
+            .or_else(|| parameter(&["no-relationships"])),
+        with_inferences: parameter(&["with-inferences"]),
+    };
+    let request = match StreamRequest::new(collection, &raw) {
+        Ok(request) => request,
+        Err(reason) => return (StatusCode::INTERNAL_SERVER_ERROR, reason).into_response(),
+    };
+    let body = stream::open(
+        Arc::clone(&core.store),
+        request,
+        core.config.heartbeat_interval,
+        core.cancel.clone(),
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache, no-transform")
+        .header(header::CONNECTION, "keep-alive")
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|error| {
+            (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+        })
+}
+
+fn listing<T: serde::Serialize>(items: &T) -> Response {
+    match serde_json::to_value(items) {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(error) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": error.to_string()}),
+        ),
+    }
+}
+
+async fn summary(State(core): State<Arc<Core>>) -> Response {
+    listing(&crate::SimSummary::of(&core))
+}
+
+async fn connectors(State(core): State<Arc<Core>>) -> Response {
+    core.store
+        .read(|state| listing(&state.connectors.values().collect::<Vec<_>>()))
+}
+
+async fn works(
+    State(core): State<Arc<Core>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let connector = query.get("connector_id");
+    core.store.read(|state| {
+        let mut works: Vec<_> = state
+            .works
+            .values()
+            .filter(|w| connector.is_none_or(|c| *c == w.connector_id))
+            .collect();
+        works.sort_by_key(|w| w.timestamp);
+        listing(&works)
+    })
+}
+
+async fn objects(
+    State(core): State<Arc<Core>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = query.get("type");
+    core.store.read(|state| {
+        listing(
+            &state
+                .objects
+                .values()
+                .filter(|o| wanted.is_none_or(|t| *t == o.stix_type))
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+async fn stream_events(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.events))
+}
+
+/// Body: one injection object, an array of them, or JSONL.
+async fn inject_events(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let injections: Result<Vec<EventInjection>, String> =
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| serde_json::from_value(item).map_err(|e| e.to_string()))
+                .collect(),
+            Ok(single) => serde_json::from_value(single)
+                .map(|i| vec![i])
+                .map_err(|e| e.to_string()),
+            Err(_) => String::from_utf8_lossy(&body)
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .enumerate()
+                .map(|(index, line)| {
+                    serde_json::from_str(line).map_err(|e| format!("line {}: {e}", index + 1))
+                })
+                .collect(),
+        };
+    let injections = match injections {
+        Ok(injections) => injections,
+        Err(reason) => return sim_error(&SimError::InvalidEvent { reason }),
+    };
+    let mut events = Vec::new();
+    for injection in injections {
+        match core.inject(injection) {
+            Ok(event) => events.push(event),
+            Err(error) => return sim_error(&error),
+        }
+    }
+    listing(&events)
+}
+
+async fn collections(State(core): State<Arc<Core>>) -> Response {
+    core.store
+        .read(|state| listing(&state.collections.values().collect::<Vec<_>>()))
+}
+
+async fn add_collection(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<StreamCollectionConfig>(&body) {
+        Ok(config) => match crate::add_collection(&core, config) {
+            Ok(collection) => listing(&collection),
+            Err(error) => sim_error(&error),
+        },
+        Err(error) => sim_error(&SimError::InvalidCollection {
+            id: String::new(),
+            reason: error.to_string(),
+        }),
+    }
+}
+
+async fn reset_connector(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response {
+    match core.reset_state(&id).await {
+        Ok(record) => listing(&record),
+        Err(error) => sim_error(&error),
+    }
+}
+
+async fn pause_worker(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response {
+    match core.set_worker_paused(&id, true) {
+        Ok(()) => json_response(StatusCode::OK, &json!({"paused": true})),
+        Err(error) => sim_error(&error),
+    }
+}
+
+async fn resume_worker(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response {
+    match core.set_worker_paused(&id, false) {
+        Ok(()) => json_response(StatusCode::OK, &json!({"paused": false})),
+        Err(error) => sim_error(&error),
+    }
+}
+
+async fn graphql_calls(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.calls))
+}
+
+async fn rejected_requests(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.rejected))
+}
+
+async fn files(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.files))
+}
+
+async fn drafts(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.drafts))
+}
+
+async fn playbook_steps(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| listing(&state.playbook_steps))
+}

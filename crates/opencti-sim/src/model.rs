@@ -1,0 +1,380 @@
+//! The records the simulator keeps, as the inspection API shows them.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The user every token maps to (the id of OpenCTI's built-in admin).
+pub const ADMIN_USER_ID: &str = "88ec0c6a-13ce-5e39-b486-354fe4a7084f";
+/// Display name of that user.
+pub(crate) const ADMIN_USER_NAME: &str = "admin";
+
+/// Current time truncated to milliseconds (the platform's precision).
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// ISO-8601 with milliseconds and `Z`, as the platform prints dates.
+pub(crate) fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Queue, exchange and routing names of one connector (spec §3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QueueNames {
+    /// `<P>listen_<id>`
+    pub listen: String,
+    /// `<P>listen_routing_<id>`
+    pub listen_routing: String,
+    /// `<P>amqp.connector.exchange`
+    pub listen_exchange: String,
+    /// `<P>push_<id>`
+    pub push: String,
+    /// `<P>push_routing_<id>`
+    pub push_routing: String,
+    /// `<P>amqp.worker.exchange`
+    pub push_exchange: String,
+    /// `<P>listen_routing_too-large-bundle`
+    pub dead_letter_routing: String,
+}
+
+impl QueueNames {
+    pub(crate) fn for_connector(prefix: &str, id: &str) -> Self {
+        Self {
+            listen: format!("{prefix}listen_{id}"),
+            listen_routing: format!("{prefix}listen_routing_{id}"),
+            listen_exchange: format!("{prefix}amqp.connector.exchange"),
+            push: format!("{prefix}push_{id}"),
+            push_routing: format!("{prefix}push_routing_{id}"),
+            push_exchange: format!("{prefix}amqp.worker.exchange"),
+            dead_letter_routing: format!("{prefix}listen_routing_too-large-bundle"),
+        }
+    }
+}
+
+/// A registered connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConnectorRecord {
+    /// Connector id (`CONNECTOR_ID`), also its internal id.
+    pub id: String,
+    /// Registered name.
+    pub name: String,
+    /// `ConnectorType` value (`EXTERNAL_IMPORT`, `STREAM`, ...).
+    pub connector_type: String,
+    /// Registered scope.
+    pub scope: Vec<String>,
+    /// Registration flags.
+    pub auto: bool,
+    /// Registration flag `auto_update`.
+    pub auto_update: bool,
+    /// Registration `enrichment_resolution`.
+    pub enrichment_resolution: Option<String>,
+    /// Registration flag `only_contextual`.
+    pub only_contextual: bool,
+    /// Registration flag `playbook_compatible`.
+    pub playbook_compatible: bool,
+    /// Callback URI for the API listen protocol.
+    pub listen_callback_uri: Option<String>,
+    /// 7.x build metadata.
+    pub version: Option<String>,
+    /// 7.x build metadata.
+    pub slug: Option<String>,
+    /// 7.x `xtm_one_intent`.
+    pub xtm_one_intent: Option<String>,
+    /// The user owning the registering token.
+    pub connector_user_id: String,
+    /// State as last pinged (verbatim, `"null"` included); `Some("")` after a reset.
+    pub state: Option<String>,
+    /// Set by a reset, consumed by the next ping.
+    pub state_reset: bool,
+    /// When the state was last reset or created.
+    pub state_timestamp: DateTime<Utc>,
+    /// `connector_info` from the last ping that carried one.
+    pub info: Option<Value>,
+    /// First registration.
+    pub created_at: DateTime<Utc>,
+    /// Last registration or ping.
+    pub updated_at: DateTime<Utc>,
+    /// Last ping, if any.
+    pub last_ping_at: Option<DateTime<Utc>>,
+    /// Number of `pingConnector` calls.
+    pub ping_count: u64,
+    /// Number of `registerConnector` calls.
+    pub registration_count: u64,
+    /// Broker names handed out at registration.
+    pub queues: QueueNames,
+    /// The push-queue worker holds messages instead of importing them.
+    pub worker_paused: bool,
+}
+
+impl ConnectorRecord {
+    /// Active = pinged or registered in the last 5 minutes (platform rule).
+    pub fn is_active(&self, at: DateTime<Utc>) -> bool {
+        at.signed_duration_since(self.updated_at) < chrono::Duration::minutes(5)
+    }
+}
+
+/// Work status (`State` enum of the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum WorkStatus {
+    /// Created by the platform, not yet picked up.
+    Wait,
+    /// Being processed.
+    Progress,
+    /// All expectations reported.
+    Complete,
+    /// Timed out.
+    Timeout,
+}
+
+impl WorkStatus {
+    /// The schema's enum value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wait => "wait",
+            Self::Progress => "progress",
+            Self::Complete => "complete",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// A message or error attached to a work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkMessage {
+    /// When it was recorded.
+    pub timestamp: DateTime<Utc>,
+    /// The text (`error.error` for expectation errors).
+    pub message: Option<String>,
+    /// Position in its list.
+    pub sequence: u64,
+    /// `error.source` for expectation errors.
+    pub source: Option<String>,
+}
+
+/// A work (one connector run), with its expectation counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkRecord {
+    /// `work_<connector id>_<ISO timestamp>`.
+    pub id: String,
+    /// The friendly name given at creation.
+    pub name: Option<String>,
+    /// Owning connector.
+    pub connector_id: String,
+    /// Creating user.
+    pub user_id: String,
+    /// Connector type at creation.
+    pub event_type: String,
+    /// Current status.
+    pub status: WorkStatus,
+    /// Creation time.
+    pub timestamp: DateTime<Utc>,
+    /// Last change or ping.
+    pub updated_at: DateTime<Utc>,
+    /// Set at creation for connector works and by `toReceived`.
+    pub received_time: Option<DateTime<Utc>>,
+    /// Set by `toProcessed`.
+    pub processed_time: Option<DateTime<Utc>>,
+    /// Set when the work completes.
+    pub completed_time: Option<DateTime<Utc>>,
+    /// Processed count at completion.
+    pub completed_number: Option<u64>,
+    /// `import_expected_number`.
+    pub expected: u64,
+    /// `import_processed_number`.
+    pub processed: u64,
+    /// `import_last_processed`.
+    pub last_processed: Option<DateTime<Utc>>,
+    /// 7.x multipart work: completes only after `toProcessed`.
+    pub is_multipart: bool,
+    /// Multipart: `toProcessed` arrived before all expectations.
+    pub processed_flag: bool,
+    /// Informational messages.
+    pub messages: Vec<WorkMessage>,
+    /// Errors (expectation errors and `toProcessed(inError)`), at most 100.
+    pub errors: Vec<WorkMessage>,
+    /// Draft attached with `addDraftContext`.
+    pub draft_context: Option<String>,
+}
+
+/// An object stored by the worker (or by an injected event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StoredObject {
+    /// STIX id (the platform's standard id).
+    pub id: String,
+    /// STIX type.
+    pub stix_type: String,
+    /// The platform-side entity type (`Indicator`, `IPv4-Addr`, `indicates`, ...).
+    pub entity_type: String,
+    /// Internal id (stable across updates).
+    pub internal_id: String,
+    /// First stored.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Inferred objects only reach streams asking `with-inferences`.
+    pub is_inferred: bool,
+    /// Work whose message stored or last changed it.
+    pub work_id: Option<String>,
+    /// The STIX object as received (splitter bookkeeping removed).
+    pub stix: Value,
+}
+
+/// One event of the live stream, as stored and sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamEvent {
+    /// `<ms>-<seq>`.
+    pub id: String,
+    /// SSE event name: `create`, `update`, `delete` or `merge`.
+    pub event: String,
+    /// The version-4 payload sent as `data:`.
+    pub data: Value,
+}
+
+/// A stream collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamCollection {
+    /// Collection id (`live` for the global stream).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `false`: the stream answers 410.
+    pub stream_live: bool,
+    /// Public flag.
+    pub stream_public: bool,
+    /// STIX types let through (`None`: all).
+    pub entity_types: Option<Vec<String>>,
+}
+
+impl From<crate::config::StreamCollectionConfig> for StreamCollection {
+    fn from(config: crate::config::StreamCollectionConfig) -> Self {
+        Self {
+            name: config.name.unwrap_or_else(|| config.id.clone()),
+            id: config.id,
+            description: config.description,
+            stream_live: config.stream_live,
+            stream_public: config.stream_public,
+            entity_types: config.entity_types,
+        }
+    }
+}
+
+impl StreamCollection {
+    pub(crate) fn live() -> Self {
+        Self {
+            id: "live".to_owned(),
+            name: "Live stream".to_owned(),
+            description: Some("Everything, as the platform's global live stream".to_owned()),
+            stream_live: true,
+            stream_public: false,
+            entity_types: None,
+        }
+    }
+
+    /// Whether an object of this STIX type belongs to the collection.
+    pub(crate) fn accepts(&self, stix_type: &str) -> bool {
+        self.entity_types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|t| t.eq_ignore_ascii_case(stix_type)))
+    }
+}
+
+/// A GraphQL document the simulator refused (parse or schema validation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RejectedRequest {
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// The document as sent.
+    pub query: String,
+    /// The variables as sent.
+    pub variables: Value,
+    /// The error messages returned.
+    pub errors: Vec<String>,
+}
+
+/// One answered GraphQL call (bounded history, for tests asserting on traffic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GraphqlCall {
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// The operation name found in the document (`None` for anonymous ones).
+    pub operation: Option<String>,
+    /// `query` or `mutation`.
+    pub kind: String,
+    /// Error messages returned, if any.
+    pub errors: Vec<String>,
+}
+
+/// A file received through `uploadPending` / `uploadImport`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UploadedFile {
+    /// Platform-style file id (`import/pending/<name>`).
+    pub id: String,
+    /// File name.
+    pub name: String,
+    /// MIME type given by the client.
+    pub mime_type: Option<String>,
+    /// The content (UTF-8, lossily decoded).
+    pub content: String,
+    /// `entityId` argument.
+    pub entity_id: Option<String>,
+    /// Markings given with the file.
+    pub markings: Vec<String>,
+    /// When it arrived.
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// A draft workspace created through `draftWorkspaceAdd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DraftRecord {
+    /// Draft id.
+    pub id: String,
+    /// Draft name.
+    pub name: String,
+    /// Related entity.
+    pub entity_id: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A `playbookStepExecution` call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PlaybookStep {
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// All arguments as sent.
+    pub arguments: Value,
+}
+
+/// What happened to the push-queue messages so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkerCounters {
+    /// Messages acknowledged after import.
+    pub imported_messages: u64,
+    /// Multi-object messages split and republished.
+    pub split_messages: u64,
+    /// Messages rejected (bad envelope, bad content): nacked.
+    pub rejected_messages: u64,
+    /// Objects stored or updated.
+    pub objects_upserted: u64,
+    /// Objects refused as invalid (reported on their work).
+    pub objects_invalid: u64,
+}

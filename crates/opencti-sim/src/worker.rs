@@ -1,0 +1,324 @@
+//! The platform worker: consumes a connector's push queue, imports bundles,
+//! splits multi-object ones, and accounts every object on its work.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt as _;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::core::Core;
+use crate::model::{QueueNames, now};
+use crate::objects::{self, Upsert};
+use crate::works::ExpectationError;
+
+/// Controls sent to a running queue worker.
+#[derive(Debug)]
+pub(crate) enum WorkerCommand {
+    /// Hold deliveries instead of importing them (queue-buffering tests).
+    Pause,
+    /// Import the held deliveries, then carry on.
+    Resume,
+    /// Drop the held deliveries (UI reset purges the queue).
+    DiscardHeld,
+}
+
+/// Message statistics the queue-details estimate is built from.
+#[derive(Debug, Default)]
+pub(crate) struct QueueStats {
+    held_messages: AtomicU64,
+    held_bytes: AtomicU64,
+    seen_messages: AtomicU64,
+    seen_bytes: AtomicU64,
+}
+
+impl QueueStats {
+    /// `(messages, bytes)` held unacknowledged by a paused worker.
+    pub(crate) fn held(&self) -> (u64, u64) {
+        (
+            self.held_messages.load(Ordering::Acquire),
+            self.held_bytes.load(Ordering::Acquire),
+        )
+    }
+
+    /// Mean body size of every message this worker received.
+    pub(crate) fn mean_message_bytes(&self) -> f64 {
+        let count = self.seen_messages.load(Ordering::Acquire);
+        if count == 0 {
+            0.0
+        } else {
+            self.seen_bytes.load(Ordering::Acquire) as f64 / count as f64
+        }
+    }
+
+    fn saw(&self, bytes: usize) {
+        self.seen_messages.fetch_add(1, Ordering::AcqRel);
+        self.seen_bytes.fetch_add(bytes as u64, Ordering::AcqRel);
+    }
+
+    fn set_held(&self, messages: usize, bytes: usize) {
+        self.held_messages.store(messages as u64, Ordering::Release);
+        self.held_bytes.store(bytes as u64, Ordering::Release);
+    }
+}
+
+/// What to tell the broker about a message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Ack,
+    /// Dropped without requeue, with the reason (the real worker nacks too).
+    Reject(String),
+}
+
+/// Consumes `queues.push` until the simulator stops.
+pub(crate) async fn run(
+    core: Arc<Core>,
+    connector_id: String,
+    queues: QueueNames,
+    stats: Arc<QueueStats>,
+    mut commands: mpsc::UnboundedReceiver<WorkerCommand>,
+    mut paused: bool,
+) {
+    let mut consumer = match core
+        .broker
+        .consume(&queues.push, core.config.worker_prefetch)
+        .await
+    {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            tracing::error!(connector_id, %error, "push-queue worker cannot start");
+            return;
+        }
+    };
+    tracing::info!(connector_id, queue = %queues.push, "push-queue worker started");
+    let mut held: Vec<Delivery> = Vec::new();
+    let held_bytes = |held: &[Delivery]| held.iter().map(|d| d.data.len()).sum::<usize>();
+    loop {
+        tokio::select! {
+            () = core.cancel.cancelled() => break,
+            command = commands.recv() => match command {
+                None => break,
+                Some(WorkerCommand::Pause) => paused = true,
+                Some(WorkerCommand::Resume) => {
+                    paused = false;
+                    for delivery in std::mem::take(&mut held) {
+                        settle(&core, &connector_id, &queues, delivery).await;
+                    }
+                    stats.set_held(0, 0);
+                }
+                Some(WorkerCommand::DiscardHeld) => {
+                    for delivery in std::mem::take(&mut held) {
+                        if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+                            tracing::warn!(connector_id, %error, "cannot drop a held message");
+                        }
+                    }
+                    stats.set_held(0, 0);
+                }
+            },
+            delivery = consumer.next() => match delivery {
+                None => break,
+                Some(Err(error)) => {
+                    tracing::error!(connector_id, %error, "push-queue consumer failed");
+                    break;
+                }
+                Some(Ok(delivery)) => {
+                    stats.saw(delivery.data.len());
+                    if paused {
+                        held.push(delivery);
+                        stats.set_held(held.len(), held_bytes(&held));
+                    } else {
+                        settle(&core, &connector_id, &queues, delivery).await;
+                    }
+                }
+            },
+        }
+    }
+    tracing::debug!(connector_id, "push-queue worker stopped");
+}
+
+async fn settle(core: &Core, connector_id: &str, queues: &QueueNames, delivery: Delivery) {
+    let verdict = handle_message(core, queues, &delivery.data).await;
+    let result = match &verdict {
+        Verdict::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
+        Verdict::Reject(reason) => {
+            tracing::warn!(connector_id, %reason, "push message rejected");
+            core.store
+                .write(|state| state.worker.rejected_messages += 1);
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(connector_id, %error, "cannot settle a push message");
+    }
+}
+
+/// Decodes and imports one push message (spec §9.2).
+pub(crate) async fn handle_message(core: &Core, queues: &QueueNames, body: &[u8]) -> Verdict {
+    let envelope = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(envelope)) => envelope,
+        Ok(_) => return Verdict::Reject("message body is not a JSON object".to_owned()),
+        Err(error) => return Verdict::Reject(format!("message body is not JSON: {error}")),
+    };
+    let message_type = envelope
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("bundle");
+    if message_type != "bundle" {
+        // Sync / playbook events replay platform operations the simulator does not model.
+        tracing::info!(
+            message_type,
+            "push message of a non-bundle type acknowledged without effect"
+        );
+        return Verdict::Ack;
+    }
+    let bundle = match decode_content(&envelope) {
+        Ok(bundle) => bundle,
+        Err(reason) => return Verdict::Reject(reason),
+    };
+    let work_id = envelope
+        .get("work_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let no_split = envelope
+        .get("no_split")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let types: Vec<String> = envelope
+        .get("entities_types")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let Some(objects) = bundle.get("objects").and_then(Value::as_array) else {
+        return Verdict::Reject("bundle has no `objects`".to_owned());
+    };
+    if objects.is_empty() {
+        return Verdict::Reject("bundle has no `objects`".to_owned());
+    }
+    if objects.len() == 1 || no_split {
+        let objects = objects.clone();
+        import(core, objects, work_id.as_deref(), &types);
+        core.store
+            .write(|state| state.worker.imported_messages += 1);
+        return Verdict::Ack;
+    }
+    split_and_republish(core, queues, envelope, bundle, work_id.as_deref()).await
+}
+
+fn decode_content(envelope: &Map<String, Value>) -> Result<Value, String> {
+    let content = envelope
+        .get("content")
+        .and_then(Value::as_str)
+        .ok_or("message has no `content` string")?;
+    let bytes = BASE64
+        .decode(content.trim())
+        .map_err(|error| format!("`content` is not Base64: {error}"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|error| format!("`content` is not UTF-8: {error}"))?;
+    let bundle: Value = serde_json::from_str(&text)
+        .map_err(|error| format!("`content` is not a JSON bundle: {error}"))?;
+    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+        return Err("`content` is not a STIX bundle (type != bundle)".to_owned());
+    }
+    Ok(bundle)
+}
+
+/// Stores every object and reports one expectation per object on the work.
+fn import(core: &Core, objects: Vec<Value>, work_id: Option<&str>, types: &[String]) {
+    let at = now();
+    core.store.write(|state| {
+        for object in objects {
+            let filtered_out = !types.is_empty()
+                && object
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| !types.iter().any(|wanted| wanted == t));
+            let outcome = if filtered_out {
+                Ok(Upsert::Unchanged)
+            } else {
+                let source = object.to_string();
+                objects::upsert_from_worker(state, object, work_id, at)
+                    .map_err(|message| (message, source))
+            };
+            let error = match outcome {
+                Ok(Upsert::Created | Upsert::Updated) => {
+                    state.worker.objects_upserted += 1;
+                    None
+                }
+                Ok(Upsert::Unchanged) => None,
+                Err((message, source)) => {
+                    state.worker.objects_invalid += 1;
+                    tracing::info!(%message, "invalid object reported on its work");
+                    Some(ExpectationError {
+                        error: Some(message),
+                        source: Some(source),
+                    })
+                }
+            };
+            if let Some(work) = work_id.and_then(|id| state.works.get_mut(id)) {
+                work.report_expectation(error, at);
+            }
+        }
+    });
+}
+
+async fn split_and_republish(
+    core: &Core,
+    queues: &QueueNames,
+    envelope: Map<String, Value>,
+    bundle: Value,
+    work_id: Option<&str>,
+) -> Verdict {
+    let split = match opencti_stix::split::split_bundle(
+        bundle,
+        &opencti_stix::split::SplitOptions::default(),
+    ) {
+        Ok(split) => split,
+        Err(error) => return Verdict::Reject(format!("bundle cannot be split: {error}")),
+    };
+    if let Some(work_id) = work_id {
+        let alive = core
+            .store
+            .write(|state| match state.works.get_mut(work_id) {
+                Some(work) => {
+                    work.add_expectations(split.bundles.len() as u64, now());
+                    true
+                }
+                None => false,
+            });
+        if !alive {
+            tracing::info!(work_id, "work is gone: split bundle dropped");
+            return Verdict::Ack;
+        }
+    }
+    for part in split.bundles {
+        let mut message = envelope.clone();
+        message.insert(
+            "content".to_owned(),
+            Value::String(BASE64.encode(part.to_string())),
+        );
+        let body = Value::Object(message).to_string();
+        if let Err(error) = core
+            .broker
+            .publish(&queues.push_exchange, &queues.push_routing, body.as_bytes())
+            .await
+        {
+            return Verdict::Reject(format!("cannot republish a split bundle: {error}"));
+        }
+    }
+    core.store.write(|state| state.worker.split_messages += 1);
+    Verdict::Ack
+}

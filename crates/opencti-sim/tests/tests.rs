@@ -1,0 +1,7 @@
+//! Integration tests of `opencti-sim` against the local RabbitMQ.
+
+mod common;
+mod graphql;
+mod pycti;
+mod roundtrip;
+mod stream;
