@@ -24,6 +24,7 @@ use super::backoff::Backoff;
 use super::metrics::StreamMetrics;
 use super::position::StreamPosition;
 use super::sse::{SseEvent, SseParser};
+use crate::config::{LiveStreamConfig, OpenctiConfig, PlatformTls};
 
 /// How many id-bearing messages the reader may parse ahead of the sink.
 const READ_AHEAD: usize = 256;
@@ -91,11 +92,57 @@ impl std::fmt::Debug for StreamSettings {
     }
 }
 
-/// The token cannot be sent as an HTTP header.
+/// The stream connection cannot be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("OPENCTI_TOKEN contains characters that are not allowed in an HTTP header")]
 #[non_exhaustive]
-pub struct InvalidToken;
+pub enum SetupError {
+    /// The token cannot be sent as an HTTP header.
+    #[error("OPENCTI_TOKEN contains characters that are not allowed in an HTTP header")]
+    InvalidToken,
+    /// The CA bundle of `OPENCTI_SSL_VERIFY` cannot be used.
+    #[error("OPENCTI_SSL_VERIFY: cannot use the CA bundle {path}: {reason}")]
+    CaBundle {
+        /// The bundle's path.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the live stream HTTP client: {reason}")]
+    HttpClient {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// An HTTP client for the live stream: the platform's TLS settings, a
+/// connect timeout, and no overall timeout (a stream response lasts as long
+/// as the connection).
+pub fn http_client(tls: &PlatformTls) -> Result<reqwest::Client, SetupError> {
+    crate::tls::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("opencti-connector-rs/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30));
+    match tls {
+        PlatformTls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
+        PlatformTls::CaBundle(path) => {
+            let ca_error = |reason: String| SetupError::CaBundle {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| ca_error(error.to_string()))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        _ => {}
+    }
+    builder.build().map_err(|error| SetupError::HttpClient {
+        reason: error.to_string(),
+    })
+}
 
 impl StreamSettings {
     /// Settings with pycti's defaults: deletes and no dependencies on,
@@ -104,9 +151,9 @@ impl StreamSettings {
         opencti_url: &str,
         token: &str,
         stream_id: Option<&str>,
-    ) -> Result<Self, InvalidToken> {
-        let mut authorization =
-            HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| InvalidToken)?;
+    ) -> Result<Self, SetupError> {
+        let mut authorization = HeaderValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| SetupError::InvalidToken)?;
         authorization.set_sensitive(true);
         Ok(Self {
             opencti_url: opencti_url.to_owned(),
@@ -117,6 +164,23 @@ impl StreamSettings {
             reconnect: ReconnectPolicy::default(),
             authorization,
         })
+    }
+
+    /// Settings from the connector configuration (`OPENCTI_URL`,
+    /// `OPENCTI_TOKEN`, `CONNECTOR_LIVE_STREAM_*`).
+    pub fn from_config(
+        opencti: &OpenctiConfig,
+        live_stream: &LiveStreamConfig,
+    ) -> Result<Self, SetupError> {
+        let mut settings = Self::new(
+            opencti.url.as_str(),
+            opencti.token.expose(),
+            live_stream.id.as_deref(),
+        )?;
+        settings.listen_delete = live_stream.listen_delete;
+        settings.no_dependencies = live_stream.no_dependencies;
+        settings.with_inferences = live_stream.with_inferences;
+        Ok(settings)
     }
 
     /// The stream URL for `position`: `recover` is appended verbatim, as
@@ -433,7 +497,7 @@ mod tests {
     fn rejects_a_token_that_is_not_a_header_value() {
         assert_eq!(
             StreamSettings::new("http://octi", "bad\ntoken", None).unwrap_err(),
-            InvalidToken
+            SetupError::InvalidToken
         );
     }
 }

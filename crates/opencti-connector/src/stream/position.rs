@@ -6,6 +6,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use crate::config::LiveStreamConfig;
+
 /// State key holding the id of the last event handled.
 pub const START_FROM: &str = "start_from";
 /// State key holding the recovery bound (ISO date) or `false`.
@@ -61,6 +63,16 @@ pub enum PositionError {
         /// The value found.
         found: Value,
     },
+}
+
+impl StartSettings {
+    /// The first-run settings of the connector configuration.
+    pub fn from_config(live_stream: &LiveStreamConfig) -> Self {
+        Self {
+            start_timestamp: live_stream.start_timestamp.clone(),
+            recover_iso_date: live_stream.recover_iso_date.clone(),
+        }
+    }
 }
 
 impl StreamPosition {
