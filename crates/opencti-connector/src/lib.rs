@@ -9,15 +9,24 @@
 
 pub mod amqp;
 pub mod api;
+pub mod cli;
 pub mod config;
+pub mod context;
 pub mod duration;
 mod error;
+pub mod import;
+pub mod logging;
 pub mod metrics;
+pub mod publish;
+pub mod schedule;
 pub mod session;
 pub mod state;
 pub mod tls;
+pub mod work;
 
+pub use context::RunContext;
 pub use error::{Error, SendError};
+pub use import::{ImportSource, run_import};
 
 #[cfg(feature = "stream")]
 pub mod stream;

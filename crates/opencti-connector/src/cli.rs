@@ -1,0 +1,228 @@
+//! The command line every connector binary shares, and the process driver
+//! (configuration, logging, signals, Tokio runtime).
+//!
+//! Options: `--config PATH`, `--check` (validate the configuration and
+//! reach the platform), `--print-config` (effective configuration, secrets
+//! masked), `--vars-markdown` (the variable table for a README),
+//! `--help` (lists every variable), `--version`.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiClient, RetryPolicy};
+use crate::config::render::{effective_config, help_text, markdown_table};
+use crate::config::runtime::{CONNECTOR_VARS, MQ_VARS, OPENCTI_VARS};
+use crate::config::{ConfigErrors, ConnectorType, RuntimeConfig, Settings, Source, Var};
+use crate::error::Error;
+
+/// Parsed command line.
+#[derive(Debug, Clone, Parser)]
+#[command(disable_version_flag = false)]
+pub struct Cli {
+    /// Path of config.yml (default: beside the binary, then the working directory).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration, reach the platform, report, exit 0 or 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Print the configuration variables as a Markdown table and exit.
+    #[arg(long)]
+    pub vars_markdown: bool,
+}
+
+/// What a connector binary is.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectorSpec {
+    /// Binary name.
+    pub name: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// One-line description.
+    pub about: &'static str,
+    /// The connector's own variables.
+    pub vars: &'static [Var],
+    /// Registered type when `CONNECTOR_TYPE` is unset.
+    pub connector_type: ConnectorType,
+}
+
+impl ConnectorSpec {
+    /// Every variable table: runtime tables then the connector's (which
+    /// may override runtime defaults).
+    pub fn tables(&self) -> [&'static [Var]; 4] {
+        [OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS, self.vars]
+    }
+}
+
+/// Everything the connector's body receives.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Launch<C> {
+    /// The connector's validated configuration.
+    pub connector: C,
+    /// The runtime's validated configuration.
+    pub runtime: RuntimeConfig,
+    /// The resolved variables.
+    pub settings: Settings,
+    /// Fired on SIGTERM or SIGINT.
+    pub shutdown: CancellationToken,
+}
+
+fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+fn stdout_text(text: &str) {
+    let _ = write!(std::io::stdout(), "{text}");
+}
+
+/// Drives a connector process: parses the command line, resolves and
+/// validates the configuration (all problems at once), answers
+/// `--print-config`/`--vars-markdown`/`--check`, installs logging, the
+/// crypto provider and signal handlers, then runs `body` on a Tokio runtime.
+pub fn run<C, Fut>(
+    spec: &ConnectorSpec,
+    validate: impl FnOnce(&Settings) -> Result<C, ConfigErrors>,
+    body: impl FnOnce(Launch<C>) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = Result<(), Error>>,
+{
+    let tables = spec.tables();
+    let command = Cli::command()
+        .name(spec.name)
+        .version(spec.version)
+        .about(spec.about)
+        .after_help(format!(
+            "Configuration variables (environment, then config.yml, then default):\n{}",
+            help_text(&tables)
+        ));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    if cli.vars_markdown {
+        stdout_text(&markdown_table(&tables));
+        return ExitCode::SUCCESS;
+    }
+    let mut source = Source::from_process_env();
+    if let Some(path) = Source::locate_config(cli.config.as_deref()) {
+        source = source.with_yaml_file(&path);
+    }
+    let settings = Settings::resolve(&tables, &source);
+    if cli.print_config {
+        stdout_text(&effective_config(&settings));
+    }
+    let runtime_config = RuntimeConfig::try_from(&settings);
+    let connector_config = validate(&settings);
+    let (runtime_config, connector_config) = match (runtime_config, connector_config) {
+        (Ok(runtime), Ok(connector)) => (runtime, connector),
+        (runtime, connector) => {
+            let mut errors = ConfigErrors::default();
+            errors.extend(runtime.err().unwrap_or_default());
+            errors.extend(connector.err().unwrap_or_default());
+            stderr_line(&format!("Invalid configuration: {errors}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.print_config {
+        return ExitCode::SUCCESS;
+    }
+    crate::tls::install_crypto_provider();
+    crate::logging::init(
+        &runtime_config.connector.name,
+        runtime_config.connector.log_level,
+        runtime_config.opencti.json_logging,
+    );
+    for (alias, name) in settings.deprecated_names() {
+        tracing::warn!("{alias} is deprecated, use {name}");
+    }
+    let tokio = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(tokio) => tokio,
+        Err(error) => {
+            stderr_line(&format!("cannot start the async runtime: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.check {
+        return tokio.block_on(check(&runtime_config, &settings));
+    }
+    let shutdown = CancellationToken::new();
+    let outcome = tokio.block_on(async {
+        spawn_signal_listener(shutdown.clone())?;
+        body(Launch {
+            connector: connector_config,
+            runtime: runtime_config,
+            settings,
+            shutdown,
+        })
+        .await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(attributes.reason = %error, "Connector stopped on an error");
+            stderr_line(&format!("error: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--check`: the configuration is valid (already established), the
+/// platform answers.
+async fn check(config: &RuntimeConfig, settings: &Settings) -> ExitCode {
+    let file = settings.file().map_or_else(
+        || "no config.yml".to_owned(),
+        |path| path.display().to_string(),
+    );
+    println!(
+        "configuration: ok ({} variables, {file})",
+        settings.vars().count()
+    );
+    let client = match ApiClient::new(&config.opencti) {
+        Ok(client) => client.with_retry(RetryPolicy::none()),
+        Err(error) => {
+            println!("platform: FAILED: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.health_check().await {
+        Ok(platform) => {
+            println!(
+                "platform: ok, OpenCTI {} at {} ({:?} operation texts)",
+                platform.version, config.opencti.url, platform.generation
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            println!("platform: FAILED: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn spawn_signal_listener(shutdown: CancellationToken) -> Result<(), Error> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| Error::Io {
+        context: "cannot listen for SIGTERM".to_owned(),
+        reason: error.to_string(),
+    })?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, stopping"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}

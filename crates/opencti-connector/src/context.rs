@@ -1,0 +1,286 @@
+//! What a connector's run is handed: state, bundle sending, the platform
+//! client, error reporting, buffering and the shutdown signal.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiClient, RetryPolicy, WorkError};
+use crate::config::{PlatformTls, Secret};
+use crate::error::SendError;
+use crate::metrics::Metrics;
+use crate::publish::{BundleSender, SendOptions, SendReport};
+use crate::schedule::Buffering;
+use crate::state::{State, StateHandle};
+use crate::work::RunWork;
+
+/// The context of one run.
+///
+/// Send bundles with [`RunContext::send_bundle`]; it returns only once the
+/// broker confirmed every message, so advance the state *after* it:
+///
+/// ```no_run
+/// # async fn demo(ctx: &opencti_connector::context::RunContext, bundle: serde_json::Value) -> Result<(), opencti_connector::SendError> {
+/// ctx.send_bundle(bundle).await?;
+/// let mut state = ctx.state().unwrap_or_default();
+/// state.insert("last_run".into(), serde_json::json!(1718010586));
+/// ctx.set_state(state);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RunContext {
+    state: StateHandle,
+    api: ApiClient,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    connector_name: String,
+    bundles_sent: AtomicU64,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Live {
+        sender: BundleSender,
+        work: Arc<RunWork>,
+        buffering: Arc<Buffering>,
+    },
+    Recorder(Arc<Mutex<Recorded>>),
+}
+
+#[derive(Debug, Default)]
+struct Recorded {
+    bundles: Vec<(Value, SendOptions)>,
+    errors: Vec<WorkError>,
+}
+
+/// What a test context recorded (see [`RunContext::for_test`]).
+#[derive(Debug, Clone)]
+pub struct TestProbe {
+    recorded: Arc<Mutex<Recorded>>,
+    state: StateHandle,
+    shutdown: CancellationToken,
+}
+
+impl TestProbe {
+    /// Bundles sent, in order.
+    pub fn bundles(&self) -> Vec<Value> {
+        self.lock()
+            .bundles
+            .iter()
+            .map(|(bundle, _)| bundle.clone())
+            .collect()
+    }
+
+    /// Bundles sent with their options.
+    pub fn sends(&self) -> Vec<(Value, SendOptions)> {
+        self.lock().bundles.clone()
+    }
+
+    /// Errors reported on the work.
+    pub fn errors(&self) -> Vec<WorkError> {
+        self.lock().errors.clone()
+    }
+
+    /// The state as the connector left it.
+    pub fn state(&self) -> Option<State> {
+        self.state.get()
+    }
+
+    /// Fires the shutdown signal.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RunContext {
+    pub(crate) fn live(
+        sender: BundleSender,
+        work: Arc<RunWork>,
+        buffering: Arc<Buffering>,
+        state: StateHandle,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+        connector_name: &str,
+    ) -> Self {
+        Self {
+            state,
+            api: sender.api().clone(),
+            metrics,
+            shutdown,
+            connector_name: connector_name.to_owned(),
+            bundles_sent: AtomicU64::new(0),
+            backend: Backend::Live {
+                sender,
+                work,
+                buffering,
+            },
+        }
+    }
+
+    /// A context that records bundles and errors in memory, with `state` as
+    /// the stored state. Its API client points at a closed local port; use
+    /// [`RunContext::for_test_with_api`] to give it a faked platform.
+    pub fn for_test(state: Option<State>) -> (Self, TestProbe) {
+        let api = ApiClient::build(
+            &reqwest::Url::parse("http://127.0.0.1:9").expect("a static URL"),
+            &Secret::new("test"),
+            &[],
+            &PlatformTls::Verify,
+            RetryPolicy::none(),
+        )
+        .expect("a client without TLS material always builds");
+        Self::for_test_with_api(state, api)
+    }
+
+    /// [`RunContext::for_test`] with a given API client.
+    pub fn for_test_with_api(state: Option<State>, api: ApiClient) -> (Self, TestProbe) {
+        let handle = StateHandle::new(None);
+        handle.set(state);
+        let recorded = Arc::new(Mutex::new(Recorded::default()));
+        let shutdown = CancellationToken::new();
+        let probe = TestProbe {
+            recorded: Arc::clone(&recorded),
+            state: handle.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let context = Self {
+            state: handle,
+            api,
+            metrics: Metrics::default(),
+            shutdown,
+            connector_name: "test".to_owned(),
+            bundles_sent: AtomicU64::new(0),
+            backend: Backend::Recorder(recorded),
+        };
+        (context, probe)
+    }
+
+    /// The current state (a non-empty object), as pycti's `get_state`.
+    pub fn state(&self) -> Option<State> {
+        self.state.get()
+    }
+
+    /// Replaces the state; it reaches the platform within a second.
+    pub fn set_state(&self, state: State) {
+        self.state.set(Some(state));
+    }
+
+    /// Clears the state.
+    pub fn clear_state(&self) {
+        self.state.set(None);
+    }
+
+    /// Splits `bundle`, announces the expectations on the run's work,
+    /// publishes every message and waits for every broker confirm. Pauses
+    /// first if the platform is buffering.
+    pub async fn send_bundle(&self, bundle: Value) -> Result<SendReport, SendError> {
+        self.send_bundle_with(bundle, &SendOptions::default()).await
+    }
+
+    /// [`RunContext::send_bundle`] with options.
+    pub async fn send_bundle_with(
+        &self,
+        bundle: Value,
+        options: &SendOptions,
+    ) -> Result<SendReport, SendError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SendError::Cancelled);
+        }
+        let report = match &self.backend {
+            Backend::Recorder(recorded) => {
+                recorded
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .bundles
+                    .push((bundle, options.clone()));
+                SendReport::default()
+            }
+            Backend::Live {
+                sender,
+                work,
+                buffering,
+            } => {
+                if !buffering.wait(&self.shutdown, false).await {
+                    return Err(SendError::Cancelled);
+                }
+                let work_id = work.id().await?;
+                sender
+                    .send(bundle, work_id, options, &self.shutdown)
+                    .await?
+            }
+        };
+        self.bundles_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// Waits while the platform's queue is over the threshold (call it
+    /// between long batches of work that do not send bundles). `Err` on
+    /// shutdown.
+    pub async fn wait_while_buffering(&self) -> Result<(), SendError> {
+        if let Backend::Live { buffering, .. } = &self.backend
+            && !buffering.wait(&self.shutdown, true).await
+        {
+            return Err(SendError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Reports an error on the run's work (visible in the platform), e.g.
+    /// an item of the source that could not be converted.
+    pub async fn report_error(
+        &self,
+        error: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Result<(), SendError> {
+        let error = WorkError::new(error, source);
+        tracing::warn!(attributes.source = %error.source, "{}", error.error);
+        match &self.backend {
+            Backend::Recorder(recorded) => {
+                recorded
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .errors
+                    .push(error);
+            }
+            Backend::Live { work, .. } => work.report_error(&error).await?,
+        }
+        Ok(())
+    }
+
+    /// The platform client, for extra GraphQL queries.
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    /// The metrics registry (`add_records_sent`, ...).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The shutdown signal: stop promptly when it fires.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// `CONNECTOR_NAME`.
+    pub fn connector_name(&self) -> &str {
+        &self.connector_name
+    }
+
+    /// Bundles sent so far in this run.
+    pub fn bundles_sent(&self) -> u64 {
+        self.bundles_sent.load(Ordering::Relaxed)
+    }
+}

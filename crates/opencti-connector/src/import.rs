@@ -1,0 +1,368 @@
+//! Import connectors: the [`ImportSource`] trait and the run loop.
+//!
+//! A connector's `main`:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     opencti_connector::import::run_import::<MyFeed>()
+//! }
+//! ```
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher};
+use crate::api::ApiClient;
+use crate::cli::{ConnectorSpec, Launch};
+use crate::config::{
+    ConfigError, ConfigErrors, ConnectorType, QueueProtocol, RuntimeConfig, Settings, Var,
+};
+use crate::context::RunContext;
+use crate::error::Error;
+use crate::metrics::{Metrics, RuntimeEvent};
+use crate::publish::BundleSender;
+use crate::schedule::{Buffering, Schedule, info_datetime};
+use crate::session::{PlatformSession, SessionOptions};
+use crate::state::PingSchedule;
+use crate::work::RunWork;
+
+/// How long a run may go on after shutdown was requested before it is
+/// dropped (its current bundle abandoned, its state not advanced).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// An import connector: one required method, [`ImportSource::run`], called
+/// once per scheduled run.
+pub trait ImportSource: Sized + Send + 'static {
+    /// The connector's typed configuration, validated from the resolved
+    /// variables (report every problem at once, see
+    /// [`crate::config::Check`]).
+    type Config: for<'a> TryFrom<&'a Settings, Error = ConfigErrors> + Send + 'static;
+    /// What a run can fail with (include [`crate::SendError`] through `From`).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The connector's own variables; a variable named like a runtime one
+    /// (e.g. `CONNECTOR_DURATION_PERIOD` with another default) replaces it.
+    const VARS: &'static [Var] = &[];
+    /// Binary name shown by `--help`.
+    const NAME: &'static str = "opencti-connector";
+    /// Version shown by `--version` and registered with 7.x platforms.
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// One line describing the connector for `--help`.
+    const ABOUT: &'static str = "OpenCTI import connector";
+    /// Slug registered with 7.x platforms.
+    const SLUG: Option<&'static str> = None;
+
+    /// Builds the connector from its configuration.
+    fn from_config(config: Self::Config) -> Result<Self, Self::Error>;
+
+    /// One scheduled run. Send bundles with [`RunContext::send_bundle`] and
+    /// advance the state after each confirmed send; return promptly when
+    /// [`RunContext::shutdown`] fires.
+    fn run(&mut self, ctx: &RunContext) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Message recorded on the work of a successful run.
+    fn success_message(&self, ctx: &RunContext) -> String {
+        format!(
+            "{} connector successfully run ({} bundles sent)",
+            ctx.connector_name(),
+            ctx.bundles_sent()
+        )
+    }
+}
+
+/// Runs `C` as a process: CLI, configuration, logging, signals, session,
+/// schedule. Returns the process exit code.
+pub fn run_import<C: ImportSource>() -> ExitCode {
+    let spec = ConnectorSpec {
+        name: C::NAME,
+        version: C::VERSION,
+        about: C::ABOUT,
+        vars: C::VARS,
+        connector_type: ConnectorType::ExternalImport,
+    };
+    crate::cli::run(
+        &spec,
+        |settings| {
+            let period_required = settings.value("CONNECTOR_DURATION_PERIOD").is_none()
+                && settings
+                    .value("CONNECTOR_RUN_AND_TERMINATE")
+                    .is_none_or(|value| value != &crate::config::Value::Bool(true));
+            let config = C::Config::try_from(settings);
+            match (config, period_required) {
+                (Ok(config), false) => Ok(config),
+                (Ok(_), true) => Err(ConfigErrors(vec![period_missing()])),
+                (Err(mut errors), true) => {
+                    errors.extend(ConfigErrors(vec![period_missing()]));
+                    Err(errors)
+                }
+                (Err(errors), false) => Err(errors),
+            }
+        },
+        |launch: Launch<C::Config>| async move {
+            let source = C::from_config(launch.connector).map_err(|error| Error::Io {
+                context: "cannot start the connector".to_owned(),
+                reason: error.to_string(),
+            })?;
+            ImportRunner::new(source, launch.runtime)
+                .run(launch.shutdown)
+                .await
+        },
+    )
+}
+
+fn period_missing() -> ConfigError {
+    ConfigError::Missing {
+        env: "CONNECTOR_DURATION_PERIOD",
+        yaml: "connector.duration_period".to_owned(),
+    }
+}
+
+/// The run loop of an import connector, configurable for tests.
+#[derive(Debug)]
+pub struct ImportRunner<C> {
+    source: C,
+    config: RuntimeConfig,
+    api: Option<ApiClient>,
+    metrics: Option<Metrics>,
+    pings: PingSchedule,
+    buffering_poll: Duration,
+    buffering_interval: Duration,
+}
+
+/// How one run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunOutcome {
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+impl<C: ImportSource> ImportRunner<C> {
+    /// A runner with production settings.
+    pub fn new(source: C, config: RuntimeConfig) -> Self {
+        Self {
+            source,
+            config,
+            api: None,
+            metrics: None,
+            pings: PingSchedule::default(),
+            buffering_poll: Duration::from_secs(30),
+            buffering_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// Uses this platform client.
+    pub fn with_api(mut self, api: ApiClient) -> Self {
+        self.api = Some(api);
+        self
+    }
+
+    /// Uses this metrics registry.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Changes the ping cadence.
+    pub fn with_pings(mut self, pings: PingSchedule) -> Self {
+        self.pings = pings;
+        self
+    }
+
+    /// Changes how often the queue is measured while buffering (`poll`) and
+    /// at most between bundles (`min_interval`).
+    pub fn with_buffering_delays(mut self, poll: Duration, min_interval: Duration) -> Self {
+        self.buffering_poll = poll;
+        self.buffering_interval = min_interval;
+        self
+    }
+
+    /// Registers, then runs on schedule until shutdown (or once). Returns
+    /// an error if the session cannot start, or if the single run of a
+    /// run-and-terminate connector failed.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
+        let schedule = match (
+            self.config.connector.duration_period,
+            self.config.connector.run_and_terminate,
+        ) {
+            (None, false) => return Err(Error::Config(ConfigErrors(vec![period_missing()]))),
+            (period, _) => Schedule::from_config(&self.config, period.unwrap_or_default()),
+        };
+        let api = match self.api.take() {
+            Some(api) => api,
+            None => ApiClient::new(&self.config.opencti)?,
+        };
+        let metrics = self
+            .metrics
+            .take()
+            .unwrap_or_else(|| Metrics::new(&self.config.connector.metrics.prefix));
+        let mut options = SessionOptions::new(ConnectorType::ExternalImport);
+        options.version = Some(C::VERSION.to_owned());
+        options.slug = C::SLUG.map(str::to_owned);
+        options.pings = self.pings;
+        let session = PlatformSession::start_with(
+            self.config.clone(),
+            options,
+            api,
+            metrics,
+            shutdown.clone(),
+        )
+        .await?;
+        let connector = &session.config().connector;
+        let publisher =
+            if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
+                let params = BrokerParams::resolve(
+                    &session.registration().config.connection,
+                    &session.config().mq,
+                )?;
+                let link = BrokerLink::new(params, session.metrics().clone());
+                Some(ConfirmPublisher::new(link, session.metrics().clone()))
+            } else {
+                None
+            };
+        let connector_type = connector
+            .connector_type
+            .unwrap_or(ConnectorType::ExternalImport)
+            .as_str();
+        let sender = BundleSender::new(&session, publisher.clone(), connector_type);
+        let buffering = Arc::new(
+            Buffering::new(
+                session.api().clone(),
+                session.connector_id(),
+                connector.queue_threshold_mb,
+                session.state().clone(),
+                session.metrics().clone(),
+            )
+            .with_delays(self.buffering_poll, self.buffering_interval),
+        );
+        let mut failed_once = false;
+        loop {
+            if !buffering.wait(&shutdown, true).await {
+                break;
+            }
+            let outcome = self.one_run(&session, &sender, &buffering, &shutdown).await;
+            let finished = Utc::now();
+            session
+                .state()
+                .update_info(|info| info.last_run_datetime = Some(info_datetime(finished)));
+            if outcome == RunOutcome::Interrupted {
+                break;
+            }
+            let Schedule::Every(period) = schedule else {
+                failed_once = outcome == RunOutcome::Failed;
+                break;
+            };
+            let next =
+                finished + chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX);
+            session
+                .state()
+                .update_info(|info| info.next_run_datetime = Some(info_datetime(next)));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(period) => {}
+            }
+        }
+        session.close().await;
+        if let Some(publisher) = publisher {
+            publisher.link().close().await;
+        }
+        if failed_once {
+            return Err(Error::Io {
+                context: "run and terminate".to_owned(),
+                reason: "the run failed".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn one_run(
+        &mut self,
+        session: &PlatformSession,
+        sender: &BundleSender,
+        buffering: &Arc<Buffering>,
+        shutdown: &CancellationToken,
+    ) -> RunOutcome {
+        let metrics = session.metrics();
+        let name = &session.config().connector.name;
+        metrics.emit(RuntimeEvent::RunStarted);
+        let work = Arc::new(RunWork::new(
+            session.api().clone(),
+            session.connector_id(),
+            name,
+            Utc::now(),
+            sender.tracks_works(),
+        ));
+        let ctx = RunContext::live(
+            sender.clone(),
+            Arc::clone(&work),
+            Arc::clone(buffering),
+            session.state().clone(),
+            metrics.clone(),
+            shutdown.clone(),
+            name,
+        );
+        let result = {
+            let run = self.source.run(&ctx);
+            tokio::pin!(run);
+            tokio::select! {
+                result = &mut run => Some(result),
+                () = async {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } => None,
+            }
+        };
+        let (outcome, message, in_error) = match result {
+            _ if shutdown.is_cancelled() => {
+                tracing::info!("Run interrupted by shutdown; its last bundle was not acknowledged");
+                (
+                    RunOutcome::Interrupted,
+                    "Run interrupted by the connector's shutdown".to_owned(),
+                    true,
+                )
+            }
+            Some(Ok(())) => {
+                metrics.emit(RuntimeEvent::RunFinished {
+                    bundles: ctx.bundles_sent(),
+                });
+                (
+                    RunOutcome::Succeeded,
+                    self.source.success_message(&ctx),
+                    false,
+                )
+            }
+            Some(Err(error)) => {
+                let reason = error.to_string();
+                metrics.emit(RuntimeEvent::RunFailed { reason: &reason });
+                (RunOutcome::Failed, reason, true)
+            }
+            None => (RunOutcome::Interrupted, "Run interrupted".to_owned(), true),
+        };
+        let closed = if outcome == RunOutcome::Interrupted {
+            // Only close a work that exists; do not create one on the way out.
+            match work.created() {
+                Some(id) => {
+                    session
+                        .api()
+                        .work_to_processed(id, &message, in_error)
+                        .await
+                }
+                None => Ok(()),
+            }
+        } else {
+            work.finish(&message, in_error).await
+        };
+        if let Err(error) = closed {
+            metrics.emit(RuntimeEvent::Error {
+                context: "Cannot close the run's work",
+                reason: &error.to_string(),
+            });
+        }
+        outcome
+    }
+}

@@ -1,0 +1,427 @@
+//! From a STIX bundle to confirmed queue messages: directory copy, split,
+//! expectations, envelope, publish (or `stixBundlePush`).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use opencti_stix::split::{SplitOptions, split_bundle};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::amqp::{ConfirmPublisher, OutgoingMessage};
+use crate::api::{ApiClient, Generation};
+use crate::config::{DirectoryOutput, QueueProtocol};
+use crate::error::SendError;
+use crate::session::PlatformSession;
+
+/// Per-bundle options (pycti's `send_stix2_bundle` keyword arguments).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// Worker-side upsert flag.
+    pub update: bool,
+    /// Worker-side type filter.
+    pub entities_types: Vec<String>,
+    /// Send the bundle whole as one message (7.x platforms).
+    pub no_split: bool,
+    /// Drop references to objects missing from the bundle.
+    pub cleanup_inconsistent_bundle: bool,
+    /// Written as `x_opencti_event_version` in each message.
+    pub event_version: Option<String>,
+    /// Draft the bundle goes to.
+    pub draft_id: Option<String>,
+}
+
+/// What a successful send did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendReport {
+    /// Messages confirmed by the broker (or 1 for `stixBundlePush`).
+    pub messages: usize,
+    /// Objects the splitter withheld (OpenCTI cannot import them).
+    pub incompatible: usize,
+}
+
+/// Everything a message envelope carries besides the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvelopeFields<'a> {
+    /// Registration `connector_user_id`.
+    pub applicant_id: Option<&'a str>,
+    /// Work the message accounts to.
+    pub work_id: Option<&'a str>,
+    /// Decides whether `no_split` is present.
+    pub generation: Generation,
+    /// Options of the send.
+    pub options: &'a SendOptions,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    bundle_type: &'static str,
+    applicant_id: Option<&'a str>,
+    action_sequence: usize,
+    entities_types: &'a [String],
+    content: String,
+    update: bool,
+    draft_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_split: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    work_id: Option<&'a str>,
+}
+
+/// The queue message for one (split) bundle, key for key what pycti
+/// publishes: `content` is the standard Base64 of the bundle serialised the
+/// way Python's `json.dumps` does it; `no_split` only for 7.x platforms;
+/// `work_id` only when there is a work.
+pub fn encode_envelope(bundle: &Value, sequence: usize, fields: &EnvelopeFields<'_>) -> Vec<u8> {
+    let envelope = Envelope {
+        bundle_type: "QUEUE_BUNDLE",
+        applicant_id: fields.applicant_id,
+        action_sequence: sequence,
+        entities_types: &fields.options.entities_types,
+        content: STANDARD.encode(python_json(bundle)),
+        update: fields.options.update,
+        draft_id: fields.options.draft_id.as_deref(),
+        no_split: (fields.generation >= Generation::V7).then_some(fields.options.no_split),
+        work_id: fields.work_id,
+    };
+    python_json_bytes(&envelope)
+}
+
+/// JSON text as Python's `json.dumps` writes it by default: `", "` and
+/// `": "` separators and every non-ASCII character escaped.
+pub fn python_json(value: &impl Serialize) -> String {
+    String::from_utf8(python_json_bytes(value)).unwrap_or_default()
+}
+
+fn python_json_bytes(value: &impl Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+    // Serialising JSON values and plain structs into memory cannot fail.
+    let _ = value.serialize(&mut serializer);
+    out
+}
+
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if fragment.is_ascii() {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut units = [0u16; 2];
+        for character in fragment.chars() {
+            if character.is_ascii() {
+                writer.write_all(&[character as u8])?;
+            } else {
+                for unit in character.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Identity fields of the directory copy.
+#[derive(Debug, Clone)]
+struct ConnectorIdentity {
+    id: String,
+    name: String,
+    connector_type: String,
+    scope_text: String,
+    auto: bool,
+}
+
+/// Sends bundles for one connector. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BundleSender {
+    inner: Arc<SenderInner>,
+}
+
+#[derive(Debug)]
+struct SenderInner {
+    api: ApiClient,
+    identity: ConnectorIdentity,
+    applicant_id: Option<String>,
+    exchange: String,
+    routing_key: String,
+    protocol: QueueProtocol,
+    send_to_queue: bool,
+    directory: Option<DirectoryOutput>,
+    publisher: Option<ConfirmPublisher>,
+}
+
+impl BundleSender {
+    /// A sender for the session's connector; `publisher` is required for
+    /// the `amqp` protocol when sending to the queue.
+    pub fn new(
+        session: &PlatformSession,
+        publisher: Option<ConfirmPublisher>,
+        connector_type: &str,
+    ) -> Self {
+        let config = session.config();
+        let registration = session.registration();
+        Self {
+            inner: Arc::new(SenderInner {
+                api: session.api().clone(),
+                identity: ConnectorIdentity {
+                    id: registration.id.clone(),
+                    name: config.connector.name.clone(),
+                    connector_type: connector_type.to_owned(),
+                    scope_text: config.connector.scope_text.clone(),
+                    auto: config.connector.auto,
+                },
+                applicant_id: registration.connector_user_id.clone(),
+                exchange: registration.config.push_exchange.clone(),
+                routing_key: registration.config.push_routing.clone(),
+                protocol: config.connector.queue_protocol,
+                send_to_queue: config.connector.send_to_queue,
+                directory: config.connector.directory.clone(),
+                publisher,
+            }),
+        }
+    }
+
+    /// Whether the work API is used (pycti: only when sending to the queue).
+    pub fn tracks_works(&self) -> bool {
+        self.inner.send_to_queue
+    }
+
+    /// The platform client.
+    pub fn api(&self) -> &ApiClient {
+        &self.inner.api
+    }
+
+    /// The connector id.
+    pub fn connector_id(&self) -> &str {
+        &self.inner.identity.id
+    }
+
+    /// Sends `bundle`; returns once every message is confirmed by the
+    /// broker. `work_id` receives the expectations.
+    pub async fn send(
+        &self,
+        bundle: Value,
+        work_id: Option<&str>,
+        options: &SendOptions,
+        shutdown: &CancellationToken,
+    ) -> Result<SendReport, SendError> {
+        let inner = &self.inner;
+        if let Some(directory) = &inner.directory {
+            self.write_directory_copy(directory, &bundle).await?;
+        }
+        if !inner.send_to_queue {
+            return Ok(SendReport::default());
+        }
+        if inner.protocol == QueueProtocol::Api {
+            let text =
+                serde_json::to_string(&bundle).map_err(|error| SendError::InvalidBundle {
+                    reason: error.to_string(),
+                })?;
+            inner
+                .api
+                .stix_bundle_push(&inner.identity.id, &text, work_id)
+                .await?;
+            return Ok(SendReport {
+                messages: 1,
+                incompatible: 0,
+            });
+        }
+        let generation = inner.api.generation();
+        let whole = options.no_split && generation >= Generation::V7;
+        let (bundles, incompatible) = if whole {
+            (vec![bundle], 0)
+        } else {
+            let split_options = SplitOptions {
+                cleanup_inconsistent_bundle: options.cleanup_inconsistent_bundle,
+                event_version: options.event_version.clone(),
+            };
+            let split =
+                split_bundle(bundle, &split_options).map_err(|error| SendError::InvalidBundle {
+                    reason: error.to_string(),
+                })?;
+            (split.bundles, split.incompatible_items.len())
+        };
+        if bundles.is_empty() {
+            tracing::debug!("Nothing to import in this bundle");
+            return Ok(SendReport {
+                messages: 0,
+                incompatible,
+            });
+        }
+        let fields = EnvelopeFields {
+            applicant_id: inner.applicant_id.as_deref(),
+            work_id,
+            generation,
+            options,
+        };
+        let messages: Vec<OutgoingMessage> = bundles
+            .iter()
+            .enumerate()
+            .map(|(index, bundle)| OutgoingMessage {
+                body: encode_envelope(bundle, index + 1, &fields),
+            })
+            .collect();
+        if let Some(work_id) = work_id {
+            inner
+                .api
+                .add_expectations(work_id, messages.len() as u64)
+                .await?;
+        }
+        let publisher = inner
+            .publisher
+            .as_ref()
+            .ok_or_else(|| SendError::InvalidBundle {
+                reason: "no broker connection for the amqp protocol".to_owned(),
+            })?;
+        publisher
+            .publish_all(&inner.exchange, &inner.routing_key, &messages, shutdown)
+            .await?;
+        Ok(SendReport {
+            messages: messages.len(),
+            incompatible,
+        })
+    }
+
+    async fn write_directory_copy(
+        &self,
+        directory: &DirectoryOutput,
+        bundle: &Value,
+    ) -> Result<(), SendError> {
+        let identity = &self.inner.identity;
+        let document = json!({
+            "bundle_type": "DIRECTORY_BUNDLE",
+            "applicant_id": self.inner.applicant_id,
+            "connector": {
+                "id": identity.id,
+                "name": identity.name,
+                "type": identity.connector_type,
+                "scope": identity.scope_text,
+                "auto": identity.auto,
+                "validate_before_import": false,
+            },
+            "entities_types": null,
+            "bundle": bundle,
+            "update": false,
+        });
+        let text = python_json(&document);
+        let file_name = directory_file_name(&identity.name);
+        let directory = directory.clone();
+        tokio::task::spawn_blocking(move || write_and_prune(&directory, &file_name, &text))
+            .await
+            .map_err(|error| SendError::Directory {
+                path: String::new(),
+                reason: error.to_string(),
+            })?
+    }
+}
+
+/// `<name lowercased, spaces as _>-<local %Y%m%d-%H%M%S>-<epoch seconds>.json`.
+fn directory_file_name(connector_name: &str) -> String {
+    let now = chrono::Local::now();
+    let epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    format!(
+        "{}-{}-{epoch}.json",
+        connector_name.to_lowercase().replace(' ', "_"),
+        now.format("%Y%m%d-%H%M%S")
+    )
+}
+
+fn write_and_prune(
+    directory: &DirectoryOutput,
+    file_name: &str,
+    text: &str,
+) -> Result<(), SendError> {
+    let failed = |path: &Path, error: std::io::Error| SendError::Directory {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    let target: PathBuf = directory.path.join(file_name);
+    let temporary = target.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary).map_err(|error| failed(&temporary, error))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|error| failed(&temporary, error))?;
+    std::fs::rename(&temporary, &target).map_err(|error| failed(&target, error))?;
+    if directory.retention_days > 0 {
+        let horizon = Duration::from_secs(u64::from(directory.retention_days) * 86_400);
+        let entries =
+            std::fs::read_dir(&directory.path).map_err(|error| failed(&directory.path, error))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let expired = path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+                && entry
+                    .metadata()
+                    .and_then(|metadata| metadata.modified())
+                    .ok()
+                    .and_then(|modified| modified.elapsed().ok())
+                    .is_some_and(|age| age > horizon);
+            if expired && let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!(attributes.path = %path.display(), "Cannot remove an expired bundle file: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_style_json() {
+        let value = json!({"a": [1, 2], "b": "é\u{1F600}\n", "c": {"d": null}});
+        assert_eq!(
+            python_json(&value),
+            "{\"a\": [1, 2], \"b\": \"\\u00e9\\ud83d\\ude00\\n\", \"c\": {\"d\": null}}"
+        );
+    }
+}
