@@ -4,6 +4,8 @@ mod amqp;
 mod api;
 mod broker;
 mod config;
+mod import;
+mod platform;
 mod stream_runtime;
 mod stream_server;
 mod stream_sse;

@@ -1,0 +1,411 @@
+//! The import run loop against a faked platform and the real RabbitMQ.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use opencti_connector::SendError;
+use opencti_connector::config::{ConfigErrors, Settings};
+use opencti_connector::context::RunContext;
+use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::metrics::Metrics;
+use opencti_connector::state::PingSchedule;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{BROKER_PORT, TestQueue};
+use crate::platform::{BrokerTarget, FakePlatform};
+
+#[derive(Debug)]
+struct NoConfig;
+
+impl TryFrom<&Settings> for NoConfig {
+    type Error = ConfigErrors;
+    fn try_from(_: &Settings) -> Result<Self, ConfigErrors> {
+        Ok(Self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ScriptError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("the source broke")]
+    Broken,
+}
+
+/// Sends its bundles, recording progress in the state after each, then
+/// fails if asked, or waits for shutdown if asked.
+struct Scripted {
+    bundles: Vec<Value>,
+    fail: bool,
+    wait_for_shutdown: bool,
+}
+
+impl ImportSource for Scripted {
+    type Config = NoConfig;
+    type Error = ScriptError;
+
+    fn from_config(_: NoConfig) -> Result<Self, ScriptError> {
+        Ok(Self {
+            bundles: Vec::new(),
+            fail: false,
+            wait_for_shutdown: false,
+        })
+    }
+
+    async fn run(&mut self, ctx: &RunContext) -> Result<(), ScriptError> {
+        for (index, bundle) in self.bundles.iter().enumerate() {
+            ctx.send_bundle(bundle.clone()).await?;
+            let mut state = ctx.state().unwrap_or_default();
+            state.insert("sent".to_owned(), json!(index + 1));
+            ctx.set_state(state);
+        }
+        if self.wait_for_shutdown {
+            ctx.shutdown().cancelled().await;
+        }
+        if self.fail {
+            return Err(ScriptError::Broken);
+        }
+        Ok(())
+    }
+}
+
+fn scripted(bundles: Vec<Value>) -> Scripted {
+    Scripted {
+        bundles,
+        fail: false,
+        wait_for_shutdown: false,
+    }
+}
+
+const IDENTITY: &str = "identity--7b82b010-b1c0-4dae-981f-7756374a17df";
+const INDICATOR: &str = "indicator--1f8a9a4b-7e8c-4a0e-9b7a-2f6c0b9f2a11";
+const MALWARE: &str = "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b";
+const RELATIONSHIP: &str = "relationship--9f2b0f8e-3c1b-4d8e-9a57-6c8f4b2d1e10";
+
+fn four_object_bundle() -> Value {
+    json!({
+        "type": "bundle",
+        "id": "bundle--0d6a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b",
+        "objects": [
+            { "type": "relationship", "spec_version": "2.1", "id": RELATIONSHIP, "relationship_type": "indicates",
+              "source_ref": INDICATOR, "target_ref": MALWARE, "created_by_ref": IDENTITY },
+            { "type": "indicator", "spec_version": "2.1", "id": INDICATOR, "name": "évil.example",
+              "pattern": "[domain-name:value = 'evil.example']", "pattern_type": "stix", "created_by_ref": IDENTITY },
+            { "type": "malware", "spec_version": "2.1", "id": MALWARE, "name": "Evil", "is_family": true, "created_by_ref": IDENTITY },
+            { "type": "identity", "spec_version": "2.1", "id": IDENTITY, "name": "ACME", "identity_class": "organization" }
+        ]
+    })
+}
+
+fn single(id_suffix: u32) -> Value {
+    json!({ "type": "bundle", "id": format!("bundle--00000000-0000-4000-8000-{id_suffix:012}"), "objects": [
+        { "type": "identity", "spec_version": "2.1", "id": format!("identity--00000000-0000-4000-8000-{id_suffix:012}"), "name": "x", "identity_class": "organization" }
+    ] })
+}
+
+async fn platform_and_queue(
+    version: &str,
+    stored_state: Option<&str>,
+) -> (FakePlatform, TestQueue) {
+    let queue = TestQueue::declare().await;
+    let platform = FakePlatform::start(
+        version,
+        BrokerTarget {
+            port: BROKER_PORT,
+            exchange: queue.exchange.clone(),
+            routing_key: queue.routing_key.clone(),
+        },
+        stored_state,
+    )
+    .await;
+    (platform, queue)
+}
+
+fn quick_runner(
+    source: Scripted,
+    platform: &FakePlatform,
+    extra: &[(&str, &str)],
+) -> ImportRunner<Scripted> {
+    ImportRunner::new(source, platform.runtime_config(extra))
+        .with_api(platform.api())
+        .with_buffering_delays(Duration::from_millis(20), Duration::ZERO)
+}
+
+#[tokio::test]
+async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
+    for (version, has_no_split) in [("6.8.10", false), ("7.261026.0", true)] {
+        let (platform, queue) = platform_and_queue(version, None).await;
+        let runner = quick_runner(
+            scripted(vec![four_object_bundle()]),
+            &platform,
+            &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+        );
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            runner.run(CancellationToken::new()),
+        )
+        .await
+        .expect("the run finished in time")
+        .expect("the run succeeded");
+
+        let received = queue.consume(4, Duration::from_secs(10)).await;
+        assert_eq!(received.len(), 4, "{version}");
+        let mut objects = Vec::new();
+        for (index, message) in received.iter().enumerate() {
+            let envelope: serde_json::Map<String, Value> =
+                serde_json::from_slice(&message.body).unwrap();
+            let keys: Vec<&str> = envelope.keys().map(String::as_str).collect();
+            let mut expected = vec![
+                "bundle_type",
+                "applicant_id",
+                "action_sequence",
+                "entities_types",
+                "content",
+                "update",
+                "draft_id",
+            ];
+            if has_no_split {
+                expected.push("no_split");
+            }
+            expected.push("work_id");
+            assert_eq!(keys, expected, "{version}");
+            assert_eq!(envelope["bundle_type"], "QUEUE_BUNDLE");
+            assert_eq!(envelope["applicant_id"], "user--applicant");
+            assert_eq!(envelope["action_sequence"], json!(index + 1));
+            assert_eq!(envelope["entities_types"], json!([]));
+            assert_eq!(envelope["update"], json!(false));
+            assert_eq!(envelope["draft_id"], Value::Null);
+            assert_eq!(envelope["work_id"], "work_1");
+            if has_no_split {
+                assert_eq!(envelope["no_split"], json!(false));
+            }
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(envelope["content"].as_str().unwrap())
+                .unwrap();
+            let text = String::from_utf8(content).unwrap();
+            assert!(text.is_ascii(), "Python-style JSON expected: {text}");
+            if text.contains(INDICATOR) && text.contains("\"name\"") {
+                assert!(text.contains("\"name\": \"\\u00e9vil.example\""), "{text}");
+            }
+            let bundle: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(bundle["id"], "bundle--0d6a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b");
+            objects.push((
+                bundle["objects"][0]["id"].as_str().unwrap().to_owned(),
+                bundle["x_opencti_seq"].as_u64().unwrap(),
+            ));
+        }
+        assert_eq!(
+            objects,
+            vec![
+                (IDENTITY.to_owned(), 1),
+                (INDICATOR.to_owned(), 2),
+                (MALWARE.to_owned(), 2),
+                (RELATIONSHIP.to_owned(), 6)
+            ],
+            "dependencies first ({version})"
+        );
+
+        let work_add = platform.calls("workAdd");
+        assert_eq!(work_add.len(), 1);
+        assert!(
+            work_add[0]["friendlyName"]
+                .as_str()
+                .unwrap()
+                .starts_with("Test import run @ ")
+        );
+        assert_eq!(
+            platform.calls("addExpectations"),
+            vec![json!({ "id": "work_1", "expectations": 4 })]
+        );
+        let processed = platform.calls("workToProcessed");
+        assert_eq!(processed.len(), 1);
+        assert_eq!(processed[0]["inError"], json!(false));
+        let operations = platform.operations();
+        let expectations_at = operations
+            .iter()
+            .position(|op| op == "addExpectations")
+            .unwrap();
+        let processed_at = operations
+            .iter()
+            .position(|op| op == "workToProcessed")
+            .unwrap();
+        assert!(expectations_at < processed_at);
+        assert_eq!(
+            platform.stored_state().as_deref(),
+            Some("{\"sent\":1}"),
+            "final ping carries the state"
+        );
+        let pings = platform.calls("PingConnector");
+        assert_eq!(
+            pings.last().unwrap()["connectorInfo"]["run_and_terminate"],
+            json!(true)
+        );
+        assert!(pings.last().unwrap()["connectorInfo"]["last_run_datetime"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_failed_run_is_reported_on_its_work() {
+    let (platform, _queue) = platform_and_queue("6.8.10", Some("{\"sent\": 7}")).await;
+    let mut source = scripted(Vec::new());
+    source.fail = true;
+    let runner = quick_runner(
+        source,
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        outcome.is_err(),
+        "a failed single run makes the process fail"
+    );
+    let processed = platform.calls("workToProcessed");
+    assert_eq!(processed.len(), 1);
+    assert_eq!(processed[0]["inError"], json!(true));
+    assert_eq!(processed[0]["message"], "the source broke");
+    assert_eq!(
+        platform.stored_state().as_deref(),
+        Some("{\"sent\":7}"),
+        "state untouched"
+    );
+}
+
+#[tokio::test]
+async fn buffering_pauses_a_run_between_bundles() {
+    let (platform, queue) = platform_and_queue("6.8.10", None).await;
+    // Checks: before the run, before bundle 1, then full twice, then drained.
+    platform.set_queue_sizes(&[0.0, 0.0, 600e6, 600e6, 0.0]);
+    let runner = quick_runner(
+        scripted(vec![single(1), single(2)]),
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        platform.calls("GetConnector").len(),
+        5,
+        "the second bundle waited for the queue to drain"
+    );
+    assert_eq!(queue.consume(2, Duration::from_secs(10)).await.len(), 2);
+    assert_eq!(platform.calls("addExpectations").len(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_while_the_broker_is_down_stops_cleanly_without_advancing_state() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let platform = FakePlatform::start(
+        "6.8.10",
+        BrokerTarget {
+            port: closed_port,
+            exchange: "nowhere".to_owned(),
+            routing_key: "nowhere".to_owned(),
+        },
+        Some("{\"sent\": 41}"),
+    )
+    .await;
+    let runner = quick_runner(
+        scripted(vec![single(1)]),
+        &platform,
+        &[("CONNECTOR_DURATION_PERIOD", "PT1H")],
+    );
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    // The bundle is stuck: expectations announced, broker unreachable.
+    for _ in 0..400 {
+        if !platform.calls("addExpectations").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(platform.calls("addExpectations").len(), 1);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("stopped promptly")
+        .unwrap()
+        .expect("a clean stop");
+    assert_eq!(
+        platform.stored_state().as_deref(),
+        Some("{\"sent\":41}"),
+        "state not advanced"
+    );
+    let processed = platform.calls("workToProcessed");
+    assert_eq!(processed.len(), 1);
+    assert_eq!(processed[0]["inError"], json!(true));
+}
+
+#[tokio::test]
+async fn a_state_change_reaches_the_platform_long_before_the_next_liveness_ping() {
+    let (platform, _queue) = platform_and_queue("6.8.10", None).await;
+    let mut source = scripted(Vec::new());
+    source.wait_for_shutdown = true;
+    source.bundles = vec![single(3)];
+    let runner = quick_runner(source, &platform, &[("CONNECTOR_DURATION_PERIOD", "PT1H")])
+        .with_pings(PingSchedule {
+            interval: Duration::from_secs(3600),
+            debounce: Duration::from_secs(1),
+        });
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    let mut persisted = false;
+    for _ in 0..120 {
+        if platform.stored_state().as_deref() == Some("{\"sent\":1}") {
+            persisted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        persisted,
+        "the state was not pushed within 3 s (liveness pings are an hour apart here)"
+    );
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn metrics_are_served_with_pycti_names() {
+    let metrics = Metrics::new("octi_import");
+    metrics.add_records_sent(3);
+    let shutdown = CancellationToken::new();
+    let address = metrics
+        .serve("127.0.0.1:0".parse().unwrap(), shutdown.clone())
+        .await
+        .unwrap();
+    let text = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "octi_import_bundles_sent_total",
+        "octi_import_records_sent_total 3",
+        "octi_import_ping_api_total",
+        "octi_import_errors_total",
+        "octi_import_state{state=\"idle\"} 1",
+        "octi_import_confirms_pending",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    shutdown.cancel();
+}

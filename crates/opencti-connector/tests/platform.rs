@@ -1,0 +1,164 @@
+//! A faked OpenCTI platform (wiremock) answering the operations the runtime
+//! sends, recording what it received.
+
+use std::sync::{Arc, Mutex};
+
+use opencti_connector::api::{ApiClient, RetryPolicy};
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::config::{PlatformTls, RuntimeConfig, Secret, Settings};
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// One received operation.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) operation: String,
+    pub(crate) variables: Value,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    calls: Vec<Call>,
+    stored_state: Option<String>,
+    /// Answers of `GetConnector`, in order; the last one repeats.
+    queue_sizes: Vec<f64>,
+    queue_checks: usize,
+}
+
+pub(crate) struct FakePlatform {
+    pub(crate) server: MockServer,
+    shared: Arc<Mutex<Shared>>,
+}
+
+pub(crate) struct BrokerTarget {
+    pub(crate) port: u16,
+    pub(crate) exchange: String,
+    pub(crate) routing_key: String,
+}
+
+fn operation_of(document: &str) -> String {
+    document
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty())
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl FakePlatform {
+    pub(crate) async fn start(
+        version: &str,
+        broker: BrokerTarget,
+        stored_state: Option<&str>,
+    ) -> Self {
+        let server = MockServer::start().await;
+        let shared = Arc::new(Mutex::new(Shared {
+            stored_state: stored_state.map(str::to_owned),
+            queue_sizes: vec![0.0],
+            ..Shared::default()
+        }));
+        let recorder = Arc::clone(&shared);
+        let version = version.to_owned();
+        Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(move |request: &Request| {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let operation = operation_of(body["query"].as_str().unwrap());
+                let variables = body["variables"].clone();
+                let mut shared = recorder.lock().unwrap();
+                shared.calls.push(Call {
+                    operation: operation.clone(),
+                    variables: variables.clone(),
+                });
+                let data = match operation.as_str() {
+                    "healthCheck" => json!({ "about": { "version": version } }),
+                    "RegisterConnector" => json!({ "registerConnector": {
+                        "id": variables["input"]["id"],
+                        "connector_state": shared.stored_state,
+                        "jwks": null,
+                        "config": {
+                            "connection": { "host": "127.0.0.1", "vhost": "/", "use_ssl": false, "port": broker.port, "user": "guest", "pass": "guest" },
+                            "listen": "listen", "listen_routing": "listen_routing", "listen_exchange": "amqp.connector.exchange",
+                            "push": "push", "push_routing": broker.routing_key, "push_exchange": broker.exchange
+                        },
+                        "connector_user_id": "user--applicant"
+                    } }),
+                    "PingConnector" => {
+                        shared.stored_state = variables["state"].as_str().map(str::to_owned);
+                        json!({ "pingConnector": { "id": variables["id"], "connector_state": shared.stored_state, "connector_info": variables["connectorInfo"] } })
+                    }
+                    "GetConnector" => {
+                        let index = shared.queue_checks.min(shared.queue_sizes.len() - 1);
+                        let size = shared.queue_sizes[index];
+                        shared.queue_checks += 1;
+                        json!({ "connector": { "id": variables["id"], "connector_queue_details": { "messages_number": 1, "messages_size": size } } })
+                    }
+                    "workAdd" => json!({ "workAdd": { "id": format!("work_{}", shared.calls.iter().filter(|call| call.operation == "workAdd").count()) } }),
+                    "workToProcessed" => json!({ "workEdit": { "toProcessed": variables["id"] } }),
+                    "addExpectations" => json!({ "workEdit": { "addExpectations": variables["id"] } }),
+                    "reportExpectation" => json!({ "workEdit": { "reportExpectation": variables["id"] } }),
+                    other => panic!("unexpected operation {other}"),
+                };
+                ResponseTemplate::new(200).set_body_json(json!({ "data": data }))
+            })
+            .mount(&server)
+            .await;
+        Self { server, shared }
+    }
+
+    /// Sizes (bytes) `GetConnector` reports, in order; the last repeats.
+    pub(crate) fn set_queue_sizes(&self, sizes: &[f64]) {
+        self.shared.lock().unwrap().queue_sizes = sizes.to_vec();
+    }
+
+    pub(crate) fn calls(&self, operation: &str) -> Vec<Value> {
+        self.shared
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|call| call.operation == operation)
+            .map(|call| call.variables.clone())
+            .collect()
+    }
+
+    pub(crate) fn operations(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .map(|call| call.operation.clone())
+            .collect()
+    }
+
+    pub(crate) fn stored_state(&self) -> Option<String> {
+        self.shared.lock().unwrap().stored_state.clone()
+    }
+
+    pub(crate) fn api(&self) -> ApiClient {
+        ApiClient::build(
+            &self.server.uri().parse().unwrap(),
+            &Secret::new("token"),
+            &[],
+            &PlatformTls::Verify,
+            RetryPolicy::none(),
+        )
+        .unwrap()
+    }
+
+    /// A runtime configuration pointing at this platform.
+    pub(crate) fn runtime_config(&self, extra: &[(&str, &str)]) -> RuntimeConfig {
+        let mut env = vec![
+            ("OPENCTI_URL".to_owned(), self.server.uri()),
+            ("OPENCTI_TOKEN".to_owned(), "token".to_owned()),
+            ("CONNECTOR_ID".to_owned(), uuid::Uuid::new_v4().to_string()),
+            ("CONNECTOR_NAME".to_owned(), "Test import".to_owned()),
+        ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        RuntimeConfig::try_from(&Settings::from_env_pairs(RUNTIME_TABLES, env)).unwrap()
+    }
+}
