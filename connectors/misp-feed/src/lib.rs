@@ -2,5 +2,6 @@
 //! (`manifest.json` + one JSON file per event) over HTTP(S), from a local
 //! directory or from an S3 bucket, and sends one STIX 2.1 bundle per event.
 
+pub mod config;
 pub mod convert;
 pub mod source;

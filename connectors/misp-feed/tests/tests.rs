@@ -1,5 +1,6 @@
 //! Integration tests of the MISP feed connector (one binary, see the modules).
 
+mod config;
 mod convert_golden;
 mod source_http;
 mod source_s3;
