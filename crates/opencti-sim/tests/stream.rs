@@ -278,3 +278,34 @@ async fn events_can_be_injected_over_http_as_json_or_jsonl() {
     assert_eq!(refused.status(), 400);
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn objects_imported_by_the_worker_reach_a_stream_reader() {
+    let sim = start_with(quick_heartbeats()).await;
+    let response = open_stream(&sim, "live", &[("no-dependencies", "true")]).await;
+    let mut reader = SseReader::new(response);
+    assert_eq!(reader.next().await.event, "connected");
+
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let registered = crate::common::register(&sim, &connector_id).await;
+    let applicant = registered["connector_user_id"].as_str().expect("user");
+    crate::common::publish_bundles(
+        &registered["config"],
+        &[crate::common::sample_bundle()],
+        None,
+        applicant,
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let event = reader.next_data().await;
+        assert_eq!(event.event, "create");
+        let payload: Value = serde_json::from_str(&event.data).expect("JSON");
+        assert_eq!(payload["origin"]["referer"], "worker");
+        seen.push(payload["data"]["type"].as_str().expect("type").to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, ["identity", "indicator", "malware", "relationship"]);
+    sim.shutdown().await.expect("clean shutdown");
+}

@@ -473,7 +473,7 @@ fn mutation_field<'b>(
             core.store.write(|state| {
                 state
                     .works
-                    .retain(|_, work| work.connector_id != connector_id)
+                    .retain(|_, work| work.connector_id != connector_id);
             });
             json!(true)
         }
