@@ -3,10 +3,12 @@
 //!
 //! This crate does no I/O and is not async.
 
+pub mod builder;
 pub mod bundle;
 pub mod canonical;
 mod error;
 pub mod id;
+pub mod marking;
 pub mod object;
 pub mod pattern;
 pub mod split;
