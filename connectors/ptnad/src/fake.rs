@@ -183,6 +183,16 @@ impl FakePtnad {
         id
     }
 
+    /// Deletes the list with this external key, as an operator could; returns whether it existed.
+    pub fn remove_list(&self, external_key: &str) -> bool {
+        let mut state = self.shared.state();
+        let before = state.lists.len();
+        state
+            .lists
+            .retain(|l| l.external_key.as_deref() != Some(external_key));
+        state.lists.len() != before
+    }
+
     /// Every list, in creation order.
     pub fn lists(&self) -> Vec<FakeList> {
         self.shared.state().lists.clone()

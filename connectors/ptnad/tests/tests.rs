@@ -1,3 +1,4 @@
 //! Integration tests of the PT NAD connector against the in-process fake PT NAD.
 
 mod client;
+mod connector;

@@ -1,0 +1,337 @@
+//! The PT NAD [`StreamSink`]: startup (login, lists) and batches of stream
+//! events applied as bulk list changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opencti_connector::stream::event::{EventKind, StreamEvent};
+use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
+
+use crate::client::{ClientError, EnsuredList, ListSpec, PtnadClient};
+use crate::config::PtnadConfig;
+use crate::mapping::{Action, Change, MappingError, Plan, Scope, StreamChange, changes};
+
+/// How hard startup tries to reach PT NAD before giving up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartupRetry {
+    /// Attempts in total (at least 1).
+    pub attempts: u32,
+    /// Delay after the first failure; doubled after each later one.
+    pub first_delay: Duration,
+}
+
+impl Default for StartupRetry {
+    /// Six attempts over about half a minute.
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            first_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the connector could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// PT NAD refused the credentials.
+    #[error(
+        "PT NAD refused the credentials (check PTNAD_TOKEN, or PTNAD_USERNAME and PTNAD_PASSWORD): {0}"
+    )]
+    Credentials(#[source] ClientError),
+    /// PT NAD stayed unreachable or failing.
+    #[error("PT NAD is still unavailable after {attempts} attempts: {last}")]
+    Unavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        last: ClientError,
+    },
+    /// The reputation lists could not be prepared.
+    #[error("cannot prepare the PT NAD reputation lists: {0}")]
+    Lists(#[source] ClientError),
+}
+
+/// Keeps PT NAD's reputation lists in sync with the indicators of the stream.
+#[derive(Debug)]
+pub struct PtnadSink {
+    client: Arc<PtnadClient>,
+    scope: Scope,
+    lists: Vec<ListSpec>,
+    batching: Batching,
+    startup: StartupRetry,
+}
+
+impl PtnadSink {
+    /// A sink for this configuration; nothing is sent before [`PtnadSink::start`].
+    pub fn new(config: PtnadConfig) -> Result<Self, ClientError> {
+        let client = Arc::new(PtnadClient::new(config.client)?);
+        Ok(Self {
+            client,
+            scope: config.scope,
+            lists: config.lists,
+            batching: Batching::up_to(config.batch_size, config.batch_wait),
+            startup: StartupRetry::default(),
+        })
+    }
+
+    /// Replaces the startup retry schedule (tests use short delays).
+    #[must_use]
+    pub fn with_startup_retry(mut self, startup: StartupRetry) -> Self {
+        self.startup = startup;
+        self
+    }
+
+    /// The PT NAD client, shared.
+    pub fn client(&self) -> &Arc<PtnadClient> {
+        &self.client
+    }
+
+    /// Logs in and makes sure every list in scope exists, retrying while
+    /// PT NAD is unreachable or failing. Bad credentials fail at once.
+    pub async fn start(&self) -> Result<(), StartupError> {
+        let mut delay = self.startup.first_delay;
+        let attempts = self.startup.attempts.max(1);
+        for attempt in 1..=attempts {
+            match self.prepare().await {
+                Ok(()) => return Ok(()),
+                Err(error) if error.is_auth_failure() => {
+                    return Err(StartupError::Credentials(error));
+                }
+                Err(error) if !error.is_retryable() => return Err(StartupError::Lists(error)),
+                Err(error) if attempt == attempts => {
+                    return Err(StartupError::Unavailable {
+                        attempts,
+                        last: error,
+                    });
+                }
+                Err(error) => {
+                    let wait = error.retry_after().unwrap_or(delay).max(delay);
+                    tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "PT NAD not ready");
+                    tokio::time::sleep(wait).await;
+                    delay = delay.saturating_mul(2);
+                }
+            }
+        }
+        unreachable!("the last attempt always returns")
+    }
+
+    async fn prepare(&self) -> Result<(), ClientError> {
+        let status = self.client.connect().await?;
+        tracing::info!(url = %self.client.api_base(), status, "connected to PT NAD");
+        let outcomes = self.client.ensure_lists(&self.lists).await?;
+        for (spec, outcome) in self.lists.iter().zip(outcomes) {
+            let verb = match outcome {
+                EnsuredList::Existing => "found",
+                EnsuredList::Created => "created",
+            };
+            tracing::info!(
+                list = spec.name,
+                external_key = spec.external_key,
+                list_type = %spec.list_type,
+                "{verb} the PT NAD reputation list"
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies a batch: every event's changes coalesced per value, then one
+    /// bulk call per list and action. A transient PT NAD failure retries the
+    /// whole batch (the calls are idempotent); values PT NAD refuses reject
+    /// the events that carried them.
+    pub async fn apply(&self, events: &[StreamEvent]) -> BatchOutcome {
+        match self.apply_events(events).await {
+            Ok(outcomes) => BatchOutcome::PerEvent(outcomes),
+            Err(error) => BatchOutcome::All(retry(&error)),
+        }
+    }
+
+    /// One outcome per event, or the transient failure that stopped the batch.
+    async fn apply_events(&self, events: &[StreamEvent]) -> Result<Vec<Outcome>, ClientError> {
+        let mut problems: Vec<Vec<String>> = vec![Vec::new(); events.len()];
+        let mut plan = Plan::new();
+        for (position, event) in events.iter().enumerate() {
+            match event_changes(event, &self.scope) {
+                Ok(list_changes) => {
+                    for change in list_changes {
+                        plan.record(position, change);
+                    }
+                }
+                Err(error) => problems[position].push(error.to_string()),
+            }
+        }
+        let operations = plan.operations();
+        for operation in &operations {
+            let Some(spec) = self
+                .lists
+                .iter()
+                .find(|spec| spec.list_type == operation.list)
+            else {
+                continue;
+            };
+            let refused = self
+                .apply_operation(spec, operation.action, &operation.values)
+                .await?;
+            for (value, reason) in refused {
+                for &position in plan.events_of(operation.list, &value) {
+                    problems[position].push(format!(
+                        "PT NAD refused to {} {value:?} ({} list {}): {reason}",
+                        verb(operation.action),
+                        operation.list,
+                        spec.external_key
+                    ));
+                }
+            }
+        }
+        if !operations.is_empty() {
+            let count = |action| {
+                operations
+                    .iter()
+                    .filter(|operation| operation.action == action)
+                    .map(|operation| operation.values.len())
+                    .sum::<usize>()
+            };
+            tracing::debug!(
+                events = events.len(),
+                added = count(Action::Add),
+                removed = count(Action::Remove),
+                "applied a batch to PT NAD"
+            );
+        }
+        Ok(problems
+            .into_iter()
+            .map(|reasons| {
+                if reasons.is_empty() {
+                    Outcome::Done
+                } else {
+                    Outcome::reject(reasons.join("; "))
+                }
+            })
+            .collect())
+    }
+
+    /// Sends one bulk change. Returns the values PT NAD refused with its
+    /// reason; a refused request is split in halves until the offending
+    /// values are isolated, and a list that vanished is recreated once.
+    async fn apply_operation(
+        &self,
+        spec: &ListSpec,
+        action: Action,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let mut refused = Vec::new();
+        let mut pending: Vec<&[String]> = vec![values];
+        let mut recreated = false;
+        while let Some(chunk) = pending.pop() {
+            let sent = match action {
+                Action::Add => self.client.add_items(&spec.external_key, chunk).await,
+                Action::Remove => self.client.remove_items(&spec.external_key, chunk).await,
+            };
+            let error = match sent {
+                Ok(()) => continue,
+                Err(error) if error.is_retryable() => return Err(error),
+                Err(error) => error,
+            };
+            match &error {
+                ClientError::Rejected { status: 404, .. } if !recreated => {
+                    tracing::warn!(
+                        list = spec.name,
+                        external_key = spec.external_key,
+                        "PT NAD does not know the list any more, creating it again"
+                    );
+                    recreated = true;
+                    match self.client.ensure_lists(std::slice::from_ref(spec)).await {
+                        Ok(_) => pending.push(chunk),
+                        Err(error) if error.is_retryable() => return Err(error),
+                        Err(error) => refuse(&mut refused, chunk, &error),
+                    }
+                }
+                ClientError::Rejected {
+                    status: 400 | 413, ..
+                } if chunk.len() > 1 => {
+                    let (first, second) = chunk.split_at(chunk.len() / 2);
+                    pending.push(second);
+                    pending.push(first);
+                }
+                _ => refuse(&mut refused, chunk, &error),
+            }
+        }
+        Ok(refused)
+    }
+}
+
+/// Records every value of `chunk` as refused for `error`.
+fn refuse(refused: &mut Vec<(String, String)>, chunk: &[String], error: &ClientError) {
+    let reason = error.to_string();
+    refused.extend(chunk.iter().map(|value| (value.clone(), reason.clone())));
+}
+
+fn retry(error: &ClientError) -> Outcome {
+    match error.retry_after() {
+        Some(after) => Outcome::retry_after(error, after),
+        None => Outcome::retry(error),
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Add => "add",
+        Action::Remove => "remove",
+    }
+}
+
+/// The list changes of one stream event.
+fn event_changes(event: &StreamEvent, scope: &Scope) -> Result<Vec<Change>, MappingError> {
+    let object = event.object.as_map();
+    let reverse_patch = event
+        .context
+        .as_ref()
+        .map_or(&[][..], |context| context.reverse_patch.as_slice());
+    let change = match event.kind {
+        EventKind::Create => StreamChange::Create(object),
+        EventKind::Update => StreamChange::Update {
+            object,
+            reverse_patch,
+        },
+        EventKind::Delete => StreamChange::Delete(object),
+        EventKind::Merge => {
+            let sources: Vec<_> = event
+                .context
+                .iter()
+                .flat_map(|context| context.sources.iter().map(|source| source.as_map()))
+                .collect();
+            return changes(
+                StreamChange::Merge {
+                    object,
+                    reverse_patch,
+                    sources: &sources,
+                },
+                scope,
+            );
+        }
+        _ => return Ok(Vec::new()),
+    };
+    changes(change, scope)
+}
+
+impl StreamSink for PtnadSink {
+    async fn handle(&mut self, event: &StreamEvent) -> Outcome {
+        match self.apply_events(std::slice::from_ref(event)).await {
+            Ok(mut outcomes) => outcomes.pop().unwrap_or(Outcome::Done),
+            Err(error) => retry(&error),
+        }
+    }
+
+    async fn handle_batch(&mut self, events: &[StreamEvent]) -> BatchOutcome {
+        self.apply(events).await
+    }
+
+    fn batching(&self) -> Batching {
+        self.batching
+    }
+
+    async fn on_start(&mut self) -> Result<(), SinkError> {
+        self.start().await.map_err(SinkError::from)
+    }
+}
