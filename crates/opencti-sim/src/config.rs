@@ -133,6 +133,10 @@ pub struct SimConfig {
     pub broker_objects: BrokerObjects,
     /// How many messages a push-queue consumer may hold unacknowledged.
     pub worker_prefetch: u16,
+    /// With a 6.x `platform_version`, refuse what a 6.x platform refuses
+    /// (pycti 7.x's `jwks`, `config.s3`, `version`/`slug`, multipart works):
+    /// proves a client picks its operation texts from the platform version.
+    pub strict_generation: bool,
 }
 
 impl Default for SimConfig {
@@ -149,6 +153,7 @@ impl Default for SimConfig {
             events_file: None,
             broker_objects: BrokerObjects::Durable,
             worker_prefetch: 50,
+            strict_generation: false,
         }
     }
 }
@@ -167,6 +172,7 @@ impl fmt::Debug for SimConfig {
             .field("events_file", &self.events_file)
             .field("broker_objects", &self.broker_objects)
             .field("worker_prefetch", &self.worker_prefetch)
+            .field("strict_generation", &self.strict_generation)
             .finish()
     }
 }
@@ -237,6 +243,7 @@ pub(crate) struct CheckedConfig {
     pub(crate) events_file: Option<PathBuf>,
     pub(crate) broker_objects: BrokerObjects,
     pub(crate) worker_prefetch: u16,
+    pub(crate) strict_generation: bool,
 }
 
 impl CheckedConfig {
@@ -332,6 +339,7 @@ impl TryFrom<SimConfig> for CheckedConfig {
             events_file: raw.events_file,
             broker_objects: raw.broker_objects,
             worker_prefetch: raw.worker_prefetch,
+            strict_generation: raw.strict_generation,
         })
     }
 }

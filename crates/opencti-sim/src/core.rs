@@ -326,6 +326,16 @@ impl Core {
         friendly_name: Option<String>,
         is_multipart: bool,
     ) -> Result<WorkRecord, SimError> {
+        self.add_work(connector_id, friendly_name, is_multipart, false)
+    }
+
+    fn add_work(
+        &self,
+        connector_id: &str,
+        friendly_name: Option<String>,
+        is_multipart: bool,
+        by_platform: bool,
+    ) -> Result<WorkRecord, SimError> {
         let multipart = is_multipart && self.config.is_7x();
         self.store.write(|state| {
             let connector =
@@ -350,6 +360,7 @@ impl Core {
                     user_id: crate::model::ADMIN_USER_ID,
                     friendly_name,
                     is_multipart: multipart,
+                    by_platform,
                 },
                 at,
             );
@@ -416,6 +427,48 @@ impl Core {
             )
             .await
             .map_err(PushError::Sim)
+    }
+
+    /// What the platform does to ask an internal connector for something:
+    /// a waiting work, then the listen envelope on the connector exchange.
+    pub(crate) async fn send_listen_message(
+        &self,
+        connector_id: &str,
+        event: Value,
+        configuration: Option<String>,
+    ) -> Result<WorkRecord, SimError> {
+        let (queues, name) = self
+            .store
+            .read(|state| {
+                state
+                    .connectors
+                    .get(connector_id)
+                    .map(|c| (c.queues.clone(), c.name.clone()))
+            })
+            .ok_or_else(|| SimError::UnknownConnector {
+                id: connector_id.to_owned(),
+            })?;
+        let friendly = format!("{name} manual run @ {}", crate::model::iso(now()));
+        let work = self.add_work(connector_id, Some(friendly), false, true)?;
+        let message = json!({
+            "internal": {
+                "work_id": work.id,
+                "applicant_id": crate::model::ADMIN_USER_ID,
+                "draft_id": null,
+                "mode": "manual",
+                "trigger": null,
+            },
+            "event": event,
+            "configuration": configuration,
+        });
+        self.broker
+            .publish(
+                &queues.listen_exchange,
+                &queues.listen_routing,
+                message.to_string().as_bytes(),
+            )
+            .await?;
+        Ok(work)
     }
 
     /// Applies an injected stream event.

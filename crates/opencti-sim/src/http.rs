@@ -29,6 +29,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/sim/api/connectors/{id}/reset", post(reset_connector))
         .route("/sim/api/connectors/{id}/pause", post(pause_worker))
         .route("/sim/api/connectors/{id}/resume", post(resume_worker))
+        .route("/sim/api/connectors/{id}/listen", post(send_listen_message))
         .route("/sim/api/works", get(works))
         .route("/sim/api/objects", get(objects))
         .route(
@@ -318,6 +319,37 @@ async fn pause_worker(State(core): State<Arc<Core>>, Path(id): Path<String>) -> 
 async fn resume_worker(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response {
     match core.set_worker_paused(&id, false) {
         Ok(()) => json_response(StatusCode::OK, &json!({"paused": false})),
+        Err(error) => sim_error(&error),
+    }
+}
+
+/// Body: `{"event": {...}, "configuration": "<JSON string>"?}`.
+async fn send_listen_message(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": format!("body is not JSON: {error}")}),
+            );
+        }
+    };
+    let Some(event) = request.get("event").cloned() else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "`event` is required"}),
+        );
+    };
+    let configuration = request
+        .get("configuration")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match core.send_listen_message(&id, event, configuration).await {
+        Ok(work) => listing(&work),
         Err(error) => sim_error(&error),
     }
 }

@@ -90,7 +90,7 @@ impl Sim {
     /// listener and starts serving. Returns once the simulator is ready.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let config = CheckedConfig::try_from(config)?;
-        let schema = graphql::load_schema()?;
+        let schema = graphql::load_schema(config.strict_generation && !config.is_7x())?;
         let mut state = match &config.data_file {
             Some(path) => Store::load(path)?,
             None => State::default(),
@@ -392,6 +392,21 @@ impl SimHandle {
     /// Counts so far.
     pub fn summary(&self) -> SimSummary {
         SimSummary::of(&self.core)
+    }
+
+    /// Sends a platform job to an internal connector (enrichment, import,
+    /// export...): creates a waiting work and publishes
+    /// `{"internal": {work_id, applicant_id, ...}, "event": event, "configuration"}`
+    /// to its listen queue. Returns the work.
+    pub async fn send_listen_message(
+        &self,
+        connector_id: &str,
+        event: serde_json::Value,
+        configuration: Option<String>,
+    ) -> Result<WorkRecord, SimError> {
+        self.core
+            .send_listen_message(connector_id, event, configuration)
+            .await
     }
 
     /// Appends an event to the live stream and applies it to the object store.

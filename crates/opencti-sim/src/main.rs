@@ -46,6 +46,10 @@ struct Args {
     /// Declare auto-delete queues and delete them on exit (for throwaway runs).
     #[arg(long)]
     transient_queues: bool,
+    /// With a 6.x platform version, refuse 7.x-only fields and arguments
+    /// (as a real 6.x platform does).
+    #[arg(long)]
+    strict_generation: bool,
     /// Log as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -92,6 +96,7 @@ async fn main() -> ExitCode {
         stream_collections,
         data_file: args.data_file,
         events_file: args.events_file,
+        strict_generation: args.strict_generation,
         broker_objects: if args.transient_queues {
             BrokerObjects::Transient
         } else {

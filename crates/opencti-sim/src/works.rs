@@ -23,10 +23,14 @@ pub(crate) struct NewWork<'a> {
     pub(crate) user_id: &'a str,
     pub(crate) friendly_name: Option<String>,
     pub(crate) is_multipart: bool,
+    /// Works the platform creates for a listen message wait for the
+    /// connector's `toReceived`; a connector's own works start received.
+    pub(crate) by_platform: bool,
 }
 
 impl WorkRecord {
-    /// A connector-created work: in progress and received right away.
+    /// A new work: in progress and received right away when the connector
+    /// created it, waiting when the platform did.
     pub(crate) fn create(new: NewWork<'_>, at: DateTime<Utc>) -> Self {
         Self {
             id: work_id(new.connector_id, at),
@@ -34,10 +38,14 @@ impl WorkRecord {
             connector_id: new.connector_id.to_owned(),
             user_id: new.user_id.to_owned(),
             event_type: new.connector_type.to_owned(),
-            status: WorkStatus::Progress,
+            status: if new.by_platform {
+                WorkStatus::Wait
+            } else {
+                WorkStatus::Progress
+            },
             timestamp: at,
             updated_at: at,
-            received_time: Some(at),
+            received_time: (!new.by_platform).then_some(at),
             processed_time: None,
             completed_time: None,
             completed_number: None,
@@ -164,6 +172,7 @@ mod tests {
                 user_id: "u",
                 friendly_name: Some("run".to_owned()),
                 is_multipart: multipart,
+                by_platform: false,
             },
             at(0),
         )
@@ -176,6 +185,31 @@ mod tests {
         assert_eq!(w.status, WorkStatus::Progress);
         assert_eq!(w.received_time, Some(at(0)));
         assert_eq!((w.expected, w.processed), (0, 0));
+    }
+
+    #[test]
+    fn platform_works_wait_until_received() {
+        let mut w = WorkRecord::create(
+            NewWork {
+                connector_id: "5ed6",
+                connector_type: "INTERNAL_ENRICHMENT",
+                user_id: "u",
+                friendly_name: None,
+                is_multipart: false,
+                by_platform: true,
+            },
+            at(0),
+        );
+        assert_eq!((w.status, w.received_time), (WorkStatus::Wait, None));
+        w.mark_received(
+            Some("Connector ready to process the operation".to_owned()),
+            at(1),
+        );
+        assert_eq!(
+            (w.status, w.received_time),
+            (WorkStatus::Progress, Some(at(1)))
+        );
+        assert_eq!(w.messages.len(), 1);
     }
 
     #[test]

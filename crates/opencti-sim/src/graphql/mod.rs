@@ -24,13 +24,80 @@ pub(crate) use resolve::{from_bytes, to_bytes};
 /// The schema subset every document is validated against.
 const SCHEMA: &str = include_str!("../../schema/opencti-connector-schema.graphql");
 
-pub(crate) fn load_schema() -> Result<Valid<Schema>, SimError> {
-    Schema::parse_and_validate(SCHEMA, "opencti-connector-schema.graphql").map_err(|errors| {
-        SimError::InvalidConfig {
-            field: "schema",
-            reason: errors.errors.to_string(),
+/// Line edits giving what a 6.x platform accepts (the schema file's header
+/// lists the differences): `(line, replacement, occurrences)`.
+const SIX_X_EDITS: &[(&str, Option<&str>, usize)] = &[
+    ("  version: String", None, 2),
+    ("  slug: String", None, 2),
+    ("  xtm_one_intent: String", None, 2),
+    ("  jwks: String!", None, 1),
+    ("  last_seen_at: DateTime", None, 1),
+    ("  s3: S3Connection! @auth(for: [CONNECTORAPI])", None, 1),
+    (
+        "  connectorJWT: String! @auth(for: [SETTINGS_SETACCESSES])",
+        None,
+        1,
+    ),
+    (
+        "  workAdd(connectorId: String!, friendlyName: String, isMultiPartWork: Boolean = false): Work! @auth(for: [CONNECTORAPI, MODULES_MODMANAGE, KNOWLEDGE_KNASKIMPORT, KNOWLEDGE_KNGETEXPORT_KNASKEXPORT])",
+        Some(
+            "  workAdd(connectorId: String!, friendlyName: String): Work! @auth(for: [CONNECTORAPI, MODULES_MODMANAGE, KNOWLEDGE_KNASKIMPORT, KNOWLEDGE_KNGETEXPORT_KNASKEXPORT])",
+        ),
+        1,
+    ),
+    (
+        "  api_tokens: [ApiToken!]! @auth(for: [SETTINGS_SETACCESSES, VIRTUAL_ORGANIZATION_ADMIN])",
+        Some("  api_token: String!"),
+        1,
+    ),
+];
+
+fn six_x_schema_text() -> Result<String, String> {
+    let mut counts = vec![0_usize; SIX_X_EDITS.len()];
+    let mut text = String::with_capacity(SCHEMA.len());
+    for line in SCHEMA.lines() {
+        match SIX_X_EDITS
+            .iter()
+            .position(|(from, _, _)| line.trim_end() == *from)
+        {
+            Some(index) => {
+                counts[index] += 1;
+                if let Some(replacement) = SIX_X_EDITS[index].1 {
+                    text.push_str(replacement);
+                    text.push('\n');
+                }
+            }
+            None => {
+                text.push_str(line);
+                text.push('\n');
+            }
         }
-    })
+    }
+    for ((line, _, expected), found) in SIX_X_EDITS.iter().zip(counts) {
+        if found != *expected {
+            return Err(format!(
+                "6.x schema edit `{line}` matched {found} lines, expected {expected}"
+            ));
+        }
+    }
+    Ok(text)
+}
+
+/// The schema documents are validated against: the 7.x-era subset (which
+/// both pycti generations' documents satisfy), or with `six_x_only` what a
+/// 6.x platform accepts (7.x-only fields and arguments refused).
+pub(crate) fn load_schema(six_x_only: bool) -> Result<Valid<Schema>, SimError> {
+    let invalid = |reason: String| SimError::InvalidConfig {
+        field: "schema",
+        reason,
+    };
+    let text = if six_x_only {
+        six_x_schema_text().map_err(invalid)?
+    } else {
+        SCHEMA.to_owned()
+    };
+    Schema::parse_and_validate(text, "opencti-connector-schema.graphql")
+        .map_err(|errors| invalid(errors.errors.to_string()))
 }
 
 /// A GraphQL request as received (JSON body or multipart upload).
@@ -269,8 +336,33 @@ mod tests {
 
     #[test]
     fn the_schema_subset_is_valid() {
-        let schema = load_schema().expect("schema validates");
+        let schema = load_schema(false).expect("schema validates");
         assert!(schema.get_object("Connector").is_some());
+    }
+
+    fn validates(schema: &Valid<Schema>, document: &str) -> bool {
+        apollo_compiler::ExecutableDocument::parse_and_validate(schema, document, "test.graphql")
+            .is_ok()
+    }
+
+    #[test]
+    fn a_strict_6x_schema_refuses_7x_documents_and_accepts_6_8_ones() {
+        let full = load_schema(false).expect("full schema");
+        let six = load_schema(true).expect("6.x schema");
+        let register_7x = "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id connector_state jwks config { connection { host } s3 { endpoint } push } connector_user_id } }";
+        let register_6_8 = "mutation RegisterConnector($input: RegisterConnectorInput) { registerConnector(input: $input) { id connector_state config { connection { host } push } connector_user_id } }";
+        let work_add_7x = "mutation workAdd($connectorId: String!, $friendlyName: String, $isMultiPartWork: Boolean) { workAdd(connectorId: $connectorId, friendlyName: $friendlyName, isMultiPartWork: $isMultiPartWork) { id } }";
+        let worker_6x =
+            "query GetConnectors { connectorsForWorker { id connector_user { api_token } } }";
+        assert!(
+            validates(&full, register_7x)
+                && validates(&full, register_6_8)
+                && validates(&full, work_add_7x)
+        );
+        assert!(!validates(&six, register_7x));
+        assert!(validates(&six, register_6_8));
+        assert!(!validates(&six, work_add_7x));
+        assert!(validates(&six, worker_6x) && !validates(&full, worker_6x));
     }
 
     #[test]
