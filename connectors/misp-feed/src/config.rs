@@ -13,8 +13,9 @@ use crate::convert::ConvertOptions;
 use crate::source::retry::RetryPolicy;
 use crate::source::{FeedLocation, HttpSettings, S3Credentials, S3Settings};
 
-/// Runtime variables whose defaults differ for this connector.
-pub static CONNECTOR_DEFAULTS: &[Var] = &[
+/// The connector's variables: runtime variables whose defaults differ for
+/// this connector, then `misp_feed.*` and `aws.*`.
+pub static VARS: &[Var] = &[
     Var::new("CONNECTOR_TYPE", "connector", "type", VarKind::String)
         .default("EXTERNAL_IMPORT")
         .help("Connector type; always EXTERNAL_IMPORT"),
@@ -27,10 +28,6 @@ pub static CONNECTOR_DEFAULTS: &[Var] = &[
     Var::new("CONNECTOR_DURATION_PERIOD", "connector", "duration_period", VarKind::Duration)
         .default("PT5M")
         .help("Delay between the end of a run and the start of the next (ISO 8601 such as PT1H); 0 runs once"),
-];
-
-/// `misp_feed.*` and `aws.*` variables.
-pub static MISP_FEED_VARS: &[Var] = &[
     Var::new("MISP_FEED_INTERVAL", "misp_feed", "interval", VarKind::Int)
         .help("Deprecated: minutes between runs; when set, replaces CONNECTOR_DURATION_PERIOD"),
     Var::new("MISP_FEED_SOURCE_TYPE", "misp_feed", "source_type", VarKind::String)
@@ -204,6 +201,14 @@ pub fn parse_import_from(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
         "expected a date (2024-01-31), a datetime (2024-01-31T12:00:00Z) or a duration (P30D)"
             .to_owned(),
     )
+}
+
+impl TryFrom<&Settings> for MispFeedConfig {
+    type Error = ConfigErrors;
+
+    fn try_from(settings: &Settings) -> Result<Self, ConfigErrors> {
+        Self::from_settings(settings, Utc::now())
+    }
 }
 
 impl MispFeedConfig {

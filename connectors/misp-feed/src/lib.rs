@@ -3,5 +3,6 @@
 //! directory or from an S3 bucket, and sends one STIX 2.1 bundle per event.
 
 pub mod config;
+pub mod connector;
 pub mod convert;
 pub mod source;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use opencti_connector::config::{ConfigErrors, Settings, Source};
-use opencti_misp_feed::config::{CONNECTOR_DEFAULTS, MISP_FEED_VARS, MispFeedConfig, SourceConfig};
+use opencti_misp_feed::config::{MispFeedConfig, SourceConfig, VARS};
 use opencti_misp_feed::convert::ConvertOptions;
 use opencti_misp_feed::source::FeedLocation;
 
@@ -14,8 +14,7 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn load(env: &[(&str, &str)]) -> Result<MispFeedConfig, ConfigErrors> {
-    let settings =
-        Settings::from_env_pairs(&[CONNECTOR_DEFAULTS, MISP_FEED_VARS], env.iter().copied());
+    let settings = Settings::from_env_pairs(&[VARS], env.iter().copied());
     MispFeedConfig::from_settings(&settings, now())
 }
 
@@ -50,7 +49,7 @@ fn defaults_are_the_python_connectors() {
         }
         other => panic!("{other:?}"),
     }
-    let settings = Settings::from_env_pairs(&[CONNECTOR_DEFAULTS, MISP_FEED_VARS], [("X", "y")]);
+    let settings = Settings::from_env_pairs(&[VARS], [("X", "y")]);
     assert_eq!(
         settings.value("CONNECTOR_NAME").unwrap().to_string(),
         "Misp Feed"
@@ -148,7 +147,7 @@ fn yaml_keys_including_the_legacy_guess_spelling() {
     let source = Source::new().with_yaml_str(
         "misp_feed:\n  url: 'https://feed.example.org/'\n  guess_threat_from_tags: true\n  create_indicators: true\n  import_to_ids_no_score: 40\n  import_from_date: '2010-01-01'\naws:\n  default_region: eu-west-3\n",
     );
-    let settings = Settings::resolve(&[CONNECTOR_DEFAULTS, MISP_FEED_VARS], &source);
+    let settings = Settings::resolve(&[VARS], &source);
     let config = MispFeedConfig::from_settings(&settings, now()).unwrap();
     assert!(config.convert.guess_threats_from_tags);
     assert!(config.convert.create_indicators);

@@ -1,6 +1,7 @@
 //! Integration tests of the MISP feed connector (one binary, see the modules).
 
 mod config;
+mod connector_run;
 mod convert_golden;
 mod source_http;
 mod source_s3;

@@ -83,6 +83,12 @@ impl HttpFetcher {
         })
     }
 
+    /// The underlying client (shared with the S3 client: same TLS and
+    /// timeout settings).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// GETs `url` with retries and returns the whole body.
     pub async fn get(&self, url: &Url) -> Result<Bytes, FetchError> {
         let location = display_url(url);

@@ -1,0 +1,576 @@
+//! The import run: which events to fetch, the cursor in the connector state,
+//! poison events, and the process entry point.
+//!
+//! State keys are the Python connector's, so a migration keeps its place:
+//! URL mode writes `last_run`, `last_event`, `last_event_timestamp`; S3 mode
+//! writes `last_file` (plus `last_key`, used by the non-destructive mode).
+//! The state only moves after the event's bundle was confirmed by the broker.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use opencti_connector::cli::ConnectorSpec;
+use opencti_connector::config::ConnectorType;
+use opencti_connector::import::ImportRunner;
+use opencti_connector::state::State;
+use opencti_connector::{ImportSource, RunContext, SendError};
+use serde_json::{Value, json};
+
+use crate::config::{MispFeedConfig, SourceConfig, VARS};
+use crate::convert::{self, Converter, KnownThreat, ThreatGuesses};
+use crate::source::{
+    FeedReader, FetchError, HttpFetcher, ManifestEntry, ManifestFetchError, S3Source,
+};
+
+/// Why a run stopped early. Events after the failing one wait for the next
+/// run; the cursor never moves past an event that was not sent or skipped
+/// on purpose.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A bundle could not be published (or shutdown was requested).
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// `manifest.json` could not be read.
+    #[error("Failed to retrieve manifest.json: {0}")]
+    Manifest(#[source] ManifestFetchError),
+    /// An event file could not be downloaded; the next run retries it.
+    #[error("Failed to retrieve {key}: {error}; the next run retries from this event")]
+    Download {
+        /// Manifest key or S3 key.
+        key: String,
+        /// What failed.
+        #[source]
+        error: FetchError,
+    },
+    /// The bucket could not be listed.
+    #[error("cannot list the bucket: {0}")]
+    Listing(#[source] FetchError),
+    /// The platform did not answer a threat look-up (`guess_threats_from_tags`).
+    #[error("threat look-up for tag value {value:?} failed: {reason}")]
+    Platform {
+        /// The tag value.
+        value: String,
+        /// The platform error.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot start: {0}")]
+    Setup(String),
+}
+
+enum Source {
+    Feed(FeedReader),
+    Bucket { s3: S3Source, delete: bool },
+}
+
+/// The MISP feed connector.
+pub struct MispFeed {
+    config: MispFeedConfig,
+    converter: Converter,
+    source: Source,
+    summary: String,
+}
+
+impl std::fmt::Debug for MispFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MispFeed")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the connector as a process (CLI, configuration, schedule).
+pub fn main() -> ExitCode {
+    let spec = ConnectorSpec {
+        name: MispFeed::NAME,
+        version: MispFeed::VERSION,
+        about: MispFeed::ABOUT,
+        vars: VARS,
+        connector_type: ConnectorType::ExternalImport,
+    };
+    opencti_connector::cli::run(
+        &spec,
+        |settings| MispFeedConfig::try_from(settings),
+        |launch| async move {
+            let mut runtime = launch.runtime;
+            // The deprecated interval (minutes) replaces the period, as in Python.
+            if let Some(interval) = launch.connector.interval {
+                runtime.connector.duration_period = Some(interval);
+            }
+            let source = MispFeed::from_config(launch.connector).map_err(|error| {
+                opencti_connector::Error::Io {
+                    context: "cannot start the connector".to_owned(),
+                    reason: error.to_string(),
+                }
+            })?;
+            ImportRunner::new(source, runtime)
+                .run(launch.shutdown)
+                .await
+        },
+    )
+}
+
+impl ImportSource for MispFeed {
+    type Config = MispFeedConfig;
+    type Error = RunError;
+
+    const VARS: &'static [opencti_connector::config::Var] = VARS;
+    const NAME: &'static str = "opencti-misp-feed";
+    const ABOUT: &'static str = "Imports MISP feeds (HTTP(S), local directory or S3) into OpenCTI, one STIX bundle per event";
+    const SLUG: Option<&'static str> = Some("misp-feed");
+
+    fn from_config(config: MispFeedConfig) -> Result<Self, RunError> {
+        let authorization = match &config.source {
+            SourceConfig::Url { authorization, .. } => {
+                authorization.as_ref().map(|secret| secret.expose())
+            }
+            SourceConfig::S3 { .. } => None,
+        };
+        let http = HttpFetcher::new(&config.http, authorization)
+            .map_err(|error| RunError::Setup(error.to_string()))?;
+        let source = match &config.source {
+            SourceConfig::Url { location, .. } => Source::Feed(FeedReader::new(
+                location.clone(),
+                http,
+                config.http.max_file_size,
+            )),
+            SourceConfig::S3 {
+                settings,
+                delete_after_import,
+            } => Source::Bucket {
+                s3: S3Source::new(settings, http.client().clone()),
+                delete: *delete_after_import,
+            },
+        };
+        Ok(Self {
+            converter: Converter::new(config.convert.clone()),
+            config,
+            source,
+            summary: String::new(),
+        })
+    }
+
+    async fn run(&mut self, ctx: &RunContext) -> Result<(), RunError> {
+        tracing::info!("Fetching MISP Feed...");
+        // Both clients are handles to shared connection pools: cheap clones.
+        match &self.source {
+            Source::Feed(reader) => {
+                let reader = reader.clone();
+                self.run_feed(ctx, &reader).await
+            }
+            Source::Bucket { s3, delete } => {
+                let (s3, delete) = (s3.clone(), *delete);
+                self.run_bucket(ctx, &s3, delete).await
+            }
+        }
+    }
+
+    fn success_message(&self, _ctx: &RunContext) -> String {
+        self.summary.clone()
+    }
+}
+
+/// Python's `datetime.isoformat()` of an aware UTC time.
+fn python_isoformat(moment: &DateTime<Utc>) -> String {
+    let format = if moment.timestamp_subsec_micros() == 0 {
+        SecondsFormat::Secs
+    } else {
+        SecondsFormat::Micros
+    };
+    moment.to_rfc3339_opts(format, false)
+}
+
+/// The URL-mode cursor (epoch seconds) from the state, as the Python
+/// connector reads it; `None` when the connector never ran.
+pub fn cursor_from_state(state: Option<&State>) -> Option<i64> {
+    let state = state?;
+    let last_run = state.get("last_run")?;
+    if state.contains_key("last_event")
+        && let Some(timestamp) = state
+            .get("last_event_timestamp")
+            .and_then(crate::source::epoch_seconds)
+    {
+        return Some(timestamp);
+    }
+    let text = last_run.as_str()?;
+    let parsed = crate::config::parse_import_from(text, Utc::now()).ok()?;
+    Some(parsed.timestamp())
+}
+
+/// The state after an event: the cursor is the event's timestamp, or one
+/// second less while other events share that timestamp (so a crash inside
+/// such a group re-sends it instead of skipping the rest).
+fn feed_state(run_started: &DateTime<Utc>, cursor: i64) -> State {
+    let last_event = DateTime::<Utc>::from_timestamp(cursor, 0).unwrap_or_default();
+    let mut state = State::new();
+    state.insert("last_run".into(), json!(python_isoformat(run_started)));
+    state.insert("last_event".into(), json!(python_isoformat(&last_event)));
+    state.insert("last_event_timestamp".into(), json!(cursor));
+    state
+}
+
+/// What happened to one event file.
+enum Outcome {
+    Sent,
+    Skipped,
+}
+
+impl MispFeed {
+    async fn run_feed(&mut self, ctx: &RunContext, reader: &FeedReader) -> Result<(), RunError> {
+        let now = Utc::now();
+        let state = ctx.state();
+        let mut cursor = match cursor_from_state(state.as_ref()) {
+            Some(cursor) => {
+                tracing::info!(
+                    "Connector latest event: {}",
+                    python_isoformat(
+                        &DateTime::<Utc>::from_timestamp(cursor, 0).unwrap_or_default()
+                    )
+                );
+                cursor
+            }
+            None => {
+                tracing::info!("Connector has never run");
+                self.config.import_from.unwrap_or(now).timestamp()
+            }
+        };
+        let manifest = reader.manifest().await.map_err(RunError::Manifest)?;
+        for rejected in &manifest.rejected {
+            tracing::warn!(key = %rejected.key, "manifest entry ignored: {}", rejected.reason);
+        }
+        let pending: Vec<&ManifestEntry> = manifest
+            .entries
+            .iter()
+            .filter(|entry| entry.timestamp > cursor)
+            .collect();
+        let mut processed = 0usize;
+        for (index, entry) in pending.iter().enumerate() {
+            if ctx.is_shutting_down() {
+                break;
+            }
+            tracing::info!(
+                "Processing event {} (date={}, modified={})",
+                entry.info,
+                entry.date,
+                python_isoformat(
+                    &DateTime::<Utc>::from_timestamp(entry.timestamp, 0).unwrap_or_default()
+                )
+            );
+            let outcome = match reader.event(&entry.key).await {
+                Ok(bytes) => self.import(ctx, &entry.key, bytes, now).await?,
+                Err(error) if error.is_file_specific() => {
+                    ctx.report_error(format!("event skipped: {error}"), entry.key.clone())
+                        .await?;
+                    Outcome::Skipped
+                }
+                Err(error) => {
+                    self.summary = feed_summary(processed, &now, cursor);
+                    return Err(RunError::Download {
+                        key: entry.key.clone(),
+                        error,
+                    });
+                }
+            };
+            if matches!(outcome, Outcome::Sent) {
+                processed += 1;
+            }
+            let tie_follows = pending
+                .get(index + 1)
+                .is_some_and(|next| next.timestamp == entry.timestamp);
+            cursor = if tie_follows {
+                entry.timestamp - 1
+            } else {
+                entry.timestamp
+            };
+            ctx.set_state(feed_state(&now, cursor));
+        }
+        self.summary = feed_summary(processed, &now, cursor);
+        tracing::info!("{}", self.summary);
+        Ok(())
+    }
+
+    /// Parses, converts and sends one event; poison events are reported on
+    /// the work and skipped.
+    async fn import(
+        &self,
+        ctx: &RunContext,
+        key: &str,
+        bytes: Bytes,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RunError> {
+        let parsed = convert::parse_event(&bytes);
+        drop(bytes);
+        let event = match parsed {
+            Ok(event) => event,
+            Err(error) => {
+                ctx.report_error(format!("event skipped: {error}"), key.to_owned())
+                    .await?;
+                return Ok(Outcome::Skipped);
+            }
+        };
+        let guesses = if self.config.convert.guess_threats_from_tags {
+            Some(guess_threats(ctx, &convert::guess_keys(&event)).await?)
+        } else {
+            None
+        };
+        let converted = match self.converter.convert(&event, guesses.as_ref(), now) {
+            Ok(converted) => converted,
+            Err(error) => {
+                let name = event.uuid.as_deref().unwrap_or(key);
+                ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
+                    .await?;
+                return Ok(Outcome::Skipped);
+            }
+        };
+        drop(event);
+        let bundle: Value = serde_json::from_str(&converted.bundle).map_err(|error| {
+            RunError::Setup(format!("the converter wrote invalid JSON: {error}"))
+        })?;
+        drop(converted);
+        tracing::info!("Sending event STIX2 bundle...");
+        ctx.send_bundle(bundle).await?;
+        Ok(Outcome::Sent)
+    }
+
+    async fn run_bucket(
+        &mut self,
+        ctx: &RunContext,
+        s3: &S3Source,
+        delete: bool,
+    ) -> Result<(), RunError> {
+        let now = Utc::now();
+        let state = ctx.state().unwrap_or_default();
+        // Non-destructive mode resumes after the last processed key.
+        let start_after = if delete {
+            None
+        } else {
+            state
+                .get("last_key")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut last_file = state
+            .get("last_file")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut continuation: Option<String> = None;
+        let mut events = 0usize;
+        loop {
+            let page = s3
+                .list_page(start_after.as_deref(), continuation.as_deref())
+                .await
+                .map_err(RunError::Listing)?;
+            for object in &page.objects {
+                if ctx.is_shutting_down() {
+                    return Ok(());
+                }
+                // Folder markers are not events.
+                if object.key.ends_with('/') {
+                    continue;
+                }
+                let file_name = object
+                    .key
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&object.key)
+                    .to_owned();
+                let outcome = match s3.get(&object.key).await {
+                    Ok(bytes) => self.import(ctx, &object.key, bytes, now).await?,
+                    Err(error) if error.is_file_specific() => {
+                        ctx.report_error(format!("object skipped: {error}"), object.key.clone())
+                            .await?;
+                        Outcome::Skipped
+                    }
+                    Err(error) => {
+                        self.summary = bucket_summary(events, last_file.as_deref());
+                        return Err(RunError::Download {
+                            key: object.key.clone(),
+                            error,
+                        });
+                    }
+                };
+                match outcome {
+                    Outcome::Sent => {
+                        events += 1;
+                        if delete && let Err(error) = s3.delete(&object.key).await {
+                            // The bundle is out; the object will be sent again
+                            // next run, which the platform absorbs (same ids).
+                            tracing::error!("{error}");
+                        }
+                        last_file = Some(file_name);
+                    }
+                    // A poison object stays in a consumed bucket (as in
+                    // Python) and is reported on each run; a kept bucket
+                    // moves past it.
+                    Outcome::Skipped if delete => continue,
+                    Outcome::Skipped => {}
+                }
+                let mut next = State::new();
+                next.insert("last_file".into(), json!(last_file));
+                next.insert("last_key".into(), json!(object.key));
+                ctx.set_state(next);
+            }
+            continuation = page.next;
+            if continuation.is_none() {
+                break;
+            }
+        }
+        self.summary = bucket_summary(events, last_file.as_deref());
+        tracing::info!("{}", self.summary);
+        Ok(())
+    }
+}
+
+fn feed_summary(processed: usize, now: &DateTime<Utc>, cursor: i64) -> String {
+    format!(
+        "Connector successfully run ({processed} events have been processed), storing state (last_run={}, last_event={}, last_event_timestamp={cursor})",
+        python_isoformat(now),
+        python_isoformat(&DateTime::<Utc>::from_timestamp(cursor, 0).unwrap_or_default()),
+    )
+}
+
+fn bucket_summary(events: usize, last_file: Option<&str>) -> String {
+    format!(
+        "Connector successfully run ({events} events have been processed), storing state (last_file={})",
+        last_file.unwrap_or("None")
+    )
+}
+
+/// The platform query pycti's `stix_domain_object.list` sends for a tag
+/// value (only the fields the connector reads).
+const GUESS_QUERY: &str = r#"query StixDomainObjects($types: [String], $filters: FilterGroup, $first: Int) {
+  stixDomainObjects(types: $types, filters: $filters, first: $first) {
+    edges {
+      node {
+        id
+        entity_type
+        ... on IntrusionSet { name }
+        ... on Malware { name }
+        ... on Tool { name }
+        ... on AttackPattern { name }
+      }
+    }
+  }
+}"#;
+
+#[derive(serde::Deserialize)]
+struct GuessAnswer {
+    #[serde(rename = "stixDomainObjects")]
+    objects: Option<GuessEdges>,
+}
+
+#[derive(serde::Deserialize)]
+struct GuessEdges {
+    edges: Vec<GuessEdge>,
+}
+
+#[derive(serde::Deserialize)]
+struct GuessEdge {
+    node: GuessNode,
+}
+
+#[derive(serde::Deserialize)]
+struct GuessNode {
+    entity_type: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Looks every distinct tag value up once (the Python connector asks once
+/// per tag per attribute).
+pub async fn guess_threats(ctx: &RunContext, values: &[String]) -> Result<ThreatGuesses, RunError> {
+    let mut guesses = HashMap::new();
+    for value in values {
+        let variables = json!({
+            "types": ["Intrusion-Set", "Malware", "Tool", "Attack-Pattern"],
+            "filters": {
+                "mode": "and",
+                "filters": [{
+                    "key": ["name", "x_mitre_id", "aliases", "x_opencti_aliases"],
+                    "values": [value],
+                }],
+                "filterGroups": [],
+            },
+            "first": 1,
+        });
+        let answer: GuessAnswer =
+            ctx.api()
+                .query(GUESS_QUERY, variables)
+                .await
+                .map_err(|error| RunError::Platform {
+                    value: value.clone(),
+                    reason: error.to_string(),
+                })?;
+        let found = answer
+            .objects
+            .and_then(|objects| objects.edges.into_iter().next())
+            .and_then(|edge| {
+                Some(KnownThreat {
+                    name: edge.node.name?,
+                    entity_type: edge.node.entity_type,
+                })
+            });
+        guesses.insert(value.clone(), found);
+    }
+    Ok(guesses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_isoformat_drops_zero_microseconds() {
+        let whole = DateTime::<Utc>::from_timestamp(1_705_312_800, 0).unwrap();
+        assert_eq!(python_isoformat(&whole), "2024-01-15T10:00:00+00:00");
+        let fraction = DateTime::<Utc>::from_timestamp(1_705_312_800, 123_456_000).unwrap();
+        assert_eq!(
+            python_isoformat(&fraction),
+            "2024-01-15T10:00:00.123456+00:00"
+        );
+    }
+
+    #[test]
+    fn the_cursor_is_read_like_the_python_connector() {
+        let state = |value: Value| value.as_object().cloned();
+        assert_eq!(cursor_from_state(None), None);
+        assert_eq!(
+            cursor_from_state(state(json!({"last_event": "x"})).as_ref()),
+            None,
+            "no last_run: never ran"
+        );
+        assert_eq!(
+            cursor_from_state(
+                state(json!({
+                    "last_run": "2026-08-21T12:00:00.123456+00:00",
+                    "last_event": "2024-01-15T10:00:00+00:00",
+                    "last_event_timestamp": 1705312800
+                }))
+                .as_ref()
+            ),
+            Some(1_705_312_800)
+        );
+        assert_eq!(
+            cursor_from_state(state(json!({"last_run": "2024-01-15T10:00:00+00:00"})).as_ref()),
+            Some(1_705_312_800),
+            "only last_run: the run time is the cursor"
+        );
+    }
+
+    #[test]
+    fn state_has_the_python_keys() {
+        let started = DateTime::<Utc>::from_timestamp(1_787_313_600, 0).unwrap();
+        let state = feed_state(&started, 1_705_312_800);
+        assert_eq!(
+            Value::Object(state),
+            json!({
+                "last_run": "2026-08-21T12:00:00+00:00",
+                "last_event": "2024-01-15T10:00:00+00:00",
+                "last_event_timestamp": 1705312800
+            })
+        );
+    }
+}
