@@ -474,7 +474,7 @@ async fn a_remote_state_reset_restarts_from_the_configured_start() {
     let mut reset_done = false;
     run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
         if seen.ids.len() == 2 && !reset_done {
-            reset_state.reset_remotely();
+            reset_state.replace_remotely(None);
             reset_done = true;
         }
         seen.ids.len() >= 3
@@ -523,4 +523,31 @@ async fn no_recover_disables_recovery_in_the_state() {
         server.requests()[0].target,
         "/stream/live?recover=2026-01-01T00:00:00Z"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_edited_in_the_platform_is_resumed_from() {
+    let server = ScriptedServer::start(vec![
+        Reply::Stream(vec![Step::Send(indicator_event("create", "6-0"))]),
+        Reply::Stream(vec![Step::Send(indicator_event("create", "51-0"))]),
+    ])
+    .await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let mut sink = RecordingSink::new(&state);
+    let edited = Arc::clone(&state);
+    run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
+        if seen.ids.len() == 1 {
+            edited.replace_remotely(self::state(
+                json!({"start_from": "50-0", "recover_until": false}),
+            ));
+        }
+        seen.ids.len() >= 2
+    })
+    .await;
+
+    let requests = server.requests();
+    assert_eq!(requests[1].target, "/stream/live");
+    assert_eq!(requests[1].header("last-event-id"), Some("50-0"));
+    assert_eq!(start_from(&state).as_deref(), Some("51-0"));
 }

@@ -6,6 +6,7 @@ mod broker;
 mod config;
 mod import;
 mod platform;
+mod stream_runner;
 mod stream_runtime;
 mod stream_server;
 mod stream_sse;

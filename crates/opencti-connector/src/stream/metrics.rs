@@ -7,7 +7,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+
+use crate::metrics::Metrics;
 
 /// Label of [`StreamMetrics::received`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -27,8 +28,8 @@ pub struct StreamMetrics {
 }
 
 impl StreamMetrics {
-    /// Adds the metrics to `registry`.
-    pub fn register(&self, registry: &mut Registry) {
+    /// Adds the metrics to the connector's registry.
+    pub fn register(&self, registry: &Metrics) {
         registry.register(
             "stream_events_received",
             "Id-bearing live stream messages received, by event type",

@@ -2,12 +2,10 @@
 //! [`StreamSink`], and moves the position in the connector state only past
 //! events the sink has finished with.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +15,7 @@ use super::event::{Incoming, StreamEvent, id_timestamp_ms};
 use super::metrics::StreamMetrics;
 use super::position::{PositionError, RecoverUntil, StartSettings, StreamPosition};
 use super::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
+use crate::state::{State, StateHandle};
 
 /// While the stream is busy, the position is written to the state at least
 /// this often (and whenever the stream goes quiet).
@@ -24,72 +23,92 @@ const PERSIST_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The connector state as the stream runtime uses it.
 ///
-/// The platform session's state handle implements it; [`MemoryState`] is an
-/// in-process implementation for tests.
+/// The platform session's [`StateHandle`] implements it; [`MemoryState`] is
+/// an in-process implementation for tests.
 pub trait StateStore: Send + Sync {
     /// The current state; `None` when empty.
-    fn load(&self) -> Option<Map<String, Value>>;
+    fn load(&self) -> Option<State>;
 
     /// Replaces the state. The implementation persists it promptly.
-    fn store(&self, state: Map<String, Value>);
+    fn store(&self, state: State);
 
-    /// Resolves when the state was reset remotely (from the platform UI).
-    /// Must be cancel-safe and must not miss a reset that happened between
-    /// two calls.
-    fn reset(&self) -> impl Future<Output = ()> + Send;
+    /// A receiver whose value changes each time the state is reset or
+    /// replaced from the platform (never for [`store`](Self::store)).
+    fn resets(&self) -> watch::Receiver<u64>;
+}
+
+impl StateStore for StateHandle {
+    fn load(&self) -> Option<State> {
+        self.get()
+    }
+
+    fn store(&self, state: State) {
+        self.set(Some(state));
+    }
+
+    fn resets(&self) -> watch::Receiver<u64> {
+        StateHandle::resets(self)
+    }
 }
 
 /// A [`StateStore`] in memory, with a way to simulate a remote reset.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryState {
-    state: Mutex<Option<Map<String, Value>>>,
-    reset: Notify,
+    state: Mutex<Option<State>>,
+    resets: watch::Sender<u64>,
+}
+
+impl Default for MemoryState {
+    fn default() -> Self {
+        Self::new(None)
+    }
 }
 
 impl MemoryState {
     /// A store holding `state`.
-    pub fn new(state: Option<Map<String, Value>>) -> Self {
+    pub fn new(state: Option<State>) -> Self {
         Self {
             state: Mutex::new(state),
-            reset: Notify::new(),
+            resets: watch::Sender::new(0),
         }
     }
 
-    /// Empties the state as the platform's "reset state" button does.
-    pub fn reset_remotely(&self) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        self.reset.notify_one();
+    /// Replaces the state as the platform's UI does (`None` = the "reset
+    /// state" button).
+    pub fn replace_remotely(&self, state: Option<State>) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        self.resets.send_modify(|count| *count += 1);
     }
 }
 
 impl StateStore for MemoryState {
-    fn load(&self) -> Option<Map<String, Value>> {
+    fn load(&self) -> Option<State> {
         self.state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn store(&self, state: Map<String, Value>) {
+    fn store(&self, state: State) {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
     }
 
-    fn reset(&self) -> impl Future<Output = ()> + Send {
-        self.reset.notified()
+    fn resets(&self) -> watch::Receiver<u64> {
+        self.resets.subscribe()
     }
 }
 
 impl<T: StateStore> StateStore for Arc<T> {
-    fn load(&self) -> Option<Map<String, Value>> {
+    fn load(&self) -> Option<State> {
         (**self).load()
     }
 
-    fn store(&self, state: Map<String, Value>) {
+    fn store(&self, state: State) {
         (**self).store(state);
     }
 
-    fn reset(&self) -> impl Future<Output = ()> + Send {
-        (**self).reset()
+    fn resets(&self) -> watch::Receiver<u64> {
+        (**self).resets()
     }
 }
 
@@ -153,11 +172,9 @@ impl<St: StateStore> StreamRuntime<St> {
     /// Runs `sink` until shutdown. The position is written to the state
     /// before returning.
     pub async fn run<S: StreamSink>(&self, sink: &mut S) -> Result<(), StreamError> {
-        let mut position = match self.state.load() {
-            Some(state) => StreamPosition::from_state(&state)?,
-            None => None,
-        }
-        .unwrap_or_else(|| self.initial_position());
+        let mut resets = self.state.resets();
+        resets.mark_unchanged();
+        let mut position = self.resume_position()?;
         self.persist(&position);
         sink.on_start().await.map_err(StreamError::SinkStart)?;
         loop {
@@ -167,16 +184,18 @@ impl<St: StateStore> StreamRuntime<St> {
                 &position,
                 Arc::clone(&self.metrics),
             );
-            let mut consumer = Consumer::new(self, sink, position);
+            let mut consumer = Consumer::new(self, sink, position, resets);
             let ended = consumer.run(reader).await;
             position = consumer.position;
+            resets = consumer.resets;
             match ended {
                 Stop::Shutdown => break,
                 Stop::Reset => {
-                    position = self.initial_position();
+                    resets.mark_unchanged();
+                    position = self.resume_position()?;
                     tracing::warn!(
                         start_from = %position.start_from,
-                        "the connector state was reset from the platform; restarting the stream from the configured start"
+                        "the connector state was reset or changed from the platform; restarting the stream"
                     );
                     self.persist(&position);
                 }
@@ -187,8 +206,13 @@ impl<St: StateStore> StreamRuntime<St> {
         Ok(())
     }
 
-    fn initial_position(&self) -> StreamPosition {
-        StreamPosition::initial(&self.start, chrono::Utc::now())
+    /// The position in the state, else the configured start.
+    fn resume_position(&self) -> Result<StreamPosition, PositionError> {
+        let stored = match self.state.load() {
+            Some(state) => StreamPosition::from_state(&state)?,
+            None => None,
+        };
+        Ok(stored.unwrap_or_else(|| StreamPosition::initial(&self.start, chrono::Utc::now())))
     }
 
     fn persist(&self, position: &StreamPosition) {
@@ -219,10 +243,17 @@ struct Consumer<'a, St, S> {
     batching: Batching,
     dirty: bool,
     persisted_at: Instant,
+    /// Changes when the platform reset or replaced the state.
+    resets: watch::Receiver<u64>,
 }
 
 impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
-    fn new(runtime: &'a StreamRuntime<St>, sink: &'a mut S, position: StreamPosition) -> Self {
+    fn new(
+        runtime: &'a StreamRuntime<St>,
+        sink: &'a mut S,
+        position: StreamPosition,
+        resets: watch::Receiver<u64>,
+    ) -> Self {
         let batching = sink.batching();
         Self {
             runtime,
@@ -235,6 +266,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             batching,
             dirty: false,
             persisted_at: Instant::now(),
+            resets,
         }
     }
 
@@ -249,7 +281,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             let message = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return self.abandon(Stop::Shutdown),
-                () = self.runtime.state.reset() => return self.abandon(Stop::Reset),
+                () = changed(&mut self.resets) => return self.abandon(Stop::Reset),
                 () = sleep_until(deadline) => {
                     if let Err(stop) = self.flush().await {
                         return stop;
@@ -332,7 +364,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             let outcome = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Err(self.abandon(Stop::Shutdown)),
-                () = self.runtime.state.reset() => return Err(self.abandon(Stop::Reset)),
+                () = changed(&mut self.resets) => return Err(self.abandon(Stop::Reset)),
                 outcome = self.sink.handle_batch(&self.batch) => outcome,
             };
             let delay = self.settle(outcome);
@@ -349,7 +381,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Err(self.abandon(Stop::Shutdown)),
-                () = self.runtime.state.reset() => return Err(self.abandon(Stop::Reset)),
+                () = changed(&mut self.resets) => return Err(self.abandon(Stop::Reset)),
                 () = tokio::time::sleep(delay) => {}
             }
         }
@@ -416,9 +448,20 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
     }
 
     fn persist(&mut self) {
+        // Writing now would overwrite a reset the loop has not handled yet.
+        if self.resets.has_changed().unwrap_or(false) {
+            return;
+        }
         self.runtime.persist(&self.position);
         self.dirty = false;
         self.persisted_at = Instant::now();
+    }
+}
+
+/// Resolves when the watched value changes; never if its sender is gone.
+async fn changed(resets: &mut watch::Receiver<u64>) {
+    if resets.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

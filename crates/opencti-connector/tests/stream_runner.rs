@@ -1,0 +1,189 @@
+//! A stream connector end to end: registration, stream, position in pings.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opencti_connector::api::{ApiClient, RetryPolicy};
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::config::{PlatformTls, RuntimeConfig, Secret, Settings};
+use opencti_connector::state::PingSchedule;
+use opencti_connector::stream::{Outcome, StreamEvent, StreamRunner, StreamSink};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::stream_server::{Reply, ScriptedServer, Step, connected, heartbeat, indicator_event};
+
+/// Records the ids it handles.
+#[derive(Default)]
+struct IdSink {
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl StreamSink for IdSink {
+    async fn handle(&mut self, event: &StreamEvent) -> Outcome {
+        self.ids.lock().unwrap().push(event.id.clone());
+        Outcome::Done
+    }
+}
+
+fn config(server: &ScriptedServer, extra: &[(&str, &str)]) -> RuntimeConfig {
+    let mut env = vec![
+        ("OPENCTI_URL".to_owned(), server.url()),
+        ("OPENCTI_TOKEN".to_owned(), "token".to_owned()),
+        (
+            "CONNECTOR_ID".to_owned(),
+            "b5a0c2d4-3a4e-4d4f-9d62-0f3a1f7c2e11".to_owned(),
+        ),
+        ("CONNECTOR_NAME".to_owned(), "Stream test".to_owned()),
+        ("CONNECTOR_LIVE_STREAM_ID".to_owned(), "live".to_owned()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    RuntimeConfig::try_from(&Settings::from_env_pairs(RUNTIME_TABLES, env)).unwrap()
+}
+
+fn api(server: &ScriptedServer) -> ApiClient {
+    ApiClient::build(
+        &server.url().parse().unwrap(),
+        &Secret::new("token"),
+        &[],
+        &PlatformTls::Verify,
+        RetryPolicy::none(),
+    )
+    .unwrap()
+}
+
+fn start_from(server: &ScriptedServer) -> Option<String> {
+    server
+        .stored_state()
+        .and_then(|state| state["start_from"].as_str().map(str::to_owned))
+}
+
+/// Runs `runner` until `done` holds after some server activity.
+async fn run_until(
+    runner: StreamRunner<IdSink>,
+    server: &ScriptedServer,
+    mut done: impl FnMut(&ScriptedServer) -> bool,
+) -> IdSink {
+    let shutdown = CancellationToken::new();
+    let watcher = async {
+        loop {
+            server.activity.notified().await;
+            assert!(
+                server.operations().len() < 50,
+                "runaway: {:?}",
+                server.operations()
+            );
+            if done(server) {
+                shutdown.cancel();
+                return;
+            }
+        }
+    };
+    let (result, ()) = tokio::join!(runner.run(shutdown.clone()), watcher);
+    result.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn registers_as_stream_and_pings_the_position() {
+    let server = ScriptedServer::start(vec![Reply::Stream(vec![
+        Step::Send(connected()),
+        Step::Send(indicator_event("create", "1-0")),
+        Step::Send(indicator_event("delete", "2-0")),
+        Step::Send(heartbeat("3-0")),
+    ])])
+    .await;
+    let config = config(
+        &server,
+        &[
+            ("CONNECTOR_LIVE_STREAM_LISTEN_DELETE", "false"),
+            ("CONNECTOR_LIVE_STREAM_WITH_INFERENCES", "true"),
+        ],
+    );
+    let runner = StreamRunner::new(IdSink::default(), config)
+        .with_api(api(&server))
+        .with_http(reqwest::Client::new());
+    let sink = run_until(runner, &server, |server| {
+        start_from(server).as_deref() == Some("3-0")
+    })
+    .await;
+
+    assert_eq!(*sink.ids.lock().unwrap(), ["1-0", "2-0"]);
+    let operations = server.operations();
+    assert_eq!(operations[0].name, "healthCheck");
+    assert_eq!(operations[1].name, "RegisterConnector");
+    assert_eq!(operations[1].variables["input"]["type"], "STREAM");
+    assert!(operations[2..].iter().all(|op| op.name == "PingConnector"));
+    let last: Value = serde_json::from_str(
+        operations.last().unwrap().variables["state"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        last["start_from"], "3-0",
+        "the final ping carries the final position"
+    );
+    let request = &server.requests()[0];
+    assert_eq!(request.header("listen-delete"), Some("false"));
+    assert_eq!(request.header("no-dependencies"), Some("true"));
+    assert_eq!(request.header("with-inferences"), Some("true"));
+    assert_eq!(request.header("last-event-id"), Some("0-0"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn resumes_from_the_stored_state_and_restarts_after_a_ui_reset() {
+    let server = ScriptedServer::start(vec![
+        Reply::Stream(vec![Step::Send(indicator_event("create", "8-0"))]),
+        Reply::Stream(vec![Step::Send(indicator_event(
+            "create",
+            "1718010586000-0",
+        ))]),
+    ])
+    .await;
+    server.set_stored_state(
+        r#"{"connectorLastEventId": "7-0", "connectorStartTime": "2025-01-01T00:00:00Z"}"#,
+    );
+    let config = config(
+        &server,
+        &[("CONNECTOR_LIVE_STREAM_START_TIMESTAMP", "1718010586000")],
+    );
+    let runner = StreamRunner::new(IdSink::default(), config)
+        .with_api(api(&server))
+        .with_http(reqwest::Client::new())
+        .with_pings(PingSchedule {
+            interval: Duration::from_secs(10),
+            debounce: Duration::from_secs(1),
+        });
+    let mut reset = false;
+    let sink = run_until(runner, &server, |server| {
+        if !reset && start_from(server).as_deref() == Some("8-0") {
+            server.reset_state();
+            reset = true;
+        }
+        start_from(server).as_deref() == Some("1718010586000-0")
+    })
+    .await;
+
+    assert_eq!(*sink.ids.lock().unwrap(), ["8-0", "1718010586000-0"]);
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].target,
+        "/stream/live?recover=2025-01-01T00:00:00Z"
+    );
+    assert_eq!(requests[0].header("last-event-id"), Some("7-0"));
+    assert_eq!(requests[1].header("last-event-id"), Some("1718010586000-0"));
+    assert!(
+        requests[1].target.starts_with("/stream/live?recover="),
+        "a reset recovers again: {}",
+        requests[1].target
+    );
+    let stored = server.stored_state().unwrap();
+    assert_eq!(
+        stored,
+        json!({"start_from": "1718010586000-0", "recover_until": stored["recover_until"]})
+    );
+}
