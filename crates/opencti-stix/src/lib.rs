@@ -1,7 +1,35 @@
-//! Typed STIX 2.1 objects, deterministic ids, patterns and the bundle
-//! splitter, byte-compatible with pycti.
+//! STIX 2.1 for OpenCTI connectors, byte-compatible with pycti.
+//!
+//! * [`object`]: typed models of the SDOs, SROs, observables (OpenCTI's
+//!   custom ones included) and marking definitions, gathered in
+//!   [`StixObject`]; unknown types and properties round-trip unchanged.
+//! * [`builder`]: builders that fill what pycti/stix2 would (`spec_version`,
+//!   `created`/`modified`, the deterministic id) from the required
+//!   properties; [`marking`] holds the TLP markings with OpenCTI's ids.
+//! * [`id`]: the deterministic ids of pycti's `generate_id` functions and
+//!   stix2's observables, over [`canonical`] JSON.
+//! * [`Bundle`]: the envelope objects travel in, read with errors that name
+//!   the object and property at fault ([`StixError`]).
+//! * [`pattern`]: building and parsing STIX patterns; [`split`]: pycti's
+//!   bundle splitter.
 //!
 //! This crate does no I/O and is not async.
+//!
+//! ```
+//! use chrono::Utc;
+//! use opencti_stix::builder::StixModel as _;
+//! use opencti_stix::object::{Identity, Indicator};
+//! use opencti_stix::{Bundle, id};
+//!
+//! let author = Identity::organization("ACME CERT").build()?;
+//! let indicator = Indicator::builder("[domain-name:value = 'example.com']", "stix", Utc::now())
+//!     .created_by(author.id())
+//!     .build()?;
+//! assert_eq!(indicator.id(), id::indicator("[domain-name:value = 'example.com']"));
+//! let bundle = Bundle::new(vec![author.into(), indicator.into()]);
+//! assert_eq!(Bundle::from_json(&bundle.to_json()).unwrap(), bundle);
+//! # Ok::<(), opencti_stix::builder::BuildError>(())
+//! ```
 
 pub mod builder;
 pub mod bundle;
