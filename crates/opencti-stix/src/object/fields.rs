@@ -301,7 +301,7 @@ macro_rules! properties {
     };
     (
         @is_set req $value:expr
-    ) => { { let _ = $value; true } };
+    ) => { { let _required_is_always_set = $value; true } };
     (
         @is_set opt $value:expr
     ) => { $value.is_some() };
@@ -349,6 +349,7 @@ macro_rules! model {
         impl $name {
             /// Whether a typed property writes `key` (so `extra` must not).
             fn writes_key(&self, key: &str) -> bool {
+                // (`$stix_type` only marks the models that write a `type`.)
                 $( if key == "type" { let _ = $stix_type; return true; } )?
                 $( if <$common>::writes_key(&self.common, key) { return true; } )?
                 $(
@@ -366,10 +367,7 @@ macro_rules! model {
             ) -> Result<Self, $crate::object::fields::FieldError> {
                 #[allow(unused_mut)]
                 let mut reader = $crate::object::fields::Reader::new(map);
-                $(
-                    let _ = $stix_type;
-                    reader.expect_type($stix_type)?;
-                )?
+                $( reader.expect_type($stix_type)?; )?
                 $( let common = <$common>::read(&mut reader)?; )?
                 #[allow(unused_variables)]
                 let id: Option<&str> = None;
