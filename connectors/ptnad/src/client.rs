@@ -430,13 +430,17 @@ impl PtnadClient {
             .user_agent(concat!("opencti-ptnad/", env!("CARGO_PKG_VERSION")));
         match &settings.tls {
             TlsVerification::Off => {
-                static WARN_ONCE: Once = Once::new();
-                WARN_ONCE.call_once(|| {
-                    tracing::warn!(
-                        "PT NAD certificate verification is off (PTNAD_SSL_VERIFY=false): \
-                         the connection can be intercepted"
-                    );
-                });
+                // Only worth a warning when the URL is HTTPS; still applied
+                // for HTTP in case PT NAD redirects to HTTPS.
+                if settings.base_url.scheme() == "https" {
+                    static WARN_ONCE: Once = Once::new();
+                    WARN_ONCE.call_once(|| {
+                        tracing::warn!(
+                            "PT NAD certificate verification is off (PTNAD_SSL_VERIFY=false): \
+                             the connection can be intercepted"
+                        );
+                    });
+                }
                 builder = builder.danger_accept_invalid_certs(true);
             }
             TlsVerification::System => {}

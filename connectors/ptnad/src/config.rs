@@ -152,23 +152,19 @@ impl TryFrom<&Settings> for PtnadConfig {
             );
         }
 
+        // The token wins; without one, the login pair is required.
         let token: Option<Secret> = check.get("PTNAD_TOKEN");
-        let username: Option<String> = check.get("PTNAD_USERNAME");
-        let password: Option<Secret> = check.get("PTNAD_PASSWORD");
-        let credentials = match (token, username, password) {
-            (Some(token), _, _) => Some(Credentials::Token(token.expose().to_owned())),
-            (None, Some(username), Some(password)) => Some(Credentials::Login {
-                username,
-                password: password.expose().to_owned(),
-            }),
-            (None, username, password) => {
-                if username.is_none() {
-                    check.reject("PTNAD_USERNAME", "required when PTNAD_TOKEN is not set");
-                }
-                if password.is_none() {
-                    check.reject("PTNAD_PASSWORD", "required when PTNAD_TOKEN is not set");
-                }
-                None
+        let credentials = match token {
+            Some(token) => Some(Credentials::Token(token.expose().to_owned())),
+            None => {
+                let username: Option<String> = check.require("PTNAD_USERNAME");
+                let password: Option<Secret> = check.require("PTNAD_PASSWORD");
+                username
+                    .zip(password)
+                    .map(|(username, password)| Credentials::Login {
+                        username,
+                        password: password.expose().to_owned(),
+                    })
             }
         };
 

@@ -1,15 +1,49 @@
 //! The PT NAD [`StreamSink`]: startup (login, lists) and batches of stream
 //! events applied as bulk list changes.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opencti_connector::Error;
+use opencti_connector::cli::{ConnectorSpec, Launch};
+use opencti_connector::config::ConnectorType;
+use opencti_connector::stream::StreamRunner;
 use opencti_connector::stream::event::{EventKind, StreamEvent};
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 
 use crate::client::{ClientError, EnsuredList, ListSpec, PtnadClient};
-use crate::config::PtnadConfig;
+use crate::config::{PTNAD_VARS, PtnadConfig};
 use crate::mapping::{Action, Change, MappingError, Plan, Scope, StreamChange, changes};
+
+/// What the `opencti-ptnad` binary is.
+pub static SPEC: ConnectorSpec = ConnectorSpec {
+    name: "opencti-ptnad",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators",
+    vars: PTNAD_VARS,
+    connector_type: ConnectorType::Stream,
+};
+
+/// Runs the connector as a process: command line, configuration, logging,
+/// registration, then the live stream until SIGTERM/SIGINT. Configuration
+/// and startup failures (bad credentials, PT NAD unreachable) exit with 1.
+pub fn run() -> ExitCode {
+    opencti_connector::cli::run(
+        &SPEC,
+        |settings| PtnadConfig::try_from(settings),
+        |launch: Launch<PtnadConfig>| async move {
+            let sink = PtnadSink::new(launch.connector).map_err(|error| Error::Io {
+                context: "cannot set up the PT NAD client".to_owned(),
+                reason: error.to_string(),
+            })?;
+            StreamRunner::new(sink, launch.runtime)
+                .run(launch.shutdown)
+                .await
+                .map(drop)
+        },
+    )
+}
 
 /// How hard startup tries to reach PT NAD before giving up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

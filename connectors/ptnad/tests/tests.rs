@@ -2,3 +2,4 @@
 
 mod client;
 mod connector;
+mod end_to_end;

@@ -1,0 +1,5 @@
+//! `opencti-ptnad`: the PT NAD stream connector.
+
+fn main() -> std::process::ExitCode {
+    opencti_ptnad::connector::run()
+}
