@@ -66,7 +66,9 @@
 //! field instead. Internal ids that are not strings are ignored. `nb_deps`
 //! saturates at `u64::MAX` where Python's integers would keep growing.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -353,9 +355,10 @@ struct Frame {
     item: Sym,
     object: u32,
     nb_deps: u64,
-    /// The keys pycti acts on, as present when processing started (pycti
-    /// iterates a snapshot of the keys; the others are no-ops).
-    keys: Vec<String>,
+    /// How many keys the object had when processing started: pycti iterates
+    /// a snapshot of the keys, and keys are only ever appended (`nb_deps`),
+    /// so positions below this count are stable.
+    key_count: usize,
     next_key: usize,
     refs: Option<RefsWalk>,
     /// The reference whose enlistment this frame waits for.
@@ -398,12 +401,12 @@ enum Embedded {
 /// recreates if the object is re-entered meanwhile.
 #[derive(Debug)]
 struct RefsWalk {
-    /// Index in [`Frame::keys`].
+    /// Position of the key in the object.
     key_index: usize,
     list: Vec<Value>,
     position: usize,
     kept: Vec<Value>,
-    kept_syms: HashSet<Sym>,
+    kept_syms: SeenSet<Sym, SymHashing>,
 }
 
 #[derive(Debug)]
@@ -418,7 +421,7 @@ struct Splitter {
     active_frame: Vec<Option<usize>>,
     symbols: Symbols,
     /// `(referencing, referenced)` pairs kept so far (pycti's `cache_refs`).
-    kept_refs: HashSet<(Sym, Sym)>,
+    kept_refs: HashSet<(Sym, Sym), SymHashing>,
     elements: Vec<u32>,
     incompatible: Vec<u32>,
 }
@@ -432,7 +435,7 @@ impl Splitter {
             nb_deps: vec![0; values.len()],
             active_frame: vec![None; values.len()],
             symbols: Symbols::with_capacity(values.len() * 2),
-            kept_refs: HashSet::new(),
+            kept_refs: HashSet::default(),
             elements: Vec::with_capacity(values.len()),
             incompatible: Vec::new(),
         };
@@ -531,7 +534,7 @@ impl Splitter {
             item,
             object,
             nb_deps: 1,
-            keys: relevant_keys(&self.objects[object as usize]),
+            key_count: self.objects[object as usize].len(),
             next_key: 0,
             refs: None,
             awaiting: None,
@@ -549,11 +552,7 @@ impl Splitter {
             } else {
                 walk.kept.clone()
             };
-            self.set_value(
-                outer.object,
-                &outer.keys[walk.key_index],
-                Value::Array(visible),
-            );
+            self.set_value(outer.object, walk.key_index, Value::Array(visible));
         }
     }
 
@@ -564,9 +563,9 @@ impl Splitter {
             if let Some(walk) = &mut frame.refs {
                 while walk.position < walk.list.len() {
                     let Value::String(target) = &walk.list[walk.position] else {
-                        return Err(self.error(
+                        return Err(self.key_error(
                             frame.object,
-                            &frame.keys[walk.key_index],
+                            walk.key_index,
                             "holds a reference that is not a string",
                         ));
                     };
@@ -579,19 +578,15 @@ impl Splitter {
                     walk.position += 1;
                 }
                 let walk = frame.refs.take().expect("walk in progress");
-                self.set_value(
-                    frame.object,
-                    &frame.keys[walk.key_index],
-                    Value::Array(walk.kept),
-                );
+                self.set_value(frame.object, walk.key_index, Value::Array(walk.kept));
                 frame.next_key += 1;
                 continue;
             }
-            let Some(key) = frame.keys.get(frame.next_key) else {
+            if frame.next_key >= frame.key_count {
                 return Ok(None);
-            };
+            }
             let key_index = frame.next_key;
-            match self.classify(frame.object, key) {
+            match self.classify(frame.object, key_index) {
                 KeyAction::Skip => frame.next_key += 1,
                 KeyAction::WalkRefs(list) => {
                     frame.refs = Some(RefsWalk {
@@ -599,7 +594,7 @@ impl Splitter {
                         list,
                         position: 0,
                         kept: Vec::new(),
-                        kept_syms: HashSet::new(),
+                        kept_syms: SeenSet::default(),
                     });
                 }
                 KeyAction::FollowRef(target) => {
@@ -608,49 +603,43 @@ impl Splitter {
                         frame.awaiting = Some(Awaiting::Single(target));
                         return Ok(Some(target));
                     }
-                    self.set_value(frame.object, &frame.keys[key_index], Value::Null);
+                    self.set_value(frame.object, key_index, Value::Null);
                     frame.next_key += 1;
                 }
                 KeyAction::DropRef => {
-                    self.set_value(frame.object, &frame.keys[key_index], Value::Null);
+                    self.set_value(frame.object, key_index, Value::Null);
                     frame.next_key += 1;
                 }
                 KeyAction::Dedup(kind) => {
-                    let key = &frame.keys[key_index];
-                    let value = self.objects[frame.object as usize]
-                        .get_mut(key)
-                        .expect("keys are never removed");
+                    let (_, value) = entry_at(&mut self.objects[frame.object as usize], key_index);
                     let outcome = match kind {
                         Embedded::ExternalReferences => {
                             dedup_embedded(value, external_reference_key)
                         }
-                        Embedded::KillChainPhases => {
-                            dedup_embedded(value, |phase| Some(kill_chain_phase_key(phase)))
-                        }
+                        Embedded::KillChainPhases => dedup_embedded(value, kill_chain_phase_key),
                     };
                     if let Err(problem) = outcome {
-                        return Err(self.error(frame.object, key, problem));
+                        return Err(self.key_error(frame.object, key_index, problem));
                     }
                     frame.next_key += 1;
                 }
                 KeyAction::Invalid(problem) => {
-                    return Err(self.error(frame.object, &frame.keys[key_index], problem));
+                    return Err(self.key_error(frame.object, key_index, problem));
                 }
             }
         }
     }
 
-    /// What pycti does with `key` of an object, given its current value.
-    fn classify(&mut self, object: u32, key: &str) -> KeyAction {
+    /// What pycti does with the key at `key_index` of an object, given its
+    /// current value.
+    fn classify(&mut self, object: u32, key_index: usize) -> KeyAction {
         let Self {
             cleanup,
             objects,
             symbols,
             ..
         } = self;
-        let value = objects[object as usize]
-            .get_mut(key)
-            .expect("keys are never removed");
+        let (key, value) = entry_at(&mut objects[object as usize], key_index);
         if key.ends_with("_refs") && !value.is_null() {
             // pycti iterates whatever it is given (a string's characters, an
             // object's keys); an empty value is neither iterated nor reassigned.
@@ -771,10 +760,16 @@ impl Splitter {
         }
     }
 
-    fn set_value(&mut self, object: u32, key: &str, value: Value) {
-        if let Some(slot) = self.objects[object as usize].get_mut(key) {
-            *slot = value;
-        }
+    fn set_value(&mut self, object: u32, key_index: usize, value: Value) {
+        *entry_at(&mut self.objects[object as usize], key_index).1 = value;
+    }
+
+    fn key_error(&self, object: u32, key_index: usize, problem: &str) -> SplitError {
+        let key = self.objects[object as usize]
+            .keys()
+            .nth(key_index)
+            .map_or("", String::as_str);
+        self.error(object, key, problem)
     }
 
     fn error(&self, object: u32, field: &str, problem: &str) -> SplitError {
@@ -814,21 +809,26 @@ impl Splitter {
             }
         };
 
+        // Cloning a finished map copies its hash table: cheaper than hashing
+        // the keys of every bundle again.
+        let mut template = Map::with_capacity(6);
+        template.insert("type".to_owned(), Value::from("bundle"));
+        template.insert("id".to_owned(), Value::from(bundle_id.as_str()));
+        template.insert("spec_version".to_owned(), Value::from("2.1"));
+        template.insert("x_opencti_seq".to_owned(), Value::Null);
+        template.insert("objects".to_owned(), Value::Null);
+        if let Some(version) = event_version {
+            template.insert("x_opencti_event_version".to_owned(), Value::from(version));
+        }
         let bundles = elements
             .iter()
             .map(|&object| {
-                let mut bundle = Map::with_capacity(6);
-                bundle.insert("type".to_owned(), Value::from("bundle"));
-                bundle.insert("id".to_owned(), Value::from(bundle_id.as_str()));
-                bundle.insert("spec_version".to_owned(), Value::from("2.1"));
-                bundle.insert(
-                    "x_opencti_seq".to_owned(),
-                    Value::from(nb_deps[object as usize]),
-                );
-                bundle.insert("objects".to_owned(), Value::Array(vec![take(object)]));
-                if let Some(version) = event_version {
-                    bundle.insert("x_opencti_event_version".to_owned(), Value::from(version));
-                }
+                let mut bundle = template.clone();
+                let mut values = bundle.values_mut().skip(3);
+                *values.next().expect("the template has x_opencti_seq") =
+                    Value::from(nb_deps[object as usize]);
+                *values.next().expect("the template has objects") =
+                    Value::Array(vec![take(object)]);
                 Value::Object(bundle)
             })
             .collect();
@@ -850,18 +850,13 @@ fn object_error(index: usize, id: Option<String>, field: &str, problem: &str) ->
     }
 }
 
-/// The keys of an object that pycti's `enlist_element` acts on, in order.
-fn relevant_keys(object: &Map<String, Value>) -> Vec<String> {
+/// The key and value at a position of an object (the object keeps its
+/// keys in insertion order; its maps are small, so walking is cheap).
+fn entry_at(object: &mut Map<String, Value>, index: usize) -> (&String, &mut Value) {
     object
-        .keys()
-        .filter(|key| {
-            key.ends_with("_ref")
-                || key.ends_with("_refs")
-                || *key == "external_references"
-                || *key == "kill_chain_phases"
-        })
-        .cloned()
-        .collect()
+        .iter_mut()
+        .nth(index)
+        .expect("keys are never removed")
 }
 
 /// An object's internal ids, as pycti's `get_internal_ids_in_extension`
@@ -882,7 +877,7 @@ fn internal_ids(object: &Map<String, Value>) -> impl Iterator<Item = &str> {
 /// De-duplicates an embedded list by a key, dropping entries without one.
 fn dedup_embedded(
     value: &mut Value,
-    key_of: impl Fn(&Map<String, Value>) -> Option<String>,
+    key_of: impl for<'a> Fn(&'a Map<String, Value>) -> Option<EmbeddedKey<'a>>,
 ) -> Result<(), &'static str> {
     let entries = match std::mem::take(value) {
         Value::Array(entries) => entries,
@@ -894,50 +889,142 @@ fn dedup_embedded(
             return Err("is not a list of objects");
         }
     };
-    let mut seen = HashSet::with_capacity(entries.len());
-    let mut kept = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let Value::Object(map) = &entry else {
-            *value = Value::Array(kept);
-            return Err("holds an entry that is not an object");
-        };
-        if let Some(key) = key_of(map)
-            && seen.insert(key)
-        {
-            kept.push(entry);
-        }
-    }
+    let keep: Option<Vec<bool>> = {
+        let mut seen: SeenSet<EmbeddedKey<'_>, RandomState> = SeenSet::default();
+        entries
+            .iter()
+            .map(|entry| {
+                let map = entry.as_object()?;
+                Some(key_of(map).is_some_and(|key| seen.insert(key)))
+            })
+            .collect()
+    };
+    let Some(keep) = keep else {
+        *value = Value::Array(entries);
+        return Err("holds an entry that is not an object");
+    };
+    let kept = entries
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(entry, keep)| keep.then_some(entry))
+        .collect();
     *value = Value::Array(kept);
     Ok(())
 }
 
-/// The canonical JSON pycti hashes into an external reference's id; equal
-/// strings mean equal ids, so the string itself serves as the key.
-fn external_reference_key(reference: &Map<String, Value>) -> Option<String> {
+/// What pycti hashes into an embedded entry's id, up to equality: two
+/// entries get the same id exactly when their keys are equal.
+type EmbeddedKey<'a> = (IdData, IdPart<'a>, Option<IdPart<'a>>);
+
+/// Which properties an embedded entry's id is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum IdData {
+    Url,
+    SourceAndExternalId,
+    KillChainAndPhase,
+}
+
+/// One hashed property: strings compare as they are (their canonical JSON
+/// is injective), anything else by its canonical JSON.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum IdPart<'a> {
+    Text(&'a str),
+    Json(String),
+}
+
+fn id_part(value: &Value) -> IdPart<'_> {
+    match value {
+        Value::String(text) => IdPart::Text(text),
+        other => IdPart::Json(canonical_json(other)),
+    }
+}
+
+/// pycti's `external_reference_generate_id` data: the `url`, else the
+/// `source_name` and `external_id`, else nothing (the entry is dropped).
+fn external_reference_key(reference: &Map<String, Value>) -> Option<EmbeddedKey<'_>> {
     let present = |field| reference.get(field).filter(|value| !value.is_null());
     if let Some(url) = present("url") {
-        Some(format!("{{\"url\":{}}}", canonical_json(url)))
+        Some((IdData::Url, id_part(url), None))
     } else if let (Some(source_name), Some(external_id)) =
         (present("source_name"), present("external_id"))
     {
-        Some(format!(
-            "{{\"external_id\":{},\"source_name\":{}}}",
-            canonical_json(external_id),
-            canonical_json(source_name)
+        Some((
+            IdData::SourceAndExternalId,
+            id_part(source_name),
+            Some(id_part(external_id)),
         ))
     } else {
         None
     }
 }
 
-/// The canonical JSON pycti hashes into a kill chain phase's id.
-fn kill_chain_phase_key(phase: &Map<String, Value>) -> String {
-    let field = |name| canonical_json(phase.get(name).unwrap_or(&Value::Null));
-    format!(
-        "{{\"kill_chain_name\":{},\"phase_name\":{}}}",
+/// pycti's `kill_chain_phase_generate_id` data (missing fields are null).
+fn kill_chain_phase_key(phase: &Map<String, Value>) -> Option<EmbeddedKey<'_>> {
+    let field = |name| id_part(phase.get(name).unwrap_or(&Value::Null));
+    Some((
+        IdData::KillChainAndPhase,
         field("kill_chain_name"),
-        field("phase_name")
-    )
+        Some(field("phase_name")),
+    ))
+}
+
+/// A set that stays a short list while small (most reference lists hold a
+/// few entries) and becomes a hash set when it grows.
+#[derive(Debug)]
+enum SeenSet<T, S> {
+    Few(Vec<T>),
+    Many(HashSet<T, S>),
+}
+
+impl<T, S> Default for SeenSet<T, S> {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+impl<T: Eq + Hash, S: BuildHasher + Default> SeenSet<T, S> {
+    const FEW: usize = 16;
+
+    /// Adds `item`; `false` when it was already there.
+    fn insert(&mut self, item: T) -> bool {
+        match self {
+            Self::Few(items) if items.contains(&item) => false,
+            Self::Few(items) if items.len() < Self::FEW => {
+                items.push(item);
+                true
+            }
+            Self::Few(items) => {
+                let mut set: HashSet<T, S> = items.drain(..).collect();
+                set.insert(item);
+                *self = Self::Many(set);
+                true
+            }
+            Self::Many(set) => set.insert(item),
+        }
+    }
+}
+
+/// Hashing for the splitter's own symbol numbers: they are assigned here,
+/// not chosen by the input, so a fast multiplicative hash is safe.
+type SymHashing = BuildHasherDefault<SymHasher>;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SymHasher(u64);
+
+impl Hasher for SymHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, number: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(number)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 #[cfg(test)]

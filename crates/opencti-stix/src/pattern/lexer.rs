@@ -96,10 +96,15 @@ pub(super) struct Token {
 /// Tokenizes a whole pattern, dropping whitespace and comments; the last
 /// token is always [`Kind::Eof`].
 pub(super) fn tokenize(chars: &[char]) -> Vec<Token> {
+    let mut scanner = Scanner {
+        chars,
+        undotted_run_end: 0,
+        last_comment_end: chars.windows(2).rposition(|pair| pair == ['*', '/']),
+    };
     let mut tokens = Vec::new();
     let mut start = 0;
     while start < chars.len() {
-        let (kind, length) = longest_match(&chars[start..]);
+        let (kind, length) = scanner.longest_match(start);
         let end = start + length;
         if kind != Kind::Skip {
             tokens.push(Token { kind, start, end });
@@ -114,60 +119,110 @@ pub(super) fn tokenize(chars: &[char]) -> Vec<Token> {
     tokens
 }
 
-/// The rule that wins at the start of `text` (never empty) and its length.
-fn longest_match(text: &[char]) -> (Kind, usize) {
-    let mut best = (Kind::Invalid, 0);
-    let mut consider = |kind: Kind, length: Option<usize>| {
-        if let Some(length) = length
-            && length > best.1
-        {
-            best = (kind, length);
+/// Remembers what failed rules learnt about the rest of the input, so that
+/// retrying them at each of the following positions stays linear.
+struct Scanner<'a> {
+    chars: &'a [char],
+    /// End of a run of digits known not to be followed by `.digit`: no
+    /// float starts inside it (a run of zeros lexes one `0` at a time).
+    undotted_run_end: usize,
+    /// Start of the input's last `*/`: a block comment opened after it
+    /// cannot close.
+    last_comment_end: Option<usize>,
+}
+
+impl Scanner<'_> {
+    /// The rule that wins at `start` (before the end) and its length.
+    fn longest_match(&mut self, start: usize) -> (Kind, usize) {
+        let text = &self.chars[start..];
+        let mut best = (Kind::Invalid, 0);
+        let mut consider = |kind: Kind, length: Option<usize>| {
+            if let Some(length) = length
+                && length > best.1
+            {
+                best = (kind, length);
+            }
+        };
+        consider(Kind::IntNeg, int_neg(text));
+        consider(Kind::IntPos, int_pos(text));
+        consider(Kind::FloatNeg, self.float(start, '-', true));
+        consider(Kind::FloatPos, self.float(start, '+', false));
+        consider(Kind::Hex, hex(text));
+        consider(Kind::Binary, binary(text));
+        consider(Kind::Str, string(text));
+        consider(Kind::Bool, boolean(text));
+        consider(Kind::Timestamp, timestamp(text));
+        for &(keyword, kind) in KEYWORDS {
+            consider(kind, literal(text, keyword));
         }
-    };
-    consider(Kind::IntNeg, int_neg(text));
-    consider(Kind::IntPos, int_pos(text));
-    consider(Kind::FloatNeg, float_neg(text));
-    consider(Kind::FloatPos, float_pos(text));
-    consider(Kind::Hex, hex(text));
-    consider(Kind::Binary, binary(text));
-    consider(Kind::Str, string(text));
-    consider(Kind::Bool, boolean(text));
-    consider(Kind::Timestamp, timestamp(text));
-    for &(keyword, kind) in KEYWORDS {
-        consider(kind, literal(text, keyword));
+        consider(Kind::IdentWithoutHyphen, identifier(text, false));
+        consider(Kind::IdentWithHyphen, identifier(text, true));
+        for (symbol, kind) in [
+            ("==", Kind::Eq),
+            ("=", Kind::Eq),
+            ("!=", Kind::Neq),
+            ("<>", Kind::Neq),
+            ("<", Kind::Lt),
+            ("<=", Kind::Le),
+            (">", Kind::Gt),
+            (">=", Kind::Ge),
+            ("'", Kind::Quote),
+            (":", Kind::Colon),
+            (".", Kind::Dot),
+            (",", Kind::Comma),
+            (")", Kind::RParen),
+            ("(", Kind::LParen),
+            ("]", Kind::RBrack),
+            ("[", Kind::LBrack),
+            ("+", Kind::Plus),
+            ("-", Kind::Hyphen),
+            ("^", Kind::Power),
+            ("/", Kind::Divide),
+            ("*", Kind::Asterisk),
+        ] {
+            consider(kind, literal(text, symbol));
+        }
+        consider(Kind::Skip, whitespace(text));
+        consider(Kind::Skip, self.block_comment(start));
+        consider(Kind::Skip, line_comment(text));
+        consider(Kind::Invalid, Some(1));
+        best
     }
-    consider(Kind::IdentWithoutHyphen, identifier(text, false));
-    consider(Kind::IdentWithHyphen, identifier(text, true));
-    for (symbol, kind) in [
-        ("==", Kind::Eq),
-        ("=", Kind::Eq),
-        ("!=", Kind::Neq),
-        ("<>", Kind::Neq),
-        ("<", Kind::Lt),
-        ("<=", Kind::Le),
-        (">", Kind::Gt),
-        (">=", Kind::Ge),
-        ("'", Kind::Quote),
-        (":", Kind::Colon),
-        (".", Kind::Dot),
-        (",", Kind::Comma),
-        (")", Kind::RParen),
-        ("(", Kind::LParen),
-        ("]", Kind::RBrack),
-        ("[", Kind::LBrack),
-        ("+", Kind::Plus),
-        ("-", Kind::Hyphen),
-        ("^", Kind::Power),
-        ("/", Kind::Divide),
-        ("*", Kind::Asterisk),
-    ] {
-        consider(kind, literal(text, symbol));
+
+    /// `sign [0-9]* '.' [0-9]+`, the sign required or optional.
+    fn float(&mut self, start: usize, sign: char, sign_required: bool) -> Option<usize> {
+        let signed = self.chars.get(start) == Some(&sign);
+        if sign_required && !signed {
+            return None;
+        }
+        let digits_start = start + usize::from(signed);
+        if digits_start < self.undotted_run_end {
+            return None;
+        }
+        let text = &self.chars[digits_start..];
+        let integer = count_while(text, |c| c.is_ascii_digit());
+        let fraction = match text.get(integer) {
+            Some('.') => count_while(&text[integer + 1..], |c| c.is_ascii_digit()),
+            _ => 0,
+        };
+        if fraction == 0 {
+            self.undotted_run_end = self.undotted_run_end.max(digits_start + integer);
+            return None;
+        }
+        Some(usize::from(signed) + integer + 1 + fraction)
     }
-    consider(Kind::Skip, whitespace(text));
-    consider(Kind::Skip, block_comment(text));
-    consider(Kind::Skip, line_comment(text));
-    consider(Kind::Invalid, Some(1));
-    best
+
+    /// `'/*' .*? '*/'`
+    fn block_comment(&self, start: usize) -> Option<usize> {
+        literal(&self.chars[start..], "/*")?;
+        if self.last_comment_end? < start + 2 {
+            return None;
+        }
+        self.chars[start + 2..]
+            .windows(2)
+            .position(|pair| pair == ['*', '/'])
+            .map(|end| 2 + end + 2)
+    }
 }
 
 /// The grammar's whitespace set (wider than Python's `string.whitespace`).
@@ -203,16 +258,6 @@ fn unsigned_int(text: &[char]) -> Option<usize> {
     }
 }
 
-/// `[0-9]* '.' [0-9]+`
-fn unsigned_float(text: &[char]) -> Option<usize> {
-    let integer = count_while(text, |c| c.is_ascii_digit());
-    if text.get(integer) != Some(&'.') {
-        return None;
-    }
-    let fraction = count_while(&text[integer + 1..], |c| c.is_ascii_digit());
-    (fraction > 0).then_some(integer + 1 + fraction)
-}
-
 fn int_neg(text: &[char]) -> Option<usize> {
     (text.first() == Some(&'-')).then(|| unsigned_int(&text[1..]).map(|n| n + 1))?
 }
@@ -220,15 +265,6 @@ fn int_neg(text: &[char]) -> Option<usize> {
 fn int_pos(text: &[char]) -> Option<usize> {
     let sign = usize::from(text.first() == Some(&'+'));
     unsigned_int(&text[sign..]).map(|n| n + sign)
-}
-
-fn float_neg(text: &[char]) -> Option<usize> {
-    (text.first() == Some(&'-')).then(|| unsigned_float(&text[1..]).map(|n| n + 1))?
-}
-
-fn float_pos(text: &[char]) -> Option<usize> {
-    let sign = usize::from(text.first() == Some(&'+'));
-    unsigned_float(&text[sign..]).map(|n| n + sign)
 }
 
 /// `'h' QUOTE (HexDigit HexDigit)* QUOTE`
@@ -337,15 +373,6 @@ fn whitespace(text: &[char]) -> Option<usize> {
     (length > 0).then_some(length)
 }
 
-/// `'/*' .*? '*/'`
-fn block_comment(text: &[char]) -> Option<usize> {
-    literal(text, "/*")?;
-    text[2..]
-        .windows(2)
-        .position(|pair| pair == ['*', '/'])
-        .map(|end| 2 + end + 2)
-}
-
 /// `'//' ~[\r\n]*`
 fn line_comment(text: &[char]) -> Option<usize> {
     literal(text, "//")?;
@@ -414,6 +441,32 @@ mod tests {
                 Eof
             ]
         );
+    }
+
+    #[test]
+    fn zeros_and_unclosed_comments_lex_one_token_at_a_time() {
+        assert_eq!(kinds(&"0".repeat(10)).len(), 11);
+        assert_eq!(kinds(&("0".repeat(10) + ".5")), [Kind::FloatPos, Kind::Eof]);
+        assert_eq!(
+            kinds("0 00.5 -00.5"),
+            [Kind::IntPos, Kind::FloatPos, Kind::FloatNeg, Kind::Eof]
+        );
+        assert_eq!(
+            kinds("/* a */ /* b"),
+            [
+                Kind::Divide,
+                Kind::Asterisk,
+                Kind::IdentWithoutHyphen,
+                Kind::Eof
+            ]
+        );
+        // Large inputs of this shape must stay fast (they were quadratic).
+        let chars: Vec<char> = "0"
+            .repeat(200_000)
+            .chars()
+            .chain("/* ".repeat(100_000).chars())
+            .collect();
+        assert_eq!(tokenize(&chars).len(), 200_000 + 200_000 + 1);
     }
 
     #[test]
