@@ -49,7 +49,6 @@ pub struct SendReport {
 
 /// Everything a message envelope carries besides the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct EnvelopeFields<'a> {
     /// Registration `connector_user_id`.
     pub applicant_id: Option<&'a str>,

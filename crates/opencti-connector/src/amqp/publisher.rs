@@ -15,7 +15,7 @@ use super::link::BrokerLink;
 use crate::metrics::{Metrics, RuntimeEvent};
 
 /// How many messages may wait for their confirm at once.
-const WINDOW: usize = 2048;
+const WINDOW: usize = 8192;
 
 /// One message body, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,24 +102,22 @@ impl ConfirmPublisher {
                 while !broken && next < pending.len() && in_flight.len() < WINDOW {
                     let index = pending[next];
                     next += 1;
-                    let published = live
-                        .channel
-                        .basic_publish(
-                            exchange.into(),
-                            routing_key.into(),
-                            options,
-                            &messages[index].body,
-                            properties.clone(),
-                        )
-                        .await;
-                    match published {
-                        Ok(confirm) => in_flight.push(async move { (index, confirm.await) }),
-                        Err(error) => {
-                            broken = true;
-                            reason.get_or_insert_with(|| error.to_string());
-                            failed.push(index);
+                    // Not awaited here: the delivery tag and the frames are
+                    // queued on the first poll, in push order, so many
+                    // messages travel per round trip to the I/O thread.
+                    let publish = live.channel.basic_publish(
+                        exchange.into(),
+                        routing_key.into(),
+                        options,
+                        &messages[index].body,
+                        properties.clone(),
+                    );
+                    in_flight.push(async move {
+                        match publish.await {
+                            Ok(confirm) => (index, confirm.await),
+                            Err(error) => (index, Err(error)),
                         }
-                    }
+                    });
                 }
                 if broken && next < pending.len() {
                     failed.extend_from_slice(&pending[next..]);
