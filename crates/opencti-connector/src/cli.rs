@@ -98,6 +98,7 @@ where
     let tables = spec.tables();
     let command = Cli::command()
         .name(spec.name)
+        .bin_name(spec.name)
         .version(spec.version)
         .about(spec.about)
         .after_help(format!(
@@ -157,9 +158,8 @@ where
     if cli.check {
         return tokio.block_on(check(&runtime_config, &settings));
     }
-    let shutdown = CancellationToken::new();
     let outcome = tokio.block_on(async {
-        spawn_signal_listener(shutdown.clone())?;
+        let shutdown = shutdown_on_signals()?;
         body(Launch {
             connector: connector_config,
             runtime: runtime_config,
@@ -211,7 +211,12 @@ async fn check(config: &RuntimeConfig, settings: &Settings) -> ExitCode {
     }
 }
 
-fn spawn_signal_listener(shutdown: CancellationToken) -> Result<(), Error> {
+/// A token cancelled on the first SIGTERM or SIGINT (call inside a Tokio
+/// runtime). The stream runtime uses the same signal handling through
+/// [`run`].
+pub fn shutdown_on_signals() -> Result<CancellationToken, Error> {
+    let shutdown = CancellationToken::new();
+    let cancel = shutdown.clone();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|error| Error::Io {
         context: "cannot listen for SIGTERM".to_owned(),
@@ -222,7 +227,7 @@ fn spawn_signal_listener(shutdown: CancellationToken) -> Result<(), Error> {
             _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, stopping"),
         }
-        shutdown.cancel();
+        cancel.cancel();
     });
-    Ok(())
+    Ok(shutdown)
 }

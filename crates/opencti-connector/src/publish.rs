@@ -416,6 +416,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn envelopes_match_pycti_per_generation() {
+        let bundle = json!({"type": "bundle", "id": "bundle--1", "objects": [{"id": "x--1"}]});
+        let options = SendOptions {
+            entities_types: vec!["Indicator".to_owned()],
+            ..SendOptions::default()
+        };
+        let mut fields = EnvelopeFields {
+            applicant_id: Some("user-1"),
+            work_id: Some("work_1"),
+            generation: Generation::V6,
+            options: &options,
+        };
+        let content = STANDARD.encode(
+            "{\"type\": \"bundle\", \"id\": \"bundle--1\", \"objects\": [{\"id\": \"x--1\"}]}",
+        );
+        assert_eq!(
+            String::from_utf8(encode_envelope(&bundle, 3, &fields)).unwrap(),
+            format!(
+                "{{\"bundle_type\": \"QUEUE_BUNDLE\", \"applicant_id\": \"user-1\", \"action_sequence\": 3, \"entities_types\": [\"Indicator\"], \"content\": \"{content}\", \"update\": false, \"draft_id\": null, \"work_id\": \"work_1\"}}"
+            )
+        );
+        fields.generation = Generation::V7;
+        fields.work_id = None;
+        assert_eq!(
+            String::from_utf8(encode_envelope(&bundle, 1, &fields)).unwrap(),
+            format!(
+                "{{\"bundle_type\": \"QUEUE_BUNDLE\", \"applicant_id\": \"user-1\", \"action_sequence\": 1, \"entities_types\": [\"Indicator\"], \"content\": \"{content}\", \"update\": false, \"draft_id\": null, \"no_split\": false}}"
+            )
+        );
+    }
+
+    #[test]
     fn python_style_json() {
         let value = json!({"a": [1, 2], "b": "é\u{1F600}\n", "c": {"d": null}});
         assert_eq!(

@@ -11,14 +11,15 @@
 //!
 //! let shutdown = CancellationToken::new(); // `cli::run` hands you one wired to SIGTERM/SIGINT
 //! let session = PlatformSession::start(config, SessionOptions::new(ConnectorType::Stream), shutdown).await?;
-//! let api = session.api();                // extra GraphQL (`query`, `stream_collection`)
-//! let state = session.state();            // get()/set(): pushed to the platform within 1 s
+//! let api = session.api().clone();        // extra GraphQL (`query`, `stream_collection`)
+//! let state = session.state().clone();    // get()/set(): pushed to the platform within 1 s
 //! let mut resets = state.resets();        // changes when the platform reset the state
 //! session.metrics().register("my_metric", "help", prometheus_client::metrics::counter::Counter::<u64>::default());
-//! let live_stream = &session.config().connector.live_stream;
+//! let live_stream = session.config().connector.live_stream.clone();
 //! // ... run until session.shutdown() is cancelled ...
+//! # let _ = (api, live_stream, resets.changed().await);
 //! session.close().await;                  // final ping with the final state
-//! # let _ = (api, live_stream, resets.changed().await); Ok(()) }
+//! # Ok(()) }
 //! ```
 
 use std::net::SocketAddr;

@@ -409,3 +409,86 @@ async fn metrics_are_served_with_pycti_names() {
     }
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_api_protocol_pushes_the_whole_bundle_and_directory_gets_a_copy() {
+    let (platform, queue) = platform_and_queue("6.8.10", None).await;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().to_str().unwrap().to_owned();
+    let runner = quick_runner(
+        scripted(vec![four_object_bundle()]),
+        &platform,
+        &[
+            ("CONNECTOR_RUN_AND_TERMINATE", "true"),
+            ("CONNECTOR_QUEUE_PROTOCOL", "api"),
+            ("CONNECTOR_SEND_TO_DIRECTORY", "true"),
+            ("CONNECTOR_SEND_TO_DIRECTORY_PATH", &path),
+        ],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let pushes = platform.calls("StixBundlePush");
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0]["work_id"], "work_1");
+    let pushed: Value = serde_json::from_str(pushes[0]["bundle"].as_str().unwrap()).unwrap();
+    assert_eq!(pushed, four_object_bundle(), "the unsplit bundle");
+    assert!(platform.calls("addExpectations").is_empty());
+    assert!(
+        queue
+            .consume(1, Duration::from_millis(500))
+            .await
+            .is_empty(),
+        "nothing queued"
+    );
+    let files: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let name = files[0].file_name().into_string().unwrap();
+    assert!(
+        name.starts_with("test_import-") && name.ends_with(".json"),
+        "{name}"
+    );
+    let copy: Value = serde_json::from_slice(&std::fs::read(files[0].path()).unwrap()).unwrap();
+    assert_eq!(copy["bundle_type"], "DIRECTORY_BUNDLE");
+    assert_eq!(copy["connector"]["type"], "EXTERNAL_IMPORT");
+    assert_eq!(copy["connector"]["scope"], "not-applicable");
+    assert_eq!(copy["bundle"], four_object_bundle());
+}
+
+#[tokio::test]
+async fn test_contexts_record_what_a_connector_does() {
+    let mut source = scripted(vec![single(1), single(2)]);
+    let mut initial = serde_json::Map::new();
+    initial.insert("sent".to_owned(), json!(0));
+    let (ctx, probe) = RunContext::for_test(Some(initial));
+    source.run(&ctx).await.unwrap();
+    assert_eq!(probe.bundles(), vec![single(1), single(2)]);
+    assert_eq!(probe.state().unwrap()["sent"], json!(2));
+    ctx.report_error("bad item", "row 3").await.unwrap();
+    assert_eq!(probe.errors()[0].error, "bad item");
+    probe.shut_down();
+    assert!(matches!(
+        ctx.send_bundle(single(3)).await,
+        Err(SendError::Cancelled)
+    ));
+}
+
+#[tokio::test]
+async fn sigterm_fires_the_shutdown_token() {
+    let shutdown = opencti_connector::cli::shutdown_on_signals().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::timeout(Duration::from_secs(10), shutdown.cancelled())
+        .await
+        .expect("SIGTERM cancels the token");
+}

@@ -95,6 +95,7 @@ impl FakePlatform {
                     "workAdd" => json!({ "workAdd": { "id": format!("work_{}", shared.calls.iter().filter(|call| call.operation == "workAdd").count()) } }),
                     "workToProcessed" => json!({ "workEdit": { "toProcessed": variables["id"] } }),
                     "addExpectations" => json!({ "workEdit": { "addExpectations": variables["id"] } }),
+                    "StixBundlePush" => json!({ "stixBundlePush": true }),
                     "reportExpectation" => json!({ "workEdit": { "reportExpectation": variables["id"] } }),
                     other => panic!("unexpected operation {other}"),
                 };
