@@ -9,6 +9,7 @@
 //! edited in the platform: the local state takes the platform's value and
 //! [`StateHandle::resets`] notifies the runtime.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -215,25 +216,17 @@ impl Pinger {
         schedule: PingSchedule,
     ) -> Self {
         let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            let mut last_ping;
-            loop {
-                ping_once(&api, &connector_id, &state, &metrics).await;
-                last_ping = Instant::now();
-                tokio::select! {
-                    () = stopped.cancelled() => break,
-                    () = tokio::time::sleep_until(last_ping + schedule.interval) => {}
-                    () = state.inner.changed.notified() => {
-                        tokio::select! {
-                            () = stopped.cancelled() => break,
-                            () = tokio::time::sleep_until(last_ping + schedule.debounce) => {}
-                        }
-                    }
-                }
+        let ping = move |sent: String, info: ConnectorInfo| {
+            let api = api.clone();
+            let connector_id = connector_id.clone();
+            async move {
+                api.ping(&connector_id, &sent, &info)
+                    .await
+                    .map(|reply| reply.connector_state)
+                    .map_err(|error| error.to_string())
             }
-            ping_once(&api, &connector_id, &state, &metrics).await;
-        });
+        };
+        let task = tokio::spawn(ping_loop(ping, state, metrics, schedule, stop.clone()));
         Self { stop, task }
     }
 
@@ -245,6 +238,52 @@ impl Pinger {
     }
 }
 
+/// The ping cadence, independent of the transport: `ping` sends the state
+/// text and info and returns the platform's stored state.
+async fn ping_loop<F, Fut>(
+    ping: F,
+    state: StateHandle,
+    metrics: Metrics,
+    schedule: PingSchedule,
+    stopped: CancellationToken,
+) where
+    F: Fn(String, ConnectorInfo) -> Fut,
+    Fut: Future<Output = Result<Option<String>, String>>,
+{
+    loop {
+        ping_with(&ping, &state, &metrics).await;
+        let last_ping = Instant::now();
+        tokio::select! {
+            () = stopped.cancelled() => break,
+            () = tokio::time::sleep_until(last_ping + schedule.interval) => {}
+            () = state.inner.changed.notified() => {
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    () = tokio::time::sleep_until(last_ping + schedule.debounce) => {}
+                }
+            }
+        }
+    }
+    ping_with(&ping, &state, &metrics).await;
+}
+
+async fn ping_with<F, Fut>(ping: &F, state: &StateHandle, metrics: &Metrics)
+where
+    F: Fn(String, ConnectorInfo) -> Fut,
+    Fut: Future<Output = Result<Option<String>, String>>,
+{
+    let (sent, version) = state.snapshot();
+    match ping(sent.clone(), state.connector_info()).await {
+        Ok(remote) => {
+            metrics.emit(RuntimeEvent::PingSucceeded);
+            if state.apply_remote(&sent, version, remote.as_deref()) {
+                metrics.emit(RuntimeEvent::StateResetRemotely);
+            }
+        }
+        Err(reason) => metrics.emit(RuntimeEvent::PingFailed { reason: &reason }),
+    }
+}
+
 /// One ping with the current state and info; logs and counts the outcome.
 pub async fn ping_once(
     api: &ApiClient,
@@ -252,19 +291,13 @@ pub async fn ping_once(
     state: &StateHandle,
     metrics: &Metrics,
 ) {
-    let (sent, version) = state.snapshot();
-    let info = state.connector_info();
-    match api.ping(connector_id, &sent, &info).await {
-        Ok(reply) => {
-            metrics.emit(RuntimeEvent::PingSucceeded);
-            if state.apply_remote(&sent, version, reply.connector_state.as_deref()) {
-                metrics.emit(RuntimeEvent::StateResetRemotely);
-            }
-        }
-        Err(error) => metrics.emit(RuntimeEvent::PingFailed {
-            reason: &error.to_string(),
-        }),
-    }
+    let ping = |sent: String, info: ConnectorInfo| async move {
+        api.ping(connector_id, &sent, &info)
+            .await
+            .map(|reply| reply.connector_state)
+            .map_err(|error| error.to_string())
+    };
+    ping_with(&ping, state, metrics).await;
 }
 
 #[cfg(test)]
@@ -319,5 +352,80 @@ mod tests {
         state.set(Some(object(json!({"b": 3}))));
         assert!(!state.apply_remote(&sent, version, Some("")));
         assert_eq!(state.get(), Some(object(json!({"b": 3}))));
+    }
+
+    /// Pings seen by a fake transport: (seconds since start, state sent).
+    type Seen = Arc<Mutex<Vec<(u64, String)>>>;
+
+    fn spawn_fake(
+        state: &StateHandle,
+        remote: Option<&'static str>,
+    ) -> (Seen, CancellationToken, JoinHandle<()>) {
+        let seen: Seen = Arc::default();
+        let start = Instant::now();
+        let recorder = Arc::clone(&seen);
+        let ping = move |sent: String, _info: ConnectorInfo| {
+            let recorder = Arc::clone(&recorder);
+            async move {
+                recorder
+                    .lock()
+                    .unwrap()
+                    .push((start.elapsed().as_secs(), sent.clone()));
+                Ok(Some(remote.map_or(sent, str::to_owned)))
+            }
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(ping_loop(
+            ping,
+            state.clone(),
+            Metrics::default(),
+            PingSchedule::default(),
+            stop.clone(),
+        ));
+        (seen, stop, task)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_is_pinged_within_a_second_and_liveness_every_40_seconds() {
+        let state = StateHandle::new(None);
+        let (seen, stop, task) = spawn_fake(&state, None);
+        tokio::time::sleep(Duration::from_millis(5500)).await;
+        state.set(Some(object(json!({"cursor": 1}))));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Pinged at once (the last ping is more than a second old).
+        assert_eq!(
+            seen.lock().unwrap().last().unwrap(),
+            &(5, "{\"cursor\":1}".to_owned())
+        );
+        // Two changes in quick succession: the second waits for the debounce.
+        state.set(Some(object(json!({"cursor": 2}))));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            seen.lock().unwrap().last().unwrap(),
+            &(6, "{\"cursor\":2}".to_owned())
+        );
+        // Then only liveness pings, 40 s apart.
+        tokio::time::sleep(Duration::from_secs(81)).await;
+        let times: Vec<u64> = seen.lock().unwrap().iter().map(|(at, _)| *at).collect();
+        assert_eq!(times, vec![0, 5, 6, 46, 86]);
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 6, "a final ping on stop");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_remote_reset_is_noticed_on_the_next_ping() {
+        let state = StateHandle::new(Some("{\"cursor\": 9}"));
+        let mut resets = state.resets();
+        let (_seen, stop, task) = spawn_fake(&state, Some(""));
+        tokio::time::timeout(Duration::from_secs(1), resets.changed())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.get(), None);
+        stop.cancel();
+        task.await.unwrap();
     }
 }
