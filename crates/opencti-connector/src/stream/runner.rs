@@ -1,7 +1,16 @@
 //! Stream connectors as processes: the platform session (registration as
 //! `STREAM`, pings carrying the position, metrics) around the stream
 //! runtime.
+//!
+//! A connector's `main`:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     opencti_connector::stream::run_stream::<MySink>()
+//! }
+//! ```
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -12,11 +21,65 @@ use super::position::StartSettings;
 use super::runtime::StreamRuntime;
 use super::sink::StreamSink;
 use crate::api::ApiClient;
-use crate::config::{ConnectorType, RuntimeConfig};
+use crate::cli::{ConnectorSpec, Launch};
+use crate::config::{ConfigErrors, ConnectorType, RuntimeConfig, Settings, Var};
 use crate::error::Error;
 use crate::metrics::{Metrics, RunState};
 use crate::session::{PlatformSession, SessionOptions};
 use crate::state::PingSchedule;
+
+/// A stream connector: a [`StreamSink`] built from its own configuration.
+pub trait StreamConnector: StreamSink + Sized + 'static {
+    /// The connector's typed configuration, validated from the resolved
+    /// variables (report every problem at once, see
+    /// [`crate::config::Check`]).
+    type Config: for<'a> TryFrom<&'a Settings, Error = ConfigErrors> + Send + 'static;
+    /// Why the connector cannot be built.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The connector's own variables; a variable named like a runtime one
+    /// replaces it.
+    const VARS: &'static [Var] = &[];
+    /// Binary name shown by `--help`.
+    const NAME: &'static str = "opencti-connector";
+    /// Version shown by `--version` and registered with 7.x platforms.
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    /// One line describing the connector for `--help`.
+    const ABOUT: &'static str = "OpenCTI stream connector";
+    /// Slug registered with 7.x platforms.
+    const SLUG: Option<&'static str> = None;
+
+    /// Builds the connector from its configuration. Remote setup (logins,
+    /// creating lists) belongs in [`StreamSink::on_start`].
+    fn from_config(config: Self::Config) -> Result<Self, Self::Error>;
+}
+
+/// Runs `C` as a process: CLI, configuration, logging, signals, session,
+/// live stream. Returns the process exit code.
+pub fn run_stream<C: StreamConnector>() -> ExitCode {
+    let spec = ConnectorSpec {
+        name: C::NAME,
+        version: C::VERSION,
+        about: C::ABOUT,
+        vars: C::VARS,
+        connector_type: ConnectorType::Stream,
+    };
+    crate::cli::run(
+        &spec,
+        |settings| C::Config::try_from(settings),
+        |launch: Launch<C::Config>| async move {
+            let sink = C::from_config(launch.connector).map_err(|error| Error::Io {
+                context: "cannot start the connector".to_owned(),
+                reason: error.to_string(),
+            })?;
+            StreamRunner::new(sink, launch.runtime)
+                .with_identity(Some(C::VERSION.to_owned()), C::SLUG.map(str::to_owned))
+                .run(launch.shutdown)
+                .await
+                .map(drop)
+        },
+    )
+}
 
 /// Runs a [`StreamSink`] as a registered stream connector; configurable for
 /// tests.

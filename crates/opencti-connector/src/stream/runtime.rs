@@ -17,9 +17,13 @@ use super::position::{PositionError, RecoverUntil, StartSettings, StreamPosition
 use super::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use crate::state::{State, StateHandle};
 
-/// While the stream is busy, the position is written to the state at least
-/// this often (and whenever the stream goes quiet).
+/// After events were handled, the position is written to the state as soon
+/// as the stream goes quiet, and at least this often while it is busy.
 const PERSIST_INTERVAL: Duration = Duration::from_millis(250);
+/// A position moved only by heartbeats is written at most this often: each
+/// write costs a ping, and losing it only means re-reading a stretch of the
+/// stream with nothing in it for this connector.
+const MARKER_PERSIST_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The connector state as the stream runtime uses it.
 ///
@@ -241,7 +245,10 @@ struct Consumer<'a, St, S> {
     window_end: Option<String>,
     batch_deadline: Option<Instant>,
     batching: Batching,
+    /// The position moved since it was last written.
     dirty: bool,
+    /// ... past an event (not only heartbeats): write it promptly.
+    urgent: bool,
     persisted_at: Instant,
     /// Changes when the platform reset or replaced the state.
     resets: watch::Receiver<u64>,
@@ -265,6 +272,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             batch_deadline: None,
             batching,
             dirty: false,
+            urgent: false,
             persisted_at: Instant::now(),
             resets,
         }
@@ -273,8 +281,13 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
     async fn run(&mut self, mut reader: StreamReader) -> Stop {
         let shutdown = self.runtime.shutdown.clone();
         loop {
-            if self.dirty && (reader.is_empty() || self.persisted_at.elapsed() >= PERSIST_INTERVAL)
-            {
+            let since = self.persisted_at.elapsed();
+            let due = if self.urgent {
+                reader.is_empty() || since >= PERSIST_INTERVAL
+            } else {
+                since >= MARKER_PERSIST_INTERVAL
+            };
+            if self.dirty && due {
                 self.persist();
             }
             let deadline = self.batch_deadline;
@@ -311,12 +324,14 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             Incoming::Data(Err(error)) => {
                 tracing::error!(event_id = error.event_id(), "{error}; event rejected");
                 self.runtime.metrics.count_rejected();
+                self.urgent = true;
                 error.event_id().to_owned()
             }
             Incoming::NoRecover { id } => {
                 tracing::warn!(event_id = %id, "the platform ended recovery for this stream; recover_until set to false");
                 self.position.recover_until = RecoverUntil::Disabled;
                 self.dirty = true;
+                self.urgent = true;
                 id
             }
             Incoming::Unknown { id, name } => {
@@ -403,6 +418,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             }
         };
         let metrics = &self.runtime.metrics;
+        self.urgent = true;
         let mut hint: Option<Duration> = None;
         let mut keep = Vec::with_capacity(outcomes.len());
         for (event, outcome) in self.batch.iter().zip(outcomes) {
@@ -454,6 +470,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
         }
         self.runtime.persist(&self.position);
         self.dirty = false;
+        self.urgent = false;
         self.persisted_at = Instant::now();
     }
 }
