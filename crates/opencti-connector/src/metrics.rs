@@ -233,6 +233,10 @@ impl Metrics {
                     "Messages confirmed by the broker"
                 );
             }
+            RuntimeEvent::BundlePushed => {
+                inner.bundles_sent.inc();
+                tracing::debug!("Bundle sent with stixBundlePush");
+            }
             RuntimeEvent::ConfirmsPending(count) => {
                 inner
                     .confirms_pending
@@ -376,6 +380,8 @@ pub enum RuntimeEvent<'a> {
         /// From the first publish to the last confirm.
         latency: Duration,
     },
+    /// A whole bundle was accepted by `stixBundlePush` (api protocol).
+    BundlePushed,
     /// Messages published and not yet confirmed.
     ConfirmsPending(u64),
     /// Messages must be published again.

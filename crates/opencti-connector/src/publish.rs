@@ -191,6 +191,7 @@ struct SenderInner {
     send_to_queue: bool,
     directory: Option<DirectoryOutput>,
     publisher: Option<ConfirmPublisher>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl BundleSender {
@@ -220,6 +221,7 @@ impl BundleSender {
                 send_to_queue: config.connector.send_to_queue,
                 directory: config.connector.directory.clone(),
                 publisher,
+                metrics: session.metrics().clone(),
             }),
         }
     }
@@ -264,6 +266,9 @@ impl BundleSender {
                 .api
                 .stix_bundle_push(&inner.identity.id, &text, work_id)
                 .await?;
+            inner
+                .metrics
+                .emit(crate::metrics::RuntimeEvent::BundlePushed);
             return Ok(SendReport {
                 messages: 1,
                 incompatible: 0,

@@ -104,6 +104,8 @@ impl PlatformSession {
             "Connected to the OpenCTI platform"
         );
         let background = CancellationToken::new();
+        // Stops the metrics endpoint again if registration fails below.
+        let background_guard = background.clone().drop_guard();
         let metrics_config = &config.connector.metrics;
         let metrics_address = if metrics_config.expose {
             let address = SocketAddr::new(metrics_config.host, metrics_config.port);
@@ -143,6 +145,7 @@ impl PlatformSession {
             info.run_and_terminate = run_and_terminate;
             info.queue_threshold = section.queue_threshold_mb;
         });
+        background_guard.disarm();
         let pinger = Pinger::spawn(
             api.clone(),
             registration.id.clone(),
