@@ -1,5 +1,5 @@
 //! The PT NAD [`StreamSink`]: startup (login, lists) and batches of stream
-//! events applied as bulk list changes.
+//! events applied as bulk list changes; [`run`] is the binary's entry point.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -82,9 +82,10 @@ pub enum StartupError {
         #[source]
         last: ClientError,
     },
-    /// The reputation lists could not be prepared.
-    #[error("cannot prepare the PT NAD reputation lists: {0}")]
-    Lists(#[source] ClientError),
+    /// PT NAD refused a startup request for a reason retrying cannot fix
+    /// (a list name taken, a list of the wrong type, ...).
+    #[error("cannot set up PT NAD and its reputation lists: {0}")]
+    Setup(#[source] ClientError),
 }
 
 /// Keeps PT NAD's reputation lists in sync with the indicators of the stream.
@@ -127,28 +128,30 @@ impl PtnadSink {
     pub async fn start(&self) -> Result<(), StartupError> {
         let mut delay = self.startup.first_delay;
         let attempts = self.startup.attempts.max(1);
-        for attempt in 1..=attempts {
-            match self.prepare().await {
+        let mut attempt = 1;
+        loop {
+            let error = match self.prepare().await {
                 Ok(()) => return Ok(()),
-                Err(error) if error.is_auth_failure() => {
-                    return Err(StartupError::Credentials(error));
-                }
-                Err(error) if !error.is_retryable() => return Err(StartupError::Lists(error)),
-                Err(error) if attempt == attempts => {
-                    return Err(StartupError::Unavailable {
-                        attempts,
-                        last: error,
-                    });
-                }
-                Err(error) => {
-                    let wait = error.retry_after().unwrap_or(delay).max(delay);
-                    tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "PT NAD not ready");
-                    tokio::time::sleep(wait).await;
-                    delay = delay.saturating_mul(2);
-                }
+                Err(error) => error,
+            };
+            if error.is_auth_failure() {
+                return Err(StartupError::Credentials(error));
             }
+            if !error.is_retryable() {
+                return Err(StartupError::Setup(error));
+            }
+            if attempt == attempts {
+                return Err(StartupError::Unavailable {
+                    attempts,
+                    last: error,
+                });
+            }
+            let wait = error.retry_after().map_or(delay, |asked| asked.max(delay));
+            tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "PT NAD not ready");
+            tokio::time::sleep(wait).await;
+            delay = delay.saturating_mul(2);
+            attempt += 1;
         }
-        unreachable!("the last attempt always returns")
     }
 
     async fn prepare(&self) -> Result<(), ClientError> {
@@ -197,6 +200,7 @@ impl PtnadSink {
         }
         let operations = plan.operations();
         for operation in &operations {
+            // The mapping keeps only types in scope, and every type in scope has a list.
             let Some(spec) = self
                 .lists
                 .iter()

@@ -408,3 +408,19 @@ async fn an_expired_session_does_not_lose_events() {
     assert_eq!(fake.values("opencti-md5").unwrap(), set(&[MD5_B]));
     assert_eq!(fake.logins(), 2);
 }
+
+#[tokio::test]
+async fn a_list_of_the_wrong_type_stops_the_startup_with_its_name() {
+    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    fake.insert_list("hand-made", "dn", Some("opencti-md5"), &[]);
+    let sink = PtnadSink::new(config(&fake.url(), &[]))
+        .unwrap()
+        .with_startup_retry(quick_retry());
+    let error = sink.start().await.unwrap_err();
+    assert!(matches!(error, StartupError::Setup(_)), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("hand-made") && message.contains("opencti-md5"),
+        "{message}"
+    );
+}
