@@ -12,7 +12,8 @@
 //!   line `{"expectations", "bundles", "incompatible_items"}`.
 //!
 //! A bad input line produces `{"line": n, "error": "..."}` in its place and
-//! processing goes on; the exit status is then 1.
+//! processing goes on (a bad bundle produces `{"error": "..."}`); the exit
+//! status is then 1, and 2 when the output cannot be written.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -27,7 +28,10 @@ use serde_json::{Value, json};
 #[command(
     name = "stix-tool",
     version,
-    about = "pycti-compatible STIX ids, patterns and bundle splitting"
+    about = "pycti-compatible STIX ids, patterns and bundle splitting",
+    after_help = "A bad input line is answered by {\"line\": n, \"error\": \"...\"} and processing \
+                  goes on (a bad bundle by {\"error\": \"...\"}); the exit status is then 1, \
+                  2 when the output cannot be written."
 )]
 struct Cli {
     #[command(subcommand)]
