@@ -6,6 +6,7 @@
 //! `connected` and `no-recover` messages only move or configure the
 //! position and never reach a sink.
 
+use opencti_stix::{StixError, StixObject};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -57,7 +58,12 @@ impl std::fmt::Display for EventKind {
     }
 }
 
-/// A STIX 2.1 object as streamed by the platform (JSON object form).
+/// A STIX 2.1 object as streamed by the platform, in JSON object form.
+///
+/// The runtime keeps the platform's JSON as it came: a sink reads the few
+/// properties it needs without the event being refused because some other
+/// property does not fit a model. [`StixData::to_stix`] gives the typed
+/// `opencti-stix` model when a sink wants it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StixData(Map<String, Value>);
 
@@ -93,6 +99,11 @@ impl StixData {
             .get("extensions")?
             .get(OPENCTI_EXTENSION)?
             .as_object()
+    }
+
+    /// The object as a typed `opencti-stix` model (a copy).
+    pub fn to_stix(&self) -> Result<StixObject, StixError> {
+        StixObject::from_value(Value::Object(self.0.clone()))
     }
 
     /// The whole object.
@@ -308,7 +319,7 @@ impl Incoming {
 mod tests {
     use super::*;
 
-    const INDICATOR: &str = r#"{"version":"4","type":"create","scope":"external","message":"creates a Indicator `198.51.100.7`","origin":{"referer":"init"},"data":{"id":"indicator--3ae0b0a2-7289-5fda-8a85-02d057ba0968","type":"indicator","pattern":"[ipv4-addr:value = '198.51.100.7']","revoked":false,"extensions":{"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba":{"id":"a1","type":"Indicator"}}}}"#;
+    const INDICATOR: &str = r#"{"version":"4","type":"create","scope":"external","message":"creates a Indicator `198.51.100.7`","origin":{"referer":"init"},"data":{"id":"indicator--3ae0b0a2-7289-5fda-8a85-02d057ba0968","type":"indicator","pattern":"[ipv4-addr:value = '198.51.100.7']","pattern_type":"stix","valid_from":"2025-11-24T10:00:00.000Z","revoked":false,"extensions":{"extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba":{"id":"a1","type":"Indicator"}}}}"#;
 
     fn sse(id: Option<&str>, event: &str, data: &str) -> SseEvent {
         SseEvent {
@@ -335,6 +346,24 @@ mod tests {
         assert_eq!(event.origin["referer"], "init");
         assert_eq!(event.context, None);
         assert_eq!(event.timestamp_ms(), Some(1_732_460_000_000));
+        let StixObject::Indicator(indicator) = event.object.to_stix().unwrap() else {
+            panic!("not an indicator");
+        };
+        assert_eq!(indicator.pattern, "[ipv4-addr:value = '198.51.100.7']");
+        assert_eq!(indicator.common.revoked, Some(false));
+    }
+
+    #[test]
+    fn the_typed_model_is_optional_and_names_what_does_not_fit() {
+        // Accepted as an event even though the model requires a pattern.
+        let data = r#"{"data":{"id":"indicator--1","type":"indicator","revoked":true}}"#;
+        let event = StreamEvent::parse("2-0", EventKind::Delete, data).unwrap();
+        assert_eq!(event.object.get("revoked"), Some(&Value::Bool(true)));
+        let error = event.object.to_stix().unwrap_err().to_string();
+        assert!(
+            error.contains("indicator--1") && error.contains("pattern"),
+            "{error}"
+        );
     }
 
     #[test]
