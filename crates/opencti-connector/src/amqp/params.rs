@@ -134,3 +134,61 @@ fn read_pem(variable: &'static str, value: &str) -> Result<String, AmqpError> {
         reason: format!("{variable}: cannot read {}: {error}", value.trim()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> BrokerConnection {
+        serde_json::from_value(serde_json::json!({
+            "host": "rabbitmq", "vhost": "/", "use_ssl": false, "port": 5672, "user": "opencti", "pass": "platform-pass"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn local_overrides_win_over_the_platform() {
+        let kept = BrokerParams::resolve(&platform(), &MqOverrides::default()).unwrap();
+        assert_eq!(
+            (kept.host.as_str(), kept.port, kept.user.as_str()),
+            ("rabbitmq", 5672, "opencti")
+        );
+        assert_eq!(kept.pass.expose(), "platform-pass");
+        assert!(kept.tls.is_none());
+
+        let overrides = MqOverrides {
+            host: Some("127.0.0.1".to_owned()),
+            port: Some(5671),
+            use_ssl: Some(true),
+            pass: Some(Secret::new("local-pass")),
+            ca: Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".to_owned()),
+            ..MqOverrides::default()
+        };
+        let local = BrokerParams::resolve(&platform(), &overrides).unwrap();
+        assert_eq!((local.host.as_str(), local.port), ("127.0.0.1", 5671));
+        assert_eq!(local.pass.expose(), "local-pass");
+        let tls = local.tls.as_ref().unwrap();
+        assert!(
+            tls.ca_pem
+                .as_deref()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+        assert!(
+            !tls.verify,
+            "pycti's default: encrypted without verification"
+        );
+        assert!(!format!("{local:?}").contains("local-pass"));
+    }
+
+    #[test]
+    fn unreadable_certificate_files_are_reported_by_variable() {
+        let overrides = MqOverrides {
+            use_ssl: Some(true),
+            cert: Some("/nonexistent/client.pem".to_owned()),
+            ..MqOverrides::default()
+        };
+        let error = BrokerParams::resolve(&platform(), &overrides).unwrap_err();
+        assert!(error.to_string().contains("MQ_USE_SSL_CERT"), "{error}");
+    }
+}
