@@ -6,6 +6,7 @@ use std::time::Duration;
 use opencti_connector::api::{ApiClient, RetryPolicy};
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{PlatformTls, RuntimeConfig, Secret, Settings};
+use opencti_connector::metrics::Metrics;
 use opencti_connector::state::PingSchedule;
 use opencti_connector::stream::{Outcome, StreamEvent, StreamRunner, StreamSink};
 use serde_json::{Value, json};
@@ -13,16 +14,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::stream_server::{Reply, ScriptedServer, Step, connected, heartbeat, indicator_event};
 
-/// Records the ids it handles.
+/// Records the ids it handles, and whether it was stopped.
 #[derive(Default)]
 struct IdSink {
     ids: Arc<Mutex<Vec<String>>>,
+    stopped: bool,
 }
 
 impl StreamSink for IdSink {
     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
         self.ids.lock().unwrap().push(event.id.clone());
         Outcome::Done
+    }
+
+    async fn on_stop(&mut self) {
+        self.stopped = true;
     }
 }
 
@@ -103,15 +109,32 @@ async fn registers_as_stream_and_pings_the_position() {
             ("CONNECTOR_LIVE_STREAM_WITH_INFERENCES", "true"),
         ],
     );
+    let metrics = Metrics::new("");
     let runner = StreamRunner::new(IdSink::default(), config)
         .with_api(api(&server))
-        .with_http(reqwest::Client::new());
+        .with_http(reqwest::Client::new())
+        .with_metrics(metrics.clone());
     let sink = run_until(runner, &server, |server| {
         start_from(server).as_deref() == Some("3-0")
     })
     .await;
 
     assert_eq!(*sink.ids.lock().unwrap(), ["1-0", "2-0"]);
+    assert!(sink.stopped, "on_stop runs at shutdown");
+    let exposed = metrics.encode();
+    for line in [
+        "stream_events_received_total{type=\"create\"} 1",
+        "stream_events_received_total{type=\"heartbeat\"} 1",
+        "stream_events_handled_total 2",
+        "stream_events_rejected_total 0",
+        "stream_reconnects_total 0",
+    ] {
+        assert!(
+            exposed.lines().any(|l| l == line),
+            "{line} missing from\n{exposed}"
+        );
+    }
+    assert!(exposed.contains("stream_lag_seconds"), "{exposed}");
     let operations = server.operations();
     assert_eq!(operations[0].name, "healthCheck");
     assert_eq!(operations[1].name, "RegisterConnector");

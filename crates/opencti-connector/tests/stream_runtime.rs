@@ -6,8 +6,8 @@ use std::time::Duration;
 use opencti_connector::stream::client::StreamSettings;
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::position::StartSettings;
-use opencti_connector::stream::runtime::{MemoryState, StateStore, StreamRuntime};
-use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, StreamSink};
+use opencti_connector::stream::runtime::{MemoryState, StateStore, StreamError, StreamRuntime};
+use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -239,6 +239,8 @@ async fn resumes_after_a_drop_with_last_event_id_delivering_each_event_once() {
         (metrics.received("create"), metrics.received("heartbeat")),
         (2, 1)
     );
+    // The ids are from 1970: the lag is the whole age of the epoch.
+    assert!(metrics.lag_seconds() > 1e9, "{}", metrics.lag_seconds());
 }
 
 #[tokio::test(start_paused = true)]
@@ -550,4 +552,31 @@ async fn a_state_edited_in_the_platform_is_resumed_from() {
     assert_eq!(requests[1].target, "/stream/live");
     assert_eq!(requests[1].header("last-event-id"), Some("50-0"));
     assert_eq!(start_from(&state).as_deref(), Some("51-0"));
+}
+
+/// A sink whose remote system refuses to start.
+struct FailingStart;
+
+impl StreamSink for FailingStart {
+    async fn handle(&mut self, _event: &StreamEvent) -> Outcome {
+        Outcome::Done
+    }
+
+    async fn on_start(&mut self) -> Result<(), SinkError> {
+        Err("PT NAD refused the credentials".into())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_that_cannot_start_stops_the_runtime_before_connecting() {
+    let server = ScriptedServer::start(Vec::new()).await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, _shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let error = runtime.run(&mut FailingStart).await.unwrap_err();
+    assert!(matches!(error, StreamError::SinkStart(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("refused the credentials"),
+        "{error}"
+    );
+    assert!(server.requests().is_empty());
 }

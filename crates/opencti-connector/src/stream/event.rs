@@ -267,7 +267,7 @@ pub fn id_timestamp_ms(id: &str) -> Option<u64> {
 pub(crate) enum Incoming {
     /// `heartbeat`, `connected` with an id, or `consumer_metrics`: only the
     /// position moves.
-    Marker { id: String },
+    Marker { id: String, name: &'static str },
     /// The platform asks the client to stop recovering.
     NoRecover { id: String },
     /// A data event for the sink, or why it could not be decoded.
@@ -282,7 +282,18 @@ impl Incoming {
     pub(crate) fn classify(message: SseEvent) -> Option<Self> {
         let id = message.id?;
         Some(match message.event.as_str() {
-            "heartbeat" | "connected" | "consumer_metrics" => Self::Marker { id },
+            "heartbeat" => Self::Marker {
+                id,
+                name: "heartbeat",
+            },
+            "connected" => Self::Marker {
+                id,
+                name: "connected",
+            },
+            "consumer_metrics" => Self::Marker {
+                id,
+                name: "consumer_metrics",
+            },
             "no-recover" => Self::NoRecover { id },
             name => match EventKind::from_name(name) {
                 Some(kind) => Self::Data(StreamEvent::parse(&id, kind, &message.data)),
@@ -297,7 +308,7 @@ impl Incoming {
     /// The stream id of the message.
     pub(crate) fn id(&self) -> &str {
         match self {
-            Self::Marker { id } | Self::NoRecover { id } | Self::Unknown { id, .. } => id,
+            Self::Marker { id, .. } | Self::NoRecover { id } | Self::Unknown { id, .. } => id,
             Self::Data(Ok(event)) => &event.id,
             Self::Data(Err(error)) => error.event_id(),
         }
@@ -306,7 +317,7 @@ impl Incoming {
     /// The event name, for per-type metrics.
     pub(crate) fn name(&self) -> &str {
         match self {
-            Self::Marker { .. } => "heartbeat",
+            Self::Marker { name, .. } => name,
             Self::NoRecover { .. } => "no-recover",
             Self::Unknown { name, .. } => name,
             Self::Data(Ok(event)) => event.kind.as_str(),
@@ -405,7 +416,7 @@ mod tests {
         assert!(Incoming::classify(sse(None, "connected", "{}")).is_none());
         assert!(matches!(
             Incoming::classify(sse(Some("1-0"), "heartbeat", "\"d\"")),
-            Some(Incoming::Marker { id }) if id == "1-0"
+            Some(Incoming::Marker { id, name: "heartbeat" }) if id == "1-0"
         ));
         assert!(matches!(
             Incoming::classify(sse(Some("1-0"), "no-recover", "")),

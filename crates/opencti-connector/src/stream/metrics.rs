@@ -103,6 +103,8 @@ impl StreamMetrics {
             "delete" => Cow::Borrowed("delete"),
             "merge" => Cow::Borrowed("merge"),
             "heartbeat" => Cow::Borrowed("heartbeat"),
+            "connected" => Cow::Borrowed("connected"),
+            "consumer_metrics" => Cow::Borrowed("consumer_metrics"),
             "no-recover" => Cow::Borrowed("no-recover"),
             other => Cow::Owned(other.to_owned()),
         };

@@ -203,6 +203,13 @@ impl<St: StateStore> StreamRuntime<St> {
                     );
                     self.persist(&position);
                 }
+                Stop::ReaderLost => {
+                    // Not in a tight loop, whatever made it fail.
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
             }
         }
         self.persist(&position);
@@ -230,6 +237,7 @@ impl<St: StateStore> StreamRuntime<St> {
 enum Stop {
     Shutdown,
     Reset,
+    ReaderLost,
 }
 
 /// Consumption from one starting position until shutdown or reset.
@@ -303,8 +311,13 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
                 }
                 message = reader.next() => message,
             };
-            let Some(message) = message.and_then(Incoming::classify) else {
-                // The reader only ends when dropped; classify drops id-less messages.
+            let Some(message) = message else {
+                // Only a panic in the reader task ends it while we hold it.
+                tracing::error!("the live stream reader stopped unexpectedly; restarting it");
+                return self.abandon(Stop::ReaderLost);
+            };
+            let Some(message) = Incoming::classify(message) else {
+                // The reader only passes messages that carry an id.
                 continue;
             };
             if let Err(stop) = self.dispatch(message).await {
@@ -338,7 +351,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
                 tracing::warn!(event_id = %id, event = %name, "unknown live stream event skipped");
                 id
             }
-            Incoming::Marker { id } => id,
+            Incoming::Marker { id, .. } => id,
         };
         if self.batch.is_empty() {
             self.advance(id);
