@@ -58,7 +58,7 @@
 //! twice (the internal-id quirk) is cloned.
 //!
 //! Memory on top of the objects themselves: one copy of each distinct id or
-//! reference string with about 24 bytes of state, 8 bytes (plus hash-set
+//! reference string with about 50 bytes of bookkeeping, 8 bytes (plus hash-set
 //! slack) per kept reference, and the envelope of each output bundle (a
 //! five-entry map, a few hundred bytes). Splitting 100,000 objects takes
 //! about as long as deep-cloning them (see `benches/split.rs`).
