@@ -24,6 +24,11 @@ use crate::source::{
     FeedReader, FetchError, HttpFetcher, ManifestEntry, ManifestFetchError, S3Source,
 };
 
+/// Events with more objects than this are sent in several bundles of this
+/// size (same bundle id), so the publisher never holds a huge bundle as one
+/// JSON tree; smaller events go in one bundle, as with the Python connector.
+const MAX_OBJECTS_PER_SEND: usize = 5_000;
+
 /// Why a run stopped early. Events after the failing one wait for the next
 /// run; the cursor never moves past an event that was not sent or skipped
 /// on purpose.
@@ -316,22 +321,20 @@ impl MispFeed {
         } else {
             None
         };
-        let converted = match self.converter.convert(&event, guesses.as_ref(), now) {
+        let uuid = event.uuid.clone();
+        let converted = match self.converter.convert(event, guesses.as_ref(), now) {
             Ok(converted) => converted,
             Err(error) => {
-                let name = event.uuid.as_deref().unwrap_or(key);
+                let name = uuid.as_deref().unwrap_or(key);
                 ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
                     .await?;
                 return Ok(Outcome::Skipped);
             }
         };
-        drop(event);
-        let bundle: Value = serde_json::from_str(&converted.bundle).map_err(|error| {
-            RunError::Setup(format!("the converter wrote invalid JSON: {error}"))
-        })?;
-        drop(converted);
         tracing::info!("Sending event STIX2 bundle...");
-        ctx.send_bundle(bundle).await?;
+        for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
+            ctx.send_bundle(bundle).await?;
+        }
         Ok(Outcome::Sent)
     }
 

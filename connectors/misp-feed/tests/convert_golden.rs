@@ -45,7 +45,7 @@ fn options(overrides: &Value) -> ConvertOptions {
 pub(crate) fn convert(event: &[u8], options: ConvertOptions) -> Value {
     let event = parse_event(event).unwrap();
     let converted = Converter::new(options)
-        .convert(&event, None, chrono::Utc::now())
+        .convert(event, None, chrono::Utc::now())
         .unwrap();
     let bundle: Value = serde_json::from_str(&converted.bundle).unwrap();
     assert_eq!(

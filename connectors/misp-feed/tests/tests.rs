@@ -3,6 +3,7 @@
 mod config;
 mod connector_run;
 mod convert_golden;
+mod convert_options;
 mod source_http;
 mod source_s3;
 mod support;

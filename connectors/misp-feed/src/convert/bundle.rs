@@ -25,13 +25,14 @@ impl BundleWriter {
     }
 
     /// Appends an object (objects always start with `type`, `spec_version`, `id`).
-    pub(crate) fn push(&mut self, object: &Value) {
+    pub(crate) fn push(&mut self, object: &impl serde::Serialize) {
         if !self.spans.is_empty() {
             self.bytes.push(b',');
         }
         let start = self.bytes.len();
-        // A `Value` has string keys and the writer is a Vec: this cannot fail.
-        serde_json::to_writer(&mut self.bytes, object).expect("JSON values serialise");
+        // Objects are maps with string keys and the writer is a Vec: this
+        // cannot fail.
+        serde_json::to_writer(&mut self.bytes, object).expect("STIX objects serialise");
         self.spans.push((start, self.bytes.len()));
     }
 
@@ -66,10 +67,12 @@ impl BundleWriter {
     }
 
     /// The finished bundle JSON.
-    pub(crate) fn finish(mut self) -> String {
+    /// The finished bundle JSON and the byte range of each object in it.
+    pub(crate) fn finish(mut self) -> (String, Vec<(usize, usize)>) {
         self.bytes.extend_from_slice(b"]}");
         self.bytes.shrink_to_fit();
-        String::from_utf8(self.bytes).expect("serde_json writes UTF-8")
+        let text = String::from_utf8(self.bytes).expect("serde_json writes UTF-8");
+        (text, self.spans)
     }
 }
 
@@ -86,7 +89,12 @@ mod tests {
         assert_eq!(bundle.len(), 2);
         assert_eq!(bundle.find_by_uuid("aaa").unwrap()["value"], "v");
         assert!(bundle.find_by_uuid("a").is_none());
-        let text = bundle.finish();
+        let (text, spans) = bundle.finish();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(
+            &text[spans[1].0..spans[1].1],
+            r#"{"type":"y","spec_version":"2.1","id":"y--bbb"}"#
+        );
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["id"], "bundle--1");
         assert_eq!(parsed["objects"][1]["id"], "y--bbb");

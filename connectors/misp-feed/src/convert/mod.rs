@@ -98,6 +98,35 @@ pub struct ConvertedEvent {
     pub object_count: usize,
     /// The report's id, when one was made.
     pub report_id: Option<String>,
+    /// Byte range of each object inside `bundle`.
+    spans: Vec<(usize, usize)>,
+    bundle_id: String,
+}
+
+impl ConvertedEvent {
+    /// The bundle as JSON trees of at most `max_objects` objects each, in
+    /// bundle order, all with the bundle's id (the report, which refers to
+    /// everything, is in the last one). An event of `max_objects` objects
+    /// or fewer gives exactly one bundle, the whole of it.
+    ///
+    /// Trees take several times the room of the text, so a huge event is
+    /// handed to the publisher a slice at a time instead of as one tree.
+    pub fn bundles(&self, max_objects: usize) -> impl Iterator<Item = Value> + '_ {
+        self.spans.chunks(max_objects.max(1)).map(move |chunk| {
+            let objects = chunk
+                .iter()
+                .map(|&(start, end)| {
+                    serde_json::from_str(&self.bundle[start..end])
+                        .expect("the converter wrote each object as JSON")
+                })
+                .collect();
+            let mut bundle = Map::new();
+            bundle.insert("type".to_owned(), Value::from("bundle"));
+            bundle.insert("id".to_owned(), Value::from(self.bundle_id.as_str()));
+            bundle.insert("objects".to_owned(), Value::Array(objects));
+            Value::Object(bundle)
+        })
+    }
 }
 
 /// The event file is not a MISP event.
@@ -204,22 +233,49 @@ impl Converter {
     /// Converts one event. `guesses` holds the platform's answers for
     /// [`guess_keys`] when `guess_threats_from_tags` is on; `now` stamps the
     /// objects stix2 would stamp with the current time.
+    ///
+    /// The event is consumed: each attribute is dropped once converted, so
+    /// the input shrinks while the bundle grows.
     pub fn convert(
         &self,
-        event: &Event,
+        mut event: Event,
         guesses: Option<&ThreatGuesses>,
         now: DateTime<Utc>,
     ) -> Result<ConvertedEvent, EventError> {
         let bundle_id = format!("bundle--{}", uuid::Uuid::new_v4());
-        let mut run = Run::new(&self.options, event, guesses, millis(&now), &bundle_id);
-        run.attributes();
+        let attributes = std::mem::take(&mut event.attributes);
+        let objects = std::mem::take(&mut event.objects);
+        let has_references = objects.iter().any(|object| !object.references.is_empty());
+        let mut run = Run::new(
+            &self.options,
+            &event,
+            guesses,
+            millis(&now),
+            &bundle_id,
+            has_references,
+        );
+        run.attributes(attributes, objects);
         run.finish()
     }
+}
+
+/// A report serialised with its `object_refs` taken from a list of ids.
+#[derive(serde::Serialize)]
+struct ReportWithRefs<'a> {
+    #[serde(flatten)]
+    report: &'a Map<String, Value>,
+    #[serde(serialize_with = "id_list")]
+    object_refs: &'a [Arc<str>],
+}
+
+fn id_list<S: serde::Serializer>(ids: &&[Arc<str>], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(ids.iter().map(|id| &**id))
 }
 
 /// Everything built for the event before and while its attributes are walked.
 struct Run<'a> {
     options: &'a ConvertOptions,
+    bundle_id: String,
     event: &'a Event,
     now: String,
     author_id: Arc<str>,
@@ -246,6 +302,8 @@ struct Run<'a> {
     /// MISP uuid -> the entity standing for it (object reference fix);
     /// only filled when the event has object references.
     representatives: Option<HashMap<String, Arc<str>>>,
+    /// Object references, by object uuid, kept for the end of the bundle.
+    references: Vec<(Option<String>, Vec<model::ObjectReference>)>,
 }
 
 impl<'a> Run<'a> {
@@ -255,6 +313,7 @@ impl<'a> Run<'a> {
         guesses: Option<&'a ThreatGuesses>,
         now: String,
         bundle_id: &str,
+        has_references: bool,
     ) -> Self {
         let author_name = options
             .author_from_tags
@@ -283,12 +342,9 @@ impl<'a> Run<'a> {
                 guesses: guesses.filter(|_| options.guess_threats_from_tags),
             },
         );
-        let has_references = event
-            .objects
-            .iter()
-            .any(|object| !object.references.is_empty());
         let mut run = Self {
             options,
+            bundle_id: bundle_id.to_owned(),
             event,
             score: attribute::threat_level_score(event.threat_level_id.as_deref()),
             author_id,
@@ -309,6 +365,7 @@ impl<'a> Run<'a> {
             external_references: Vec::new(),
             files: Vec::new(),
             representatives: has_references.then(HashMap::new),
+            references: Vec::new(),
             event_markings,
             now,
         };
@@ -326,7 +383,7 @@ impl<'a> Run<'a> {
 
     fn add_marking(&mut self, marking: &Marking) {
         if self.added_markings.insert(Arc::clone(&marking.id)) {
-            self.out.push(&marking.object);
+            self.out.push(&*marking.object);
         }
     }
 
@@ -360,25 +417,29 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Event attributes, then object attributes, in file order.
-    fn attributes(&mut self) {
-        let event = self.event;
-        let create_relationships = event.attributes.len() < RELATIONSHIP_LIMIT;
-        for misp_attribute in &event.attributes {
+    /// Event attributes, then object attributes, in file order; each is
+    /// dropped once converted.
+    fn attributes(&mut self, attributes: Vec<model::Attribute>, objects: Vec<model::MispObject>) {
+        let create_relationships = attributes.len() < RELATIONSHIP_LIMIT;
+        for misp_attribute in attributes {
             let results =
-                attribute::process(&self.scope(), misp_attribute, None, create_relationships);
+                attribute::process(&self.scope(), &misp_attribute, None, create_relationships);
             self.remember(&misp_attribute.uuid, &results);
             self.compose(results);
-            if attribute::is_external_link(misp_attribute) {
+            if attribute::is_external_link(&misp_attribute) {
                 self.external_references.push(external_reference(
                     &misp_attribute.category,
                     &misp_attribute.value,
                     &misp_attribute.uuid,
                 ));
             }
-            self.attachment(misp_attribute);
+            self.attachment(&misp_attribute);
         }
-        for object in &event.objects {
+        for mut object in objects {
+            if !object.references.is_empty() {
+                self.references
+                    .push((object.uuid.clone(), std::mem::take(&mut object.references)));
+            }
             let mut references = Vec::new();
             for misp_attribute in &object.attributes {
                 if attribute::is_external_link(misp_attribute) {
@@ -390,17 +451,17 @@ impl<'a> Run<'a> {
                 }
                 self.attachment(misp_attribute);
             }
-            let object_observable = self.object_observable(object, &references);
+            let object_observable = self.object_observable(&object, &references);
             let create_relationships = object.attributes.len() < RELATIONSHIP_LIMIT;
             let scope = ObjectScope {
                 observable_id: object_observable.clone(),
                 external_references: &references,
             };
             let mut first_representative = None;
-            for misp_attribute in &object.attributes {
+            for misp_attribute in std::mem::take(&mut object.attributes) {
                 let results = attribute::process(
                     &self.scope(),
-                    misp_attribute,
+                    &misp_attribute,
                     Some(&scope),
                     create_relationships,
                 );
@@ -513,13 +574,13 @@ impl<'a> Run<'a> {
         let Some(representatives) = self.representatives.take() else {
             return;
         };
-        for object in &self.event.objects {
-            for reference in &object.references {
+        for (object_uuid, references) in std::mem::take(&mut self.references) {
+            for reference in &references {
                 let source = reference
                     .source_uuid
                     .as_ref()
                     .or(reference.object_uuid.as_ref())
-                    .or(object.uuid.as_ref());
+                    .or(object_uuid.as_ref());
                 let (Some(source), Some(target)) = (source, reference.referenced_uuid.as_ref())
                 else {
                     continue;
@@ -572,10 +633,14 @@ impl<'a> Run<'a> {
         } else {
             None
         };
+        let object_count = self.out.len();
+        let (bundle, spans) = self.out.finish();
         Ok(ConvertedEvent {
-            object_count: self.out.len(),
-            bundle: self.out.finish(),
+            object_count,
+            bundle,
             report_id,
+            spans,
+            bundle_id: self.bundle_id,
         })
     }
 
@@ -614,12 +679,6 @@ impl<'a> Run<'a> {
             std::slice::from_ref(&self.options.report_type),
         );
         report.insert("published".to_owned(), Value::from(seconds(&midnight)));
-        let refs: Vec<&str> = if self.object_refs.is_empty() {
-            vec![EMPTY_REPORT_REF]
-        } else {
-            self.object_refs.iter().map(AsRef::as_ref).collect()
-        };
-        put_list(&mut report, "object_refs", &refs);
         put_list(&mut report, "labels", &self.event_labels);
         put_values(
             &mut report,
@@ -628,7 +687,15 @@ impl<'a> Run<'a> {
         );
         put_list(&mut report, "object_marking_refs", &self.event_marking_ids);
         put_values(&mut report, "x_opencti_files", &self.files);
-        self.out.push(&Value::Object(report));
+        if self.object_refs.is_empty() {
+            self.object_refs.push(Arc::from(EMPTY_REPORT_REF));
+        }
+        // The reference list can hold every object of a huge event: it is
+        // written from the ids as they are, not copied into a JSON tree.
+        self.out.push(&ReportWithRefs {
+            report: &report,
+            object_refs: &self.object_refs,
+        });
         for event_report in &event.event_reports {
             let Some(created) = event_report.timestamp.and_then(stix::from_epoch) else {
                 tracing::warn!(target: "misp_feed::convert", note = %event_report.name, "event report without a usable timestamp skipped");
