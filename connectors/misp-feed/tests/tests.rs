@@ -4,6 +4,7 @@ mod config;
 mod connector_run;
 mod convert_golden;
 mod convert_options;
+mod end_to_end;
 mod source_http;
 mod source_s3;
 mod support;

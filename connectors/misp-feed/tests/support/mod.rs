@@ -2,4 +2,5 @@
 
 pub(crate) mod feed_server;
 pub(crate) mod generator;
+pub(crate) mod proxy;
 pub(crate) mod s3_server;

@@ -1,0 +1,277 @@
+//! The whole connector against `opencti-sim` and the real RabbitMQ: feeds
+//! over HTTP and S3 end up as objects in the platform, through faults.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::config::{RuntimeConfig, Settings, Var};
+use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::state::PingSchedule;
+use opencti_misp_feed::config::{MispFeedConfig, VARS};
+use opencti_misp_feed::connector::MispFeed;
+use opencti_sim::{SimConfig, SimHandle};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::convert_golden::fixture;
+use crate::support::feed_server::{Fault, FeedServer};
+use crate::support::generator;
+use crate::support::proxy::Relay;
+use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
+
+/// Every wait is bounded by this.
+const TIMEOUT: Duration = Duration::from_secs(60);
+const RABBITMQ_PORT: u16 = 5672;
+
+async fn start_sim() -> SimHandle {
+    tokio::time::timeout(TIMEOUT, opencti_sim::Sim::start(SimConfig::for_tests()))
+        .await
+        .expect("the simulator starts in time")
+        .expect("the simulator starts")
+}
+
+fn settings(sim: &SimHandle, connector_id: &str, extra: &[(&str, String)]) -> Settings {
+    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("OPENCTI_URL", sim.url()),
+        ("OPENCTI_TOKEN", "test-token".to_owned()),
+        ("CONNECTOR_ID", connector_id.to_owned()),
+        ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
+        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01".to_owned()),
+        ("MISP_FEED_CREATE_INDICATORS", "true".to_owned()),
+        ("MISP_FEED_CREATE_OBSERVABLES", "true".to_owned()),
+    ];
+    pairs.extend(extra.iter().cloned());
+    Settings::from_env_pairs(&tables, pairs)
+}
+
+/// One run (run-and-terminate), as the binary would do it.
+async fn run_once(settings: &Settings) -> Result<(), opencti_connector::Error> {
+    let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
+    let mut config = MispFeedConfig::try_from(settings).expect("connector configuration");
+    config.http.retry.initial_backoff = Duration::from_millis(10);
+    let connector = MispFeed::from_config(config).expect("connector");
+    let runner = ImportRunner::new(connector, runtime).with_pings(PingSchedule {
+        interval: Duration::from_secs(40),
+        debounce: Duration::from_millis(20),
+    });
+    tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
+        .await
+        .expect("the run ends in time")
+}
+
+/// Report names stored in the platform.
+fn reports(sim: &SimHandle) -> BTreeSet<String> {
+    sim.objects()
+        .iter()
+        .filter(|object| object.stix_type == "report")
+        .filter_map(|object| object.stix["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn wait_for_reports(sim: &SimHandle, expected: &BTreeSet<String>) {
+    let outcome = sim
+        .wait_until("every report to be stored", TIMEOUT, |sim| {
+            expected.is_subset(&reports(sim))
+        })
+        .await;
+    assert!(
+        outcome.is_ok(),
+        "missing reports: {:?}",
+        expected.difference(&reports(sim)).collect::<Vec<_>>()
+    );
+}
+
+/// The state the platform holds for the connector.
+fn platform_state(sim: &SimHandle, connector_id: &str) -> Option<Value> {
+    let state = sim.connector(connector_id)?.state?;
+    serde_json::from_str(&state).ok()
+}
+
+fn names(range: std::ops::Range<usize>) -> BTreeSet<String> {
+    range
+        .map(|index| format!("Generated event {index}"))
+        .collect()
+}
+
+/// Publishes generated events `range` (timestamps `first + index`) and
+/// returns the manifest.
+fn publish(
+    server: &FeedServer,
+    range: std::ops::Range<usize>,
+    attributes: usize,
+    first: i64,
+) -> serde_json::Map<String, Value> {
+    let mut manifest = serde_json::Map::new();
+    for index in range {
+        let timestamp = first + index as i64;
+        let (key, entry) = generator::manifest_entry(index, timestamp);
+        let body = serde_json::to_vec(&generator::event(index, attributes, timestamp)).unwrap();
+        server.put(&format!("{key}.json"), body);
+        manifest.insert(key, entry);
+    }
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_feed_reaches_the_platform_through_faults() {
+    let sim = start_sim().await;
+    let server = FeedServer::start(Some("Bearer feed-key")).await;
+    let mut manifest = publish(&server, 0..12, 20, 1_700_000_000);
+    // The golden events too: the platform stores the Python connector's ids.
+    for (name, key, timestamp) in [
+        (
+            "event1.json",
+            "5f1d9c8e-1a2b-4c3d-9e8f-0a1b2c3d4e5f",
+            1_705_312_800,
+        ),
+        (
+            "event2.json",
+            "00000000-0000-4000-8000-0000000000e2",
+            1_706_745_600,
+        ),
+    ] {
+        server.put(&format!("{key}.json"), fixture(name));
+        manifest.insert(key.to_owned(), serde_json::json!({"timestamp": timestamp.to_string(), "info": name, "date": "2024-01-15"}));
+    }
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    // A server error then success, a broken connection then success, and a
+    // truncated (poison) event in the middle of the feed.
+    let flaky = format!("{}.json", generator::event_uuid(3));
+    server.fail_next(
+        &flaky,
+        [Fault::Status(503), Fault::StatusRetryAfter(429, "0")],
+    );
+    let dropped = format!("{}.json", generator::event_uuid(4));
+    server.fail_next(&dropped, [Fault::Drop]);
+    let poison = generator::event_uuid(6);
+    server.put(
+        &format!("{poison}.json"),
+        &b"{\"Event\": {\"info\": \"cut"[..],
+    );
+
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings(
+        &sim,
+        &connector_id,
+        &[
+            ("MISP_FEED_URL", server.url().to_owned()),
+            (
+                "MISP_FEED_HTTP_AUTHORIZATION_HEADER",
+                "Bearer feed-key".to_owned(),
+            ),
+        ],
+    );
+    run_once(&settings).await.expect("the run succeeds");
+
+    let mut expected = names(0..12);
+    expected.remove("Generated event 6");
+    expected.insert("OSINT - Example phishing campaign against banks".to_owned());
+    expected.insert("Test 2".to_owned());
+    wait_for_reports(&sim, &expected).await;
+    assert!(
+        sim.object("report--e740bb79-5370-505a-8d9a-89ce80bbbc50")
+            .is_some()
+    );
+    assert!(
+        sim.object("indicator--3ae0b0a2-7289-5fda-8a85-02d057ba0968")
+            .is_some()
+    );
+    assert!(
+        sim.object("sighting--7295d33c-de9a-526b-b89a-8aae32673de6")
+            .is_some()
+    );
+    assert_eq!(server.hits(&flaky), 3);
+    assert_eq!(server.hits(&dropped), 2);
+
+    let works = sim.works();
+    assert_eq!(works.len(), 1, "one work per run");
+    assert!(
+        works[0]
+            .errors
+            .iter()
+            .any(|error| format!("{error:?}").contains(&poison)),
+        "the poison event is reported on the work: {:?}",
+        works[0].errors
+    );
+    let state = platform_state(&sim, &connector_id).expect("state stored");
+    assert_eq!(state["last_event_timestamp"], 1_706_745_600);
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_bucket_reaches_the_platform() {
+    let sim = start_sim().await;
+    let bucket = "misp-drop";
+    let s3 = S3Server::start(bucket).await;
+    for index in 0..5 {
+        let body = serde_json::to_vec(&generator::event(index, 10, 1_700_000_000)).unwrap();
+        s3.put(bucket, &format!("events/{index}.json"), &body);
+    }
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let endpoint = s3.settings(bucket, None).endpoint_url.unwrap();
+    let settings = settings(
+        &sim,
+        &connector_id,
+        &[
+            ("MISP_FEED_SOURCE_TYPE", "s3".to_owned()),
+            ("MISP_FEED_BUCKET_NAME", bucket.to_owned()),
+            ("MISP_FEED_BUCKET_PREFIX", "events/".to_owned()),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+        ],
+    );
+    run_once(&settings).await.expect("the run succeeds");
+    wait_for_reports(&sim, &names(0..5)).await;
+    for index in 0..5 {
+        assert!(
+            !s3.contains(bucket, &format!("events/{index}.json")),
+            "consumed"
+        );
+    }
+    let state = platform_state(&sim, &connector_id).expect("state stored");
+    assert_eq!(state["last_file"], "4.json");
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_cut_loses_no_event() {
+    let sim = start_sim().await;
+    let server = FeedServer::start(None).await;
+    let events = 30;
+    let manifest = publish(&server, 0..events, 50, 1_700_000_000);
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let relay = Relay::start(RABBITMQ_PORT).await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings(
+        &sim,
+        &connector_id,
+        &[
+            ("MISP_FEED_URL", server.url().to_owned()),
+            ("MQ_HOST", "127.0.0.1".to_owned()),
+            ("MQ_PORT", relay.port().to_string()),
+        ],
+    );
+    // Cut every broker connection once a third of the feed went through.
+    let cutter = async {
+        while relay.forwarded() < 1_500_000 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        relay.cut();
+    };
+    let (first, ()) = tokio::join!(run_once(&settings), cutter);
+    if first.is_err() {
+        // The run stopped at the cut; the next run resumes from the state.
+        run_once(&settings).await.expect("the second run succeeds");
+    }
+    wait_for_reports(&sim, &names(0..events)).await;
+    let state = platform_state(&sim, &connector_id).expect("state stored");
+    assert_eq!(
+        state["last_event_timestamp"],
+        1_700_000_000 + (events as i64 - 1),
+        "the cursor reached the end"
+    );
+    sim.shutdown().await.expect("clean shutdown");
+}
