@@ -1,5 +1,7 @@
-//! The template connector's tests: configuration checks, and whole runs
-//! against `opencti-sim` and the local RabbitMQ.
+//! The template connector's tests: configuration checks, runs with a
+//! recording context, and whole runs against `opencti-sim` and the local
+//! RabbitMQ.
 
 mod against_sim;
 mod config;
+mod run;
