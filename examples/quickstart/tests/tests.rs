@@ -1,0 +1,7 @@
+//! The quick-start crate's tests: the demo itself, and the checks that keep
+//! the README and `docker/` in line with the connectors' code.
+
+mod compose;
+mod demo;
+mod readme;
+mod shipped;
