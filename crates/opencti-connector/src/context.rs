@@ -1,10 +1,11 @@
 //! What a connector's run is handed: state, bundle sending, the platform
 //! client, error reporting, buffering and the shutdown signal.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, RetryPolicy, WorkError};
@@ -29,9 +30,20 @@ use crate::work::RunWork;
 /// ctx.set_state(state);
 /// # Ok(()) }
 /// ```
+///
+/// If the state is reset or edited in the platform during the run, the
+/// run's later state writes are dropped (with a warning), so the next run
+/// starts from the platform's state; [`RunContext::state_resets`] lets a
+/// long run notice and stop early.
 #[derive(Debug)]
 pub struct RunContext {
     state: StateHandle,
+    /// Fires when the platform resets the state during the run.
+    resets: watch::Receiver<u64>,
+    /// The reset count when the run started.
+    resets_at_start: u64,
+    /// Warned once that a state write was dropped after a reset.
+    reset_warned: AtomicBool,
     api: ApiClient,
     metrics: Metrics,
     shutdown: CancellationToken,
@@ -94,6 +106,12 @@ impl TestProbe {
         self.shutdown.cancel();
     }
 
+    /// Resets (`None`) or replaces the state as the platform's UI does,
+    /// notifying the run as a ping answer would.
+    pub fn replace_state_remotely(&self, state: Option<State>) {
+        self.state.replace_remotely(state);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
         self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -109,7 +127,11 @@ impl RunContext {
         shutdown: CancellationToken,
         connector_name: &str,
     ) -> Self {
+        let (resets, resets_at_start) = watch_resets(&state);
         Self {
+            resets,
+            resets_at_start,
+            reset_warned: AtomicBool::new(false),
             state,
             api: sender.api().clone(),
             metrics,
@@ -150,7 +172,11 @@ impl RunContext {
             state: handle.clone(),
             shutdown: shutdown.clone(),
         };
+        let (resets, resets_at_start) = watch_resets(&handle);
         let context = Self {
+            resets,
+            resets_at_start,
+            reset_warned: AtomicBool::new(false),
             state: handle,
             api,
             metrics: Metrics::default(),
@@ -168,13 +194,32 @@ impl RunContext {
     }
 
     /// Replaces the state; it reaches the platform within a second.
+    /// Dropped if the platform reset the state during this run.
     pub fn set_state(&self, state: State) {
-        self.state.set(Some(state));
+        self.write_state(Some(state));
     }
 
-    /// Clears the state.
+    /// Clears the state. Dropped if the platform reset the state during
+    /// this run.
     pub fn clear_state(&self) {
-        self.state.set(None);
+        self.write_state(None);
+    }
+
+    /// Changes when the state is reset or edited in the platform during
+    /// this run (`has_changed()` is `false` at the start of the run).
+    pub fn state_resets(&self) -> watch::Receiver<u64> {
+        self.resets.clone()
+    }
+
+    fn write_state(&self, state: Option<State>) {
+        if !self.state.set_unless_reset(state, self.resets_at_start)
+            && !self.reset_warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "The connector state was reset from the platform during this run; \
+                 the run's state updates are dropped and the next run starts from the platform's state"
+            );
+        }
     }
 
     /// Splits `bundle`, announces the expectations on the run's work,
@@ -282,5 +327,45 @@ impl RunContext {
     /// Bundles sent so far in this run.
     pub fn bundles_sent(&self) -> u64 {
         self.bundles_sent.load(Ordering::Relaxed)
+    }
+}
+
+/// A receiver of the state's resets and the reset count it has seen.
+fn watch_resets(state: &StateHandle) -> (watch::Receiver<u64>, u64) {
+    let mut resets = state.resets();
+    let seen = *resets.borrow_and_update();
+    (resets, seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> State {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!("test values are objects"),
+        }
+    }
+
+    #[test]
+    fn a_reset_during_a_run_is_not_overwritten_by_the_run() {
+        let (ctx, probe) = RunContext::for_test(Some(object(json!({"cursor": 1}))));
+        ctx.set_state(object(json!({"cursor": 2})));
+        assert_eq!(probe.state(), Some(object(json!({"cursor": 2}))));
+        let resets = ctx.state_resets();
+        assert!(!resets.has_changed().unwrap());
+
+        // An operator edits the state in the platform.
+        probe.replace_state_remotely(Some(object(json!({"cursor": 0}))));
+        assert!(resets.has_changed().unwrap(), "the run is notified");
+        ctx.set_state(object(json!({"cursor": 3})));
+        ctx.clear_state();
+        assert_eq!(
+            probe.state(),
+            Some(object(json!({"cursor": 0}))),
+            "the next run starts from the platform's state"
+        );
     }
 }

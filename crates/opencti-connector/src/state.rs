@@ -5,9 +5,13 @@
 //! `pingConnector`. Unlike pycti, a change is pushed within
 //! [`PingSchedule::debounce`] (one second) instead of waiting for the next
 //! 40-second ping, and a last ping is sent when the session closes.
-//! A ping answer carrying a different state means the state was reset or
-//! edited in the platform: the local state takes the platform's value and
-//! [`StateHandle::resets`] notifies the runtime.
+//! A ping answer carrying a different state than the one sent means the
+//! state was reset or edited in the platform: as in pycti, the local state
+//! takes the platform's value, even if it changed locally while the ping
+//! was in flight, and [`StateHandle::resets`] notifies the runtime.
+//! Consumers holding a position derived from the old state write it back
+//! with [`StateHandle::set_unless_reset`], so a reset they have not handled
+//! yet is never overwritten.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,8 +32,9 @@ pub type State = Map<String, Value>;
 struct Local {
     /// JSON text of a non-empty object, or `None`.
     text: Option<String>,
-    /// Bumped on every local change.
-    version: u64,
+    /// How many times the platform reset or replaced the state; the value
+    /// of the `resets` watch, changed under the same lock as `text`.
+    resets: u64,
 }
 
 struct Inner {
@@ -74,7 +79,7 @@ impl StateHandle {
         let (resets, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
-                local: Mutex::new(Local { text, version: 0 }),
+                local: Mutex::new(Local { text, resets: 0 }),
                 info: Mutex::new(ConnectorInfo::default()),
                 changed: Notify::new(),
                 resets,
@@ -91,16 +96,44 @@ impl StateHandle {
     /// Replaces the state. `None` or an empty object clear it. The platform
     /// receives it within the debounce delay.
     pub fn set(&self, state: Option<State>) {
+        let changed = Self::store(&mut self.lock(), state);
+        if changed {
+            self.inner.changed.notify_one();
+        }
+    }
+
+    /// [`set`](Self::set), unless the platform reset or replaced the state
+    /// since [`reset_count`](Self::reset_count) returned `seen`: then
+    /// nothing is written and `false` is returned. For consumers whose new
+    /// state derives from the old one (a cursor), which must start over
+    /// from the platform's value instead.
+    pub fn set_unless_reset(&self, state: Option<State>, seen: u64) -> bool {
+        let mut local = self.lock();
+        if local.resets != seen {
+            return false;
+        }
+        let changed = Self::store(&mut local, state);
+        drop(local);
+        if changed {
+            self.inner.changed.notify_one();
+        }
+        true
+    }
+
+    /// How many times the platform reset or replaced the state so far (the
+    /// value [`resets`](Self::resets) watches).
+    pub fn reset_count(&self) -> u64 {
+        self.lock().resets
+    }
+
+    /// Writes `state`; `true` if the text changed.
+    fn store(local: &mut Local, state: Option<State>) -> bool {
         let text = state
             .filter(|state| !state.is_empty())
             .map(|state| Value::Object(state).to_string());
-        let mut local = self.lock();
-        if local.text != text {
-            local.text = text;
-            local.version += 1;
-            drop(local);
-            self.inner.changed.notify_one();
-        }
+        let changed = local.text != text;
+        local.text = text;
+        changed
     }
 
     /// pycti's `set_state(value)`: an object is stored, anything else clears.
@@ -152,31 +185,27 @@ impl StateHandle {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn snapshot(&self) -> (String, u64) {
-        let local = self.lock();
-        (
-            local.text.clone().unwrap_or_else(|| "null".to_owned()),
-            local.version,
-        )
-    }
-
     /// Applies a ping answer: if the platform's state differs from what was
-    /// sent and nothing changed locally meanwhile, adopt the platform's.
-    fn apply_remote(&self, sent: &str, sent_version: u64, remote: Option<&str>) -> bool {
+    /// sent, it was reset or edited in the platform (the platform otherwise
+    /// echoes the state it was sent), so it replaces the local state even if
+    /// that changed while the ping was in flight, as pycti does.
+    fn apply_remote(&self, sent: &str, remote: Option<&str>) -> bool {
         let remote_state = parse_state(remote);
         if remote_state == parse_state(Some(sent)) {
             return false;
         }
-        let mut local = self.lock();
-        if local.version != sent_version {
-            // A newer local state is on its way; it wins.
-            return false;
-        }
-        local.text = remote_state.map(|state| Value::Object(state).to_string());
-        local.version += 1;
-        drop(local);
-        self.inner.resets.send_modify(|count| *count += 1);
+        self.replace_remotely(remote_state);
         true
+    }
+
+    /// Adopts a state set in the platform and notifies [`resets`](Self::resets).
+    pub(crate) fn replace_remotely(&self, state: Option<State>) {
+        let mut local = self.lock();
+        local.text = state.map(|state| Value::Object(state).to_string());
+        local.resets += 1;
+        let resets = local.resets;
+        // Sent under the lock so that the watch never runs behind `resets`.
+        self.inner.resets.send_replace(resets);
     }
 }
 
@@ -272,11 +301,11 @@ where
     F: Fn(String, ConnectorInfo) -> Fut,
     Fut: Future<Output = Result<Option<String>, String>>,
 {
-    let (sent, version) = state.snapshot();
+    let sent = state.raw();
     match ping(sent.clone(), state.connector_info()).await {
         Ok(remote) => {
             metrics.emit(RuntimeEvent::PingSucceeded);
-            if state.apply_remote(&sent, version, remote.as_deref()) {
+            if state.apply_remote(&sent, remote.as_deref()) {
                 metrics.emit(RuntimeEvent::StateResetRemotely);
             }
         }
@@ -338,20 +367,35 @@ mod tests {
     }
 
     #[test]
-    fn remote_reset_is_adopted_unless_a_newer_local_state_exists() {
+    fn the_platform_state_is_adopted_when_it_differs_from_what_was_sent() {
         let state = StateHandle::new(Some("{\"a\": 1}"));
         let resets = state.resets();
-        let (sent, version) = state.snapshot();
-        assert!(!state.apply_remote(&sent, version, Some("{\"a\":1}")));
-        assert!(state.apply_remote(&sent, version, Some("")));
+        let sent = state.raw();
+        assert!(!state.apply_remote(&sent, Some("{\"a\":1}")));
+        assert!(state.apply_remote(&sent, Some("")));
         assert_eq!(state.get(), None);
         assert_eq!(*resets.borrow(), 1);
 
+        // Changed locally while the ping was in flight: the platform still wins.
         state.set(Some(object(json!({"b": 2}))));
-        let (sent, version) = state.snapshot();
+        let sent = state.raw();
         state.set(Some(object(json!({"b": 3}))));
-        assert!(!state.apply_remote(&sent, version, Some("")));
-        assert_eq!(state.get(), Some(object(json!({"b": 3}))));
+        assert!(state.apply_remote(&sent, Some("{\"edited\": true}")));
+        assert_eq!(state.get(), Some(object(json!({"edited": true}))));
+        assert_eq!(*resets.borrow(), 2);
+    }
+
+    #[test]
+    fn a_write_derived_from_the_old_state_does_not_overwrite_a_reset() {
+        let state = StateHandle::new(Some("{\"cursor\": 1}"));
+        let seen = state.reset_count();
+        assert!(state.set_unless_reset(Some(object(json!({"cursor": 2}))), seen));
+        state.replace_remotely(None);
+        assert!(!state.set_unless_reset(Some(object(json!({"cursor": 3}))), seen));
+        assert_eq!(state.get(), None);
+        let seen = state.reset_count();
+        assert!(state.set_unless_reset(Some(object(json!({"cursor": 0}))), seen));
+        assert_eq!(state.get(), Some(object(json!({"cursor": 0}))));
     }
 
     /// Pings seen by a fake transport: (seconds since start, state sent).
@@ -427,5 +471,69 @@ mod tests {
         assert_eq!(state.get(), None);
         stop.cancel();
         task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_answered_while_the_state_changed_locally_is_adopted() {
+        let state = StateHandle::new(Some("{\"cursor\": 1}"));
+        let mut resets = state.resets();
+        let seen: Seen = Arc::default();
+        let start = Instant::now();
+        let recorder = Arc::clone(&seen);
+        // The second ping is slow, and the platform answers it with the
+        // empty state of a UI reset; every other ping is echoed.
+        let ping = move |sent: String, _info: ConnectorInfo| {
+            let recorder = Arc::clone(&recorder);
+            async move {
+                let count = {
+                    let mut seen = recorder.lock().unwrap();
+                    seen.push((start.elapsed().as_secs(), sent.clone()));
+                    seen.len()
+                };
+                if count == 2 {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    return Ok(Some(String::new()));
+                }
+                Ok(Some(sent))
+            }
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(ping_loop(
+            ping,
+            state.clone(),
+            Metrics::default(),
+            PingSchedule::default(),
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        state.set(Some(object(json!({"cursor": 2}))));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The ping carrying cursor 2 is in flight; the stream moves on.
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        state.set(Some(object(json!({"cursor": 3}))));
+        tokio::time::timeout(Duration::from_secs(2), resets.changed())
+            .await
+            .expect("the reset is notified")
+            .unwrap();
+        assert_eq!(state.get(), None, "the platform's reset wins");
+        // The next ping (debounced after the change to cursor 3) carries
+        // the reset state.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            seen.lock().unwrap().last().unwrap(),
+            &(8, "null".to_owned())
+        );
+        stop.cancel();
+        task.await.unwrap();
+        let sent: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect();
+        assert!(
+            !sent.iter().any(|sent| sent.contains("\"cursor\":3")),
+            "the local state written during the ping never reached the platform: {sent:?}"
+        );
     }
 }

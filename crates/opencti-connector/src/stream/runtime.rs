@@ -33,11 +33,14 @@ pub trait StateStore: Send + Sync {
     /// The current state; `None` when empty.
     fn load(&self) -> Option<State>;
 
-    /// Replaces the state. The implementation persists it promptly.
-    fn store(&self, state: State);
+    /// Replaces the state, unless it was reset or replaced from the
+    /// platform since the [`resets`](Self::resets) value was `seen`; returns
+    /// whether it was written. The implementation persists it promptly.
+    fn store_unless_reset(&self, state: State, seen: u64) -> bool;
 
     /// A receiver whose value changes each time the state is reset or
-    /// replaced from the platform (never for [`store`](Self::store)).
+    /// replaced from the platform (never for
+    /// [`store_unless_reset`](Self::store_unless_reset)).
     fn resets(&self) -> watch::Receiver<u64>;
 }
 
@@ -46,8 +49,8 @@ impl StateStore for StateHandle {
         self.get()
     }
 
-    fn store(&self, state: State) {
-        self.set(Some(state));
+    fn store_unless_reset(&self, state: State, seen: u64) -> bool {
+        self.set_unless_reset(Some(state), seen)
     }
 
     fn resets(&self) -> watch::Receiver<u64> {
@@ -80,7 +83,9 @@ impl MemoryState {
     /// Replaces the state as the platform's UI does (`None` = the "reset
     /// state" button).
     pub fn replace_remotely(&self, state: Option<State>) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        let mut stored = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *stored = state;
+        // Under the lock, so that a concurrent store sees the new count.
         self.resets.send_modify(|count| *count += 1);
     }
 }
@@ -93,8 +98,13 @@ impl StateStore for MemoryState {
             .clone()
     }
 
-    fn store(&self, state: State) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
+    fn store_unless_reset(&self, state: State, seen: u64) -> bool {
+        let mut stored = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if *self.resets.borrow() != seen {
+            return false;
+        }
+        *stored = Some(state);
+        true
     }
 
     fn resets(&self) -> watch::Receiver<u64> {
@@ -107,8 +117,8 @@ impl<T: StateStore> StateStore for Arc<T> {
         (**self).load()
     }
 
-    fn store(&self, state: State) {
-        (**self).store(state);
+    fn store_unless_reset(&self, state: State, seen: u64) -> bool {
+        (**self).store_unless_reset(state, seen)
     }
 
     fn resets(&self) -> watch::Receiver<u64> {
@@ -177,9 +187,9 @@ impl<St: StateStore> StreamRuntime<St> {
     /// before returning.
     pub async fn run<S: StreamSink>(&self, sink: &mut S) -> Result<(), StreamError> {
         let mut resets = self.state.resets();
-        resets.mark_unchanged();
+        let mut seen = *resets.borrow_and_update();
         let mut position = self.resume_position()?;
-        self.persist(&position);
+        self.persist(&position, seen);
         sink.on_start().await.map_err(StreamError::SinkStart)?;
         loop {
             let reader = StreamReader::spawn(
@@ -188,20 +198,20 @@ impl<St: StateStore> StreamRuntime<St> {
                 &position,
                 Arc::clone(&self.metrics),
             );
-            let mut consumer = Consumer::new(self, sink, position, resets);
+            let mut consumer = Consumer::new(self, sink, position, resets, seen);
             let ended = consumer.run(reader).await;
             position = consumer.position;
             resets = consumer.resets;
             match ended {
                 Stop::Shutdown => break,
                 Stop::Reset => {
-                    resets.mark_unchanged();
+                    seen = *resets.borrow_and_update();
                     position = self.resume_position()?;
                     tracing::warn!(
                         start_from = %position.start_from,
                         "the connector state was reset or changed from the platform; restarting the stream"
                     );
-                    self.persist(&position);
+                    self.persist(&position, seen);
                 }
                 Stop::ReaderLost => {
                     // Not in a tight loop, whatever made it fail.
@@ -212,7 +222,7 @@ impl<St: StateStore> StreamRuntime<St> {
                 }
             }
         }
-        self.persist(&position);
+        self.persist(&position, seen);
         sink.on_stop().await;
         Ok(())
     }
@@ -226,10 +236,12 @@ impl<St: StateStore> StreamRuntime<St> {
         Ok(stored.unwrap_or_else(|| StreamPosition::initial(&self.start, chrono::Utc::now())))
     }
 
-    fn persist(&self, position: &StreamPosition) {
+    /// Writes `position` into the state unless the platform reset the
+    /// state after the resets value `seen` (the reset is handled instead).
+    fn persist(&self, position: &StreamPosition, seen: u64) -> bool {
         let mut state = self.state.load().unwrap_or_default();
         position.write_into(&mut state);
-        self.state.store(state);
+        self.state.store_unless_reset(state, seen)
     }
 }
 
@@ -260,6 +272,8 @@ struct Consumer<'a, St, S> {
     persisted_at: Instant,
     /// Changes when the platform reset or replaced the state.
     resets: watch::Receiver<u64>,
+    /// The resets value the position was read under.
+    seen: u64,
 }
 
 impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
@@ -268,6 +282,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
         sink: &'a mut S,
         position: StreamPosition,
         resets: watch::Receiver<u64>,
+        seen: u64,
     ) -> Self {
         let batching = sink.batching();
         Self {
@@ -283,6 +298,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             urgent: false,
             persisted_at: Instant::now(),
             resets,
+            seen,
         }
     }
 
@@ -477,11 +493,10 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
     }
 
     fn persist(&mut self) {
-        // Writing now would overwrite a reset the loop has not handled yet.
-        if self.resets.has_changed().unwrap_or(false) {
+        // Not written over a reset the loop has not handled yet.
+        if !self.runtime.persist(&self.position, self.seen) {
             return;
         }
-        self.runtime.persist(&self.position);
         self.dirty = false;
         self.urgent = false;
         self.persisted_at = Instant::now();
