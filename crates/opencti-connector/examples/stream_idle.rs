@@ -3,17 +3,19 @@
 //!
 //! `cargo run --release --example stream_idle -- [seconds] [--multi-thread]`
 //! starts a scripted platform in a child process (so its memory is not
-//! counted), runs a stream connector against it (on a current-thread tokio
-//! runtime, or the default multi-thread one with `--multi-thread`), and
-//! prints `VmRSS`/`VmHWM` from `/proc/self/status` along the way.
+//! counted), runs a stream connector against it (on the current-thread tokio
+//! runtime `run_stream` uses by default, or on two workers, as with
+//! `CONNECTOR_WORKER_THREADS=2`, with `--multi-thread`), and prints
+//! `VmRSS`/`VmHWM` from `/proc/self/status` along the way.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opencti_connector::cli::ConnectorSpec;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{RuntimeConfig, Settings};
+use opencti_connector::config::{ConnectorType, RuntimeConfig, Settings};
 use opencti_connector::metrics::Metrics;
 use opencti_connector::stream::{Outcome, StreamEvent, StreamRunner, StreamSink};
 use serde_json::json;
@@ -63,14 +65,17 @@ fn main() {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .init();
-    let tokio = if multi_thread {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    }
-    .enable_all()
-    .build()
-    .expect("tokio runtime");
+    let spec = ConnectorSpec {
+        name: "stream_idle",
+        version: "0",
+        about: "idle stream connector",
+        vars: &[],
+        connector_type: ConnectorType::Stream,
+    };
+    let tokio = spec
+        .runtime(multi_thread.then_some(2))
+        .build()
+        .expect("tokio runtime");
     tokio.block_on(async {
         let shutdown = CancellationToken::new();
         let metrics = Metrics::new("");

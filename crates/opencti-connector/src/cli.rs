@@ -5,9 +5,14 @@
 //! reach the platform), `--print-config` (effective configuration, secrets
 //! masked), `--vars-markdown` (the variable table for a README),
 //! `--help` (lists every variable), `--version`.
+//!
+//! The Tokio runtime is small: a connector waits on the network most of the
+//! time, and a stream connector aims at a few MB of memory when idle. See
+//! [`RuntimeFlavor`] and `CONNECTOR_WORKER_THREADS`.
 
 use std::future::Future;
 use std::io::Write as _;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,6 +63,53 @@ impl ConnectorSpec {
     /// may override runtime defaults).
     pub fn tables(&self) -> [&'static [Var]; 4] {
         [OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS, self.vars]
+    }
+
+    /// The runtime when `CONNECTOR_WORKER_THREADS` is unset: one thread
+    /// for a stream connector (one stream, one sink, in order), two workers
+    /// otherwise (publishing and pings alongside the run).
+    pub fn default_runtime(&self) -> RuntimeFlavor {
+        match self.connector_type {
+            ConnectorType::Stream => RuntimeFlavor::CurrentThread,
+            _ => RuntimeFlavor::MultiThread(DEFAULT_WORKERS),
+        }
+    }
+
+    /// The runtime to run on: `CONNECTOR_WORKER_THREADS` if set (0 means
+    /// the current thread), else [`ConnectorSpec::default_runtime`].
+    pub fn runtime(&self, worker_threads: Option<u16>) -> RuntimeFlavor {
+        match worker_threads.map(usize::from) {
+            None => self.default_runtime(),
+            Some(count) => NonZeroUsize::new(count)
+                .map_or(RuntimeFlavor::CurrentThread, RuntimeFlavor::MultiThread),
+        }
+    }
+}
+
+/// Worker threads of a connector other than a stream connector.
+const DEFAULT_WORKERS: NonZeroUsize = NonZeroUsize::new(2).unwrap();
+
+/// The Tokio runtime a connector process runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeFlavor {
+    /// Every task on the main thread: the smallest footprint.
+    CurrentThread,
+    /// A work-stealing runtime with this many worker threads.
+    MultiThread(NonZeroUsize),
+}
+
+impl RuntimeFlavor {
+    /// Builds the runtime, with I/O and timers enabled.
+    pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = match self {
+            Self::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            Self::MultiThread(workers) => {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(workers.get());
+                builder
+            }
+        };
+        builder.enable_all().build()
     }
 }
 
@@ -145,10 +197,9 @@ where
     for (alias, name) in settings.deprecated_names() {
         tracing::warn!("{alias} is deprecated, use {name}");
     }
-    let tokio = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let flavor = spec.runtime(runtime_config.connector.worker_threads);
+    tracing::debug!(runtime = ?flavor, "Starting the async runtime");
+    let tokio = match flavor.build() {
         Ok(tokio) => tokio,
         Err(error) => {
             stderr_line(&format!("cannot start the async runtime: {error}"));

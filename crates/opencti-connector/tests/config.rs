@@ -1,11 +1,14 @@
 //! pycti's configuration rules (resolution order, booleans, numbers, empty
 //! values, required values), error reporting and renderings.
 
+use std::num::NonZeroUsize;
+
+use opencti_connector::cli::{ConnectorSpec, RuntimeFlavor};
 use opencti_connector::config::render::{effective_config, help_text, markdown_table};
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{
-    ConfigError, ConfigErrors, Origin, QueueProtocol, RuntimeConfig, Settings, Source, Value, Var,
-    VarKind,
+    ConfigError, ConfigErrors, ConnectorType, Origin, QueueProtocol, RuntimeConfig, Settings,
+    Source, Value, Var, VarKind,
 };
 
 static FEED_VARS: &[Var] = &[
@@ -322,6 +325,56 @@ fn legacy_queue_protocol_name_is_honoured() {
     let settings = Settings::from_env_pairs(RUNTIME_TABLES, env);
     let config = RuntimeConfig::try_from(&settings).unwrap();
     assert_eq!(config.connector.queue_protocol, QueueProtocol::Api);
+}
+
+#[test]
+fn worker_threads_pick_the_runtime_of_either_kind_of_connector() {
+    let spec = |connector_type| ConnectorSpec {
+        name: "test",
+        version: "0",
+        about: "test",
+        vars: &[],
+        connector_type,
+    };
+    let import = spec(ConnectorType::ExternalImport);
+    let stream = spec(ConnectorType::Stream);
+    let workers = |count| RuntimeFlavor::MultiThread(NonZeroUsize::new(count).unwrap());
+    let config = |value: Option<&'static str>| {
+        let mut env = runtime_env();
+        env.extend(value.map(|value| ("CONNECTOR_WORKER_THREADS", value)));
+        RuntimeConfig::try_from(&Settings::from_env_pairs(RUNTIME_TABLES, env))
+            .map(|config| config.connector.worker_threads)
+    };
+
+    let unset = config(None).unwrap();
+    assert_eq!(unset, None);
+    assert_eq!(import.runtime(unset), workers(2));
+    assert_eq!(stream.runtime(unset), RuntimeFlavor::CurrentThread);
+    let one_thread = config(Some("0")).unwrap();
+    assert_eq!(import.runtime(one_thread), RuntimeFlavor::CurrentThread);
+    let four = config(Some("4")).unwrap();
+    assert_eq!(stream.runtime(four), workers(4));
+    assert_eq!(import.runtime(four), workers(4));
+
+    let report = config(Some("-1")).unwrap_err().to_string();
+    assert!(report.contains("CONNECTOR_WORKER_THREADS"), "{report}");
+    let help = help_text(&import.tables());
+    assert!(help.contains("CONNECTOR_WORKER_THREADS"), "{help}");
+}
+
+#[test]
+fn runtime_flavors_build_what_they_say() {
+    let single = RuntimeFlavor::CurrentThread.build().unwrap();
+    assert_eq!(
+        single.handle().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread
+    );
+    let pool = RuntimeFlavor::MultiThread(NonZeroUsize::new(3).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(pool.metrics().num_workers(), 3);
+    // Timers and I/O are enabled.
+    pool.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(1)).await });
 }
 
 #[test]

@@ -129,6 +129,8 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_METRICS_HOST", "connector", "metrics_host", VarKind::String)
         .default("127.0.0.1")
         .help("Address the metrics endpoint binds (0.0.0.0 to expose it outside a container)"),
+    Var::new("CONNECTOR_WORKER_THREADS", "connector", "worker_threads", VarKind::Int)
+        .help("Not in pycti: threads of the async runtime; 0 runs everything on one thread (unset: 2, or 0 for stream connectors)"),
 ];
 
 /// `mq.*` variables: local overrides of the broker parameters the platform
@@ -332,6 +334,9 @@ pub struct ConnectorSection {
     pub live_stream: LiveStreamConfig,
     /// Metrics settings.
     pub metrics: MetricsConfig,
+    /// `CONNECTOR_WORKER_THREADS`: worker threads of the async runtime
+    /// (0: the current thread); `None` leaves the choice to the binary.
+    pub worker_threads: Option<u16>,
 }
 
 /// Validated `mq.*` overrides; `None` keeps the platform's value.
@@ -524,6 +529,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                 .map_err(|_| "expected an IP address such as 127.0.0.1 or 0.0.0.0".to_owned())
         });
         let metrics_port: Option<u16> = check.get("CONNECTOR_METRICS_PORT");
+        let worker_threads: Option<u16> = check.get("CONNECTOR_WORKER_THREADS");
         let connector_rest = (
             check.get("CONNECTOR_AUTO").unwrap_or(false),
             check.get("CONNECTOR_AUTO_UPDATE").unwrap_or(false),
@@ -600,6 +606,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                         host: metrics_host?,
                         port: metrics_port?,
                     },
+                    worker_threads,
                 },
                 mq,
             })
