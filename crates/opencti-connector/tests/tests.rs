@@ -3,6 +3,7 @@
 mod amqp;
 mod api;
 mod broker;
+mod broker_tls;
 mod config;
 mod import;
 mod platform;

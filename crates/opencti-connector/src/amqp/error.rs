@@ -10,6 +10,15 @@ pub enum AmqpError {
         /// Why.
         reason: String,
     },
+    /// The TLS handshake failed: the broker's certificate did not verify,
+    /// or the broker refused ours. A configuration problem, not retried.
+    #[error("TLS handshake with the broker at {address} failed: {reason}")]
+    TlsHandshake {
+        /// `host:port`.
+        address: String,
+        /// Why, as the TLS library reports it.
+        reason: String,
+    },
     /// Connecting failed (the supervisor retries; this is what it logs).
     #[error("cannot connect to the broker at {address}: {reason}")]
     Connect {

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use lapin::options::ConfirmSelectOptions;
-use lapin::tcp::{AMQPUriTcpExt, OwnedIdentity, OwnedTLSConfig, RustlsConnector, TLSConfig};
+use lapin::tcp::{AMQPUriTcpExt, RustlsConnector, RustlsConnectorConfig, TLSConfig};
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use lapin::{Channel, Connection, ConnectionProperties};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -114,7 +116,9 @@ impl BrokerLink {
                     });
                     return Ok(LiveChannel { channel, epoch });
                 }
-                Err(error @ AmqpError::Tls { .. }) => return Err(error),
+                Err(error @ (AmqpError::Tls { .. } | AmqpError::TlsHandshake { .. })) => {
+                    return Err(error);
+                }
                 Err(error) => {
                     let delay = delays.next().unwrap_or(Duration::from_secs(30));
                     self.metrics.emit(RuntimeEvent::BrokerUnreachable {
@@ -159,14 +163,10 @@ impl BrokerLink {
         let uri = self.uri();
         let connection = match &self.params.tls {
             None => Connection::connect_uri(uri, properties).await,
-            Some(tls) if tls.verify => {
-                let runtime =
-                    lapin::runtime::default_runtime().map_err(|error| failed(error.to_string()))?;
-                Connection::connect_uri_with_config(uri, properties, verified_tls(tls), runtime)
-                    .await
-            }
             Some(tls) => {
-                let connector = RustlsConnector::from(unverified_client_config(tls)?);
+                // Built here rather than by lapin so that unusable material
+                // is reported as such instead of retried as a connect error.
+                let connector = tls_connector(tls)?;
                 let runtime =
                     lapin::runtime::default_runtime().map_err(|error| failed(error.to_string()))?;
                 let host = self.params.host.clone();
@@ -186,7 +186,13 @@ impl BrokerLink {
                 .await
             }
         }
-        .map_err(|error| failed(error.to_string()))?;
+        .map_err(|error| match tls_failure(&error) {
+            Some(reason) => AmqpError::TlsHandshake {
+                address: self.params.address(),
+                reason,
+            },
+            None => failed(error.to_string()),
+        })?;
         let channel = connection
             .create_channel()
             .await
@@ -233,44 +239,115 @@ async fn close_quietly(connection: Connection) {
     .await;
 }
 
-fn verified_tls(tls: &BrokerTls) -> OwnedTLSConfig {
-    OwnedTLSConfig {
-        identity: match (&tls.client_cert_pem, &tls.client_key_pem) {
-            (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
-                pem: cert.as_bytes().to_vec(),
-                key: key.expose().as_bytes().to_vec(),
-            }),
-            _ => None,
-        },
-        cert_chain: tls.ca_pem.clone(),
-    }
-}
-
-/// pycti's `MQ_USE_SSL_REJECT_UNAUTHORIZED=false`: encrypted, but neither
+/// The TLS client for `tls`. Verifying: the system's trust store plus the
+/// given CA, and the host name, as pycti's default context. Not verifying
+/// (pycti's `MQ_USE_SSL_REJECT_UNAUTHORIZED=false`): encrypted, but neither
 /// the certificate nor the host name is checked.
-fn unverified_client_config(tls: &BrokerTls) -> Result<rustls::ClientConfig, AmqpError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
+fn tls_connector(tls: &BrokerTls) -> Result<RustlsConnector, AmqpError> {
     let tls_error = |reason: String| AmqpError::Tls { reason };
+    let identity = client_identity(tls)?;
+    if tls.verify {
+        let mut config = RustlsConnectorConfig::new_with_platform_verifier();
+        if let Some(ca) = &tls.ca_pem {
+            config.add_parsable_certificates(certificates("MQ_USE_SSL_CA", ca)?);
+        }
+        return match identity {
+            Some((certs, key)) => config.connector_with_single_cert(certs, key),
+            None => config.connector_with_no_client_auth(),
+        }
+        .map_err(|error| {
+            tls_error(format!(
+                "MQ_USE_SSL_CA, MQ_USE_SSL_CERT or MQ_USE_SSL_KEY unusable: {error}"
+            ))
+        });
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|error| tls_error(error.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(NoVerification(provider)));
-    match (&tls.client_cert_pem, &tls.client_key_pem) {
-        (Some(cert), Some(key)) => {
-            let certs = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|error| tls_error(format!("MQ_USE_SSL_CERT: {error}")))?;
-            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-                .map_err(|error| tls_error(format!("MQ_USE_SSL_KEY: {error}")))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|error| tls_error(error.to_string()))
+    let config = match identity {
+        Some((certs, key)) => builder.with_client_auth_cert(certs, key).map_err(|error| {
+            tls_error(format!(
+                "MQ_USE_SSL_CERT or MQ_USE_SSL_KEY unusable: {error}"
+            ))
+        })?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(RustlsConnector::from(config))
+}
+
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The client certificate chain and key, when both are configured.
+fn client_identity(tls: &BrokerTls) -> Result<Option<Identity>, AmqpError> {
+    let (Some(cert), Some(key)) = (&tls.client_cert_pem, &tls.client_key_pem) else {
+        return Ok(None);
+    };
+    let key =
+        PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|error| AmqpError::Tls {
+            reason: format!("MQ_USE_SSL_KEY: no usable private key ({error})"),
+        })?;
+    Ok(Some((certificates("MQ_USE_SSL_CERT", cert)?, key)))
+}
+
+/// Every certificate of `pem`; none at all is an error (a key or a typo
+/// given where certificates are expected).
+fn certificates(variable: &str, pem: &str) -> Result<Vec<CertificateDer<'static>>, AmqpError> {
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| AmqpError::Tls {
+            reason: format!("{variable}: {error}"),
+        })?;
+    if certs.is_empty() {
+        return Err(AmqpError::Tls {
+            reason: format!("{variable}: no PEM certificate found"),
+        });
+    }
+    Ok(certs)
+}
+
+/// Why the TLS handshake failed, when that is why connecting failed (lapin
+/// wraps the TLS library's error in an I/O error), with the variables to
+/// look at.
+fn tls_failure(error: &lapin::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        let tls = error.downcast_ref::<rustls::Error>().or_else(|| {
+            error
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = tls {
+            return Some(explain(tls));
         }
-        _ => Ok(builder.with_no_client_auth()),
+        current = error.source();
+    }
+    None
+}
+
+fn explain(error: &rustls::Error) -> String {
+    use rustls::AlertDescription as Alert;
+    match error {
+        rustls::Error::InvalidCertificate(_) => format!(
+            "the broker's certificate is not trusted ({error}); check MQ_USE_SSL_CA, \
+             or set MQ_USE_SSL_REJECT_UNAUTHORIZED=false to encrypt without verifying"
+        ),
+        rustls::Error::AlertReceived(
+            Alert::CertificateRequired
+            | Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA,
+        ) => format!(
+            "the broker refused the client certificate ({error}); \
+             check MQ_USE_SSL_CERT and MQ_USE_SSL_KEY"
+        ),
+        _ => error.to_string(),
     }
 }
 
@@ -319,5 +396,65 @@ impl rustls::client::danger::ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn link(tls: BrokerTls) -> Arc<BrokerLink> {
+        let mut params = BrokerParams::plain("127.0.0.1", 1, "/", "guest", Secret::new("guest"));
+        params.tls = Some(tls);
+        BrokerLink::new(params, Metrics::default())
+    }
+
+    /// Bad material fails at once, before any connection attempt (port 1
+    /// is never reached), instead of being retried as a connect error.
+    #[tokio::test]
+    async fn unusable_tls_material_is_reported_not_retried() {
+        let garbage_certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let cases = [
+            (
+                BrokerTls {
+                    ca_pem: Some(garbage_certificate.to_owned()),
+                    verify: true,
+                    ..BrokerTls::default()
+                },
+                "MQ_USE_SSL_CA",
+            ),
+            (
+                BrokerTls {
+                    ca_pem: Some("/etc/ssl/ca.pem is a path, not PEM".to_owned()),
+                    verify: true,
+                    ..BrokerTls::default()
+                },
+                "MQ_USE_SSL_CA: no PEM certificate found",
+            ),
+            (
+                BrokerTls {
+                    client_cert_pem: Some(garbage_certificate.to_owned()),
+                    client_key_pem: Some(Secret::new(garbage_certificate)),
+                    ..BrokerTls::default()
+                },
+                "MQ_USE_SSL_KEY: no usable private key",
+            ),
+        ];
+        for (tls, expected) in cases {
+            let outcome = tokio::time::timeout(
+                Duration::from_secs(5),
+                link(tls).channel(&CancellationToken::new()),
+            )
+            .await
+            .expect("reported, not retried");
+            match outcome {
+                Err(error @ AmqpError::Tls { .. }) => {
+                    assert!(error.to_string().contains(expected), "{error}");
+                }
+                Err(other) => panic!("{expected}: {other}"),
+                Ok(_) => panic!("{expected}: connected"),
+            }
+        }
     }
 }

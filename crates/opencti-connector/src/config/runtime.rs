@@ -150,10 +150,10 @@ pub static MQ_VARS: &[Var] = &[
         .help("Client certificate: a file path or inline PEM"),
     Var::new("MQ_USE_SSL_KEY", "mq", "use_ssl_key", VarKind::String)
         .secret()
-        .help("Client private key (PKCS#8 PEM): a file path or inline PEM"),
+        .help("Client private key (PEM, possibly encrypted PKCS#8): a file path or inline PEM"),
     Var::new("MQ_USE_SSL_PASSPHRASE", "mq", "use_ssl_passphrase", VarKind::String)
         .secret()
-        .help("Passphrase of the client key (encrypted keys are not supported: leave empty)"),
+        .help("Passphrase of an encrypted client key"),
     Var::new("MQ_USE_SSL_REJECT_UNAUTHORIZED", "mq", "use_ssl_reject_unauthorized", VarKind::Bool)
         .default("false")
         .help("Verify the broker's certificate and host name (false: encrypt without verifying, like pycti)"),
@@ -361,6 +361,8 @@ pub struct MqOverrides {
     pub cert: Option<String>,
     /// Client key (path or PEM).
     pub key: Option<Secret>,
+    /// Passphrase of an encrypted client key.
+    pub passphrase: Option<Secret>,
     /// Verify the broker certificate.
     pub reject_unauthorized: bool,
 }
@@ -553,15 +555,9 @@ impl TryFrom<&Settings> for RuntimeConfig {
             ca: check.get("MQ_USE_SSL_CA"),
             cert: check.get("MQ_USE_SSL_CERT"),
             key: check.get("MQ_USE_SSL_KEY"),
+            passphrase: check.get("MQ_USE_SSL_PASSPHRASE"),
             reject_unauthorized: check.get("MQ_USE_SSL_REJECT_UNAUTHORIZED").unwrap_or(false),
         };
-        let passphrase: Option<Secret> = check.get("MQ_USE_SSL_PASSPHRASE");
-        if passphrase.is_some_and(|secret| !secret.is_empty()) {
-            check.reject(
-                "MQ_USE_SSL_PASSPHRASE",
-                "encrypted client keys are not supported; provide an unencrypted PKCS#8 key",
-            );
-        }
 
         check.finish("runtime", || {
             let (
