@@ -1,49 +1,22 @@
 //! The PT NAD [`StreamSink`]: startup (login, lists) and batches of stream
-//! events applied as bulk list changes; [`run`] is the binary's entry point.
+//! events applied as bulk list changes. As a [`StreamConnector`] it runs
+//! with [`opencti_connector::stream::run_stream`].
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opencti_connector::Error;
-use opencti_connector::cli::{ConnectorSpec, Launch};
-use opencti_connector::config::ConnectorType;
-use opencti_connector::stream::StreamRunner;
+use opencti_connector::cli::ConnectorSpec;
 use opencti_connector::stream::event::{EventKind, StreamEvent};
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
+use opencti_connector::stream::{StreamConnector, connector_spec};
 
 use crate::client::{ClientError, EnsuredList, ListSpec, PtnadClient};
 use crate::config::{PTNAD_VARS, PtnadConfig};
 use crate::mapping::{Action, Change, MappingError, Plan, Scope, StreamChange, changes};
 
-/// What the `opencti-ptnad` binary is.
-pub static SPEC: ConnectorSpec = ConnectorSpec {
-    name: "opencti-ptnad",
-    version: env!("CARGO_PKG_VERSION"),
-    about: "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators",
-    vars: PTNAD_VARS,
-    connector_type: ConnectorType::Stream,
-};
-
-/// Runs the connector as a process: command line, configuration, logging,
-/// registration, then the live stream until SIGTERM/SIGINT. Configuration
-/// and startup failures (bad credentials, PT NAD unreachable) exit with 1.
-pub fn run() -> ExitCode {
-    opencti_connector::cli::run(
-        &SPEC,
-        |settings| PtnadConfig::try_from(settings),
-        |launch: Launch<PtnadConfig>| async move {
-            let sink = PtnadSink::new(launch.connector).map_err(|error| Error::Io {
-                context: "cannot set up the PT NAD client".to_owned(),
-                reason: error.to_string(),
-            })?;
-            StreamRunner::new(sink, launch.runtime)
-                .run(launch.shutdown)
-                .await
-                .map(drop)
-        },
-    )
-}
+/// What the `opencti-ptnad` binary is (name, version, variables), for
+/// checks of the documentation against the code.
+pub static SPEC: ConnectorSpec = connector_spec::<PtnadSink>();
 
 /// How hard startup tries to reach PT NAD before giving up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +342,25 @@ impl StreamSink for PtnadSink {
         self.batching
     }
 
+    /// Bad credentials, or PT NAD still unreachable after the retries,
+    /// stop the process with status 1 and the [`StartupError`] message.
     async fn on_start(&mut self) -> Result<(), SinkError> {
         self.start().await.map_err(SinkError::from)
+    }
+}
+
+impl StreamConnector for PtnadSink {
+    type Config = PtnadConfig;
+    type Error = ClientError;
+
+    const VARS: &'static [opencti_connector::config::Var] = PTNAD_VARS;
+    const NAME: &'static str = "opencti-ptnad";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str =
+        "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators";
+    const SLUG: Option<&'static str> = Some("ptnad");
+
+    fn from_config(config: PtnadConfig) -> Result<Self, ClientError> {
+        Self::new(config)
     }
 }

@@ -54,6 +54,6 @@ pub mod sink;
 pub mod sse;
 
 pub use event::{EventContext, EventKind, StixData, StreamEvent};
-pub use runner::{StreamConnector, StreamRunner, run_stream};
+pub use runner::{StreamConnector, StreamRunner, connector_spec, run_stream};
 pub use runtime::{MemoryState, StateStore, StreamError, StreamRuntime};
 pub use sink::{BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, StreamSink};

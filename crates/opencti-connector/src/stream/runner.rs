@@ -54,18 +54,25 @@ pub trait StreamConnector: StreamSink + Sized + 'static {
     fn from_config(config: Self::Config) -> Result<Self, Self::Error>;
 }
 
-/// Runs `C` as a process: CLI, configuration, logging, signals, session,
-/// live stream. Returns the process exit code.
-pub fn run_stream<C: StreamConnector>() -> ExitCode {
-    let spec = ConnectorSpec {
+/// What the binary of `C` is (name, version, variables), as [`run_stream`]
+/// presents it; for checks of the documentation against the code.
+pub const fn connector_spec<C: StreamConnector>() -> ConnectorSpec {
+    ConnectorSpec {
         name: C::NAME,
         version: C::VERSION,
         about: C::ABOUT,
         vars: C::VARS,
         connector_type: ConnectorType::Stream,
-    };
+    }
+}
+
+/// Runs `C` as a process: CLI, configuration, logging, signals, session,
+/// live stream. Returns the process exit code: 1 when the configuration is
+/// invalid, the connector cannot be built or registered, or
+/// [`StreamSink::on_start`] fails.
+pub fn run_stream<C: StreamConnector>() -> ExitCode {
     crate::cli::run(
-        &spec,
+        &connector_spec::<C>(),
         |settings| C::Config::try_from(settings),
         |launch: Launch<C::Config>| async move {
             let sink = C::from_config(launch.connector).map_err(|error| Error::Io {
