@@ -41,7 +41,8 @@ pub enum SendError {
     /// A platform call (work, expectations, `stixBundlePush`) failed.
     #[error("OpenCTI platform: {0}")]
     Platform(#[from] ApiError),
-    /// The broker side failed for good (bad TLS material).
+    /// The broker side failed for good (unusable TLS material, a refused
+    /// TLS handshake).
     #[error("RabbitMQ: {0}")]
     Broker(AmqpError),
     /// Writing the directory copy failed.

@@ -46,7 +46,12 @@ pub fn markdown_table(tables: &[&[Var]]) -> String {
             Some("") | None => String::new(),
             Some(default) => format!("`{default}`"),
         };
-        let mut description = var.help.replace('|', "\\|");
+        // Escaped so help such as `<url>` is shown, not read as an HTML tag.
+        let mut description = var
+            .help
+            .replace('|', "\\|")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         if !var.aliases.is_empty() {
             let _ = write!(description, " (legacy: `{}`)", var.aliases.join("`, `"));
         }
