@@ -46,12 +46,7 @@ pub fn markdown_table(tables: &[&[Var]]) -> String {
             Some("") | None => String::new(),
             Some(default) => format!("`{default}`"),
         };
-        // Escaped so help such as `<url>` is shown, not read as an HTML tag.
-        let mut description = var
-            .help
-            .replace('|', "\\|")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
+        let mut description = markdown_text(var.help);
         if !var.aliases.is_empty() {
             let _ = write!(description, " (legacy: `{}`)", var.aliases.join("`, `"));
         }
@@ -65,6 +60,25 @@ pub fn markdown_table(tables: &[&[Var]]) -> String {
             if var.required { "yes" } else { "no" },
             description
         );
+    }
+    out
+}
+
+/// Help text made safe for a Markdown table cell: `|` escaped, and `<`/`>`
+/// outside code spans written as entities so `<url>` is shown, not read as
+/// an HTML tag (inside backticks entities would show literally).
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, part) in text.split('`').enumerate() {
+        if index > 0 {
+            out.push('`');
+        }
+        let part = part.replace('|', "\\|");
+        if index % 2 == 0 {
+            out.push_str(&part.replace('<', "&lt;").replace('>', "&gt;"));
+        } else {
+            out.push_str(&part);
+        }
     }
     out
 }
@@ -102,4 +116,17 @@ fn merged<'a>(tables: &'a [&'a [Var]]) -> Vec<&'a Var> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_text;
+
+    #[test]
+    fn markdown_cells_escape_tags_outside_code_spans_only() {
+        assert_eq!(
+            markdown_text("served at <url>/graphql, e.g. `Bearer <key>` | x"),
+            "served at &lt;url&gt;/graphql, e.g. `Bearer <key>` \\| x"
+        );
+    }
 }
