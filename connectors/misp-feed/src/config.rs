@@ -37,7 +37,7 @@ pub static VARS: &[Var] = &[
         .help("Feed base URL (manifest.json lives under it), a file:// URL or a directory; required for url"),
     Var::new("MISP_FEED_SSL_VERIFY", "misp_feed", "ssl_verify", VarKind::String)
         .default("true")
-        .help("Verify the feed's TLS certificate"),
+        .help("Boolean. Verify the feed's TLS certificate"),
     Var::new("MISP_FEED_HTTP_AUTHORIZATION_HEADER", "misp_feed", "http_authorization_header", VarKind::String)
         .secret()
         .help("Sent verbatim as the Authorization header of every feed request (e.g. `Bearer <key>`)"),
@@ -50,6 +50,9 @@ pub static VARS: &[Var] = &[
     Var::new("MISP_FEED_MAX_FILE_SIZE_MB", "misp_feed", "max_file_size_mb", VarKind::Int)
         .default("256")
         .help("Largest accepted manifest or event file, in MiB; larger events are reported and skipped"),
+    Var::new("MISP_FEED_EVENTS_IN_FLIGHT", "misp_feed", "events_in_flight", VarKind::Int)
+        .default("1")
+        .help("URL mode: events whose bundles may wait for the broker's confirms at once (more is faster on a slow broker, and takes more memory)"),
     Var::new("MISP_FEED_BUCKET_NAME", "misp_feed", "bucket_name", VarKind::String)
         .aliases(&["MISP_BUCKET_NAME"])
         .help("S3 bucket holding one MISP event JSON file per object; required for s3"),
@@ -58,50 +61,50 @@ pub static VARS: &[Var] = &[
         .help("Only objects whose key starts with this prefix"),
     Var::new("MISP_FEED_BUCKET_DELETE_AFTER_IMPORT", "misp_feed", "bucket_delete_after_import", VarKind::String)
         .default("true")
-        .help("Delete each object once its bundle is sent (the Python behaviour); false keeps objects and resumes after the last processed key"),
+        .help("Boolean. Delete each object once its bundle is sent (the Python behaviour); false keeps objects and resumes after the last processed key"),
     Var::new("MISP_FEED_IMPORT_FROM_DATE", "misp_feed", "import_from_date", VarKind::String)
         .help("First run only: import events modified after this date (2024-01-31, 2024-01-31T12:00:00Z) or this long ago (P30D)"),
     Var::new("MISP_FEED_CREATE_REPORTS", "misp_feed", "create_reports", VarKind::String)
         .default("true")
-        .help("A report per event (with notes and attachments)"),
+        .help("Boolean. A report per event (with notes and attachments)"),
     Var::new("MISP_FEED_REPORT_TYPE", "misp_feed", "report_type", VarKind::String)
         .default("misp-event")
         .help("report_types value of the reports"),
     Var::new("MISP_FEED_CREATE_INDICATORS", "misp_feed", "create_indicators", VarKind::String)
         .default("false")
-        .help("Indicators from attributes (and sightings, indicates, based-on)"),
+        .help("Boolean. Indicators from attributes (and sightings, indicates, based-on)"),
     Var::new("MISP_FEED_CREATE_OBSERVABLES", "misp_feed", "create_observables", VarKind::String)
         .default("false")
-        .help("Observables from attributes"),
+        .help("Boolean. Observables from attributes"),
     Var::new("MISP_FEED_CREATE_OBJECT_OBSERVABLES", "misp_feed", "create_object_observables", VarKind::String)
         .default("false")
-        .help("A text observable per MISP object, related to its attributes"),
+        .help("Boolean. A text observable per MISP object, related to its attributes"),
     Var::new("MISP_FEED_CREATE_TAGS_AS_LABELS", "misp_feed", "create_tags_as_labels", VarKind::String)
         .default("true")
         .aliases(&["MISP_CREATE_TAGS_AS_LABELS"])
-        .help("Tags become labels"),
+        .help("Boolean. Tags become labels"),
     Var::new("MISP_FEED_GUESS_THREATS_FROM_TAGS", "misp_feed", "guess_threats_from_tags", VarKind::String)
         .default("false")
-        .help("Look tags up in the platform as intrusion sets, malware, tools, attack patterns"),
+        .help("Boolean. Look tags up in the platform as intrusion sets, malware, tools, attack patterns"),
     Var::new("MISP_FEED_GUESS_THREAT_FROM_TAGS", "misp_feed", "guess_threat_from_tags", VarKind::String)
-        .help("Deprecated spelling of MISP_FEED_GUESS_THREATS_FROM_TAGS"),
+        .help("Boolean. Deprecated spelling of MISP_FEED_GUESS_THREATS_FROM_TAGS"),
     Var::new("MISP_FEED_MARKINGS_FROM_TAGS", "misp_feed", "markings_from_tags", VarKind::String)
         .default("false")
-        .help("`marking:TYPE=NAME` tags become markings"),
+        .help("Boolean. `marking:TYPE=NAME` tags become markings"),
     Var::new("MISP_FEED_AUTHOR_FROM_TAGS", "misp_feed", "author_from_tags", VarKind::String)
         .default("false")
-        .help("A `creator=NAME` tag sets the author"),
+        .help("Boolean. A `creator=NAME` tag sets the author"),
     Var::new("MISP_FEED_IMPORT_TO_IDS_NO_SCORE", "misp_feed", "import_to_ids_no_score", VarKind::Int)
         .help("Score of attributes whose to_ids is false (default: from the threat level)"),
     Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT", "misp_feed", "import_unsupported_observables_as_text", VarKind::String)
         .default("false")
-        .help("Attributes of unsupported types become text observables `value (type=TYPE)`"),
+        .help("Boolean. Attributes of unsupported types become text observables `value (type=TYPE)`"),
     Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT_TRANSPARENT", "misp_feed", "import_unsupported_observables_as_text_transparent", VarKind::String)
         .default("true")
-        .help("Object text observables hold the first attribute's value (false: `name (type=value)`)"),
+        .help("Boolean. Object text observables hold the first attribute's value (false: `name (type=value)`)"),
     Var::new("MISP_FEED_IMPORT_WITH_ATTACHMENTS", "misp_feed", "import_with_attachments", VarKind::String)
         .default("false")
-        .help("PDF attachments are added to the report's files"),
+        .help("Boolean. PDF attachments are added to the report's files"),
     Var::new("AWS_ENDPOINT_URL", "aws", "endpoint_url", VarKind::String)
         .help("S3-compatible endpoint (MinIO, Ceph, ...); unset for AWS"),
     Var::new("AWS_ACCESS_KEY_ID", "aws", "access_key_id", VarKind::String)
@@ -117,7 +120,7 @@ pub static VARS: &[Var] = &[
         .aliases(&["AWS_REGION"])
         .help("S3 region"),
     Var::new("AWS_S3_FORCE_PATH_STYLE", "aws", "s3_force_path_style", VarKind::String)
-        .help("Path-style S3 URLs (default: true when AWS_ENDPOINT_URL is set, false for AWS)"),
+        .help("Boolean. Path-style S3 URLs (default: true when AWS_ENDPOINT_URL is set, false for AWS)"),
 ];
 
 /// Where events come from.
@@ -153,6 +156,8 @@ pub struct MispFeedConfig {
     /// `MISP_FEED_INTERVAL` as a period, when set (it overrides
     /// `CONNECTOR_DURATION_PERIOD`, as in the Python connector).
     pub interval: Option<Duration>,
+    /// URL mode: events waiting for their broker confirms at once.
+    pub events_in_flight: usize,
 }
 
 /// Pydantic's lax booleans, which the Python connector's settings accept.
@@ -270,6 +275,10 @@ impl MispFeedConfig {
             check.reject("MISP_FEED_MAX_FILE_SIZE_MB", "must be at least 1");
         }
         let ssl_verify = flag(&mut check, "MISP_FEED_SSL_VERIFY");
+        let events_in_flight = check.require::<usize>("MISP_FEED_EVENTS_IN_FLIGHT");
+        if events_in_flight == Some(0) {
+            check.reject("MISP_FEED_EVENTS_IN_FLIGHT", "must be at least 1");
+        }
 
         let import_from = check.parse("MISP_FEED_IMPORT_FROM_DATE", |value| {
             parse_import_from(&value.to_string(), now)
@@ -380,6 +389,7 @@ impl MispFeedConfig {
                 import_from,
                 convert: convert_options?,
                 interval,
+                events_in_flight: events_in_flight?,
             })
         })
     }

@@ -7,19 +7,25 @@
 //! The state only moves after the event's bundle was confirmed by the broker.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use opencti_connector::cli::ConnectorSpec;
 use opencti_connector::config::ConnectorType;
 use opencti_connector::import::ImportRunner;
 use opencti_connector::state::State;
 use opencti_connector::{ImportSource, RunContext, SendError};
 use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::config::{MispFeedConfig, SourceConfig, VARS};
-use crate::convert::{self, Converter, KnownThreat, ThreatGuesses};
+use crate::convert::{self, ConvertedEvent, Converter, KnownThreat, ThreatGuesses};
 use crate::source::{
     FeedReader, FetchError, HttpFetcher, ManifestEntry, ManifestFetchError, S3Source,
 };
@@ -28,6 +34,11 @@ use crate::source::{
 /// size (same bundle id), so the publisher never holds a huge bundle as one
 /// JSON tree; smaller events go in one bundle, as with the Python connector.
 const MAX_OBJECTS_PER_SEND: usize = 5_000;
+
+/// URL mode: memory (KiB, estimated from event file sizes) that converted
+/// events waiting for their confirms may take together; one event larger
+/// than this runs alone.
+const MEMORY_BUDGET_KIB: usize = 64 * 1024;
 
 /// Why a run stopped early. Events after the failing one wait for the next
 /// run; the cursor never moves past an event that was not sent or skipped
@@ -205,9 +216,7 @@ pub fn cursor_from_state(state: Option<&State>) -> Option<i64> {
     Some(parsed.timestamp())
 }
 
-/// The state after an event: the cursor is the event's timestamp, or one
-/// second less while other events share that timestamp (so a crash inside
-/// such a group re-sends it instead of skipping the rest).
+/// The URL-mode state, with the Python connector's keys and formats.
 fn feed_state(run_started: &DateTime<Utc>, cursor: i64) -> State {
     let last_event = DateTime::<Utc>::from_timestamp(cursor, 0).unwrap_or_default();
     let mut state = State::new();
@@ -223,11 +232,73 @@ enum Outcome {
     Skipped,
 }
 
+/// An event ready for the sending half of the URL-mode pipeline.
+enum Prepared {
+    Ready {
+        index: usize,
+        converted: ConvertedEvent,
+        /// Held until the event is confirmed.
+        budget: OwnedSemaphorePermit,
+    },
+    Skipped {
+        index: usize,
+    },
+    /// Stops the run once the earlier events are confirmed.
+    Failed(RunError),
+}
+
+/// A send (or skip) waiting for its turn to move the cursor.
+type InFlight<'a> = Pin<Box<dyn Future<Output = (usize, Result<Outcome, RunError>)> + Send + 'a>>;
+
+/// The URL-mode cursor as events are confirmed, in feed order.
+struct Progress {
+    processed: usize,
+    cursor: i64,
+}
+
+impl Progress {
+    /// Records event `index` of `pending` as done and stores the state: the
+    /// cursor is the event's timestamp, or one second less while the next
+    /// event shares it (a failure inside such a group then re-sends the
+    /// group instead of skipping its rest).
+    fn commit(
+        &mut self,
+        ctx: &RunContext,
+        pending: &[&ManifestEntry],
+        index: usize,
+        outcome: &Outcome,
+        run_started: &DateTime<Utc>,
+    ) {
+        if matches!(outcome, Outcome::Sent) {
+            self.processed += 1;
+        }
+        let timestamp = pending[index].timestamp;
+        let tie_follows = pending
+            .get(index + 1)
+            .is_some_and(|next| next.timestamp == timestamp);
+        self.cursor = if tie_follows {
+            timestamp - 1
+        } else {
+            timestamp
+        };
+        ctx.set_state(feed_state(run_started, self.cursor));
+    }
+}
+
+/// Sends a converted event: one bundle, or slices of a huge one.
+async fn send_converted(ctx: &RunContext, converted: &ConvertedEvent) -> Result<(), RunError> {
+    tracing::info!("Sending event STIX2 bundle...");
+    for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
+        ctx.send_bundle(bundle).await?;
+    }
+    Ok(())
+}
+
 impl MispFeed {
     async fn run_feed(&mut self, ctx: &RunContext, reader: &FeedReader) -> Result<(), RunError> {
         let now = Utc::now();
         let state = ctx.state();
-        let mut cursor = match cursor_from_state(state.as_ref()) {
+        let cursor = match cursor_from_state(state.as_ref()) {
             Some(cursor) => {
                 tracing::info!(
                     "Connector latest event: {}",
@@ -251,61 +322,143 @@ impl MispFeed {
             .iter()
             .filter(|entry| entry.timestamp > cursor)
             .collect();
-        let mut processed = 0usize;
-        for (index, entry) in pending.iter().enumerate() {
-            if ctx.is_shutting_down() {
-                break;
-            }
-            tracing::info!(
-                "Processing event {} (date={}, modified={})",
-                entry.info,
-                entry.date,
-                python_isoformat(
-                    &DateTime::<Utc>::from_timestamp(entry.timestamp, 0).unwrap_or_default()
-                )
-            );
-            let outcome = match reader.event(&entry.key).await {
-                Ok(bytes) => self.import(ctx, &entry.key, bytes, now).await?,
-                Err(error) if error.is_file_specific() => {
-                    ctx.report_error(format!("event skipped: {error}"), entry.key.clone())
-                        .await?;
-                    Outcome::Skipped
+        // Events are downloaded and converted one at a time while up to
+        // `events_in_flight` earlier ones wait for their broker confirms
+        // (confirms and the platform's `addExpectations` answer take longer
+        // than converting an ordinary event); the state follows the confirms
+        // in feed order.
+        let events_in_flight = self.config.events_in_flight.max(1);
+        let budget = Arc::new(Semaphore::new(MEMORY_BUDGET_KIB));
+        let (sender, mut receiver) = mpsc::channel::<Prepared>(1);
+        let producer = async {
+            // Owned here, so the channel closes when the producer is done.
+            let sender = sender;
+            for (index, entry) in pending.iter().enumerate() {
+                if ctx.is_shutting_down() {
+                    break;
                 }
-                Err(error) => {
-                    self.summary = feed_summary(processed, &now, cursor);
-                    return Err(RunError::Download {
-                        key: entry.key.clone(),
-                        error,
-                    });
+                tracing::info!(
+                    "Processing event {} (date={}, modified={})",
+                    entry.info,
+                    entry.date,
+                    python_isoformat(
+                        &DateTime::<Utc>::from_timestamp(entry.timestamp, 0).unwrap_or_default()
+                    )
+                );
+                let prepared = self.prepare(ctx, reader, index, entry, now, &budget).await;
+                let last = matches!(prepared, Prepared::Failed(_));
+                if sender.send(prepared).await.is_err() || last {
+                    break;
                 }
-            };
-            if matches!(outcome, Outcome::Sent) {
-                processed += 1;
             }
-            let tie_follows = pending
-                .get(index + 1)
-                .is_some_and(|next| next.timestamp == entry.timestamp);
-            cursor = if tie_follows {
-                entry.timestamp - 1
-            } else {
-                entry.timestamp
+        };
+        let consumer = async {
+            let mut progress = Progress {
+                processed: 0,
+                cursor,
             };
-            ctx.set_state(feed_state(&now, cursor));
+            let mut in_flight: FuturesOrdered<InFlight<'_>> = FuturesOrdered::new();
+            let mut receiving = true;
+            let mut stopped_by: Option<RunError> = None;
+            loop {
+                tokio::select! {
+                    Some((index, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                        match result {
+                            Ok(outcome) => progress.commit(ctx, &pending, index, &outcome, &now),
+                            // An earlier event than anything still queued.
+                            Err(error) => return (progress, Some(error)),
+                        }
+                    }
+                    prepared = receiver.recv(), if receiving && in_flight.len() < events_in_flight => {
+                        match prepared {
+                            None => receiving = false,
+                            Some(Prepared::Failed(error)) => {
+                                receiving = false;
+                                stopped_by = Some(error);
+                            }
+                            Some(Prepared::Skipped { index }) => {
+                                in_flight.push_back(Box::pin(async move { (index, Ok(Outcome::Skipped)) }));
+                            }
+                            Some(Prepared::Ready { index, converted, budget }) => {
+                                in_flight.push_back(Box::pin(async move {
+                                    let sent = send_converted(ctx, &converted).await;
+                                    drop(budget);
+                                    (index, sent.map(|()| Outcome::Sent))
+                                }));
+                            }
+                        }
+                    }
+                    else => break,
+                }
+            }
+            (progress, stopped_by)
+        };
+        let ((), (progress, stopped_by)) = tokio::join!(producer, consumer);
+        self.summary = feed_summary(progress.processed, &now, progress.cursor);
+        if let Some(error) = stopped_by {
+            return Err(error);
         }
-        self.summary = feed_summary(processed, &now, cursor);
         tracing::info!("{}", self.summary);
         Ok(())
     }
 
-    /// Parses, converts and sends one event; poison events are reported on
-    /// the work and skipped.
-    async fn import(
+    /// Downloads and converts one event for the sending half; poison and
+    /// missing events are reported on the work and become skips.
+    async fn prepare(
+        &self,
+        ctx: &RunContext,
+        reader: &FeedReader,
+        index: usize,
+        entry: &ManifestEntry,
+        now: DateTime<Utc>,
+        budget: &Arc<Semaphore>,
+    ) -> Prepared {
+        let bytes = match reader.event(&entry.key).await {
+            Ok(bytes) => bytes,
+            Err(error) if error.is_file_specific() => {
+                return match ctx
+                    .report_error(format!("event skipped: {error}"), entry.key.clone())
+                    .await
+                {
+                    Ok(()) => Prepared::Skipped { index },
+                    Err(error) => Prepared::Failed(error.into()),
+                };
+            }
+            Err(error) => {
+                return Prepared::Failed(RunError::Download {
+                    key: entry.key.clone(),
+                    error,
+                });
+            }
+        };
+        // A bundle takes several times the room of its event file.
+        let kib = (bytes.len() / 1024).saturating_mul(8).max(1);
+        let permits = u32::try_from(kib)
+            .unwrap_or(u32::MAX)
+            .min(MEMORY_BUDGET_KIB as u32);
+        let Ok(budget) = Arc::clone(budget).acquire_many_owned(permits).await else {
+            return Prepared::Failed(RunError::Setup("the memory budget was closed".to_owned()));
+        };
+        match self.convert_file(ctx, &entry.key, bytes, now).await {
+            Ok(Some(converted)) => Prepared::Ready {
+                index,
+                converted,
+                budget,
+            },
+            Ok(None) => Prepared::Skipped { index },
+            Err(error) => Prepared::Failed(error),
+        }
+    }
+
+    /// Parses and converts one event file; a poison event is reported on
+    /// the work and gives `None`.
+    async fn convert_file(
         &self,
         ctx: &RunContext,
         key: &str,
         bytes: Bytes,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Option<ConvertedEvent>, RunError> {
         let parsed = convert::parse_event(&bytes);
         drop(bytes);
         let event = match parsed {
@@ -313,7 +466,7 @@ impl MispFeed {
             Err(error) => {
                 ctx.report_error(format!("event skipped: {error}"), key.to_owned())
                     .await?;
-                return Ok(Outcome::Skipped);
+                return Ok(None);
             }
         };
         let guesses = if self.config.convert.guess_threats_from_tags {
@@ -322,20 +475,32 @@ impl MispFeed {
             None
         };
         let uuid = event.uuid.clone();
-        let converted = match self.converter.convert(event, guesses.as_ref(), now) {
-            Ok(converted) => converted,
+        match self.converter.convert(event, guesses.as_ref(), now) {
+            Ok(converted) => Ok(Some(converted)),
             Err(error) => {
                 let name = uuid.as_deref().unwrap_or(key);
                 ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
                     .await?;
-                return Ok(Outcome::Skipped);
+                Ok(None)
             }
-        };
-        tracing::info!("Sending event STIX2 bundle...");
-        for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
-            ctx.send_bundle(bundle).await?;
         }
-        Ok(Outcome::Sent)
+    }
+
+    /// Parses, converts and sends one event (S3 mode, one at a time).
+    async fn import(
+        &self,
+        ctx: &RunContext,
+        key: &str,
+        bytes: Bytes,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, RunError> {
+        match self.convert_file(ctx, key, bytes, now).await? {
+            Some(converted) => {
+                send_converted(ctx, &converted).await?;
+                Ok(Outcome::Sent)
+            }
+            None => Ok(Outcome::Skipped),
+        }
     }
 
     async fn run_bucket(

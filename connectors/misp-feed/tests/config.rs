@@ -36,6 +36,7 @@ fn defaults_are_the_python_connectors() {
     assert_eq!(config.http.max_file_size, 256 << 20);
     assert_eq!(config.http.retry.retries, 3);
     assert_eq!(config.http.timeout, Duration::from_secs(60));
+    assert_eq!(config.events_in_flight, 1);
     match config.source {
         SourceConfig::Url {
             location,
@@ -226,6 +227,7 @@ fn every_problem_is_reported_at_once_naming_the_variable() {
         ("MISP_FEED_CREATE_INDICATORS", "maybe"),
         ("MISP_FEED_IMPORT_FROM_DATE", "last tuesday"),
         ("MISP_FEED_MAX_FILE_SIZE_MB", "0"),
+        ("MISP_FEED_EVENTS_IN_FLIGHT", "0"),
         ("MISP_FEED_HTTP_AUTHORIZATION_HEADER", "Bearer hidden-token"),
     ])
     .unwrap_err();
@@ -234,11 +236,12 @@ fn every_problem_is_reported_at_once_naming_the_variable() {
         "MISP_FEED_CREATE_INDICATORS",
         "MISP_FEED_IMPORT_FROM_DATE",
         "MISP_FEED_MAX_FILE_SIZE_MB",
+        "MISP_FEED_EVENTS_IN_FLIGHT",
         "MISP_FEED_URL",
     ] {
         assert!(text.contains(variable), "{variable} missing from:\n{text}");
     }
-    assert_eq!(errors.len(), 4, "{text}");
+    assert_eq!(errors.len(), 5, "{text}");
     assert!(!text.contains("hidden-token"));
 
     let errors = load(&[("MISP_FEED_SOURCE_TYPE", "s3")]).unwrap_err();

@@ -150,6 +150,7 @@ async fn the_cursor_of_a_python_state_is_honoured() {
 async fn poison_events_are_reported_and_skipped_without_blocking_the_feed() {
     let server = served(&[(0, 100), (1, 200), (2, 300), (3, 400)]).await;
     let truncated = generator::event_uuid(1);
+    // Several events in flight: the order of sends and state is kept.
     let wrong_shape = generator::event_uuid(2);
     server.put(
         &format!("{truncated}.json"),
@@ -162,6 +163,7 @@ async fn poison_events_are_reported_and_skipped_without_blocking_the_feed() {
     let mut feed = connector(&[
         ("MISP_FEED_URL", server.url()),
         ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+        ("MISP_FEED_EVENTS_IN_FLIGHT", "3"),
     ]);
     let (result, sent, errors, state) = run(&mut feed, None).await;
     result.unwrap();
@@ -187,6 +189,7 @@ async fn a_failed_download_stops_the_run_and_the_next_run_retries_it() {
     let mut feed = connector(&[
         ("MISP_FEED_URL", server.url()),
         ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+        ("MISP_FEED_EVENTS_IN_FLIGHT", "4"),
     ]);
     let (result, sent, _, state) = run(&mut feed, None).await;
     assert!(
