@@ -11,12 +11,25 @@ use super::http::{HttpFetcher, display_url};
 use super::manifest::{Manifest, ManifestError};
 
 /// Where the feed lives, from `MISP_FEED_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum FeedLocation {
     /// `http://` or `https://` base URL, without trailing `/`.
     Http(String),
     /// A local directory holding `manifest.json` and the event files.
     Directory(PathBuf),
+}
+
+impl std::fmt::Debug for FeedLocation {
+    /// Credentials in the URL (`https://user:password@host/`) are left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedLocation::Http(base) => {
+                let shown = Url::parse(base).map_or_else(|_| base.clone(), |url| display_url(&url));
+                f.debug_tuple("Http").field(&shown).finish()
+            }
+            FeedLocation::Directory(path) => f.debug_tuple("Directory").field(path).finish(),
+        }
+    }
 }
 
 /// `MISP_FEED_URL` is neither an HTTP(S) URL, a `file://` URL nor a path.
@@ -201,6 +214,8 @@ mod tests {
         assert!(FeedLocation::parse("ftp://x/y").is_err());
         assert!(FeedLocation::parse("   ").is_err());
         assert!(FeedLocation::parse("http://exa mple").is_err());
+        let secret = FeedLocation::parse("https://user:hunter2@feed.example/misp").unwrap();
+        assert!(!format!("{secret:?}").contains("hunter2"));
     }
 
     #[test]
