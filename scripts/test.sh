@@ -12,4 +12,5 @@ export PYCTI_VERSION="${PYCTI_VERSION:-7.261026.0}"
 OPENCTI_SIM_PYTHON="${OPENCTI_SIM_PYTHON:-$(scripts/setup-pycti-venv.sh)}"
 export OPENCTI_SIM_PYTHON
 
-cargo test --workspace --locked "$@"
+# --no-fail-fast: report every failing test binary, not just the first.
+cargo test --workspace --locked --no-fail-fast "$@"
