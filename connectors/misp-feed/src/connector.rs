@@ -33,7 +33,7 @@ use crate::source::{
 /// Events with more objects than this are sent in several bundles of this
 /// size (same bundle id), so the publisher never holds a huge bundle as one
 /// JSON tree; smaller events go in one bundle, as with the Python connector.
-const MAX_OBJECTS_PER_SEND: usize = 5_000;
+const MAX_OBJECTS_PER_SEND: usize = 1_000;
 
 /// URL mode: memory (KiB, estimated from event file sizes) that converted
 /// events waiting for their confirms may take together; one event larger
