@@ -1,6 +1,8 @@
-//! From a STIX bundle to confirmed queue messages: directory copy, split,
-//! expectations, envelope, publish (or `stixBundlePush`).
+//! From a STIX bundle to confirmed queue messages: validation (pending
+//! file or draft), directory copy, split, expectations, envelope, publish
+//! (or `stixBundlePush`).
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +37,43 @@ pub struct SendOptions {
     pub event_version: Option<String>,
     /// Draft the bundle goes to.
     pub draft_id: Option<String>,
+    /// Name of the pending file or draft when the bundle is sent for
+    /// validation; `<work id>.json` when unset. Without a name (no work
+    /// either) the bundle is imported directly.
+    pub file_name: Option<String>,
+    /// Entity the pending file or draft relates to.
+    pub entity_id: Option<String>,
+    /// Markings of the pending file.
+    pub file_markings: Vec<String>,
+    /// Send this bundle for validation even if
+    /// `CONNECTOR_VALIDATE_BEFORE_IMPORT` is false.
+    pub force_validation: bool,
+    /// Import this bundle directly even if validation is configured.
+    pub bypass_validation: bool,
+    /// How to validate; unset: the platform's default (workbench on 6.x,
+    /// draft on 7.x).
+    pub validation_mode: Option<ValidationMode>,
+}
+
+/// Where a bundle sent for validation waits for a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationMode {
+    /// Uploaded as a pending file to review in the workbench; nothing is
+    /// queued.
+    Workbench,
+    /// Imported into a new draft workspace.
+    Draft,
+}
+
+impl ValidationMode {
+    /// pycti's default for a platform generation.
+    pub fn default_for(generation: Generation) -> Self {
+        match generation {
+            Generation::V6 => Self::Workbench,
+            Generation::V7 => Self::Draft,
+        }
+    }
 }
 
 /// What a successful send did.
@@ -45,6 +84,9 @@ pub struct SendReport {
     pub messages: usize,
     /// Objects the splitter withheld (OpenCTI cannot import them).
     pub incompatible: usize,
+    /// Set when the bundle was sent for validation instead of being
+    /// imported directly.
+    pub validation: Option<ValidationMode>,
 }
 
 /// Everything a message envelope carries besides the content.
@@ -189,6 +231,7 @@ struct SenderInner {
     routing_key: String,
     protocol: QueueProtocol,
     send_to_queue: bool,
+    validate_before_import: bool,
     directory: Option<DirectoryOutput>,
     publisher: Option<ConfirmPublisher>,
     metrics: crate::metrics::Metrics,
@@ -219,6 +262,7 @@ impl BundleSender {
                 routing_key: registration.config.push_routing.clone(),
                 protocol: config.connector.queue_protocol,
                 send_to_queue: config.connector.send_to_queue,
+                validate_before_import: config.connector.validate_before_import,
                 directory: config.connector.directory.clone(),
                 publisher,
                 metrics: session.metrics().clone(),
@@ -243,7 +287,97 @@ impl BundleSender {
 
     /// Sends `bundle`; returns once every message is confirmed by the
     /// broker. `work_id` receives the expectations.
+    ///
+    /// With validation (`CONNECTOR_VALIDATE_BEFORE_IMPORT` or
+    /// [`SendOptions::force_validation`]), the workbench mode uploads the
+    /// bundle as a pending file and queues nothing; the draft mode creates
+    /// a draft, attaches it to the work, and queues messages carrying it.
     pub async fn send(
+        &self,
+        bundle: Value,
+        work_id: Option<&str>,
+        options: &SendOptions,
+        shutdown: &CancellationToken,
+    ) -> Result<SendReport, SendError> {
+        let inner = &self.inner;
+        let mut options = Cow::Borrowed(options);
+        let mut validation = None;
+        let validate = (inner.validate_before_import || options.force_validation)
+            && !options.bypass_validation;
+        let file_name = options
+            .file_name
+            .clone()
+            .or_else(|| work_id.map(|id| format!("{id}.json")));
+        if validate && let Some(file_name) = file_name {
+            let generation = inner.api.generation();
+            let mode = options
+                .validation_mode
+                .unwrap_or_else(|| ValidationMode::default_for(generation));
+            match mode {
+                ValidationMode::Workbench => {
+                    self.upload_pending(&bundle, &file_name, work_id, &options)
+                        .await?;
+                    return Ok(SendReport {
+                        validation: Some(mode),
+                        ..SendReport::default()
+                    });
+                }
+                ValidationMode::Draft if options.draft_id.is_none() => {
+                    let draft_id = inner
+                        .api
+                        .draft_workspace_add(&file_name, options.entity_id.as_deref())
+                        .await?;
+                    if let Some(work_id) = work_id {
+                        inner.api.add_draft_context(work_id, &draft_id).await?;
+                    }
+                    options.to_mut().draft_id = Some(draft_id);
+                    validation = Some(mode);
+                }
+                // The messages already carry the draft they go to.
+                ValidationMode::Draft => validation = Some(mode),
+            }
+        }
+        let options = options.as_ref();
+        let report = self.import(bundle, work_id, options, shutdown).await?;
+        Ok(SendReport {
+            validation,
+            ..report
+        })
+    }
+
+    /// Uploads the bundle as a pending workbench file. On 7.x the work gets
+    /// one expectation, reported at once, so it completes.
+    async fn upload_pending(
+        &self,
+        bundle: &Value,
+        file_name: &str,
+        work_id: Option<&str>,
+        options: &SendOptions,
+    ) -> Result<(), SendError> {
+        let api = &self.inner.api;
+        let content = serde_json::to_vec(bundle).map_err(|error| SendError::InvalidBundle {
+            reason: error.to_string(),
+        })?;
+        let file_id = api
+            .upload_pending(
+                file_name,
+                &content,
+                options.entity_id.as_deref(),
+                &options.file_markings,
+            )
+            .await?;
+        tracing::info!(attributes.file_id = %file_id, "Bundle uploaded for validation in the workbench");
+        if let Some(work_id) = work_id
+            && api.generation() >= Generation::V7
+        {
+            api.add_expectations(work_id, 1).await?;
+            api.report_expectation(work_id, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The direct import: directory copy, then the queue (or the API).
+    async fn import(
         &self,
         bundle: Value,
         work_id: Option<&str>,
@@ -271,7 +405,7 @@ impl BundleSender {
                 .emit(crate::metrics::RuntimeEvent::BundlePushed);
             return Ok(SendReport {
                 messages: 1,
-                incompatible: 0,
+                ..SendReport::default()
             });
         }
         let generation = inner.api.generation();
@@ -292,8 +426,8 @@ impl BundleSender {
         if bundles.is_empty() {
             tracing::debug!("Nothing to import in this bundle");
             return Ok(SendReport {
-                messages: 0,
                 incompatible,
+                ..SendReport::default()
             });
         }
         let fields = EnvelopeFields {
@@ -327,6 +461,7 @@ impl BundleSender {
         Ok(SendReport {
             messages: messages.len(),
             incompatible,
+            validation: None,
         })
     }
 
@@ -345,7 +480,7 @@ impl BundleSender {
                 "type": identity.connector_type,
                 "scope": identity.scope_text,
                 "auto": identity.auto,
-                "validate_before_import": false,
+                "validate_before_import": self.inner.validate_before_import,
             },
             "entities_types": null,
             "bundle": bundle,

@@ -8,6 +8,7 @@ use opencti_connector::config::{ConfigErrors, Settings};
 use opencti_connector::context::RunContext;
 use opencti_connector::import::{ImportRunner, ImportSource};
 use opencti_connector::metrics::Metrics;
+use opencti_connector::publish::{SendOptions, ValidationMode};
 use opencti_connector::state::PingSchedule;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +38,7 @@ enum ScriptError {
 /// fails if asked, or waits for shutdown if asked.
 struct Scripted {
     bundles: Vec<Value>,
+    options: SendOptions,
     fail: bool,
     wait_for_shutdown: bool,
 }
@@ -48,6 +50,7 @@ impl ImportSource for Scripted {
     fn from_config(_: NoConfig) -> Result<Self, ScriptError> {
         Ok(Self {
             bundles: Vec::new(),
+            options: SendOptions::default(),
             fail: false,
             wait_for_shutdown: false,
         })
@@ -55,7 +58,7 @@ impl ImportSource for Scripted {
 
     async fn run(&mut self, ctx: &RunContext) -> Result<(), ScriptError> {
         for (index, bundle) in self.bundles.iter().enumerate() {
-            ctx.send_bundle(bundle.clone()).await?;
+            ctx.send_bundle_with(bundle.clone(), &self.options).await?;
             let mut state = ctx.state().unwrap_or_default();
             state.insert("sent".to_owned(), json!(index + 1));
             ctx.set_state(state);
@@ -73,6 +76,7 @@ impl ImportSource for Scripted {
 fn scripted(bundles: Vec<Value>) -> Scripted {
     Scripted {
         bundles,
+        options: SendOptions::default(),
         fail: false,
         wait_for_shutdown: false,
     }
@@ -491,4 +495,131 @@ async fn sigterm_fires_the_shutdown_token() {
     tokio::time::timeout(Duration::from_secs(10), shutdown.cancelled())
         .await
         .expect("SIGTERM cancels the token");
+}
+
+#[tokio::test]
+async fn validation_on_6x_uploads_a_pending_workbench_file_and_queues_nothing() {
+    let (platform, queue) = platform_and_queue("6.8.10", None).await;
+    let runner = quick_runner(
+        scripted(vec![four_object_bundle()]),
+        &platform,
+        &[
+            ("CONNECTOR_RUN_AND_TERMINATE", "true"),
+            ("CONNECTOR_VALIDATE_BEFORE_IMPORT", "true"),
+        ],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let uploads = platform.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].file_name, "work_1.json");
+    assert_eq!(uploads[0].mime_type, "application/json");
+    let uploaded: Value = serde_json::from_slice(&uploads[0].content).unwrap();
+    assert_eq!(uploaded, four_object_bundle());
+    assert_eq!(
+        platform.calls("UploadPending"),
+        vec![json!({ "entityId": null, "file_markings": null, "file": null })]
+    );
+    assert!(platform.calls("addExpectations").is_empty());
+    assert!(platform.calls("reportExpectation").is_empty());
+    assert!(platform.calls("draftWorkspaceAdd").is_empty());
+    assert_eq!(platform.calls("workToProcessed").len(), 1);
+    assert!(
+        queue
+            .consume(1, Duration::from_millis(500))
+            .await
+            .is_empty(),
+        "nothing queued"
+    );
+}
+
+#[tokio::test]
+async fn validation_on_7x_creates_a_draft_and_queues_into_it() {
+    let (platform, queue) = platform_and_queue("7.261026.0", None).await;
+    let runner = quick_runner(
+        scripted(vec![four_object_bundle()]),
+        &platform,
+        &[
+            ("CONNECTOR_RUN_AND_TERMINATE", "true"),
+            ("CONNECTOR_VALIDATE_BEFORE_IMPORT", "true"),
+        ],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        platform.calls("draftWorkspaceAdd"),
+        vec![json!({ "input": { "name": "work_1.json", "entity_id": null } })]
+    );
+    assert_eq!(
+        platform.calls("addDraftContext"),
+        vec![json!({ "id": "work_1", "draftContext": "draft-1" })]
+    );
+    let operations = platform.operations();
+    let position = |name: &str| operations.iter().position(|op| op == name).unwrap();
+    assert!(position("draftWorkspaceAdd") < position("addDraftContext"));
+    assert!(position("addDraftContext") < position("addExpectations"));
+    assert_eq!(
+        platform.calls("addExpectations"),
+        vec![json!({ "id": "work_1", "expectations": 4 })]
+    );
+    assert!(platform.uploads().is_empty());
+    let received = queue.consume(4, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 4);
+    for message in &received {
+        let envelope: Value = serde_json::from_slice(&message.body).unwrap();
+        assert_eq!(envelope["draft_id"], "draft-1");
+        assert_eq!(envelope["work_id"], "work_1");
+    }
+}
+
+#[tokio::test]
+async fn workbench_validation_on_7x_completes_the_work_with_one_expectation() {
+    let (platform, queue) = platform_and_queue("7.261026.0", None).await;
+    let mut source = scripted(vec![four_object_bundle()]);
+    source.options.validation_mode = Some(ValidationMode::Workbench);
+    source.options.force_validation = true;
+    source.options.file_name = Some("reviewed.json".to_owned());
+    source.options.entity_id = Some("report--1".to_owned());
+    let runner = quick_runner(
+        source,
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let uploads = platform.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].file_name, "reviewed.json");
+    assert_eq!(platform.calls("UploadPending")[0]["entityId"], "report--1");
+    assert_eq!(
+        platform.calls("addExpectations"),
+        vec![json!({ "id": "work_1", "expectations": 1 })]
+    );
+    assert_eq!(
+        platform.calls("reportExpectation"),
+        vec![json!({ "id": "work_1", "error": null })]
+    );
+    assert!(platform.calls("draftWorkspaceAdd").is_empty());
+    assert!(
+        queue
+            .consume(1, Duration::from_millis(500))
+            .await
+            .is_empty(),
+        "nothing queued"
+    );
 }

@@ -16,9 +16,18 @@ pub(crate) struct Call {
     pub(crate) variables: Value,
 }
 
+/// A file received through a multipart upload.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadedFile {
+    pub(crate) file_name: String,
+    pub(crate) mime_type: String,
+    pub(crate) content: Vec<u8>,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     calls: Vec<Call>,
+    uploads: Vec<UploadedFile>,
     stored_state: Option<String>,
     /// Answers of `GetConnector`, in order; the last one repeats.
     queue_sizes: Vec<f64>,
@@ -34,6 +43,76 @@ pub(crate) struct BrokerTarget {
     pub(crate) port: u16,
     pub(crate) exchange: String,
     pub(crate) routing_key: String,
+}
+
+/// Splits a `multipart/form-data` body into (headers, content) parts.
+fn multipart_parts(content_type: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let boundary = content_type.split_once("boundary=").unwrap().1;
+    let delimiter = format!("--{boundary}");
+    let text = body.to_vec();
+    let mut parts = Vec::new();
+    let mut rest = &text[..];
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let rest_of_part = &rest[2..];
+        let headers_end = find(rest_of_part, b"\r\n\r\n").unwrap();
+        let end = find(rest_of_part, format!("\r\n{delimiter}").as_bytes()).unwrap();
+        parts.push((
+            String::from_utf8(rest_of_part[..headers_end].to_vec()).unwrap(),
+            rest_of_part[headers_end + 4..end].to_vec(),
+        ));
+        rest = &rest_of_part[end + 2..];
+    }
+    parts
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The GraphQL body of a request; for a multipart upload, its
+/// `operations` field, with the file part recorded in `uploads`.
+fn graphql_body(request: &Request, uploads: &mut Vec<UploadedFile>) -> Value {
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("multipart/form-data") {
+        return serde_json::from_slice(&request.body).unwrap();
+    }
+    let parts = multipart_parts(content_type, &request.body);
+    let field = |name: &str| {
+        parts
+            .iter()
+            .find(|(headers, _)| headers.contains(&format!("name=\"{name}\"")))
+            .unwrap_or_else(|| panic!("no `{name}` part"))
+    };
+    let map: Value = serde_json::from_slice(&field("map").1).unwrap();
+    assert_eq!(map, json!({ "0": ["variables.file"] }));
+    let (headers, content) = field("0");
+    let file_name = headers
+        .split_once("filename=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .unwrap()
+        .0
+        .to_owned();
+    let mime_type = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Type: "))
+        .unwrap()
+        .to_owned();
+    uploads.push(UploadedFile {
+        file_name,
+        mime_type,
+        content: content.clone(),
+    });
+    serde_json::from_slice(&field("operations").1).unwrap()
 }
 
 fn operation_of(document: &str) -> String {
@@ -61,10 +140,10 @@ impl FakePlatform {
         let version = version.to_owned();
         Mock::given(wiremock::matchers::method("POST"))
             .respond_with(move |request: &Request| {
-                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let mut shared = recorder.lock().unwrap();
+                let body = graphql_body(request, &mut shared.uploads);
                 let operation = operation_of(body["query"].as_str().unwrap());
                 let variables = body["variables"].clone();
-                let mut shared = recorder.lock().unwrap();
                 shared.calls.push(Call {
                     operation: operation.clone(),
                     variables: variables.clone(),
@@ -97,6 +176,9 @@ impl FakePlatform {
                     "addExpectations" => json!({ "workEdit": { "addExpectations": variables["id"] } }),
                     "StixBundlePush" => json!({ "stixBundlePush": true }),
                     "reportExpectation" => json!({ "workEdit": { "reportExpectation": variables["id"] } }),
+                    "UploadPending" => json!({ "uploadPending": { "id": "import/pending/upload", "name": "upload" } }),
+                    "draftWorkspaceAdd" => json!({ "draftWorkspaceAdd": { "id": "draft-1" } }),
+                    "addDraftContext" => json!({ "workEdit": { "addDraftContext": variables["id"] } }),
                     other => panic!("unexpected operation {other}"),
                 };
                 ResponseTemplate::new(200).set_body_json(json!({ "data": data }))
@@ -130,6 +212,11 @@ impl FakePlatform {
             .iter()
             .map(|call| call.operation.clone())
             .collect()
+    }
+
+    /// Files received through multipart uploads, in order.
+    pub(crate) fn uploads(&self) -> Vec<UploadedFile> {
+        self.shared.lock().unwrap().uploads.clone()
     }
 
     pub(crate) fn stored_state(&self) -> Option<String> {

@@ -198,13 +198,60 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let operation = operation_name(document);
         let body = json!({ "query": document, "variables": variables });
+        let data = self
+            .with_retries(&operation, || {
+                self.inner
+                    .http
+                    .post(self.inner.endpoint.clone())
+                    .json(&body)
+            })
+            .await?;
+        serde_json::from_value(data).map_err(|error| ApiError::Decode {
+            operation: operation.clone(),
+            reason: error.to_string(),
+        })
+    }
+
+    /// Sends `document` as a GraphQL multipart upload (the
+    /// graphql-multipart-request-spec layout): the `file` variable is
+    /// `null` in `operations` and `map` points it at the form part holding
+    /// `upload`.
+    async fn upload(
+        &self,
+        document: &str,
+        mut variables: Value,
+        upload: &Upload<'_>,
+    ) -> Result<Value, ApiError> {
+        let operation = operation_name(document);
+        if let Some(variables) = variables.as_object_mut() {
+            variables.insert("file".to_owned(), Value::Null);
+        }
+        let operations = json!({ "query": document, "variables": variables });
+        let (content_type, body) = multipart_body(&operations, upload);
+        self.with_retries(&operation, || {
+            self.inner
+                .http
+                .post(self.inner.endpoint.clone())
+                .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                .body(body.clone())
+        })
+        .await
+    }
+
+    /// Sends the request `build` makes, retrying transport failures, and
+    /// returns the answer's `data`.
+    async fn with_retries(
+        &self,
+        operation: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Value, ApiError> {
         let policy = self.inner.retry;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.first_delay)
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.retries)
             .with_jitter();
-        let data = (|| self.send_once(&operation, &body))
+        (|| self.send_once(operation, build()))
             .retry(backoff)
             .when(|error| matches!(error, ApiError::Transport { .. }))
             .notify(|error, delay| {
@@ -214,23 +261,19 @@ impl ApiClient {
                     "platform call failed, retrying: {error}"
                 );
             })
-            .await?;
-        serde_json::from_value(data).map_err(|error| ApiError::Decode {
-            operation: operation.clone(),
-            reason: error.to_string(),
-        })
+            .await
     }
 
-    async fn send_once(&self, operation: &str, body: &Value) -> Result<Value, ApiError> {
+    async fn send_once(
+        &self,
+        operation: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, ApiError> {
         let transport = |reason: String| ApiError::Transport {
             operation: operation.to_owned(),
             reason,
         };
-        let response = self
-            .inner
-            .http
-            .post(self.inner.endpoint.clone())
-            .json(body)
+        let response = request
             .send()
             .await
             .map_err(|error| transport(describe(&error)))?;
@@ -428,6 +471,62 @@ impl ApiClient {
         Ok(())
     }
 
+    /// Uploads `content` as a pending file named `file_name`
+    /// (`application/json`) for validation in the workbench; returns the
+    /// file id.
+    pub async fn upload_pending(
+        &self,
+        file_name: &str,
+        content: &[u8],
+        entity_id: Option<&str>,
+        file_markings: &[String],
+    ) -> Result<String, ApiError> {
+        let markings = (!file_markings.is_empty()).then_some(file_markings);
+        let variables = json!({ "entityId": entity_id, "file_markings": markings });
+        let upload = Upload {
+            file_name,
+            mime_type: "application/json",
+            content,
+        };
+        let data = self
+            .upload(documents::UPLOAD_PENDING, variables, &upload)
+            .await?;
+        data.pointer("/uploadPending/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Decode {
+                operation: "UploadPending".to_owned(),
+                reason: format!("no uploadPending.id for the file {file_name}"),
+            })
+    }
+
+    /// Creates a draft workspace named `name` and returns its id.
+    pub async fn draft_workspace_add(
+        &self,
+        name: &str,
+        entity_id: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let variables = json!({ "input": { "name": name, "entity_id": entity_id } });
+        let data: Value = self
+            .query(documents::DRAFT_WORKSPACE_ADD, variables)
+            .await?;
+        data.pointer("/draftWorkspaceAdd/id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Decode {
+                operation: "draftWorkspaceAdd".to_owned(),
+                reason: format!("no draft id for the draft `{name}`"),
+            })
+    }
+
+    /// Attaches the draft `draft_id` to a work.
+    pub async fn add_draft_context(&self, work_id: &str, draft_id: &str) -> Result<(), ApiError> {
+        let variables = json!({ "id": work_id, "draftContext": draft_id });
+        let _: Value = self.query(documents::ADD_DRAFT_CONTEXT, variables).await?;
+        Ok(())
+    }
+
     /// A live stream collection by id.
     pub async fn stream_collection(&self, id: &str) -> Result<Option<StreamCollection>, ApiError> {
         let reply: Field<Option<StreamCollection>> = self
@@ -455,6 +554,58 @@ impl ApiClient {
                 reason: format!("{field}: {error}"),
             })
     }
+}
+
+/// A file sent with a multipart upload.
+struct Upload<'a> {
+    file_name: &'a str,
+    mime_type: &'a str,
+    content: &'a [u8],
+}
+
+/// The `Content-Type` header and body of a multipart upload: the
+/// `operations` and `map` fields, then the file as part `0`.
+fn multipart_body(operations: &Value, upload: &Upload<'_>) -> (String, Vec<u8>) {
+    let operations = operations.to_string();
+    // A boundary must not occur in any part; the counter makes one that
+    // does not.
+    let boundary = (0u64..)
+        .map(|attempt| format!("opencti-connector-upload-{attempt}"))
+        .find(|boundary| {
+            let needle = boundary.as_bytes();
+            !operations.contains(boundary.as_str())
+                && !upload
+                    .content
+                    .windows(needle.len())
+                    .any(|window| window == needle)
+        })
+        .unwrap_or_default();
+    let file_name = upload
+        .file_name
+        .replace('"', "%22")
+        .replace(['\r', '\n'], " ");
+    let mut body = Vec::with_capacity(upload.content.len() + operations.len() + 512);
+    for (name, value) in [
+        ("operations", operations.as_str()),
+        ("map", r#"{"0": ["variables.file"]}"#),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{file_name}\"\r\nContent-Type: {}\r\n\r\n",
+            upload.mime_type
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(upload.content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The value of one root field.

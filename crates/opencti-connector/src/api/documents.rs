@@ -128,6 +128,26 @@ pub const STIX_BUNDLE_PUSH: &str =
   stixBundlePush(connectorId: $connectorId, bundle: $bundle, work_id: $work_id)
 }";
 
+/// Uploads a bundle as a pending file awaiting human validation (6.x
+/// workbench validation). Sent as a multipart upload: `file` travels as a
+/// form part.
+pub const UPLOAD_PENDING: &str =
+    "mutation UploadPending($file: Upload!, $entityId: String, $file_markings: [String!]) {
+  uploadPending(file: $file, entityId: $entityId, file_markings: $file_markings) { id name }
+}";
+
+/// Creates a draft workspace that receives the bundle (7.x draft
+/// validation).
+pub const DRAFT_WORKSPACE_ADD: &str =
+    "mutation draftWorkspaceAdd($input: DraftWorkspaceAddInput!) {
+  draftWorkspaceAdd(input: $input) { id }
+}";
+
+/// Attaches a draft to a work.
+pub const ADD_DRAFT_CONTEXT: &str = "mutation addDraftContext($id: ID!, $draftContext: String) {
+  workEdit(id: $id) { addDraftContext(draftContext: $draftContext) }
+}";
+
 /// A live stream collection (stream connectors).
 pub const STREAM_COLLECTION: &str = "query StreamCollection($id: String!) {
   streamCollection(id: $id) { id name description stream_live stream_public }
@@ -148,5 +168,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("REPORT_EXPECTATION", REPORT_EXPECTATION),
     ("ADD_EXPECTATIONS", ADD_EXPECTATIONS),
     ("STIX_BUNDLE_PUSH", STIX_BUNDLE_PUSH),
+    ("UPLOAD_PENDING", UPLOAD_PENDING),
+    ("DRAFT_WORKSPACE_ADD", DRAFT_WORKSPACE_ADD),
+    ("ADD_DRAFT_CONTEXT", ADD_DRAFT_CONTEXT),
     ("STREAM_COLLECTION", STREAM_COLLECTION),
 ];

@@ -84,6 +84,9 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_QUEUE_THRESHOLD", "connector", "queue_threshold", VarKind::Float)
         .default("500")
         .help("Pause while the platform's queue for this connector holds at least this many MB"),
+    Var::new("CONNECTOR_VALIDATE_BEFORE_IMPORT", "connector", "validate_before_import", VarKind::Bool)
+        .default("false")
+        .help("Send bundles for human validation instead of importing them: a pending workbench file (6.x) or a draft (7.x)"),
     Var::new("CONNECTOR_SEND_TO_QUEUE", "connector", "send_to_queue", VarKind::Bool)
         .default("true")
         .help("Send bundles to the platform (and track works)"),
@@ -326,6 +329,9 @@ pub struct ConnectorSection {
     pub queue_threshold_mb: f64,
     /// Send bundles to the platform and track works.
     pub send_to_queue: bool,
+    /// Send bundles for validation (workbench file or draft) instead of
+    /// importing them directly.
+    pub validate_before_import: bool,
     /// Directory side output.
     pub directory: Option<DirectoryOutput>,
     /// Transport for bundles.
@@ -543,6 +549,9 @@ impl TryFrom<&Settings> for RuntimeConfig {
             check.get("CONNECTOR_RUN_AND_TERMINATE").unwrap_or(false),
             check.get("CONNECTOR_SEND_TO_QUEUE").unwrap_or(true),
             check.get("CONNECTOR_EXPOSE_METRICS").unwrap_or(false),
+            check
+                .get("CONNECTOR_VALIDATE_BEFORE_IMPORT")
+                .unwrap_or(false),
         );
 
         let mq = MqOverrides {
@@ -569,6 +578,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                 run_and_terminate,
                 send_to_queue,
                 expose,
+                validate_before_import,
             ) = connector_rest;
             Some(RuntimeConfig {
                 opencti: OpenctiConfig {
@@ -593,6 +603,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                     run_and_terminate,
                     queue_threshold_mb: queue_threshold_mb?,
                     send_to_queue,
+                    validate_before_import,
                     directory,
                     queue_protocol: queue_protocol?,
                     live_stream,
