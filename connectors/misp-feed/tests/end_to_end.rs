@@ -275,3 +275,66 @@ async fn a_broker_cut_loses_no_event() {
     );
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_platform_queue_pauses_the_backfill() {
+    let sim = start_sim().await;
+    let server = FeedServer::start(None).await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings(
+        &sim,
+        &connector_id,
+        &[
+            ("MISP_FEED_URL", server.url().to_owned()),
+            // One waiting message is already too many.
+            ("CONNECTOR_QUEUE_THRESHOLD", "0.000001".to_owned()),
+        ],
+    );
+    // A first run on an empty feed registers the connector, so that the
+    // platform's worker can be paused before the backfill starts.
+    server.put("manifest.json", &b"{}"[..]);
+    run_once(&settings).await.expect("the empty run succeeds");
+    sim.pause_worker(&connector_id).unwrap();
+    let events = 4;
+    let manifest = publish(&server, 0..events, 5, 1_700_000_000);
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+
+    let runtime = RuntimeConfig::try_from(&settings).expect("runtime configuration");
+    let config = MispFeedConfig::try_from(&settings).expect("connector configuration");
+    let runner = ImportRunner::new(MispFeed::from_config(config).unwrap(), runtime)
+        .with_pings(PingSchedule {
+            interval: Duration::from_secs(40),
+            debounce: Duration::from_millis(20),
+        })
+        .with_buffering_delays(Duration::from_millis(20), Duration::ZERO);
+    let task = tokio::spawn(runner.run(CancellationToken::new()));
+
+    // Once the paused platform holds a bundle, the connector stops sending.
+    sim.wait_until("a first event to be recorded", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some()
+    })
+    .await
+    .expect("progress before the pause");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let last = 1_700_000_000 + (events as i64 - 1);
+    let paused_at = platform_state(&sim, &connector_id).unwrap()["last_event_timestamp"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        paused_at < last,
+        "the connector kept sending into a full queue"
+    );
+
+    sim.resume_worker(&connector_id).unwrap();
+    tokio::time::timeout(TIMEOUT, task)
+        .await
+        .expect("the run ends once the queue drains")
+        .unwrap()
+        .expect("the run succeeds");
+    wait_for_reports(&sim, &names(0..events)).await;
+    assert_eq!(
+        platform_state(&sim, &connector_id).unwrap()["last_event_timestamp"],
+        last
+    );
+    sim.shutdown().await.expect("clean shutdown");
+}
