@@ -3,9 +3,8 @@
 //! listed in the crate README (composite attributes give both values,
 //! object references give relationships, a few crashes become skips).
 //!
-//! The bundle is written as JSON text while the event is walked (see
-//! [`bundle`]), so memory grows with the output once, not with several
-//! copies of it.
+//! The bundle is written as JSON text while the event is walked, so memory
+//! grows with the output once, not with several copies of it.
 
 mod attribute;
 mod bundle;
