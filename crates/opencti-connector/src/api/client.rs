@@ -655,3 +655,43 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(content: &[u8]) -> Upload<'_> {
+        Upload {
+            file_name: "work_1.json",
+            mime_type: "application/json",
+            content,
+        }
+    }
+
+    #[test]
+    fn multipart_uploads_follow_the_graphql_multipart_layout() {
+        let operations =
+            json!({ "query": "mutation UploadPending", "variables": { "file": null } });
+        let (content_type, body) = multipart_body(&operations, &upload(b"{}"));
+        assert_eq!(
+            content_type,
+            "multipart/form-data; boundary=opencti-connector-upload-0"
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "--opencti-connector-upload-0\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n\
+             {\"query\":\"mutation UploadPending\",\"variables\":{\"file\":null}}\r\n\
+             --opencti-connector-upload-0\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n\
+             {\"0\": [\"variables.file\"]}\r\n\
+             --opencti-connector-upload-0\r\nContent-Disposition: form-data; name=\"0\"; filename=\"work_1.json\"\r\n\
+             Content-Type: application/json\r\n\r\n{}\r\n--opencti-connector-upload-0--\r\n"
+        );
+    }
+
+    #[test]
+    fn the_boundary_never_occurs_in_the_file() {
+        let content = b"opencti-connector-upload-0 opencti-connector-upload-1";
+        let (content_type, _) = multipart_body(&json!({}), &upload(content));
+        assert!(content_type.ends_with("boundary=opencti-connector-upload-2"));
+    }
+}
