@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::Broker;
 use crate::config::CheckedConfig;
 use crate::error::SimError;
+use crate::jwt::ConnectorSigner;
 use crate::model::{ConnectorRecord, QueueNames, StreamEvent, WorkRecord, now};
 use crate::objects::{self, EventInjection};
 use crate::store::Store;
@@ -70,6 +71,8 @@ pub(crate) struct Core {
     pub(crate) store: Arc<Store>,
     pub(crate) broker: Broker,
     pub(crate) schema: Valid<Schema>,
+    /// Signs `connectorJWT` tokens; its public key is the `jwks` answer.
+    pub(crate) signer: ConnectorSigner,
     pub(crate) cancel: CancellationToken,
     workers: Mutex<HashMap<String, WorkerControl>>,
 }
@@ -80,12 +83,14 @@ impl Core {
         store: Store,
         broker: Broker,
         schema: Valid<Schema>,
+        signer: ConnectorSigner,
     ) -> Self {
         Self {
             config,
             store: Arc::new(store),
             broker,
             schema,
+            signer,
             cancel: CancellationToken::new(),
             workers: Mutex::new(HashMap::new()),
         }

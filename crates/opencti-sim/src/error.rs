@@ -68,6 +68,12 @@ pub enum SimError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The Ed25519 key that signs connector JWTs could not be generated.
+    #[error("cannot generate the connector JWT signing key: {reason}")]
+    SigningKey {
+        /// Why the key pair could not be generated.
+        reason: String,
+    },
     /// A `wait_until` condition did not become true in time.
     #[error("timed out after {waited:?} waiting for {what}")]
     Timeout {

@@ -19,6 +19,8 @@
 //!   object (invalid objects reported as errors on the work), message acked.
 //! * Works with the platform's state machine (multipart works on 7.x),
 //!   connector state from pings, UI-style reset.
+//! * Connector JWTs (7.x): registration's `jwks` publishes this instance's
+//!   Ed25519 public key and `connectorJWT` issues tokens signed with it.
 //! * `GET /stream/{id}`: the live stream wire format (connected, heartbeats,
 //!   create/update/delete/merge with `<ms>-<seq>` ids and version-4
 //!   payloads), `Last-Event-ID`/`from`/`recover`, `listen-delete`,
@@ -51,6 +53,7 @@ mod core;
 mod error;
 mod graphql;
 mod http;
+mod jwt;
 mod model;
 mod objects;
 mod store;
@@ -116,7 +119,13 @@ impl Sim {
             addr: config.listen,
             reason: error.to_string(),
         })?;
-        let core = Arc::new(Core::new(config, Store::new(state), broker, schema));
+        let core = Arc::new(Core::new(
+            config,
+            Store::new(state),
+            broker,
+            schema,
+            jwt::ConnectorSigner::generate()?,
+        ));
         core.restore_workers().await?;
         if let Some(path) = core.config.events_file.clone() {
             load_events_file(&core, &path)?;

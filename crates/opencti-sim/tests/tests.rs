@@ -2,6 +2,7 @@
 
 mod common;
 mod graphql;
+mod jwt;
 mod operations;
 mod pycti;
 mod roundtrip;

@@ -264,7 +264,7 @@ fn json_field<'b>(
                 state
                     .connectors
                     .get(id)
-                    .map(|c| views::connector(c, &ctx.core.config))
+                    .map(|c| views::connector(c, &ctx.core.config, ctx.core.signer.jwks()))
             });
             owned(ctx, info, connector.unwrap_or(Value::Null))
         }
@@ -309,14 +309,14 @@ fn query_field<'b>(
                 state
                     .connectors
                     .get(&id)
-                    .map(|c| views::connector(c, &core.config))
+                    .map(|c| views::connector(c, &core.config, core.signer.jwks()))
             })
             .unwrap_or(Value::Null),
         "connectors" | "connectorsForWorker" => Value::Array(core.store.read(|state| {
             state
                 .connectors
                 .values()
-                .map(|c| views::connector(c, &core.config))
+                .map(|c| views::connector(c, &core.config, core.signer.jwks()))
                 .collect()
         })),
         "streamCollection" => core
@@ -429,7 +429,7 @@ fn mutation_field<'b>(
             let record = ctx
                 .block_on(core.register(input))
                 .map_err(|e| ctx.sim_error(e))?;
-            views::connector(&record, &core.config)
+            views::connector(&record, &core.config, core.signer.jwks())
         }
         "pingConnector" => {
             let id = string_arg(&args, "id").unwrap_or_default();
@@ -438,14 +438,14 @@ fn mutation_field<'b>(
             let record = ctx
                 .block_on(core.ping(&id, state, info_value))
                 .map_err(|e| ctx.sim_error(e))?;
-            views::connector(&record, &core.config)
+            views::connector(&record, &core.config, core.signer.jwks())
         }
         "resetStateConnector" => {
             let id = string_arg(&args, "id").unwrap_or_default();
             let record = ctx
                 .block_on(core.reset_state(&id))
                 .map_err(|e| ctx.sim_error(e))?;
-            views::connector(&record, &core.config)
+            views::connector(&record, &core.config, core.signer.jwks())
         }
         "deleteConnector" => {
             let id = string_arg(&args, "id").unwrap_or_default();
@@ -556,11 +556,7 @@ fn mutation_field<'b>(
             });
             json!(true)
         }
-        "connectorJWT" => {
-            return Err(ctx.functional(
-                "connectorJWT is not available: the simulator has no signing key (API listen protocol unsupported)",
-            ));
-        }
+        "connectorJWT" => json!(core.signer.issue(chrono::Utc::now().timestamp())),
         other => {
             return Err(ctx.functional(format!("Mutation.{other} is not served by the simulator")));
         }

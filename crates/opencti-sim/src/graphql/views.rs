@@ -86,7 +86,8 @@ pub(crate) fn settings() -> Value {
 }
 
 /// A connector; `connector_queue_details` and `works` are resolved on demand.
-pub(crate) fn connector(record: &ConnectorRecord, config: &CheckedConfig) -> Value {
+/// `jwks` is the simulator's public signing key set.
+pub(crate) fn connector(record: &ConnectorRecord, config: &CheckedConfig, jwks: &str) -> Value {
     let names = &record.queues;
     let broker = &config.broker;
     let at = crate::model::now();
@@ -150,9 +151,7 @@ pub(crate) fn connector(record: &ConnectorRecord, config: &CheckedConfig) -> Val
         "xtm_one_intent": record.xtm_one_intent,
         "version": record.version,
         "slug": record.slug,
-        // No signing key: connectors using the API listen protocol cannot be
-        // called back by the simulator, so an empty key set is honest.
-        "jwks": "{\"keys\":[]}",
+        "jwks": jwks,
     })
 }
 
