@@ -13,6 +13,21 @@ pub(crate) const TOKEN: &str = "test-token";
 /// Every wait in these tests is bounded by this.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The python of the venv made by `scripts/setup-pycti-venv.sh` (pycti and
+/// PyJWT installed). `None` lets a developer run `cargo test` without it; in
+/// CI its absence fails the test, so these checks cannot silently vanish.
+pub(crate) fn pycti_python() -> Option<String> {
+    match std::env::var("OPENCTI_SIM_PYTHON") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "OPENCTI_SIM_PYTHON must point at a python with pycti in CI (scripts/setup-pycti-venv.sh)"
+            )
+        }
+        _ => None,
+    }
+}
+
 pub(crate) async fn start() -> SimHandle {
     start_with(SimConfig::for_tests()).await
 }

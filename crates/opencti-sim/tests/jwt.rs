@@ -138,12 +138,9 @@ print("valid")
 
 #[tokio::test]
 async fn pyjwt_accepts_the_token_with_the_registration_key_set() {
-    let python = match std::env::var("OPENCTI_SIM_PYTHON") {
-        Ok(path) if !path.is_empty() => path,
-        _ => {
-            println!("skipped: set OPENCTI_SIM_PYTHON to check tokens with PyJWT");
-            return;
-        }
+    let Some(python) = crate::common::pycti_python() else {
+        println!("skipped: set OPENCTI_SIM_PYTHON to check tokens with PyJWT");
+        return;
     };
     let sim = start_with(seven_x()).await;
     let jwks = register_jwks(&sim).await;

@@ -7,24 +7,11 @@ use std::time::Duration;
 use opencti_sim::WorkStatus;
 use serde_json::Value;
 
-use crate::common::{TOKEN, sim_api, start};
-
-/// Python interpreter with pycti installed (`scripts/setup-pycti-venv.sh`).
-fn python() -> Option<String> {
-    match std::env::var("OPENCTI_SIM_PYTHON") {
-        Ok(path) if !path.is_empty() => Some(path),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "OPENCTI_SIM_PYTHON must point at a python with pycti in CI (scripts/setup-pycti-venv.sh)"
-            )
-        }
-        _ => None,
-    }
-}
+use crate::common::{TOKEN, pycti_python, sim_api, start};
 
 #[tokio::test]
 async fn a_pycti_connector_round_trips_through_the_simulator() {
-    let Some(python) = python() else {
+    let Some(python) = pycti_python() else {
         println!(
             "skipped: set OPENCTI_SIM_PYTHON=$(scripts/setup-pycti-venv.sh) to run the pycti round trip"
         );
