@@ -9,16 +9,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
-use opencti_connector::cli::ConnectorSpec;
-use opencti_connector::config::ConnectorType;
-use opencti_connector::import::ImportRunner;
 use opencti_connector::state::State;
 use opencti_connector::{ImportSource, RunContext, SendError};
 use serde_json::{Value, json};
@@ -98,37 +95,6 @@ impl std::fmt::Debug for MispFeed {
     }
 }
 
-/// Runs the connector as a process (CLI, configuration, schedule).
-pub fn main() -> ExitCode {
-    let spec = ConnectorSpec {
-        name: MispFeed::NAME,
-        version: MispFeed::VERSION,
-        about: MispFeed::ABOUT,
-        vars: VARS,
-        connector_type: ConnectorType::ExternalImport,
-    };
-    opencti_connector::cli::run(
-        &spec,
-        |settings| MispFeedConfig::try_from(settings),
-        |launch| async move {
-            let mut runtime = launch.runtime;
-            // The deprecated interval (minutes) replaces the period, as in Python.
-            if let Some(interval) = launch.connector.interval {
-                runtime.connector.duration_period = Some(interval);
-            }
-            let source = MispFeed::from_config(launch.connector).map_err(|error| {
-                opencti_connector::Error::Io {
-                    context: "cannot start the connector".to_owned(),
-                    reason: error.to_string(),
-                }
-            })?;
-            ImportRunner::new(source, runtime)
-                .run(launch.shutdown)
-                .await
-        },
-    )
-}
-
 impl ImportSource for MispFeed {
     type Config = MispFeedConfig;
     type Error = RunError;
@@ -137,6 +103,12 @@ impl ImportSource for MispFeed {
     const NAME: &'static str = "opencti-misp-feed";
     const ABOUT: &'static str = "Imports MISP feeds (HTTP(S), local directory or S3) into OpenCTI, one STIX bundle per event";
     const SLUG: Option<&'static str> = Some("misp-feed");
+
+    /// The deprecated `MISP_FEED_INTERVAL` (minutes) replaces the period, as
+    /// in Python.
+    fn period_override(config: &MispFeedConfig) -> Option<Duration> {
+        config.interval
+    }
 
     fn from_config(config: MispFeedConfig) -> Result<Self, RunError> {
         let authorization = match &config.source {

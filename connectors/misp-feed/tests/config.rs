@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use opencti_connector::ImportSource;
 use opencti_connector::config::{ConfigErrors, Settings, Source};
 use opencti_misp_feed::config::{MispFeedConfig, SourceConfig, VARS};
+use opencti_misp_feed::connector::MispFeed;
 use opencti_misp_feed::convert::ConvertOptions;
 use opencti_misp_feed::source::FeedLocation;
 
@@ -119,6 +121,11 @@ fn legacy_names_are_honoured() {
     assert!(!config.convert.create_tags_as_labels);
     assert!(config.convert.guess_threats_from_tags);
     assert_eq!(config.interval, Some(Duration::from_secs(600)));
+    assert_eq!(
+        <MispFeed as ImportSource>::period_override(&config),
+        Some(Duration::from_secs(600)),
+        "the interval replaces CONNECTOR_DURATION_PERIOD"
+    );
     match config.source {
         SourceConfig::S3 {
             settings,

@@ -60,6 +60,14 @@ pub trait ImportSource: Sized + Send + 'static {
     /// Builds the connector from its configuration.
     fn from_config(config: Self::Config) -> Result<Self, Self::Error>;
 
+    /// A period between runs that the connector's own configuration
+    /// imposes over `CONNECTOR_DURATION_PERIOD`, such as a legacy interval
+    /// variable. `None` (the default) keeps the runtime's period.
+    fn period_override(config: &Self::Config) -> Option<Duration> {
+        let _ = config;
+        None
+    }
+
     /// One scheduled run. Send bundles with [`RunContext::send_bundle`] and
     /// advance the state after each confirmed send; return promptly when
     /// [`RunContext::shutdown`] fires.
@@ -104,11 +112,15 @@ pub fn run_import<C: ImportSource>() -> ExitCode {
             }
         },
         |launch: Launch<C::Config>| async move {
+            let mut runtime = launch.runtime;
+            if let Some(period) = C::period_override(&launch.connector) {
+                runtime.connector.duration_period = Some(period);
+            }
             let source = C::from_config(launch.connector).map_err(|error| Error::Io {
                 context: "cannot start the connector".to_owned(),
                 reason: error.to_string(),
             })?;
-            ImportRunner::new(source, launch.runtime)
+            ImportRunner::new(source, runtime)
                 .run(launch.shutdown)
                 .await
         },
