@@ -133,6 +133,10 @@ pub struct SimConfig {
     pub broker_objects: BrokerObjects,
     /// How many messages a push-queue consumer may hold unacknowledged.
     pub worker_prefetch: u16,
+    /// Start every push-queue worker paused: bundles stay in the queue until
+    /// `POST /sim/api/connectors/{id}/resume` (buffering demos, measuring a
+    /// connector without the platform's ingestion on the same cores).
+    pub workers_paused: bool,
     /// With a 6.x `platform_version`, refuse what a 6.x platform refuses
     /// (pycti 7.x's `jwks`, `config.s3`, `version`/`slug`, multipart works):
     /// proves a client picks its operation texts from the platform version.
@@ -152,7 +156,8 @@ impl Default for SimConfig {
             data_file: None,
             events_file: None,
             broker_objects: BrokerObjects::Durable,
-            worker_prefetch: 50,
+            worker_prefetch: 500,
+            workers_paused: false,
             strict_generation: false,
         }
     }
@@ -172,6 +177,7 @@ impl fmt::Debug for SimConfig {
             .field("events_file", &self.events_file)
             .field("broker_objects", &self.broker_objects)
             .field("worker_prefetch", &self.worker_prefetch)
+            .field("workers_paused", &self.workers_paused)
             .field("strict_generation", &self.strict_generation)
             .finish()
     }
@@ -243,6 +249,7 @@ pub(crate) struct CheckedConfig {
     pub(crate) events_file: Option<PathBuf>,
     pub(crate) broker_objects: BrokerObjects,
     pub(crate) worker_prefetch: u16,
+    pub(crate) workers_paused: bool,
     pub(crate) strict_generation: bool,
 }
 
@@ -339,6 +346,7 @@ impl TryFrom<SimConfig> for CheckedConfig {
             events_file: raw.events_file,
             broker_objects: raw.broker_objects,
             worker_prefetch: raw.worker_prefetch,
+            workers_paused: raw.workers_paused,
             strict_generation: raw.strict_generation,
         })
     }

@@ -146,7 +146,7 @@ impl Core {
                         ping_count: 0,
                         registration_count: 0,
                         queues: queues.clone(),
-                        worker_paused: false,
+                        worker_paused: self.config.workers_paused,
                     });
             // Patch everything but the state, as the platform does.
             record.name = input.name;

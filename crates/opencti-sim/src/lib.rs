@@ -82,6 +82,7 @@ pub use crate::objects::{EventInjection, EventKind};
 
 use crate::config::CheckedConfig;
 use crate::core::Core;
+use crate::model::RecordedEvent;
 use crate::store::{State, Store};
 
 /// Entry point: starts simulators.
@@ -361,7 +362,12 @@ impl SimHandle {
 
     /// The live stream so far.
     pub fn stream_events(&self) -> Vec<StreamEvent> {
-        self.core.store.read(|s| s.events.clone())
+        self.core.store.read(|s| {
+            s.events
+                .iter()
+                .map(RecordedEvent::to_stream_event)
+                .collect()
+        })
     }
 
     /// Stream collections (`live` included).

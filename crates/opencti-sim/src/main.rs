@@ -46,6 +46,13 @@ struct Args {
     /// Declare auto-delete queues and delete them on exit (for throwaway runs).
     #[arg(long)]
     transient_queues: bool,
+    /// Messages a push-queue worker may hold unacknowledged.
+    #[arg(long, default_value_t = SimConfig::default().worker_prefetch)]
+    worker_prefetch: u16,
+    /// Start push-queue workers paused (resume with
+    /// `POST /sim/api/connectors/{id}/resume`).
+    #[arg(long)]
+    workers_paused: bool,
     /// With a 6.x platform version, refuse 7.x-only fields and arguments
     /// (as a real 6.x platform does).
     #[arg(long)]
@@ -102,7 +109,8 @@ async fn main() -> ExitCode {
         } else {
             BrokerObjects::Durable
         },
-        ..SimConfig::default()
+        worker_prefetch: args.worker_prefetch,
+        workers_paused: args.workers_paused,
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,

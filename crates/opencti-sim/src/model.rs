@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// The user every token maps to (the id of OpenCTI's built-in admin).
 pub const ADMIN_USER_ID: &str = "88ec0c6a-13ce-5e39-b486-354fe4a7084f";
@@ -238,6 +239,36 @@ pub struct StreamEvent {
     pub event: String,
     /// The version-4 payload sent as `data:`.
     pub data: Value,
+}
+
+/// A stream event as the simulator keeps it: the payload as JSON text.
+/// Every event carries a full copy of its object; as a tree it would cost
+/// several times the text's size for as long as the simulator runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RecordedEvent {
+    /// `<ms>-<seq>`.
+    pub(crate) id: String,
+    /// SSE event name.
+    pub(crate) event: String,
+    /// The version-4 payload, exactly as sent after `data:`.
+    pub(crate) data: Box<RawValue>,
+}
+
+impl RecordedEvent {
+    /// The payload as a JSON tree.
+    pub(crate) fn payload(&self) -> Value {
+        // The text was written by serde_json, so it always parses.
+        serde_json::from_str(self.data.get()).unwrap_or(Value::Null)
+    }
+
+    /// The public form.
+    pub(crate) fn to_stream_event(&self) -> StreamEvent {
+        StreamEvent {
+            id: self.id.clone(),
+            event: self.event.clone(),
+            data: self.payload(),
+        }
+    }
 }
 
 /// A stream collection.

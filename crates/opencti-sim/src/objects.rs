@@ -169,16 +169,20 @@ pub(crate) fn validate(object: &Value) -> Result<(String, String), String> {
 }
 
 /// Stores (or merges into) an object received by the worker, and streams
-/// a create or update event when something changed.
+/// a create or update event when something changed. A refused object comes
+/// back with the reason.
 pub(crate) fn upsert_from_worker(
     state: &mut State,
     object: Value,
     work_id: Option<&str>,
     at: DateTime<Utc>,
-) -> Result<Upsert, String> {
-    let (stix_type, id) = validate(&object)?;
+) -> Result<Upsert, (String, Value)> {
+    let (stix_type, id) = match validate(&object) {
+        Ok(valid) => valid,
+        Err(message) => return Err((message, object)),
+    };
     let Value::Object(mut incoming) = object else {
-        return Err("Invalid element in bundle: not a JSON object".to_owned());
+        unreachable!("validate accepts JSON objects only");
     };
     // Bookkeeping added by the splitter, not part of the object.
     incoming.shift_remove("nb_deps");
@@ -577,7 +581,7 @@ mod tests {
         assert_eq!(stored.entity_type, "Indicator");
         assert_eq!((stored.created_at, stored.updated_at), (at(0), at(2)));
 
-        let create = &state.events[0];
+        let create = &state.events[0].to_stream_event();
         assert_eq!(create.event, "create");
         assert_eq!(create.data["version"], "4");
         assert_eq!(create.data["type"], "create");
@@ -585,7 +589,7 @@ mod tests {
         assert_eq!(octi["id"], json!(stored.internal_id));
         assert_eq!(octi["type"], "Indicator");
 
-        let update = &state.events[1];
+        let update = &state.events[1].to_stream_event();
         assert_eq!(
             update.data["context"]["patch"],
             json!([{"op": "replace", "path": "/name", "value": "b"}])

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::error::SimError;
 use crate::model::{
-    ConnectorRecord, DraftRecord, GraphqlCall, PlaybookStep, RejectedRequest, StoredObject,
-    StreamCollection, StreamEvent, UploadedFile, WorkRecord, WorkerCounters,
+    ConnectorRecord, DraftRecord, GraphqlCall, PlaybookStep, RecordedEvent, RejectedRequest,
+    StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkRecord, WorkerCounters,
 };
 
 /// At most this many GraphQL calls are remembered for inspection.
@@ -69,7 +69,7 @@ pub(crate) struct State {
     pub(crate) connectors: BTreeMap<String, ConnectorRecord>,
     pub(crate) works: BTreeMap<String, WorkRecord>,
     pub(crate) objects: BTreeMap<String, StoredObject>,
-    pub(crate) events: Vec<StreamEvent>,
+    pub(crate) events: Vec<RecordedEvent>,
     pub(crate) collections: BTreeMap<String, StreamCollection>,
     pub(crate) files: Vec<UploadedFile>,
     pub(crate) drafts: Vec<DraftRecord>,
@@ -108,14 +108,15 @@ impl State {
         data: serde_json::Value,
         now_ms: u64,
     ) -> StreamEvent {
-        let id = self.next_event_id(now_ms);
-        let event = StreamEvent {
-            id: id.to_string(),
-            event,
-            data,
-        };
-        self.events.push(event.clone());
-        event
+        let id = self.next_event_id(now_ms).to_string();
+        let text = serde_json::value::to_raw_value(&data)
+            .unwrap_or_else(|_| unreachable!("a JSON tree always serialises"));
+        self.events.push(RecordedEvent {
+            id: id.clone(),
+            event: event.clone(),
+            data: text,
+        });
+        StreamEvent { id, event, data }
     }
 
     /// Index of the first event strictly after `position`.

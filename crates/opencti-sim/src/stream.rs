@@ -77,7 +77,11 @@ pub(crate) fn parse_position(text: &str) -> Result<EventId, String> {
 }
 
 fn frame(id: Option<&str>, event: &str, data: &Value) -> Bytes {
-    let mut text = String::new();
+    frame_text(id, event, &data.to_string())
+}
+
+fn frame_text(id: Option<&str>, event: &str, data: &str) -> Bytes {
+    let mut text = String::with_capacity(data.len() + 64);
     if let Some(id) = id {
         text.push_str("id: ");
         text.push_str(id);
@@ -86,7 +90,7 @@ fn frame(id: Option<&str>, event: &str, data: &Value) -> Bytes {
     text.push_str("event: ");
     text.push_str(event);
     text.push_str("\ndata: ");
-    text.push_str(&data.to_string());
+    text.push_str(data);
     text.push_str("\n\n");
     Bytes::from(text)
 }
@@ -252,18 +256,18 @@ impl Connection {
         for event in pending {
             self.position = event.id.parse().ok().or(self.position);
             self.read_since_heartbeat = true;
-            if !self.wanted(&event.event, &event.data) {
+            let payload = event.payload();
+            if !self.wanted(&event.event, &payload) {
                 continue;
             }
             if !self.request.no_dependencies && matches!(event.event.as_str(), "create" | "update")
             {
-                self.send_dependencies(&event.id, &event.data["data"])
-                    .await?;
+                self.send_dependencies(&event.id, &payload["data"]).await?;
             }
-            if let Some(id) = event.data["data"].get("id").and_then(Value::as_str) {
+            if let Some(id) = payload["data"].get("id").and_then(Value::as_str) {
                 self.sent.insert(id.to_owned());
             }
-            self.send(frame(Some(&event.id), &event.event, &event.data))
+            self.send(frame_text(Some(&event.id), &event.event, event.data.get()))
                 .await?;
         }
         Ok(())

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::FutureExt as _;
 use futures::StreamExt as _;
+use lapin::Acker;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use serde_json::{Map, Value};
@@ -16,6 +18,9 @@ use crate::core::Core;
 use crate::model::{QueueNames, now};
 use crate::objects::{self, Upsert};
 use crate::works::ExpectationError;
+
+/// At most this many ready deliveries are imported before their ack.
+const ACK_BATCH: usize = 256;
 
 /// Controls sent to a running queue worker.
 #[derive(Debug)]
@@ -106,9 +111,7 @@ pub(crate) async fn run(
                 Some(WorkerCommand::Pause) => paused = true,
                 Some(WorkerCommand::Resume) => {
                     paused = false;
-                    for delivery in std::mem::take(&mut held) {
-                        settle(&core, &connector_id, &queues, delivery).await;
-                    }
+                    settle(&core, &connector_id, &queues, std::mem::take(&mut held)).await;
                     stats.set_held(0, 0);
                 }
                 Some(WorkerCommand::DiscardHeld) => {
@@ -120,46 +123,84 @@ pub(crate) async fn run(
                     stats.set_held(0, 0);
                 }
             },
-            delivery = consumer.next() => match delivery {
-                None => break,
-                Some(Err(error)) => {
-                    tracing::error!(connector_id, %error, "push-queue consumer failed");
-                    break;
-                }
-                Some(Ok(delivery)) => {
-                    stats.saw(delivery.data.len());
-                    if paused {
-                        held.push(delivery);
-                        stats.set_held(held.len(), held_bytes(&held));
-                    } else {
-                        settle(&core, &connector_id, &queues, delivery).await;
+            delivery = consumer.next() => {
+                // Whatever else is already delivered is imported with it, so
+                // one multiple-ack frame settles the lot.
+                let mut batch = Vec::new();
+                let mut ended = None;
+                let mut next = delivery;
+                loop {
+                    match next {
+                        Some(Ok(delivery)) => {
+                            stats.saw(delivery.data.len());
+                            batch.push(delivery);
+                        }
+                        Some(Err(error)) => ended = Some(Some(error)),
+                        None => ended = Some(None),
+                    }
+                    if ended.is_some() || batch.len() == ACK_BATCH {
+                        break;
+                    }
+                    match consumer.next().now_or_never() {
+                        Some(ready) => next = ready,
+                        None => break,
                     }
                 }
-            },
+                if paused {
+                    held.extend(batch);
+                    stats.set_held(held.len(), held_bytes(&held));
+                } else {
+                    settle(&core, &connector_id, &queues, batch).await;
+                }
+                match ended {
+                    None => {}
+                    Some(None) => break,
+                    Some(Some(error)) => {
+                        tracing::error!(connector_id, %error, "push-queue consumer failed");
+                        break;
+                    }
+                }
+            }
         }
     }
     tracing::debug!(connector_id, "push-queue worker stopped");
 }
 
-async fn settle(core: &Core, connector_id: &str, queues: &QueueNames, delivery: Delivery) {
-    let verdict = handle_message(core, queues, &delivery.data).await;
-    let result = match &verdict {
-        Verdict::Ack => delivery.acker.ack(BasicAckOptions::default()).await,
-        Verdict::Reject(reason) => {
-            tracing::warn!(connector_id, %reason, "push message rejected");
-            core.store
-                .write(|state| state.worker.rejected_messages += 1);
-            delivery
-                .acker
-                .nack(BasicNackOptions {
+/// Imports `deliveries` in order. Consecutive acks travel as one
+/// multiple-ack (it covers every earlier unsettled delivery of the channel,
+/// and those are exactly the ones imported before); a rejected message is
+/// nacked on its own.
+async fn settle(core: &Core, connector_id: &str, queues: &QueueNames, deliveries: Vec<Delivery>) {
+    let mut unacked: Option<Acker> = None;
+    for delivery in deliveries {
+        match handle_message(core, queues, &delivery.data).await {
+            Verdict::Ack => unacked = Some(delivery.acker),
+            Verdict::Reject(reason) => {
+                if let Some(acker) = unacked.take() {
+                    ack_up_to(connector_id, &acker).await;
+                }
+                tracing::warn!(connector_id, %reason, "push message rejected");
+                core.store
+                    .write(|state| state.worker.rejected_messages += 1);
+                let options = BasicNackOptions {
                     requeue: false,
                     ..BasicNackOptions::default()
-                })
-                .await
+                };
+                if let Err(error) = delivery.acker.nack(options).await {
+                    tracing::warn!(connector_id, %error, "cannot settle a push message");
+                }
+            }
         }
-    };
-    if let Err(error) = result {
-        tracing::warn!(connector_id, %error, "cannot settle a push message");
+    }
+    if let Some(acker) = unacked {
+        ack_up_to(connector_id, &acker).await;
+    }
+}
+
+async fn ack_up_to(connector_id: &str, acker: &Acker) {
+    let options = BasicAckOptions { multiple: true };
+    if let Err(error) = acker.ack(options).await {
+        tracing::warn!(connector_id, %error, "cannot settle push messages");
     }
 }
 
@@ -182,7 +223,7 @@ pub(crate) async fn handle_message(core: &Core, queues: &QueueNames, body: &[u8]
         );
         return Verdict::Ack;
     }
-    let bundle = match decode_content(&envelope) {
+    let mut bundle = match decode_content(&envelope) {
         Ok(bundle) => bundle,
         Err(reason) => return Verdict::Reject(reason),
     };
@@ -202,14 +243,14 @@ pub(crate) async fn handle_message(core: &Core, queues: &QueueNames, body: &[u8]
         .filter_map(Value::as_str)
         .map(str::to_ascii_lowercase)
         .collect();
-    let Some(objects) = bundle.get("objects").and_then(Value::as_array) else {
+    let Some(objects) = bundle.get_mut("objects").and_then(Value::as_array_mut) else {
         return Verdict::Reject("bundle has no `objects`".to_owned());
     };
     if objects.is_empty() {
         return Verdict::Reject("bundle has no `objects`".to_owned());
     }
     if objects.len() == 1 || no_split {
-        let objects = objects.clone();
+        let objects = std::mem::take(objects);
         import(core, objects, work_id.as_deref(), &types);
         core.store
             .write(|state| state.worker.imported_messages += 1);
@@ -249,9 +290,8 @@ fn import(core: &Core, objects: Vec<Value>, work_id: Option<&str>, types: &[Stri
             let outcome = if filtered_out {
                 Ok(Upsert::Unchanged)
             } else {
-                let source = object.to_string();
                 objects::upsert_from_worker(state, object, work_id, at)
-                    .map_err(|message| (message, source))
+                    .map_err(|(message, object)| (message, object.to_string()))
             };
             let error = match outcome {
                 Ok(Upsert::Created | Upsert::Updated) => {

@@ -301,6 +301,55 @@ async fn bad_push_messages_are_rejected_without_stopping_the_worker() {
     sim.shutdown().await.expect("clean shutdown");
 }
 
+#[tokio::test]
+async fn a_rejected_message_amid_good_ones_is_settled_alone() {
+    // Paused from the start, so that everything below is delivered as one
+    // batch: the good messages on both sides of the garbage are acked with
+    // multiple-acks, the garbage is nacked on its own, and the channel
+    // survives (a wrong delivery tag would close it).
+    let mut config = SimConfig::for_tests();
+    config.workers_paused = true;
+    let sim = start_with(config).await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let registered = register(&sim, &connector_id).await;
+    let config = &registered["config"];
+    let applicant = registered["connector_user_id"].as_str().expect("user");
+    let parts = split_bundle(sample_bundle(), &SplitOptions::default())
+        .expect("split")
+        .bundles;
+    let work_id = work_add(&sim, &connector_id, "mixed batch").await;
+    graphql_ok(
+        &sim,
+        ADD_EXPECTATIONS,
+        json!({"id": work_id, "expectations": parts.len()}),
+    )
+    .await;
+    let (first, rest) = parts.split_at(1);
+    publish_bundles(config, first, Some(&work_id), applicant).await;
+    publish_bundles(config, &[json!([1, 2])], Some(&work_id), applicant).await;
+    publish_bundles(config, rest, Some(&work_id), applicant).await;
+    assert_eq!(sim.summary().worker.imported_messages, 0, "paused at start");
+
+    sim.resume_worker(&connector_id).expect("resume");
+    sim.wait_for_work_complete(&work_id, TIMEOUT)
+        .await
+        .expect("the good messages complete the work");
+    assert_eq!(sim.summary().worker.rejected_messages, 1);
+
+    let later = work_add(&sim, &connector_id, "after the batch").await;
+    graphql_ok(
+        &sim,
+        ADD_EXPECTATIONS,
+        json!({"id": later, "expectations": parts.len()}),
+    )
+    .await;
+    publish_bundles(config, &parts, Some(&later), applicant).await;
+    sim.wait_for_work_complete(&later, TIMEOUT)
+        .await
+        .expect("still consuming on the same channel");
+    sim.shutdown().await.expect("clean shutdown");
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
