@@ -89,6 +89,37 @@ pub struct SendReport {
     pub validation: Option<ValidationMode>,
 }
 
+/// Splits `bundle` as pycti does (unless the send asks for no split on
+/// 7.x) and encodes one message per part. Also gives how many items the
+/// splitter left out as incompatible.
+fn split_and_encode(
+    bundle: Value,
+    fields: &EnvelopeFields<'_>,
+) -> Result<(Vec<OutgoingMessage>, usize), SendError> {
+    let options = fields.options;
+    let (bundles, incompatible) = if options.no_split && fields.generation >= Generation::V7 {
+        (vec![bundle], 0)
+    } else {
+        let split_options = SplitOptions {
+            cleanup_inconsistent_bundle: options.cleanup_inconsistent_bundle,
+            event_version: options.event_version.clone(),
+        };
+        let split =
+            split_bundle(bundle, &split_options).map_err(|error| SendError::InvalidBundle {
+                reason: error.to_string(),
+            })?;
+        (split.bundles, split.incompatible_items.len())
+    };
+    let messages = bundles
+        .iter()
+        .enumerate()
+        .map(|(index, bundle)| OutgoingMessage {
+            body: encode_envelope(bundle, index + 1, fields),
+        })
+        .collect();
+    Ok((messages, incompatible))
+}
+
 /// Everything a message envelope carries besides the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeFields<'a> {
@@ -409,40 +440,38 @@ impl BundleSender {
             });
         }
         let generation = inner.api.generation();
-        let whole = options.no_split && generation >= Generation::V7;
-        let (bundles, incompatible) = if whole {
-            (vec![bundle], 0)
-        } else {
-            let split_options = SplitOptions {
-                cleanup_inconsistent_bundle: options.cleanup_inconsistent_bundle,
-                event_version: options.event_version.clone(),
+        // Splitting and encoding are CPU work (milliseconds for a large
+        // bundle): in a task of their own, which the other worker thread
+        // can run while this caller's earlier sends keep being confirmed.
+        // (A blocking thread would do too, but each one grows its own
+        // allocator arena: megabytes of peak RSS.)
+        let applicant_id = inner.applicant_id.clone();
+        let owned_work_id = work_id.map(str::to_owned);
+        let owned_options = options.clone();
+        let encoded = tokio::task::spawn(async move {
+            let fields = EnvelopeFields {
+                applicant_id: applicant_id.as_deref(),
+                work_id: owned_work_id.as_deref(),
+                generation,
+                options: &owned_options,
             };
-            let split =
-                split_bundle(bundle, &split_options).map_err(|error| SendError::InvalidBundle {
-                    reason: error.to_string(),
-                })?;
-            (split.bundles, split.incompatible_items.len())
+            split_and_encode(bundle, &fields)
+        })
+        .await;
+        let (messages, incompatible) = match encoded {
+            Ok(encoded) => encoded?,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => return Err(SendError::Cancelled),
+            },
         };
-        if bundles.is_empty() {
+        if messages.is_empty() {
             tracing::debug!("Nothing to import in this bundle");
             return Ok(SendReport {
                 incompatible,
                 ..SendReport::default()
             });
         }
-        let fields = EnvelopeFields {
-            applicant_id: inner.applicant_id.as_deref(),
-            work_id,
-            generation,
-            options,
-        };
-        let messages: Vec<OutgoingMessage> = bundles
-            .iter()
-            .enumerate()
-            .map(|(index, bundle)| OutgoingMessage {
-                body: encode_envelope(bundle, index + 1, &fields),
-            })
-            .collect();
         if let Some(work_id) = work_id {
             inner
                 .api
