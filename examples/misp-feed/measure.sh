@@ -2,8 +2,18 @@
 # Measures opencti-misp-feed end to end on a generated feed: the connector
 # reads EVENTS events of ATTRIBUTES attributes from a local directory,
 # converts them and publishes every bundle to RabbitMQ (broker confirms
-# awaited) for an opencti-sim platform. Prints objects/s and the
-# connector's peak RSS (from /usr/bin/time).
+# awaited) for an opencti-sim platform.
+#
+# Two runs, each on a fresh simulator:
+#  1. connector + broker: the platform's worker is paused while the
+#     connector runs (in production it runs on other machines), then
+#     resumed, and its ingestion is timed on its own;
+#  2. everything on this machine: the simulator's worker ingests while the
+#     connector publishes, so the platform stand-in takes its share of the
+#     cores.
+# Each prints objects/s, the connector's peak RSS (from /usr/bin/time) and
+# the CPU time each process spent (connector, opencti-sim, the RabbitMQ
+# node), which shows where the cores go.
 #
 # Usage: examples/misp-feed/measure.sh [EVENTS] [ATTRIBUTES]   (default 1000 50)
 set -euo pipefail
@@ -18,36 +28,86 @@ release="${CARGO_TARGET_DIR:-target}/release"
 
 work="$(mktemp -d)"
 sim_pid=""
-cleanup() {
+stop_sim() {
   if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
+  sim_pid=""
+}
+cleanup() {
+  stop_sim
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 "$release/examples/generate_feed" "$work/feed" "$events" "$attributes" | tee "$work/objects.txt"
 objects="$(awk '{print $(NF-1)}' "$work/objects.txt")"
+broker_pid="$(pgrep -o -f 'beam.smp.*-sname rabbit@' || pgrep -o beam.smp || echo "")"
 
-port=$((20000 + RANDOM % 20000))
-"$release/opencti-sim" --listen "127.0.0.1:$port" --transient-queues \
-  --queue-prefix "perf$RANDOM" >"$work/sim.log" 2>&1 &
-sim_pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+  else
+    echo 0
+  fi
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {print b - a}'; }
 
-env OPENCTI_URL="http://127.0.0.1:$port" OPENCTI_TOKEN=measure \
-  CONNECTOR_ID="$(cat /proc/sys/kernel/random/uuid)" CONNECTOR_RUN_AND_TERMINATE=true \
-  MISP_FEED_URL="$work/feed" MISP_FEED_IMPORT_FROM_DATE=1970-01-01 \
-  MISP_FEED_CREATE_INDICATORS=true MISP_FEED_CREATE_OBSERVABLES=true \
-  /usr/bin/time -v "$release/opencti-misp-feed" >"$work/connector.log" 2>"$work/time.txt" || {
-    cat "$work/connector.log" "$work/time.txt" >&2
-    exit 1
-  }
+# Waits until opencti-sim's worker completed every work.
+wait_ingested() {
+  for _ in $(seq 1 3000); do
+    summary="$(curl -fsS "http://127.0.0.1:$port/sim/api/summary")"
+    works="$(grep -o '"works":[0-9]*' <<<"$summary" | cut -d: -f2)"
+    complete="$(grep -o '"works_complete":[0-9]*' <<<"$summary" | cut -d: -f2)"
+    [ "${works:-0}" -gt 0 ] && [ "$works" = "$complete" ] && return
+    sleep 0.1
+  done
+  echo "opencti-sim did not complete the works" >&2
+  exit 1
+}
 
-seconds="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2, p, ":"); s=0; for (i=1; i<=n; i++) s=s*60+p[i]; print s}' "$work/time.txt")"
-rss_kb="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")"
-cpu="$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u + s}' "$work/time.txt")"
-awk -v o="$objects" -v s="$seconds" -v r="$rss_kb" -v c="$cpu" 'BEGIN {
-  printf "%d objects in %.2f s: %.0f objects/s end to end, peak RSS %.1f MB, connector CPU %.2f s\n", o, s, o / s, r / 1024, c
-}'
+# run <label> [opencti-sim options...]
+run() {
+  label="$1"
+  shift
+  port=$((20000 + RANDOM % 20000))
+  "$release/opencti-sim" --listen "127.0.0.1:$port" --transient-queues \
+    --queue-prefix "perf$RANDOM" "$@" >"$work/sim.log" 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  connector_id="$(cat /proc/sys/kernel/random/uuid)"
+  sim_cpu_before="$(cpu_seconds "$sim_pid")"
+  broker_cpu_before="$(cpu_seconds "$broker_pid")"
+  started="$(now)"
+  env OPENCTI_URL="http://127.0.0.1:$port" OPENCTI_TOKEN=measure \
+    CONNECTOR_ID="$connector_id" CONNECTOR_RUN_AND_TERMINATE=true \
+    MISP_FEED_URL="$work/feed" MISP_FEED_IMPORT_FROM_DATE=1970-01-01 \
+    MISP_FEED_CREATE_INDICATORS=true MISP_FEED_CREATE_OBSERVABLES=true \
+    /usr/bin/time -v "$release/opencti-misp-feed" >"$work/connector.log" 2>"$work/time.txt" || {
+      cat "$work/connector.log" "$work/time.txt" >&2
+      exit 1
+    }
+  published="$(now)"
+  sim_cpu="$(elapsed "$sim_cpu_before" "$(cpu_seconds "$sim_pid")")"
+  broker_cpu="$(elapsed "$broker_cpu_before" "$(cpu_seconds "$broker_pid")")"
+  curl -fsS -X POST "http://127.0.0.1:$port/sim/api/connectors/$connector_id/resume" >/dev/null
+  wait_ingested
+  ingested="$(now)"
+  stop_sim
+
+  seconds="$(elapsed "$started" "$published")"
+  rss_kb="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")"
+  cpu="$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u + s}' "$work/time.txt")"
+  awk -v l="$label" -v o="$objects" -v s="$seconds" -v r="$rss_kb" -v c="$cpu" -v w="$sim_cpu" \
+    -v b="$broker_cpu" -v i="$(elapsed "$published" "$ingested")" 'BEGIN {
+    printf "%s: %d objects published and confirmed in %.2f s: %.0f objects/s, peak RSS %.1f MB\n", l, o, s, o / s, r / 1024
+    printf "  CPU meanwhile: connector %.2f s, opencti-sim %.2f s, RabbitMQ %.2f s (%.1f us per object in all)\n", c, w, b, (c + w + b) * 1e6 / o
+    if (i > 0.5) printf "  the platform ingested the rest %.2f s later\n", i
+  }'
+}
+
+run "connector + broker (platform worker paused)" --workers-paused
+run "everything on this machine (platform worker ingesting)"

@@ -72,6 +72,9 @@ pub enum RunError {
     /// The HTTP client could not be built.
     #[error("cannot start: {0}")]
     Setup(String),
+    /// The task converting an event was stopped (the runtime is ending).
+    #[error("event conversion interrupted: {0}")]
+    Interrupted(String),
 }
 
 enum Source {
@@ -82,7 +85,7 @@ enum Source {
 /// The MISP feed connector.
 pub struct MispFeed {
     config: MispFeedConfig,
-    converter: Converter,
+    converter: Arc<Converter>,
     source: Source,
     summary: String,
 }
@@ -134,7 +137,7 @@ impl ImportSource for MispFeed {
             },
         };
         Ok(Self {
-            converter: Converter::new(config.convert.clone()),
+            converter: Arc::new(Converter::new(config.convert.clone())),
             config,
             source,
             summary: String::new(),
@@ -258,6 +261,19 @@ impl Progress {
 }
 
 /// Sends a converted event: one bundle, or slices of a huge one.
+/// Runs CPU-bound `work` as a task of its own; a panic in it panics here.
+async fn in_own_task<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RunError> {
+    match tokio::task::spawn(async move { work() }).await {
+        Ok(value) => Ok(value),
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => Err(RunError::Interrupted(error.to_string())),
+        },
+    }
+}
+
 async fn send_converted(ctx: &RunContext, converted: &ConvertedEvent) -> Result<(), RunError> {
     tracing::info!("Sending event STIX2 bundle...");
     for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
@@ -431,8 +447,10 @@ impl MispFeed {
         bytes: Bytes,
         now: DateTime<Utc>,
     ) -> Result<Option<ConvertedEvent>, RunError> {
-        let parsed = convert::parse_event(&bytes);
-        drop(bytes);
+        // Parsing and converting are CPU work: in tasks of their own, so
+        // that the other worker thread keeps the bundles of earlier events
+        // flowing to the broker meanwhile.
+        let parsed = in_own_task(move || convert::parse_event(&bytes)).await?;
         let event = match parsed {
             Ok(event) => event,
             Err(error) => {
@@ -447,7 +465,10 @@ impl MispFeed {
             None
         };
         let uuid = event.uuid.clone();
-        match self.converter.convert(event, guesses.as_ref(), now) {
+        let converter = Arc::clone(&self.converter);
+        let converted =
+            in_own_task(move || converter.convert(event, guesses.as_ref(), now)).await?;
+        match converted {
             Ok(converted) => Ok(Some(converted)),
             Err(error) => {
                 let name = uuid.as_deref().unwrap_or(key);
