@@ -3,5 +3,6 @@
 mod client;
 mod config;
 mod connector_run;
+mod end_to_end;
 mod mapping;
 mod support;
