@@ -82,6 +82,12 @@ struct Token {
     renew_at: Instant,
 }
 
+impl Token {
+    fn is_fresh(&self) -> bool {
+        Instant::now() < self.renew_at
+    }
+}
+
 /// The ThreatVision client; cheap to share by reference.
 #[derive(Debug)]
 pub struct Teamt5Client {
@@ -259,7 +265,7 @@ impl Teamt5Client {
         let mut token = self.token.lock().await;
         if let Some(current) = token.as_ref()
             && !force
-            && Instant::now() < current.renew_at
+            && current.is_fresh()
         {
             return Ok(current.value.clone());
         }
@@ -486,6 +492,51 @@ mod tests {
         assert_eq!(token.value.expose(), "abc");
         assert!(parse_token(br#"{"token_type":"Bearer"}"#).is_err());
         assert!(parse_token(b"<html>").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_renewed_a_minute_before_they_expire() {
+        let token = parse_token(br#"{"access_token":"abc","expires_in":7200}"#).unwrap();
+        tokio::time::advance(Duration::from_secs(7200 - 61)).await;
+        assert!(token.is_fresh());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!token.is_fresh());
+
+        // Without expires_in: an hour.
+        let token = parse_token(br#"{"access_token":"abc"}"#).unwrap();
+        tokio::time::advance(Duration::from_secs(3600 - 61)).await;
+        assert!(token.is_fresh());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!token.is_fresh());
+
+        // Shorter than the margin: renewed at every use.
+        let token = parse_token(br#"{"access_token":"abc","expires_in":30}"#).unwrap();
+        assert!(!token.is_fresh());
+    }
+
+    #[test]
+    fn backoff_doubles_and_retry_after_wins_up_to_the_cap() {
+        let settings = HttpSettings {
+            first_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..HttpSettings::default()
+        };
+        let client = Teamt5Client::new(
+            Url::parse("https://api.threatvision.org").unwrap(),
+            Auth::ApiKey(Secret::new("k")),
+            settings,
+        )
+        .unwrap();
+        let waits: Vec<u64> = (1..=6).map(|n| client.backoff(n, None).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60]);
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_secs(9))),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::relay::Relay;
 use crate::support::{fake_with, fast_http, fixture, ioc_item, report_item};
 
 /// Every wait is bounded by this.
@@ -31,20 +32,28 @@ async fn start_sim() -> SimHandle {
 }
 
 fn settings(sim: &SimHandle, fake: &FakeTeamt5, connector_id: &str) -> Settings {
+    settings_with(sim, fake, connector_id, &[])
+}
+
+fn settings_with(
+    sim: &SimHandle,
+    fake: &FakeTeamt5,
+    connector_id: &str,
+    extra: &[(&str, String)],
+) -> Settings {
     let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    Settings::from_env_pairs(
-        &tables,
-        [
-            ("OPENCTI_URL", sim.url()),
-            ("OPENCTI_TOKEN", "test-token".to_owned()),
-            ("CONNECTOR_ID", connector_id.to_owned()),
-            ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
-            ("TEAMT5_API_BASE_URL", fake.url()),
-            ("TEAMT5_CLIENT_ID", "cid".to_owned()),
-            ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
-            ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
-        ],
-    )
+    let mut pairs = vec![
+        ("OPENCTI_URL", sim.url()),
+        ("OPENCTI_TOKEN", "test-token".to_owned()),
+        ("CONNECTOR_ID", connector_id.to_owned()),
+        ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
+        ("TEAMT5_API_BASE_URL", fake.url()),
+        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+        ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
+    ];
+    pairs.extend(extra.iter().cloned());
+    Settings::from_env_pairs(&tables, pairs)
 }
 
 /// One run (run-and-terminate), as the binary would do it.
@@ -185,5 +194,79 @@ async fn publications_reach_the_platform_through_faults() {
     .await
     .expect("the cursor moves once everything is in");
     assert!(fake.tokens_issued() > 5, "tokens were renewed");
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+/// An IoC bundle of `count` indicators with ids unique to `bundle`.
+fn generated_bundle(bundle: usize, count: usize) -> Value {
+    let objects: Vec<Value> = (0..count)
+        .map(|index| {
+            json!({
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": format!("indicator--00000000-0000-4000-8000-{bundle:06}{index:06}"),
+                "created": "2025-11-20T09:00:00.000Z",
+                "modified": "2025-11-20T09:00:00.000Z",
+                "name": format!("203.0.{bundle}.{index}"),
+                "pattern": format!("[ipv4-addr:value = '203.0.{bundle}.{index}']"),
+                "pattern_type": "stix",
+                "valid_from": "2025-11-20T09:00:00Z",
+                "description": "x".repeat(200),
+            })
+        })
+        .collect();
+    json!({"type": "bundle", "id": "bundle--7d6c5b4a-3f2e-4d1c-8b0a-9e8f7d6c5b4a", "objects": objects})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_cut_loses_no_publication() {
+    let sim = start_sim().await;
+    let fake = fake_with(FakeSettings::default()).await;
+    let (bundles, per_bundle) = (30, 40);
+    for bundle in 0..bundles {
+        fake.add_ioc_bundle(
+            ioc_item(&fake, &format!("b{bundle}"), 1_763_000_000 + bundle as i64),
+            &generated_bundle(bundle, per_bundle),
+        );
+    }
+    let relay = Relay::start(5672).await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings_with(
+        &sim,
+        &fake,
+        &connector_id,
+        &[
+            ("MQ_HOST", "127.0.0.1".to_owned()),
+            ("MQ_PORT", relay.port().to_string()),
+        ],
+    );
+    // Cut every broker connection once about a third went through.
+    let cutter = async {
+        while relay.forwarded() < 150_000 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        relay.cut();
+    };
+    let (first, ()) = tokio::join!(run_once(&settings), cutter);
+    let held =
+        platform_state(&sim, &connector_id).is_none_or(|state| state.get("last_run").is_none());
+    if first.is_err() {
+        assert!(held, "a failed run must not move the cursor");
+        run_once(&settings).await.expect("the second run succeeds");
+    }
+    let expected: Vec<String> = (0..bundles)
+        .flat_map(|bundle| {
+            (0..per_bundle).map(move |index| {
+                format!("indicator--00000000-0000-4000-8000-{bundle:06}{index:06}")
+            })
+        })
+        .collect();
+    let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
+    wait_for(&sim, &ids).await;
+    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
+    })
+    .await
+    .expect("the cursor moves once everything is in");
     sim.shutdown().await.expect("clean shutdown");
 }
