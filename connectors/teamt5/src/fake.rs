@@ -63,6 +63,8 @@ pub enum Fault {
     Truncated,
     /// A body that is not JSON.
     Malformed,
+    /// The connection closes in the middle of the normal body.
+    Drop,
     /// The normal answer (to place faults after good answers).
     Pass,
 }
@@ -378,6 +380,23 @@ fn answer(
             body.slice(..body.len() / 2),
         )
             .into_response(),
+        Some(Fault::Drop) => {
+            // Half the body, then a failing stream: the server aborts the
+            // connection.
+            let parts: [Result<Bytes, std::io::Error>; 2] = [
+                Ok(body.slice(..body.len() / 2)),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: connection dropped",
+                )),
+            ];
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(futures::stream::iter(parts)),
+            )
+                .into_response()
+        }
         Some(Fault::Malformed) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html")],

@@ -257,3 +257,20 @@ async fn debug_output_hides_the_token() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_dropped_mid_body_is_retried() {
+    let fake = fake().await;
+    fake.add_report(
+        report_item(&fake, "a", "A", 10),
+        &fixture("report-bundle.json"),
+    );
+    fake.fail_next("/api/v2/reports/a.stix", [Fault::Drop, Fault::Drop]);
+    let client = client(&fake, oauth("cid", "csecret"));
+    let url = format!("{}api/v2/reports/a.stix", fake.url());
+    assert_eq!(client.bundle_objects(&url).await.unwrap().len(), 5);
+    assert_eq!(fake.requests_to("/api/v2/reports/a.stix").len(), 3);
+    fake.fail_next("/api/v2/reports/a.stix", [Fault::Drop; 3]);
+    let error = client.bundle_objects(&url).await.unwrap_err();
+    assert!(matches!(error, ClientError::Transport { .. }), "{error}");
+}

@@ -125,6 +125,7 @@ async fn publications_reach_the_platform_through_faults() {
         [Fault::Status(429, Some(0)), Fault::Unsuccessful],
     );
     fake.fail_next("/api/v2/ioc_bundles/b1.stix", [Fault::Status(502, None)]);
+    fake.fail_next("/api/v2/ioc_bundles", [Fault::Drop]);
     fake.fail_next("/api/v2/reports/r1.stix", [Fault::Truncated]);
 
     let connector_id = uuid::Uuid::new_v4().to_string();
