@@ -203,7 +203,7 @@ impl Teamt5Client {
             ("offset", offset.to_string()),
             ("date[from]", date_from.to_string()),
         ];
-        let page = self.get_json(&url, &query, true).await?;
+        let mut page = self.get_json(&url, &query, true).await?;
         let unsuccessful = || ClientError::Unsuccessful {
             url: url_text(&url),
         };
@@ -211,9 +211,9 @@ impl Teamt5Client {
         if !python_truthy(success) {
             return Err(unsuccessful());
         }
-        match page.get(kind.response_key()) {
+        match page.get_mut(kind.response_key()).map(Value::take) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(Value::Array(items)) => Ok(items),
             Some(_) => Err(ClientError::Malformed {
                 url: url_text(&url),
                 reason: format!("`{}` is not an array", kind.response_key()),
@@ -233,10 +233,10 @@ impl Teamt5Client {
         if !same_origin {
             tracing::debug!(url = %url_text(&url), "STIX url is on another host: sent without the TeamT5 token");
         }
-        let bundle = self.get_json(&url, &[], same_origin).await?;
-        match bundle.get("objects") {
+        let mut bundle = self.get_json(&url, &[], same_origin).await?;
+        match bundle.get_mut("objects").map(Value::take) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(objects)) => Ok(objects.clone()),
+            Some(Value::Array(objects)) => Ok(objects),
             Some(_) => Err(ClientError::Malformed {
                 url: url_text(&url),
                 reason: "`objects` is not an array".to_owned(),

@@ -178,6 +178,13 @@ impl TryFrom<&Settings> for Teamt5Config {
             );
         }
         let author_name: Option<String> = check.require("CONNECTOR_NAME");
+        if let Some(connector_type) = check.get::<String>("CONNECTOR_TYPE")
+            && !connector_type
+                .trim()
+                .eq_ignore_ascii_case("EXTERNAL_IMPORT")
+        {
+            check.reject("CONNECTOR_TYPE", "this connector is EXTERNAL_IMPORT");
+        }
         check.finish("teamt5", || {
             Some(Self {
                 api_base_url: api_base_url?,

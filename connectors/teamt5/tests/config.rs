@@ -178,3 +178,16 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!debug.contains(secret), "{debug}");
     }
 }
+
+#[test]
+fn only_the_external_import_type_is_accepted() {
+    assert!(
+        load(&[
+            ("TEAMT5_API_KEY", "k"),
+            ("CONNECTOR_TYPE", "EXTERNAL_IMPORT")
+        ])
+        .is_ok()
+    );
+    let errors = load(&[("TEAMT5_API_KEY", "k"), ("CONNECTOR_TYPE", "STREAM")]).unwrap_err();
+    assert!(error_text(&errors).contains("CONNECTOR_TYPE"), "{errors:?}");
+}
