@@ -43,14 +43,14 @@ fn rewrite(c: &mut Criterion) {
             &upstream,
             |b, upstream| {
                 b.iter(|| {
-                    let objects = mapping::publication_objects(
+                    let publication = mapping::publication_objects(
                         &reference,
                         upstream.clone(),
                         &stamp,
                         Utc::now(),
                     )
                     .unwrap();
-                    serde_json::to_vec(&mapping::bundle(objects)).unwrap()
+                    serde_json::to_vec(&mapping::bundle(publication.objects)).unwrap()
                 });
             },
         );

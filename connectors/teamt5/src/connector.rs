@@ -308,33 +308,40 @@ impl Teamt5 {
                     continue;
                 }
             };
-            let objects = match mapping::publication_objects(reference, objects, stamp, Utc::now())
-            {
-                Ok(objects) => objects,
-                Err(MappingError::NoObjects) => {
-                    tracing::info!(key = %reference.key, "API Returned bundle with no items.");
-                    continue;
-                }
-                Err(error @ MappingError::InvalidReport { .. }) => {
-                    // The listing item itself is unusable: retrying cannot help.
-                    pushed.with_url -= 1;
-                    ctx.report_error(
-                        format!("{name} {} skipped: {error}", reference.key),
-                        stix_url.clone(),
-                    )
-                    .await?;
-                    continue;
-                }
-                Err(error) => {
-                    ctx.report_error(
-                        format!("{name} {} not imported: {error}", reference.key),
-                        stix_url.clone(),
-                    )
-                    .await?;
-                    continue;
-                }
-            };
-            ctx.send_bundle_with(mapping::bundle(objects), &options)
+            let publication =
+                match mapping::publication_objects(reference, objects, stamp, Utc::now()) {
+                    Ok(publication) => publication,
+                    Err(MappingError::NoObjects) => {
+                        tracing::info!(key = %reference.key, "API Returned bundle with no items.");
+                        continue;
+                    }
+                    Err(error @ MappingError::InvalidReport { .. }) => {
+                        // The listing item itself is unusable: retrying cannot help.
+                        pushed.with_url -= 1;
+                        ctx.report_error(
+                            format!("{name} {} skipped: {error}", reference.key),
+                            stix_url.clone(),
+                        )
+                        .await?;
+                        continue;
+                    }
+                    Err(error) => {
+                        ctx.report_error(
+                            format!("{name} {} not imported: {error}", reference.key),
+                            stix_url.clone(),
+                        )
+                        .await?;
+                        continue;
+                    }
+                };
+            for problem in &publication.dropped {
+                ctx.report_error(
+                    format!("{name} {}: object left out: {problem}", reference.key),
+                    stix_url.clone(),
+                )
+                .await?;
+            }
+            ctx.send_bundle_with(mapping::bundle(publication.objects), &options)
                 .await?;
             pushed.sent += 1;
         }

@@ -234,45 +234,69 @@ impl Stamp {
 
 /// Sets the author and appends the TLP marking on every object except
 /// marking definitions; SCOs get the author in `x_opencti_created_by_ref`.
-/// Errors name the first unusable object.
-pub fn stamp_objects(objects: &mut [Value], stamp: &Stamp) -> Result<(), MappingError> {
+/// Unusable elements (not an object, no `type`, markings that are not a
+/// list) are removed; the problems are returned, naming each element by its
+/// position in the downloaded bundle.
+pub fn stamp_objects(objects: &mut Vec<Value>, stamp: &Stamp) -> Vec<MappingError> {
     let author = Value::String(stamp.author_id().to_owned());
     let tlp = Value::String(stamp.tlp_id().to_owned());
-    for (index, object) in objects.iter_mut().enumerate() {
-        let invalid = |reason: &str| MappingError::InvalidObject {
-            index,
-            reason: reason.to_owned(),
-        };
-        let object = object
-            .as_object_mut()
-            .ok_or_else(|| invalid("not a JSON object"))?;
-        let object_type = match object.get("type") {
-            Some(Value::String(object_type)) if !object_type.is_empty() => object_type.clone(),
-            _ => return Err(invalid("`type` is missing or not a string")),
-        };
-        if object_type == "marking-definition" {
-            continue;
+    let mut problems = Vec::new();
+    let mut index = 0;
+    objects.retain_mut(|object| {
+        let position = index;
+        index += 1;
+        match stamp_object(object, &author, &tlp) {
+            Ok(()) => true,
+            Err(reason) => {
+                problems.push(MappingError::InvalidObject {
+                    index: position,
+                    reason: reason.to_owned(),
+                });
+                false
+            }
         }
-        let author_field = if OBSERVABLE_TYPES.contains(&object_type.as_str()) {
-            "x_opencti_created_by_ref"
-        } else {
-            "created_by_ref"
-        };
-        object.insert(author_field.to_owned(), author.clone());
-        let markings = object
-            .entry("object_marking_refs")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if markings.is_null() {
-            *markings = Value::Array(Vec::new());
-        }
-        let markings = markings
-            .as_array_mut()
-            .ok_or_else(|| invalid("`object_marking_refs` is not an array"))?;
-        if !markings.contains(&tlp) {
-            markings.push(tlp.clone());
-        }
+    });
+    problems
+}
+
+fn stamp_object(object: &mut Value, author: &Value, tlp: &Value) -> Result<(), &'static str> {
+    let object = object.as_object_mut().ok_or("not a JSON object")?;
+    let object_type = match object.get("type") {
+        Some(Value::String(object_type)) if !object_type.is_empty() => object_type.as_str(),
+        _ => return Err("`type` is missing or not a string"),
+    };
+    if object_type == "marking-definition" {
+        return Ok(());
     }
+    let author_field = if OBSERVABLE_TYPES.contains(&object_type) {
+        "x_opencti_created_by_ref"
+    } else {
+        "created_by_ref"
+    };
+    let markings = object
+        .entry("object_marking_refs")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if markings.is_null() {
+        *markings = Value::Array(Vec::new());
+    }
+    let markings = markings
+        .as_array_mut()
+        .ok_or("`object_marking_refs` is not an array")?;
+    if !markings.contains(tlp) {
+        markings.push(tlp.clone());
+    }
+    object.insert(author_field.to_owned(), author.clone());
     Ok(())
+}
+
+/// The objects of one publication, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// TeamT5's objects (stamped), the Report for a report, then the
+    /// author and the marking.
+    pub objects: Vec<Value>,
+    /// Downloaded elements left out, and why.
+    pub dropped: Vec<MappingError>,
 }
 
 /// The Report object of a TeamT5 report: listing title, digest, type and
@@ -338,25 +362,31 @@ pub fn report_object(
     Ok(report)
 }
 
-/// The objects of one publication, ready to send: TeamT5's (stamped), the
-/// Report for a report, then the author and the marking.
+/// The [`Publication`] of one downloaded bundle. `Err` when nothing can be
+/// sent: no (usable) objects, or a report whose Report cannot be built.
 pub fn publication_objects(
     reference: &BundleRef,
     mut objects: Vec<Value>,
     stamp: &Stamp,
     now: DateTime<Utc>,
-) -> Result<Vec<Value>, MappingError> {
+) -> Result<Publication, MappingError> {
     if objects.is_empty() {
         return Err(MappingError::NoObjects);
     }
-    stamp_objects(&mut objects, stamp)?;
+    let dropped = stamp_objects(&mut objects, stamp);
+    if objects.is_empty() {
+        return Err(dropped
+            .into_iter()
+            .next()
+            .unwrap_or(MappingError::NoObjects));
+    }
     if let Some(info) = &reference.report {
         let report = report_object(info, reference.created_at, &objects, stamp, now)?;
         objects.push(report);
     }
     objects.push(stamp.author.clone());
     objects.push(stamp.tlp.clone());
-    Ok(objects)
+    Ok(Publication { objects, dropped })
 }
 
 /// pycti's `stix2_create_bundle`: a bundle with a random id.

@@ -393,3 +393,26 @@ async fn bundles_are_sent_with_cleanup_of_inconsistent_references() {
     assert_eq!(sends.len(), 1);
     assert!(sends[0].1.cleanup_inconsistent_bundle);
 }
+
+#[tokio::test]
+async fn unusable_objects_are_left_out_and_reported() {
+    let fake = fake().await;
+    let mut bundle = fixture("ioc-bundle.json");
+    bundle["objects"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "no-type"}));
+    fake.add_ioc_bundle(ioc_item(&fake, "b1", 1_763_629_200), &bundle);
+    let outcome = run(&fake, &[], None).await;
+    outcome.result.unwrap();
+    assert_eq!(outcome.bundles.len(), 1);
+    assert_eq!(outcome.bundles[0]["objects"].as_array().unwrap().len(), 5);
+    assert_eq!(outcome.errors.len(), 1);
+    assert!(
+        outcome.errors[0].contains("objects[3]: `type` is missing"),
+        "{:?}",
+        outcome.errors
+    );
+    // Sending again cannot help: the cursor moves on.
+    assert!(outcome.state.unwrap().contains_key("last_run"));
+}

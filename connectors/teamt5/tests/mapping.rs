@@ -149,8 +149,9 @@ fn ioc_bundle_urls_are_used_verbatim() {
 #[test]
 fn objects_get_the_author_and_the_tlp_as_in_python() {
     let reference = mapping::bundle_ref(Kind::Report, &spec_report_item(), BASE).unwrap();
-    let out =
-        publication_objects(&reference, objects("report-bundle.json"), &stamp(), now()).unwrap();
+    let out = publication_objects(&reference, objects("report-bundle.json"), &stamp(), now())
+        .unwrap()
+        .objects;
     let by_type = |object_type: &str| out.iter().find(|o| o["type"] == object_type).unwrap();
     // SDO: the upstream author is replaced.
     assert_eq!(by_type("intrusion-set")["created_by_ref"], DEFAULT_AUTHOR);
@@ -200,7 +201,9 @@ fn objects_get_the_author_and_the_tlp_as_in_python() {
 fn the_report_matches_the_pycti_vector() {
     let reference = mapping::bundle_ref(Kind::Report, &spec_report_item(), BASE).unwrap();
     let upstream = objects("report-bundle.json");
-    let out = publication_objects(&reference, upstream.clone(), &stamp(), now()).unwrap();
+    let out = publication_objects(&reference, upstream.clone(), &stamp(), now())
+        .unwrap()
+        .objects;
     let report = out.iter().find(|o| o["type"] == "report").unwrap();
     let expected_refs: Vec<Value> = upstream.iter().map(|o| o["id"].clone()).collect();
     assert_eq!(
@@ -262,7 +265,9 @@ fn ioc_bundles_get_no_report_and_the_tlp_is_not_duplicated() {
     };
     let mut upstream = objects("ioc-bundle.json");
     upstream[0]["object_marking_refs"] = json!([CLEAR]);
-    let out = publication_objects(&reference, upstream, &stamp(), now()).unwrap();
+    let out = publication_objects(&reference, upstream, &stamp(), now())
+        .unwrap()
+        .objects;
     assert!(out.iter().all(|o| o["type"] != "report"));
     assert_eq!(out[0]["object_marking_refs"], json!([CLEAR]));
     assert_eq!(out.len(), 5);
@@ -275,6 +280,7 @@ fn unusable_bundles_are_named() {
         publication_objects(&reference, Vec::new(), &stamp(), now()),
         Err(MappingError::NoObjects)
     );
+    // Nothing usable: the first problem is the error.
     let error = publication_objects(
         &reference,
         vec![json!({"id": "x"}), json!(3)],
@@ -286,6 +292,40 @@ fn unusable_bundles_are_named() {
         error.to_string(),
         "objects[0]: `type` is missing or not a string"
     );
+    // Unusable elements are left out, named; the rest goes on.
+    let mut upstream = objects("ioc-bundle.json");
+    upstream.insert(1, json!("junk"));
+    upstream[2]["object_marking_refs"] = json!("TLP:RED");
+    let publication = publication_objects(&reference, upstream, &stamp(), now()).unwrap();
+    let dropped: Vec<String> = publication
+        .dropped
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            "objects[1]: not a JSON object",
+            "objects[2]: `object_marking_refs` is not an array"
+        ]
+    );
+    let kept: Vec<&str> = publication
+        .objects
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "indicator",
+            "malware",
+            "report",
+            "identity",
+            "marking-definition"
+        ]
+    );
+    let report = &publication.objects[2];
+    assert_eq!(report["object_refs"].as_array().unwrap().len(), 2);
     let mut undated = reference;
     undated.created_at = None;
     let error =
