@@ -135,7 +135,11 @@ impl ImportSource for Teamt5 {
                 let pushed = self.push(ctx, &listing.refs, &stamp).await?;
                 held |= pushed.sent < pushed.with_url;
                 summary.push(format!("Connector Pushed {} {name}s", pushed.sent));
+                if listing.aborted {
+                    summary.push(format!("{name} retrieval aborted"));
+                }
             } else if listing.aborted {
+                summary.push(format!("{name} retrieval aborted"));
                 tracing::warn!(
                     "{name} retrieval aborted after consecutive failed pages; the cursor is held and the next run retries"
                 );

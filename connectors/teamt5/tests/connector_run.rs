@@ -11,6 +11,7 @@ use crate::support::{config, fake, fake_with, fixture, ioc_item, report_item};
 
 struct Outcome {
     result: Result<(), RunError>,
+    message: String,
     bundles: Vec<Value>,
     errors: Vec<String>,
     state: Option<State>,
@@ -22,6 +23,7 @@ async fn run(fake: &FakeTeamt5, extra: &[(&str, &str)], state: Option<State>) ->
     let result = connector.run(&ctx).await;
     Outcome {
         result,
+        message: connector.success_message(&ctx),
         bundles: probe.bundles(),
         errors: probe
             .errors()
@@ -108,6 +110,10 @@ async fn a_first_run_pages_through_both_listings_and_stores_last_run() {
     );
     // Offsets count items; the date filter is the first-run timestamp.
     assert_eq!(offsets(&fake, "/api/v2/reports"), ["0", "2", "3"]);
+    assert_eq!(
+        outcome.message,
+        "Connector Pushed 3 Reports; Connector Pushed 1 Indicator Bundles"
+    );
     assert_eq!(offsets(&fake, "/api/v2/ioc_bundles"), ["0", "1"]);
     assert!(
         fake.requests_to("/api/v2/reports")
@@ -232,6 +238,10 @@ async fn five_failed_pages_abort_the_listing_and_hold_the_cursor() {
     // The IoC bundles are still imported.
     assert_eq!(outcome.bundles.len(), 1);
     assert_eq!(fake.requests_to("/api/v2/reports").len(), 5);
+    assert_eq!(
+        outcome.message,
+        "Report retrieval aborted; Connector Pushed 1 Indicator Bundles"
+    );
     assert_eq!(
         outcome.state.unwrap()["last_run"],
         "2025-01-01T00:00:00+00:00"
