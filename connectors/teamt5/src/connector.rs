@@ -157,7 +157,8 @@ impl ImportSource for Teamt5 {
                 "Some TeamT5 items could not be imported; last_run is not advanced so the next run retries them"
             );
         } else {
-            let mut state: State = state.unwrap_or_default();
+            // Merged into the state as it is now (pycti keeps other keys).
+            let mut state: State = ctx.state().unwrap_or_default();
             state.insert(
                 "last_run".to_owned(),
                 Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, false)),
