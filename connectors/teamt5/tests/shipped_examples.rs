@@ -72,3 +72,47 @@ async fn the_shipped_configuration_imports_from_the_fake() {
         "1735689600"
     );
 }
+
+#[test]
+fn the_readme_documents_every_variable_of_the_binary() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let spec = &opencti_teamt5::connector::SPEC;
+    assert_eq!(spec.name, "opencti-teamt5");
+    for var in spec.vars {
+        let row = format!("| `{}` | `{}` |", var.env, var.yaml_path());
+        assert!(readme.contains(&row), "README lacks the row of {}", var.env);
+        if let Some(default) = var.default {
+            let line = readme.lines().find(|line| line.starts_with(&row)).unwrap();
+            assert!(
+                line.contains(&format!("`{default}`")),
+                "README default of {}",
+                var.env
+            );
+        }
+    }
+}
+
+#[test]
+fn every_test_the_readme_names_exists() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut named = 0;
+    for quoted in readme.split('`').skip(1).step_by(2) {
+        let Some((module, test)) = quoted.split_once("::") else {
+            continue;
+        };
+        if !test.chars().all(|c| c.is_ascii_lowercase() || c == '_') || test.is_empty() {
+            continue;
+        }
+        let source = std::fs::read_to_string(root.join(format!("tests/{module}.rs")))
+            .unwrap_or_else(|_| panic!("README names a missing test module: {quoted}"));
+        assert!(
+            source.contains(&format!("fn {test}()")),
+            "README names a missing test: {quoted}"
+        );
+        named += 1;
+    }
+    assert!(named >= 15, "only {named} tests named");
+}
