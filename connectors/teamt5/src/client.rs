@@ -161,6 +161,9 @@ impl Teamt5Client {
     /// request is made; call [`Teamt5Client::authenticate`] to get the
     /// first OAuth2 token.
     pub fn new(base: Url, auth: Auth, settings: HttpSettings) -> Result<Self, ClientError> {
+        // reqwest and the broker client share rustls: pin the provider
+        // before the first TLS client exists.
+        opencti_connector::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(settings.request_timeout)
             .user_agent(concat!("opencti-teamt5/", env!("CARGO_PKG_VERSION")))

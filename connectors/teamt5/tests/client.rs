@@ -274,3 +274,19 @@ async fn a_connection_dropped_mid_body_is_retried() {
     let error = client.bundle_objects(&url).await.unwrap_err();
     assert!(matches!(error, ClientError::Transport { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn an_https_base_builds_a_tls_client_and_errors_name_the_url() {
+    // A closed local port: the TLS client builds, and the error names the URL.
+    let client = Teamt5Client::new(
+        parse_base_url("https://127.0.0.1:9/").unwrap(),
+        Auth::ApiKey(Secret::new("k")),
+        fast_http(),
+    )
+    .unwrap();
+    let error = client.listing_page(Kind::Report, 0, 0).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Transport { url, .. } if url == "https://127.0.0.1:9/api/v2/reports"),
+        "{error}"
+    );
+}
