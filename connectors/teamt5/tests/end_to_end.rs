@@ -271,3 +271,75 @@ async fn a_broker_cut_loses_no_publication() {
     .expect("the cursor moves once everything is in");
     sim.shutdown().await.expect("clean shutdown");
 }
+
+/// Runs the `opencti-teamt5` binary once (run-and-terminate) with this
+/// environment; returns its exit status and standard error.
+async fn run_binary(env: &[(&str, String)]) -> (std::process::ExitStatus, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_opencti-teamt5"));
+    command
+        .env_clear()
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .env("CONNECTOR_RUN_AND_TERMINATE", "true")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(TIMEOUT, command.output())
+        .await
+        .expect("the binary ends in time")
+        .expect("the binary starts");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_imports_and_exits_cleanly_or_with_status_1() {
+    let sim = start_sim().await;
+    let fake = fake_with(FakeSettings::default()).await;
+    fake.add_ioc_bundle(
+        ioc_item(&fake, "b1", 1_763_629_200),
+        &fixture("ioc-bundle.json"),
+    );
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let mut env = vec![
+        ("OPENCTI_URL", sim.url()),
+        ("OPENCTI_TOKEN", "test-token".to_owned()),
+        ("CONNECTOR_ID", connector_id.clone()),
+        ("TEAMT5_API_BASE_URL", fake.url()),
+        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+    ];
+    let (status, output) = run_binary(&env).await;
+    assert!(status.success(), "{status}: {output}");
+    wait_for(
+        &sim,
+        &["malware--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", AUTHOR],
+    )
+    .await;
+    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
+    })
+    .await
+    .expect("the cursor is stored");
+
+    // Wrong credentials: the run fails and the process says why.
+    env.retain(|(key, _)| *key != "TEAMT5_CLIENT_SECRET");
+    env.push(("TEAMT5_CLIENT_SECRET", "wrong".to_owned()));
+    let (status, output) = run_binary(&env).await;
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(!output.contains("wrong"), "the secret leaked: {output}");
+    assert!(
+        output.contains("Failed to obtain OAuth token from TeamT5"),
+        "{output}"
+    );
+
+    // No credentials at all: a configuration error naming the variables.
+    env.retain(|(key, _)| !key.starts_with("TEAMT5_CLIENT"));
+    let (status, output) = run_binary(&env).await;
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("TEAMT5_API_KEY") && output.contains("client_secret"),
+        "{output}"
+    );
+    sim.shutdown().await.expect("clean shutdown");
+}
