@@ -1,0 +1,565 @@
+//! The ThreatVision API client: OAuth2 client-credentials token (renewed
+//! before expiry and after a 401) or a static key, listing pages and STIX
+//! bundle downloads, with retries on 429/5xx/broken connections.
+
+use std::time::Duration;
+
+use opencti_connector::config::Secret;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::config::{Auth, HttpSettings};
+use crate::mapping::Kind;
+
+/// A token's default lifetime when the server gives no `expires_in`.
+const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
+/// A token is renewed this long before the server says it expires.
+const TOKEN_MARGIN: u64 = 60;
+/// Longest error body quoted in messages.
+const MAX_ERROR_BODY: usize = 300;
+
+/// Why a ThreatVision call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No token could be obtained (`POST /oauth/token`).
+    #[error("Failed to obtain OAuth token from TeamT5: {reason}")]
+    Auth {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered with an error status (after the retries).
+    #[error("GET {url}: HTTP {status}: {body}")]
+    Status {
+        /// The URL (without query).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// No answer (connection refused or broken, timeout), after the retries.
+    #[error("GET {url}: {reason}")]
+    Transport {
+        /// The URL (without query).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The answer is not the JSON expected.
+    #[error("GET {url}: malformed answer: {reason}")]
+    Malformed {
+        /// The URL (without query).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A listing page said `"success": false`.
+    #[error("GET {url}: the server answered \"success\": false")]
+    Unsuccessful {
+        /// The URL (without query).
+        url: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// Whether no data call can succeed until credentials change.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Auth { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    value: Secret,
+    /// Renew at or after this instant.
+    renew_at: Instant,
+}
+
+impl Token {
+    fn is_fresh(&self) -> bool {
+        Instant::now() < self.renew_at
+    }
+}
+
+/// The ThreatVision client; cheap to share by reference.
+#[derive(Debug)]
+pub struct Teamt5Client {
+    http: reqwest::Client,
+    base: Url,
+    auth: Auth,
+    settings: HttpSettings,
+    token: Mutex<Option<Token>>,
+}
+
+/// One attempt's outcome, before the retry decision.
+enum Attempt {
+    Done(Value),
+    Retry {
+        error: ClientError,
+        retry_after: Option<Duration>,
+    },
+    Unauthorized(ClientError),
+    Fail(ClientError),
+}
+
+fn url_text(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.to_string()
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX_ERROR_BODY) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is ignored).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+}
+
+impl Teamt5Client {
+    /// A client for `base` (no trailing slash) with these credentials. No
+    /// request is made; call [`Teamt5Client::authenticate`] to get the
+    /// first OAuth2 token.
+    pub fn new(base: Url, auth: Auth, settings: HttpSettings) -> Result<Self, ClientError> {
+        // reqwest and the broker client share rustls: pin the provider
+        // before the first TLS client exists.
+        opencti_connector::tls::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.request_timeout)
+            .user_agent(concat!("opencti-teamt5/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ClientError::Setup(error_chain(&error)))?;
+        Ok(Self {
+            http,
+            base,
+            auth,
+            settings,
+            token: Mutex::new(None),
+        })
+    }
+
+    /// The API base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The base URL as text without trailing slash, for building URLs.
+    pub fn base_text(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// OAuth2 mode: gets a token now (the Python connector does it at
+    /// startup and exits when it fails). Static key: nothing to do.
+    pub async fn authenticate(&self) -> Result<(), ClientError> {
+        self.bearer(true).await.map(drop)
+    }
+
+    /// One listing page: the items at `offset` published since `date_from`.
+    pub async fn listing_page(
+        &self,
+        kind: Kind,
+        offset: usize,
+        date_from: i64,
+    ) -> Result<Vec<Value>, ClientError> {
+        let url = self.endpoint(kind.listing_path())?;
+        let query = [
+            ("offset", offset.to_string()),
+            ("date[from]", date_from.to_string()),
+        ];
+        let mut page = self.get_json(&url, &query, true).await?;
+        let unsuccessful = || ClientError::Unsuccessful {
+            url: url_text(&url),
+        };
+        let success = page.get("success").ok_or_else(unsuccessful)?;
+        if !python_truthy(success) {
+            return Err(unsuccessful());
+        }
+        match page.get_mut(kind.response_key()).map(Value::take) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(ClientError::Malformed {
+                url: url_text(&url),
+                reason: format!("`{}` is not an array", kind.response_key()),
+            }),
+        }
+    }
+
+    /// Downloads a STIX bundle and returns its `objects` (empty when
+    /// missing). The token is only sent when the URL is on the API's own
+    /// origin.
+    pub async fn bundle_objects(&self, stix_url: &str) -> Result<Vec<Value>, ClientError> {
+        let url = Url::parse(stix_url).map_err(|error| ClientError::Malformed {
+            url: stix_url.to_owned(),
+            reason: format!("not an absolute URL: {error}"),
+        })?;
+        let same_origin = url.origin() == self.base.origin();
+        if !same_origin {
+            tracing::debug!(url = %url_text(&url), "STIX url is on another host: sent without the TeamT5 token");
+        }
+        let mut bundle = self.get_json(&url, &[], same_origin).await?;
+        match bundle.get_mut("objects").map(Value::take) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(objects)) => Ok(objects),
+            Some(_) => Err(ClientError::Malformed {
+                url: url_text(&url),
+                reason: "`objects` is not an array".to_owned(),
+            }),
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, ClientError> {
+        let text = format!("{}{path}", self.base_text());
+        Url::parse(&text).map_err(|error| ClientError::Malformed {
+            url: text,
+            reason: error.to_string(),
+        })
+    }
+
+    /// The Bearer token to send: the static key, or the OAuth2 token,
+    /// fetched when missing, expired or `force`d.
+    async fn bearer(&self, force: bool) -> Result<Secret, ClientError> {
+        let (client_id, client_secret) = match &self.auth {
+            Auth::ApiKey(key) => return Ok(key.clone()),
+            Auth::OAuth {
+                client_id,
+                client_secret,
+            } => (client_id, client_secret),
+        };
+        let mut token = self.token.lock().await;
+        if let Some(current) = token.as_ref()
+            && !force
+            && current.is_fresh()
+        {
+            return Ok(current.value.clone());
+        }
+        let fresh = self.fetch_token(client_id, client_secret).await?;
+        let value = fresh.value.clone();
+        *token = Some(fresh);
+        Ok(value)
+    }
+
+    async fn fetch_token(
+        &self,
+        client_id: &Secret,
+        client_secret: &Secret,
+    ) -> Result<Token, ClientError> {
+        let url = self.endpoint("/oauth/token")?;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.expose()),
+            ("client_secret", client_secret.expose()),
+        ];
+        let mut attempt = 1;
+        loop {
+            let answer = self
+                .http
+                .post(url.clone())
+                .form(&form)
+                .timeout(self.settings.token_timeout)
+                .send()
+                .await;
+            let (reason, wait) = match answer {
+                Err(error) => (error_chain(&error), None),
+                Ok(response) => {
+                    let status = response.status();
+                    let wait = retry_after(response.headers());
+                    let body = response.bytes().await;
+                    match (status, body) {
+                        (status, Ok(body)) if status.is_success() => {
+                            return parse_token(&body).map_err(|reason| {
+                                tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
+                                ClientError::Auth { reason }
+                            });
+                        }
+                        (status, Ok(body)) if !is_retryable(status) => {
+                            let reason = format!("HTTP {status}: {}", body_excerpt(&body));
+                            tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
+                            return Err(ClientError::Auth { reason });
+                        }
+                        (status, Ok(body)) => {
+                            (format!("HTTP {status}: {}", body_excerpt(&body)), wait)
+                        }
+                        (_, Err(error)) => (error_chain(&error), wait),
+                    }
+                }
+            };
+            if attempt >= self.settings.attempts {
+                tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
+                return Err(ClientError::Auth { reason });
+            }
+            tracing::warn!(token_url = %url, error = %reason, attempt, "TeamT5 OAuth token request failed; retrying");
+            tokio::time::sleep(self.backoff(attempt, wait)).await;
+            attempt += 1;
+        }
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self
+            .settings
+            .first_backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        retry_after
+            .unwrap_or(exponential)
+            .min(self.settings.max_backoff)
+    }
+
+    /// GET `url` as JSON, retrying 429/408/5xx and broken connections; a
+    /// 401 in OAuth2 mode renews the token once and tries again.
+    async fn get_json(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        with_token: bool,
+    ) -> Result<Value, ClientError> {
+        let mut attempt = 1;
+        let mut renewed = false;
+        loop {
+            let token = if with_token {
+                Some(self.bearer(false).await?)
+            } else {
+                None
+            };
+            match self.attempt(url, query, token.as_ref()).await {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Unauthorized(error) => {
+                    if renewed || !with_token || !matches!(self.auth, Auth::OAuth { .. }) {
+                        return Err(error);
+                    }
+                    tracing::info!(url = %url_text(url), "TeamT5 answered 401: renewing the OAuth token");
+                    renewed = true;
+                    self.bearer(true).await?;
+                }
+                Attempt::Retry { error, retry_after } => {
+                    if attempt >= self.settings.attempts {
+                        return Err(error);
+                    }
+                    let wait = self.backoff(attempt, retry_after);
+                    tracing::warn!(error = %error, attempt, wait_ms = wait.as_millis(), "TeamT5 request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        token: Option<&Secret>,
+    ) -> Attempt {
+        let mut request = self
+            .http
+            .get(url.clone())
+            .timeout(self.settings.request_timeout);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        let transport = |error: &reqwest::Error| ClientError::Transport {
+            url: url_text(url),
+            reason: error_chain(error),
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Retry {
+                    error: transport(&error),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Attempt::Retry {
+                    error: transport(&error),
+                    retry_after: wait,
+                };
+            }
+        };
+        if !status.is_success() {
+            let error = ClientError::Status {
+                url: url_text(url),
+                status: status.as_u16(),
+                body: body_excerpt(&body),
+            };
+            return if status == StatusCode::UNAUTHORIZED {
+                Attempt::Unauthorized(error)
+            } else if is_retryable(status) {
+                Attempt::Retry {
+                    error,
+                    retry_after: wait,
+                }
+            } else {
+                Attempt::Fail(error)
+            };
+        }
+        match serde_json::from_slice(&body) {
+            Ok(value) => Attempt::Done(value),
+            Err(error) => Attempt::Fail(ClientError::Malformed {
+                url: url_text(url),
+                reason: error.to_string(),
+            }),
+        }
+    }
+}
+
+/// Python truthiness of a JSON value (`data["success"]` is tested with `if not`).
+fn python_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|number| number != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// A token answer: `access_token` (string) and optional `expires_in`.
+fn parse_token(body: &[u8]) -> Result<Token, String> {
+    let answer: Value =
+        serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))?;
+    let value = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| "the answer has no `access_token`".to_owned())?;
+    let lifetime = answer
+        .get("expires_in")
+        .and_then(|expires| {
+            expires
+                .as_u64()
+                .or_else(|| expires.as_str().and_then(|text| text.trim().parse().ok()))
+        })
+        .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+    Ok(Token {
+        value: Secret::new(value),
+        renew_at: Instant::now() + Duration::from_secs(lifetime.saturating_sub(TOKEN_MARGIN)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_answers_are_read_with_defaults() {
+        let token = parse_token(br#"{"access_token":"abc","expires_in":7200}"#).unwrap();
+        assert_eq!(token.value.expose(), "abc");
+        assert!(parse_token(br#"{"token_type":"Bearer"}"#).is_err());
+        assert!(parse_token(b"<html>").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_renewed_a_minute_before_they_expire() {
+        let token = parse_token(br#"{"access_token":"abc","expires_in":7200}"#).unwrap();
+        tokio::time::advance(Duration::from_secs(7200 - 61)).await;
+        assert!(token.is_fresh());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!token.is_fresh());
+
+        // Without expires_in: an hour.
+        let token = parse_token(br#"{"access_token":"abc"}"#).unwrap();
+        tokio::time::advance(Duration::from_secs(3600 - 61)).await;
+        assert!(token.is_fresh());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!token.is_fresh());
+
+        // Shorter than the margin: renewed at every use.
+        let token = parse_token(br#"{"access_token":"abc","expires_in":30}"#).unwrap();
+        assert!(!token.is_fresh());
+    }
+
+    #[test]
+    fn backoff_doubles_and_retry_after_wins_up_to_the_cap() {
+        let settings = HttpSettings {
+            first_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..HttpSettings::default()
+        };
+        let client = Teamt5Client::new(
+            Url::parse("https://api.threatvision.org").unwrap(),
+            Auth::ApiKey(Secret::new("k")),
+            settings,
+        )
+        .unwrap();
+        let waits: Vec<u64> = (1..=6).map(|n| client.backoff(n, None).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60]);
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_secs(9))),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            client.backoff(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn success_flags_follow_python_truthiness() {
+        assert!(python_truthy(&Value::Bool(true)));
+        assert!(python_truthy(&serde_json::json!(1)));
+        assert!(!python_truthy(&serde_json::json!(0)));
+        assert!(!python_truthy(&Value::Null));
+        assert!(!python_truthy(&serde_json::json!("")));
+    }
+}

@@ -1,0 +1,355 @@
+//! The import run: list reports then IoC bundles published since the
+//! cursor, send one bundle per publication, and move the cursor only when
+//! every listed publication was confirmed by the broker.
+//!
+//! The state keeps the Python connector's key and format (`last_run`, the
+//! run's start as `2026-05-22T11:00:00+00:00`), so a migration keeps its
+//! place.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use opencti_connector::cli::ConnectorSpec;
+use opencti_connector::config::{ConnectorType, Var};
+use opencti_connector::publish::SendOptions;
+use opencti_connector::state::State;
+use opencti_connector::{ImportSource, RunContext, SendError};
+use serde_json::Value;
+
+use crate::client::{ClientError, Teamt5Client};
+use crate::config::{Teamt5Config, VARS};
+use crate::mapping::{self, BundleRef, Kind, MappingError, Stamp};
+
+/// Consecutive failed listing pages after which a listing is abandoned
+/// for this run (the Python connector's limit).
+pub const MAX_PAGE_FAILURES: u32 = 5;
+
+const ABOUT: &str = "Imports TeamT5 ThreatVision reports and IoC bundles (STIX 2.1) into OpenCTI";
+
+/// What the `opencti-teamt5` binary is (name, version, variables), for
+/// checks of the documentation against the code.
+pub static SPEC: ConnectorSpec = ConnectorSpec {
+    name: "opencti-teamt5",
+    version: env!("CARGO_PKG_VERSION"),
+    about: ABOUT,
+    vars: VARS,
+    connector_type: ConnectorType::ExternalImport,
+};
+
+/// Why a run stopped. The cursor does not move.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A bundle could not be published (or shutdown was requested).
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// No OAuth2 token could be obtained.
+    #[error(transparent)]
+    Auth(ClientError),
+    /// The stored `last_run` cannot be read.
+    #[error("the connector state's `last_run` ({value:?}) is not an ISO 8601 date-time")]
+    State {
+        /// The stored value.
+        value: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot start: {0}")]
+    Setup(String),
+}
+
+/// The TeamT5 connector.
+#[derive(Debug)]
+pub struct Teamt5 {
+    config: Teamt5Config,
+    client: Teamt5Client,
+    summary: String,
+}
+
+/// How one kind's listing ended.
+#[derive(Debug, Default)]
+struct Listing {
+    refs: Vec<BundleRef>,
+    /// Gave up after [`MAX_PAGE_FAILURES`] failed pages in a row.
+    aborted: bool,
+}
+
+/// How one kind's publications were sent.
+#[derive(Debug, Default)]
+struct Pushed {
+    sent: usize,
+    /// Publications that have a STIX url (the Python connector's denominator).
+    with_url: usize,
+}
+
+impl ImportSource for Teamt5 {
+    type Config = Teamt5Config;
+    type Error = RunError;
+
+    const VARS: &'static [Var] = VARS;
+    const NAME: &'static str = "opencti-teamt5";
+    const ABOUT: &'static str = ABOUT;
+    const SLUG: Option<&'static str> = Some("teamt5");
+
+    fn from_config(config: Teamt5Config) -> Result<Self, RunError> {
+        let client = Teamt5Client::new(
+            config.api_base_url.clone(),
+            config.auth.clone(),
+            config.http.clone(),
+        )
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+        Ok(Self {
+            config,
+            client,
+            summary: String::new(),
+        })
+    }
+
+    async fn run(&mut self, ctx: &RunContext) -> Result<(), RunError> {
+        let now = Utc::now();
+        let state = ctx.state();
+        let since = match state.as_ref().and_then(|state| state.get("last_run")) {
+            Some(last_run) => {
+                let text = match last_run {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let moment = parse_last_run(&text).ok_or(RunError::State { value: text })?;
+                tracing::info!(last_run_datetime = %moment, "Connector last run");
+                moment.timestamp()
+            }
+            None => {
+                tracing::info!("Connector has never run...");
+                self.config.first_run_timestamp
+            }
+        };
+        self.client.authenticate().await.map_err(RunError::Auth)?;
+        let stamp = Stamp::new(&self.config.author_name, &self.config.tlp_level, now);
+        let mut held = false;
+        let mut summary = Vec::new();
+        for kind in Kind::ALL {
+            let listing = self.list(ctx, kind, since).await?;
+            held |= listing.aborted;
+            let name = kind.name();
+            if !listing.refs.is_empty() {
+                let pushed = self.push(ctx, &listing.refs, &stamp).await?;
+                held |= pushed.sent < pushed.with_url;
+                summary.push(format!("Connector Pushed {} {name}s", pushed.sent));
+                if listing.aborted {
+                    summary.push(format!("{name} retrieval aborted"));
+                }
+            } else if listing.aborted {
+                summary.push(format!("{name} retrieval aborted"));
+                tracing::warn!(
+                    "{name} retrieval aborted after consecutive failed pages; the cursor is held and the next run retries"
+                );
+            } else {
+                tracing::info!("No new {name}s found");
+            }
+        }
+        self.summary = if summary.is_empty() {
+            "No new TeamT5 reports or indicator bundles".to_owned()
+        } else {
+            summary.join("; ")
+        };
+        if held {
+            tracing::warn!(
+                "Some TeamT5 items could not be imported; last_run is not advanced so the next run retries them"
+            );
+        } else {
+            // Merged into the state as it is now (pycti keeps other keys).
+            let mut state: State = ctx.state().unwrap_or_default();
+            state.insert(
+                "last_run".to_owned(),
+                Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, false)),
+            );
+            ctx.set_state(state);
+        }
+        Ok(())
+    }
+
+    fn success_message(&self, _ctx: &RunContext) -> String {
+        self.summary.clone()
+    }
+}
+
+/// `last_run` as Python's `datetime.fromisoformat` reads it: with an
+/// offset (`+00:00`, `Z`), or naive (taken as UTC, the container's zone),
+/// `T` or space separated; older states used `%Y-%m-%d %H:%M:%S`.
+pub fn parse_last_run(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(moment) = DateTime::parse_from_rfc3339(text) {
+        return Some(moment.to_utc());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
+        if let Ok(moment) = DateTime::parse_from_str(text, format) {
+            return Some(moment.to_utc());
+        }
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(moment) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(moment.and_utc());
+        }
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+impl Teamt5 {
+    /// The client (for tests).
+    pub fn client(&self) -> &Teamt5Client {
+        &self.client
+    }
+
+    /// Every item of one listing published since `since`, page after page
+    /// (offsets count items); a page that fails is retried with a growing
+    /// pause, up to [`MAX_PAGE_FAILURES`] times in a row.
+    async fn list(&self, ctx: &RunContext, kind: Kind, since: i64) -> Result<Listing, RunError> {
+        let base = self.client.base_text();
+        let mut listing = Listing::default();
+        let mut seen = HashSet::new();
+        let mut offset = 0;
+        let mut failures = 0;
+        loop {
+            if ctx.is_shutting_down() {
+                return Err(SendError::Cancelled.into());
+            }
+            match self.client.listing_page(kind, offset, since).await {
+                Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(
+                        error = %error,
+                        "Unable to retrieve {}s: response from server was unsuccessful (attempt {failures}/{MAX_PAGE_FAILURES})",
+                        kind.name()
+                    );
+                    if failures >= MAX_PAGE_FAILURES {
+                        tracing::error!(
+                            offset,
+                            "Giving up retrieving {}s after {MAX_PAGE_FAILURES} consecutive failed pages",
+                            kind.name()
+                        );
+                        listing.aborted = true;
+                        return Ok(listing);
+                    }
+                    self.pause(self.config.http.first_backoff.saturating_mul(failures))
+                        .await;
+                }
+                Ok(items) => {
+                    failures = 0;
+                    if items.is_empty() {
+                        return Ok(listing);
+                    }
+                    offset += items.len();
+                    for item in &items {
+                        let Some(reference) = mapping::bundle_ref(kind, item, &base) else {
+                            tracing::warn!(
+                                "Skipping a {} listing item that is not a JSON object",
+                                kind.name()
+                            );
+                            continue;
+                        };
+                        // A publication added while paging shifts the
+                        // offsets: the same item can come twice.
+                        let identity = reference
+                            .stix_url
+                            .clone()
+                            .unwrap_or_else(|| reference.key.clone());
+                        if identity.is_empty() || seen.insert(identity) {
+                            listing.refs.push(reference);
+                        }
+                    }
+                    self.pause(self.config.http.page_delay).await;
+                }
+            }
+        }
+    }
+
+    async fn pause(&self, delay: Duration) {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Downloads, rewrites and sends each publication. Failures are
+    /// reported on the work and counted; they hold the cursor.
+    async fn push(
+        &self,
+        ctx: &RunContext,
+        refs: &[BundleRef],
+        stamp: &Stamp,
+    ) -> Result<Pushed, RunError> {
+        let name = refs
+            .first()
+            .map_or("item", |reference| reference.kind.name());
+        let mut options = SendOptions::default();
+        options.cleanup_inconsistent_bundle = true;
+        let mut pushed = Pushed::default();
+        for reference in refs {
+            let created = reference
+                .created_at
+                .and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0))
+                .map_or_else(|| "unknown".to_owned(), |moment| moment.to_string());
+            tracing::debug!(key = %reference.key, created_at = %created, "Processing {name}");
+            let Some(stix_url) = &reference.stix_url else {
+                tracing::warn!(key = %reference.key, "Skipping {name}: listing reference has no STIX url to download.");
+                continue;
+            };
+            pushed.with_url += 1;
+            let objects = match self.client.bundle_objects(stix_url).await {
+                Ok(objects) => objects,
+                Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
+                Err(error) => {
+                    ctx.report_error(
+                        format!("{name} {} not imported: {error}", reference.key),
+                        stix_url.clone(),
+                    )
+                    .await?;
+                    continue;
+                }
+            };
+            let publication =
+                match mapping::publication_objects(reference, objects, stamp, Utc::now()) {
+                    Ok(publication) => publication,
+                    Err(MappingError::NoObjects) => {
+                        tracing::info!(key = %reference.key, "API Returned bundle with no items.");
+                        continue;
+                    }
+                    Err(error @ MappingError::InvalidReport { .. }) => {
+                        // The listing item itself is unusable: retrying cannot help.
+                        pushed.with_url -= 1;
+                        ctx.report_error(
+                            format!("{name} {} skipped: {error}", reference.key),
+                            stix_url.clone(),
+                        )
+                        .await?;
+                        continue;
+                    }
+                    Err(error) => {
+                        ctx.report_error(
+                            format!("{name} {} not imported: {error}", reference.key),
+                            stix_url.clone(),
+                        )
+                        .await?;
+                        continue;
+                    }
+                };
+            for problem in &publication.dropped {
+                ctx.report_error(
+                    format!("{name} {}: object left out: {problem}", reference.key),
+                    stix_url.clone(),
+                )
+                .await?;
+            }
+            ctx.send_bundle_with(mapping::bundle(publication.objects), &options)
+                .await?;
+            pushed.sent += 1;
+        }
+        Ok(pushed)
+    }
+}

@@ -1,0 +1,462 @@
+//! An in-process fake ThreatVision API (feature `fake`), for tests and demos.
+//!
+//! It issues OAuth2 client-credentials tokens that expire (or can be
+//! revoked), accepts an optional static key, lists reports and IoC bundles
+//! most recent first with offset paging and a `date[from]` filter, serves
+//! STIX bundle files, and plays queued faults (error statuses with
+//! `Retry-After`, `"success": false`, truncated or malformed bodies). Every
+//! request is recorded.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// How the fake behaves.
+#[derive(Debug, Clone)]
+pub struct FakeSettings {
+    /// The OAuth2 client id accepted.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// A static Bearer key also accepted, if any.
+    pub api_key: Option<String>,
+    /// `expires_in` of issued tokens (seconds); tokens stop working then.
+    pub token_lifetime: u64,
+    /// Reports per listing page.
+    pub report_page_size: usize,
+    /// IoC bundles per listing page.
+    pub ioc_page_size: usize,
+}
+
+impl Default for FakeSettings {
+    /// The Python connector's test credentials and the page sizes its
+    /// first version assumed.
+    fn default() -> Self {
+        Self {
+            client_id: "cid".to_owned(),
+            client_secret: "csecret".to_owned(),
+            api_key: None,
+            token_lifetime: 3600,
+            report_page_size: 10,
+            ioc_page_size: 16,
+        }
+    }
+}
+
+/// An answer the fake gives instead of the normal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// This status, with `Retry-After: <seconds>` when given.
+    Status(u16, Option<u64>),
+    /// `200 {"success": false}`.
+    Unsuccessful,
+    /// The normal body cut in half.
+    Truncated,
+    /// A body that is not JSON.
+    Malformed,
+    /// The connection closes in the middle of the normal body.
+    Drop,
+    /// The normal answer (to place faults after good answers).
+    Pass,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: Method,
+    /// Path.
+    pub path: String,
+    /// Decoded query pairs.
+    pub query: BTreeMap<String, String>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The form body of token requests.
+    pub form: BTreeMap<String, String>,
+    /// Answer status.
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    reports: Vec<Value>,
+    ioc_bundles: Vec<Value>,
+    files: HashMap<String, Bytes>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    pages: HashMap<(String, usize), Value>,
+    tokens: HashMap<String, Instant>,
+    issued: u64,
+    log: Vec<Recorded>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: FakeSettings,
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running fake; stops when dropped.
+#[derive(Debug)]
+pub struct FakeTeamt5 {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTeamt5 {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeTeamt5 {
+    /// Starts on a random loopback port.
+    pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            settings,
+            inner: Mutex::new(Inner::default()),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            // The fake lives as long as its task; errors end it.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { shared, addr, task })
+    }
+
+    /// `http://127.0.0.1:<port>/`, the API base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Adds a report listing item and its STIX bundle (served at the
+    /// path of `stix_url`, or `/api/v2/reports/<alias>.stix`).
+    pub fn add_report(&self, item: Value, bundle: &Value) {
+        let path = stix_path(&item, "/api/v2/reports/", "alias");
+        let mut inner = self.shared.lock();
+        if let Some(path) = path {
+            inner.files.insert(path, Bytes::from(bundle.to_string()));
+        }
+        inner.reports.push(item);
+    }
+
+    /// Adds an IoC bundle listing item and its STIX bundle.
+    pub fn add_ioc_bundle(&self, item: Value, bundle: &Value) {
+        let path = stix_path(&item, "/api/v2/ioc_bundles/", "id");
+        let mut inner = self.shared.lock();
+        if let Some(path) = path {
+            inner.files.insert(path, Bytes::from(bundle.to_string()));
+        }
+        inner.ioc_bundles.push(item);
+    }
+
+    /// Serves `body` at `path`.
+    pub fn put_file(&self, path: &str, body: impl Into<Bytes>) {
+        self.shared
+            .lock()
+            .files
+            .insert(path.to_owned(), body.into());
+    }
+
+    /// The next requests to `path` get these answers, in order.
+    pub fn fail_next(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.shared
+            .lock()
+            .faults
+            .entry(path.to_owned())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// Answers the listing `path` at `offset` with `page` from now on (to
+    /// play a listing that shifted while being paged).
+    pub fn override_page(&self, path: &str, offset: usize, page: Value) {
+        self.shared
+            .lock()
+            .pages
+            .insert((path.to_owned(), offset), page);
+    }
+
+    /// Makes every issued token invalid (as a server-side expiry would).
+    pub fn revoke_tokens(&self) {
+        self.shared.lock().tokens.clear();
+    }
+
+    /// Tokens issued so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.lock().issued
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().log.clone()
+    }
+
+    /// Requests to `path` so far.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.path == path)
+            .collect()
+    }
+}
+
+/// The local path a listing item's bundle is served at.
+fn stix_path(item: &Value, prefix: &str, key_field: &str) -> Option<String> {
+    if let Some(url) = item.get("stix_url").and_then(Value::as_str) {
+        return url.parse::<Uri>().ok().map(|uri| uri.path().to_owned());
+    }
+    let key = item.get(key_field)?.as_str()?;
+    Some(format!("{prefix}{key}.stix"))
+}
+
+fn pairs(text: &str) -> BTreeMap<String, String> {
+    let parsed: Result<Query<BTreeMap<String, String>>, _> =
+        Query::try_from_uri(&format!("/?{text}").parse().unwrap_or_default());
+    parsed.map(|Query(pairs)| pairs).unwrap_or_default()
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query = pairs(uri.query().unwrap_or_default());
+    let form = if method == Method::POST {
+        pairs(&String::from_utf8_lossy(&body))
+    } else {
+        BTreeMap::new()
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let response = answer(
+        &shared,
+        &method,
+        &path,
+        &query,
+        &form,
+        authorization.as_deref(),
+    );
+    shared.lock().log.push(Recorded {
+        method,
+        path,
+        query,
+        authorization,
+        form,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn answer(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    form: &BTreeMap<String, String>,
+    authorization: Option<&str>,
+) -> Response {
+    let settings = &shared.settings;
+    let mut inner = shared.lock();
+    let fault = inner.faults.get_mut(path).and_then(VecDeque::pop_front);
+    if path == "/oauth/token" && method == Method::POST {
+        if let Some(Fault::Status(status, retry_after)) = fault {
+            return status_answer(status, retry_after);
+        }
+        let valid = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && form.get("client_id") == Some(&settings.client_id)
+            && form.get("client_secret") == Some(&settings.client_secret);
+        if !valid {
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "invalid_client"}),
+            );
+        }
+        inner.issued += 1;
+        let token = format!("token-{}", inner.issued);
+        let expires = Instant::now() + Duration::from_secs(settings.token_lifetime);
+        inner.tokens.insert(token.clone(), expires);
+        return json_response(
+            StatusCode::OK,
+            &json!({"access_token": token, "token_type": "Bearer", "expires_in": settings.token_lifetime}),
+        );
+    }
+    if method != Method::GET {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
+    let authorised = bearer.is_some_and(|token| {
+        settings.api_key.as_deref() == Some(token)
+            || inner
+                .tokens
+                .get(token)
+                .is_some_and(|expires| Instant::now() < *expires)
+    });
+    if !authorised {
+        return json_response(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
+    }
+    let overridden = query
+        .get("offset")
+        .and_then(|offset| offset.parse().ok())
+        .and_then(|offset: usize| inner.pages.get(&(path.to_owned(), offset)));
+    let normal = match path {
+        _ if overridden.is_some() => Ok(Bytes::from(
+            overridden.map(ToString::to_string).unwrap_or_default(),
+        )),
+        "/api/v2/reports" => listing(
+            &inner.reports,
+            "reports",
+            "date",
+            settings.report_page_size,
+            query,
+        ),
+        "/api/v2/ioc_bundles" => listing(
+            &inner.ioc_bundles,
+            "ioc_bundles",
+            "created_at",
+            settings.ioc_page_size,
+            query,
+        ),
+        _ => match inner.files.get(path) {
+            Some(body) => Ok(body.clone()),
+            None => Err(json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not found"}),
+            )),
+        },
+    };
+    let body = match normal {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match fault {
+        None | Some(Fault::Pass) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Some(Fault::Status(status, retry_after)) => status_answer(status, retry_after),
+        Some(Fault::Unsuccessful) => json_response(
+            StatusCode::OK,
+            &json!({"success": false, "message": "try later"}),
+        ),
+        Some(Fault::Truncated) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.slice(..body.len() / 2),
+        )
+            .into_response(),
+        Some(Fault::Drop) => {
+            // Half the body, then a failing stream: the server aborts the
+            // connection.
+            let parts: [Result<Bytes, std::io::Error>; 2] = [
+                Ok(body.slice(..body.len() / 2)),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: connection dropped",
+                )),
+            ];
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(futures::stream::iter(parts)),
+            )
+                .into_response()
+        }
+        Some(Fault::Malformed) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            Body::from("<html>upstream error</html>"),
+        )
+            .into_response(),
+    }
+}
+
+fn status_answer(status: u16, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, &json!({"error": "fault"}));
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// One page, most recent first, of the items published at or after
+/// `date[from]`.
+#[allow(clippy::result_large_err)]
+fn listing(
+    items: &[Value],
+    key: &str,
+    date_field: &str,
+    page_size: usize,
+    query: &BTreeMap<String, String>,
+) -> Result<Bytes, Response> {
+    listing_page(items, key, date_field, page_size, query).map_err(|reason| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"success": false, "error": reason}),
+        )
+    })
+}
+
+fn listing_page(
+    items: &[Value],
+    key: &str,
+    date_field: &str,
+    page_size: usize,
+    query: &BTreeMap<String, String>,
+) -> Result<Bytes, &'static str> {
+    let bad = |reason: &'static str| reason;
+    let offset: usize = query
+        .get("offset")
+        .ok_or_else(|| bad("offset is required"))?
+        .parse()
+        .map_err(|_| bad("offset must be an integer"))?;
+    let since: i64 = match query.get("date[from]") {
+        Some(text) => text
+            .parse()
+            .map_err(|_| bad("date[from] must be an integer"))?,
+        None => 0,
+    };
+    let date = |item: &Value| item.get(date_field).and_then(Value::as_i64).unwrap_or(0);
+    let mut selected: Vec<&Value> = items.iter().filter(|item| date(item) >= since).collect();
+    selected.sort_by_key(|item| std::cmp::Reverse(date(item)));
+    let page: Vec<&Value> = selected.into_iter().skip(offset).take(page_size).collect();
+    Ok(Bytes::from(json!({"success": true, key: page}).to_string()))
+}

@@ -1,0 +1,345 @@
+//! The whole connector against `opencti-sim` and the real RabbitMQ:
+//! ThreatVision publications end up as objects in the platform through
+//! API faults, and the cursor only moves once everything went through.
+
+use std::time::Duration;
+
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::config::{RuntimeConfig, Settings, Var};
+use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::state::PingSchedule;
+use opencti_sim::{SimConfig, SimHandle};
+use opencti_teamt5::config::{Teamt5Config, VARS};
+use opencti_teamt5::connector::Teamt5;
+use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::relay::Relay;
+use crate::support::{fake_with, fast_http, fixture, ioc_item, report_item};
+
+/// Every wait is bounded by this.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// pycti's id of the specification's sample report.
+const SPEC_REPORT: &str = "report--b9b45212-7370-52dc-8e2c-696fb32896b6";
+const AUTHOR: &str = "identity--4da37d9f-2e24-5549-9a5b-7219e5d7e056";
+
+async fn start_sim() -> SimHandle {
+    tokio::time::timeout(TIMEOUT, opencti_sim::Sim::start(SimConfig::for_tests()))
+        .await
+        .expect("the simulator starts in time")
+        .expect("the simulator starts")
+}
+
+fn settings(sim: &SimHandle, fake: &FakeTeamt5, connector_id: &str) -> Settings {
+    settings_with(sim, fake, connector_id, &[])
+}
+
+fn settings_with(
+    sim: &SimHandle,
+    fake: &FakeTeamt5,
+    connector_id: &str,
+    extra: &[(&str, String)],
+) -> Settings {
+    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
+    let mut pairs = vec![
+        ("OPENCTI_URL", sim.url()),
+        ("OPENCTI_TOKEN", "test-token".to_owned()),
+        ("CONNECTOR_ID", connector_id.to_owned()),
+        ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
+        ("TEAMT5_API_BASE_URL", fake.url()),
+        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+        ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
+    ];
+    pairs.extend(extra.iter().cloned());
+    Settings::from_env_pairs(&tables, pairs)
+}
+
+/// One run (run-and-terminate), as the binary would do it.
+async fn run_once(settings: &Settings) -> Result<(), opencti_connector::Error> {
+    let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
+    let mut config = Teamt5Config::try_from(settings).expect("connector configuration");
+    config.http = fast_http();
+    let connector = Teamt5::from_config(config).expect("connector");
+    let runner = ImportRunner::new(connector, runtime).with_pings(PingSchedule {
+        interval: Duration::from_secs(40),
+        debounce: Duration::from_millis(20),
+    });
+    tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
+        .await
+        .expect("the run ends in time")
+}
+
+fn platform_state(sim: &SimHandle, connector_id: &str) -> Option<Value> {
+    let state = sim.connector(connector_id)?.state?;
+    serde_json::from_str(&state).ok()
+}
+
+async fn wait_for(sim: &SimHandle, ids: &[&str]) {
+    let present = |sim: &SimHandle| ids.iter().all(|id| sim.object(id).is_some());
+    let outcome = sim
+        .wait_until("every object to be stored", TIMEOUT, present)
+        .await;
+    let missing: Vec<&&str> = ids.iter().filter(|id| sim.object(id).is_none()).collect();
+    assert!(outcome.is_ok(), "missing objects: {missing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publications_reach_the_platform_through_faults() {
+    let sim = start_sim().await;
+    // Tokens expire within the renewal margin: every call renews first.
+    let fake = fake_with(FakeSettings {
+        token_lifetime: 60,
+        report_page_size: 2,
+        ..FakeSettings::default()
+    })
+    .await;
+    let mut spec_item = report_item(
+        &fake,
+        "tt5-flash-2025-11-20-apt-x",
+        "Flash Report: APT-X targets telecoms in Taiwan",
+        1_763_625_600,
+    );
+    spec_item["digest"] = json!("Short summary of the report ...");
+    fake.add_report(spec_item, &fixture("report-bundle.json"));
+    for index in 0..3 {
+        fake.add_report(
+            report_item(
+                &fake,
+                &format!("r{index}"),
+                &format!("Report {index}"),
+                1_763_000_000 + index,
+            ),
+            &fixture("report-bundle.json"),
+        );
+    }
+    fake.add_ioc_bundle(
+        ioc_item(&fake, "b1", 1_763_629_200),
+        &fixture("ioc-bundle.json"),
+    );
+    // Throttled listing, a flaky download, and a truncated bundle that
+    // holds the cursor for this run.
+    fake.fail_next(
+        "/api/v2/reports",
+        [Fault::Status(429, Some(0)), Fault::Unsuccessful],
+    );
+    fake.fail_next("/api/v2/ioc_bundles/b1.stix", [Fault::Status(502, None)]);
+    fake.fail_next("/api/v2/ioc_bundles", [Fault::Drop]);
+    fake.fail_next("/api/v2/reports/r1.stix", [Fault::Truncated]);
+
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings(&sim, &fake, &connector_id);
+    run_once(&settings).await.expect("the first run succeeds");
+    wait_for(
+        &sim,
+        &[
+            SPEC_REPORT,
+            AUTHOR,
+            "intrusion-set--d3f1e0a2-1111-4a5b-8c9d-0e1f2a3b4c5d",
+            "indicator--0f1e2d3c-4b5a-4697-8877-665544332211",
+            "malware--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+        ],
+    )
+    .await;
+    let report = sim.object(SPEC_REPORT).unwrap().stix;
+    assert_eq!(report["created_by_ref"], AUTHOR);
+    assert_eq!(report["published"], "2025-11-20T08:00:00Z");
+    let indicator = sim
+        .object("indicator--0f1e2d3c-4b5a-4697-8877-665544332211")
+        .unwrap()
+        .stix;
+    assert_eq!(
+        indicator["object_marking_refs"],
+        json!(["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"])
+    );
+    let works = sim.works();
+    assert_eq!(works.len(), 1, "one work per run");
+    assert!(
+        format!("{:?}", works[0].errors).contains("r1.stix"),
+        "the truncated bundle is reported on the work: {:?}",
+        works[0].errors
+    );
+    assert!(
+        platform_state(&sim, &connector_id).is_none_or(|state| state.get("last_run").is_none()),
+        "the cursor is held while an item is missing"
+    );
+
+    // The next run re-lists the window and completes it.
+    run_once(&settings).await.expect("the second run succeeds");
+    let names = |sim: &SimHandle| -> Vec<String> {
+        let mut names: Vec<String> = sim
+            .objects()
+            .iter()
+            .filter(|object| object.stix_type == "report")
+            .filter_map(|object| object.stix["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    sim.wait_until("the retried report", TIMEOUT, |sim| names(sim).len() == 4)
+        .await
+        .expect("every report stored");
+    assert_eq!(
+        names(&sim),
+        [
+            "Flash Report: APT-X targets telecoms in Taiwan",
+            "Report 0",
+            "Report 1",
+            "Report 2"
+        ]
+    );
+    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
+    })
+    .await
+    .expect("the cursor moves once everything is in");
+    assert!(fake.tokens_issued() > 5, "tokens were renewed");
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+/// An IoC bundle of `count` indicators with ids unique to `bundle`.
+fn generated_bundle(bundle: usize, count: usize) -> Value {
+    let objects: Vec<Value> = (0..count)
+        .map(|index| {
+            json!({
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": format!("indicator--00000000-0000-4000-8000-{bundle:06}{index:06}"),
+                "created": "2025-11-20T09:00:00.000Z",
+                "modified": "2025-11-20T09:00:00.000Z",
+                "name": format!("203.0.{bundle}.{index}"),
+                "pattern": format!("[ipv4-addr:value = '203.0.{bundle}.{index}']"),
+                "pattern_type": "stix",
+                "valid_from": "2025-11-20T09:00:00Z",
+                "description": "x".repeat(200),
+            })
+        })
+        .collect();
+    json!({"type": "bundle", "id": "bundle--7d6c5b4a-3f2e-4d1c-8b0a-9e8f7d6c5b4a", "objects": objects})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_cut_loses_no_publication() {
+    let sim = start_sim().await;
+    let fake = fake_with(FakeSettings::default()).await;
+    let (bundles, per_bundle) = (30, 40);
+    for bundle in 0..bundles {
+        fake.add_ioc_bundle(
+            ioc_item(&fake, &format!("b{bundle}"), 1_763_000_000 + bundle as i64),
+            &generated_bundle(bundle, per_bundle),
+        );
+    }
+    let relay = Relay::start(5672).await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let settings = settings_with(
+        &sim,
+        &fake,
+        &connector_id,
+        &[
+            ("MQ_HOST", "127.0.0.1".to_owned()),
+            ("MQ_PORT", relay.port().to_string()),
+        ],
+    );
+    // Cut every broker connection once about a third went through.
+    let cutter = async {
+        while relay.forwarded() < 150_000 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        relay.cut();
+    };
+    let (first, ()) = tokio::join!(run_once(&settings), cutter);
+    let held =
+        platform_state(&sim, &connector_id).is_none_or(|state| state.get("last_run").is_none());
+    if first.is_err() {
+        assert!(held, "a failed run must not move the cursor");
+        run_once(&settings).await.expect("the second run succeeds");
+    }
+    let expected: Vec<String> = (0..bundles)
+        .flat_map(|bundle| {
+            (0..per_bundle).map(move |index| {
+                format!("indicator--00000000-0000-4000-8000-{bundle:06}{index:06}")
+            })
+        })
+        .collect();
+    let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
+    wait_for(&sim, &ids).await;
+    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
+    })
+    .await
+    .expect("the cursor moves once everything is in");
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+/// Runs the `opencti-teamt5` binary once (run-and-terminate) with this
+/// environment; returns its exit status and standard error.
+async fn run_binary(env: &[(&str, String)]) -> (std::process::ExitStatus, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_opencti-teamt5"));
+    command
+        .env_clear()
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .env("CONNECTOR_RUN_AND_TERMINATE", "true")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(TIMEOUT, command.output())
+        .await
+        .expect("the binary ends in time")
+        .expect("the binary starts");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_imports_and_exits_cleanly_or_with_status_1() {
+    let sim = start_sim().await;
+    let fake = fake_with(FakeSettings::default()).await;
+    fake.add_ioc_bundle(
+        ioc_item(&fake, "b1", 1_763_629_200),
+        &fixture("ioc-bundle.json"),
+    );
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let mut env = vec![
+        ("OPENCTI_URL", sim.url()),
+        ("OPENCTI_TOKEN", "test-token".to_owned()),
+        ("CONNECTOR_ID", connector_id.clone()),
+        ("TEAMT5_API_BASE_URL", fake.url()),
+        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+    ];
+    let (status, output) = run_binary(&env).await;
+    assert!(status.success(), "{status}: {output}");
+    wait_for(
+        &sim,
+        &["malware--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", AUTHOR],
+    )
+    .await;
+    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
+        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
+    })
+    .await
+    .expect("the cursor is stored");
+
+    // Wrong credentials: the run fails and the process says why.
+    env.retain(|(key, _)| *key != "TEAMT5_CLIENT_SECRET");
+    env.push(("TEAMT5_CLIENT_SECRET", "wrong".to_owned()));
+    let (status, output) = run_binary(&env).await;
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(!output.contains("wrong"), "the secret leaked: {output}");
+    assert!(
+        output.contains("Failed to obtain OAuth token from TeamT5"),
+        "{output}"
+    );
+
+    // No credentials at all: a configuration error naming the variables.
+    env.retain(|(key, _)| !key.starts_with("TEAMT5_CLIENT"));
+    let (status, output) = run_binary(&env).await;
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("TEAMT5_API_KEY") && output.contains("client_secret"),
+        "{output}"
+    );
+    sim.shutdown().await.expect("clean shutdown");
+}

@@ -1,0 +1,100 @@
+//! A TCP relay on 127.0.0.1 that can cut its connections, to break the
+//! connector's link to RabbitMQ in the middle of a run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+/// The relay; stops when dropped.
+pub(crate) struct Relay {
+    port: u16,
+    /// Cancelled to cut every open connection (new ones are still accepted).
+    cut: Arc<std::sync::Mutex<CancellationToken>>,
+    forwarded: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    /// Relays 127.0.0.1:<port> to `target`.
+    pub(crate) async fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let (cut_for_task, forwarded_for_task) = (Arc::clone(&cut), Arc::clone(&forwarded));
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let token = cut_for_task.lock().unwrap().clone();
+                let forwarded = Arc::clone(&forwarded_for_task);
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = pump(client, server, forwarded) => {}
+                        () = token.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            cut,
+            forwarded,
+            task,
+        }
+    }
+
+    /// The relay's port.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Bytes relayed from clients to the target so far.
+    pub(crate) fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Drops every open connection at once.
+    pub(crate) fn cut(&self) {
+        let mut token = self.cut.lock().unwrap();
+        token.cancel();
+        *token = CancellationToken::new();
+    }
+}
+
+/// Copies both ways until either side closes; counts client bytes.
+async fn pump(client: TcpStream, server: TcpStream, forwarded: Arc<AtomicU64>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    forwarded.fetch_add(n as u64, Ordering::Relaxed);
+                    if server_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let downstream = async {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    };
+    tokio::select! {
+        () = upstream => {}
+        () = downstream => {}
+    }
+}
