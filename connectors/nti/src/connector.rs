@@ -160,8 +160,13 @@ impl Nti {
         Ok(())
     }
 
-    /// Sends the objects, then the relationships, each bundle with the
-    /// author and marking; an empty part is not sent.
+    /// Sends the objects and, after them, the relationships between them,
+    /// in one bundle with the author and the marking; nothing when empty.
+    ///
+    /// The Python connector sent the relationships in a second bundle with
+    /// `cleanup_inconsistent_bundle`, whose split withholds every
+    /// relationship (their ends are not in that bundle): none reached the
+    /// platform.
     async fn send(
         &self,
         ctx: &RunContext,
@@ -171,15 +176,15 @@ impl Nti {
         for skipped in &converted.skipped {
             tracing::warn!(file = %entry.name, "NTI record part left out: {skipped}");
         }
+        if converted.is_empty() {
+            return Ok(());
+        }
+        let mut objects = converted.entities;
+        objects.extend(converted.relationships);
         let mut options = SendOptions::default();
         options.cleanup_inconsistent_bundle = true;
-        for objects in [converted.entities, converted.relationships] {
-            if objects.is_empty() {
-                continue;
-            }
-            let bundle = self.converter.bundle(objects);
-            ctx.send_bundle_with(bundle.into_value(), &options).await?;
-        }
+        let bundle = self.converter.bundle(objects);
+        ctx.send_bundle_with(bundle.into_value(), &options).await?;
         Ok(())
     }
 }

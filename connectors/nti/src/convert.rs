@@ -71,14 +71,13 @@ impl From<IdError> for RecordError {
     }
 }
 
-/// What records converted to: the objects of the first bundle, the
-/// relationships sent in a second one (after the objects they link), and
-/// the parts left out, with why.
+/// What records converted to: objects, the relationships between them
+/// (sent after them), and the parts left out, with why.
 #[derive(Debug, Default)]
 pub struct Converted {
-    /// Observables, indicators, locations: the first bundle.
+    /// Observables, indicators, locations.
     pub entities: Vec<StixObject>,
-    /// Relationships between them: the second bundle.
+    /// Relationships between them.
     pub relationships: Vec<StixObject>,
     /// Parts of records that produced nothing.
     pub skipped: Vec<RecordError>,
@@ -298,10 +297,14 @@ impl Converter {
         record: &Value,
         stix_type: &str,
     ) -> Result<Option<StixObject>, RecordError> {
-        let value = || {
-            observed(record)
-                .and_then(|observed| observed.value)
-                .ok_or(RecordError::Missing { field: "value" })
+        let value = || match observed(record) {
+            Some(Observed {
+                value: Some(value), ..
+            }) => Ok(value),
+            Some(Observed { value_field, .. }) => Err(RecordError::Missing { field: value_field }),
+            None => Err(RecordError::Missing {
+                field: "object.value",
+            }),
         };
         let object: StixObject = match stix_type {
             "ipv4-addr" => self.observable(Ipv4Address::builder(value()?))?.into(),
@@ -630,11 +633,22 @@ impl IocMerger {
     /// # Errors
     /// [`RecordError::Missing`] when the record names no observable value.
     pub fn push(&mut self, record: Value) -> Result<(), RecordError> {
-        let key = observed(&record)
-            .and_then(|observed| observed.value)
-            .ok_or(RecordError::Missing {
-                field: "observables[0].value",
-            })?;
+        if !record.is_object() {
+            return Err(RecordError::invalid("record", "expected a JSON object"));
+        }
+        let key = match observed(&record) {
+            Some(Observed {
+                value: Some(value), ..
+            }) => value,
+            Some(Observed { value_field, .. }) => {
+                return Err(RecordError::Missing { field: value_field });
+            }
+            None => {
+                return Err(RecordError::Missing {
+                    field: "observables",
+                });
+            }
+        };
         let Some(first) = self.merged.get_mut(&key) else {
             self.merged.insert(key, record);
             return Ok(());
@@ -676,6 +690,8 @@ impl IocMerger {
 struct Observed {
     stix_type: String,
     value: Option<String>,
+    /// Where the value is (or should be), for errors.
+    value_field: &'static str,
 }
 
 fn first_observable(record: &Value) -> Option<&Value> {
@@ -688,6 +704,7 @@ fn observed(record: &Value) -> Option<Observed> {
             return Some(Observed {
                 stix_type: text(address, "type")?.to_owned(),
                 value: text(address, "value").map(str::to_owned),
+                value_field: "observables[0].address.value",
             });
         }
         let stix_type = text(observable, "type")?;
@@ -702,6 +719,7 @@ fn observed(record: &Value) -> Option<Observed> {
         return Some(Observed {
             stix_type: stix_type.to_owned(),
             value: value.map(str::to_owned),
+            value_field: "observables[0].value",
         });
     }
     if let Some(object) = record.get("object")
@@ -710,11 +728,13 @@ fn observed(record: &Value) -> Option<Observed> {
         return Some(Observed {
             stix_type: stix_type.to_owned(),
             value: text(object, "value").map(str::to_owned),
+            value_field: "object.value",
         });
     }
     (text(record, "type") == Some("sample")).then(|| Observed {
         stix_type: "file".to_owned(),
         value: None,
+        value_field: "metadata.hashes",
     })
 }
 

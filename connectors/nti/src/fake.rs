@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +34,7 @@ pub enum Fault {
         /// The body.
         body: String,
     },
-    /// The package announced whole, then the connection closed halfway.
+    /// Half the package, then the connection closed.
     Truncated,
     /// These bytes instead of the package (200, `application/zip`).
     Body(Vec<u8>),
@@ -199,15 +200,19 @@ async fn download(
             return response;
         }
         Some(Fault::Truncated) => {
-            // Announces the whole package but sends half: the connection
-            // closes before the body is complete.
-            let whole = inner.package.len();
-            let half = inner.package[..whole / 2].to_vec();
-            let mut response = (StatusCode::OK, half).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(whole));
-            return response;
+            // Half the package, then the body fails: the connection is
+            // closed before the chunked body is complete.
+            let half = inner.package[..inner.package.len() / 2].to_vec();
+            let parts: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::other("connection dropped by the fake")),
+            ];
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/zip")],
+                Body::from_stream(futures::stream::iter(parts)),
+            )
+                .into_response();
         }
         Some(Fault::Body(bytes)) => bytes,
         None => inner.package.clone(),

@@ -1,4 +1,8 @@
 //! Integration tests of the NTI connector (one binary, see the modules).
 
+mod client;
+mod config;
+mod end_to_end;
 mod golden;
+mod run;
 mod support;
