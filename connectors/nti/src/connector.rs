@@ -23,8 +23,9 @@ use crate::config::{FeedKind, NtiConfig, VARS};
 use crate::convert::{Converted, Converter, IocMerger, RecordError};
 use crate::package::{self, EntryInfo, PackageError, RecordLine};
 
-/// Records converted together (one pair of bundles) for the kinds that need
-/// no merging; IOC files are merged whole first, as in Python.
+/// Records converted and sent together (one bundle). IOC files are merged
+/// whole first, as in Python, then converted this many merged records at a
+/// time.
 const RECORDS_PER_SEND: usize = 1_000;
 
 /// What the binary is, for `--help` and the documentation checks.
@@ -134,8 +135,12 @@ impl Nti {
             self.send(ctx, entry, converted).await?;
         }
         if kind == FeedKind::Ioc {
-            let converted = self.converter.iocs(&merger.finish(), Utc::now());
-            self.send(ctx, entry, converted).await?;
+            // The merged records are held (as in Python); their STIX is
+            // built and sent a slice at a time.
+            for records in merger.finish().chunks(RECORDS_PER_SEND) {
+                let converted = self.converter.iocs(records, Utc::now());
+                self.send(ctx, entry, converted).await?;
+            }
         }
         Ok(records)
     }

@@ -931,6 +931,16 @@ mod tests {
     }
 
     #[test]
+    fn unknown_url_categories_are_left_out() {
+        let record = json!({"contents": [{"contents": [29, 999]}], "industries": [{"industries": [10]}],
+            "businesses": [{"businesses": [0, 25]}]});
+        assert_eq!(
+            url_labels(&record),
+            ["Phishing and fraud", "Finance", "Proxy"]
+        );
+    }
+
+    #[test]
     fn hash_names_and_checks() {
         assert_eq!(stix_hash_name("SHA1"), "SHA-1");
         assert_eq!(stix_hash_name("SHA256"), "SHA-256");

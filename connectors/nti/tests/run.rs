@@ -371,7 +371,7 @@ async fn samples_become_files_with_stix_hash_names() {
                 "MD5": "44d88612fea8a8f36de82e1278abb02f",
                 "SHA1": "3395856ce81f2b7382dee72602f798b642f14140",
                 "SHA256": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
-                "1KHASH": "abc"}, "size": 68, "mime_type": "application/x-dosexec"},
+                "SHA512": "not-a-hash", "1KHASH": "abc"}, "size": 68, "mime_type": "application/x-dosexec"},
             "names": ["eicar.com"], "modified": "2025-04-25T00:00:00Z"})],
     )])
     .await;
@@ -434,4 +434,49 @@ async fn invalid_indicators_are_left_out() {
     let (outcome, probe) = run(&server, &[], None).await;
     outcome.unwrap();
     assert!(probe.bundles().is_empty());
+}
+
+/// IOC records are merged across the whole file (duplicates far apart
+/// included), then sent a thousand merged records per bundle.
+#[tokio::test]
+async fn large_ioc_files_are_merged_whole_and_sent_in_slices() {
+    let ioc = |index: usize, threat_type: u32, confidence: u32| {
+        let address = format!("198.51.{}.{}", index / 250, index % 250);
+        json!({"pattern": format!("[ipv4-addr:value = '{address}']"), "observables": [{"type": "ipv4-addr", "value": address}],
+            "threat_types": [threat_type], "threat_level": 2, "confidence": confidence, "modified": "2025-04-25T00:00:00Z"})
+    };
+    let mut records: Vec<Value> = (0..2500).map(|index| ioc(index, 104, 50)).collect();
+    // Far from the first one: in another read batch.
+    records.push(ioc(7, 40702, 90));
+    let server = serve(&[(file_name("ioc", 1), records)]).await;
+    let (outcome, probe) = run(&server, &[], None).await;
+    outcome.unwrap();
+    let bundles = sent_objects(&probe);
+    assert_eq!(bundles.len(), 3);
+    let indicators: Vec<Value> = all_objects(&bundles)
+        .into_iter()
+        .filter(|object| object["type"] == "indicator")
+        .collect();
+    assert_eq!(indicators.len(), 2500);
+    let merged = indicators
+        .iter()
+        .find(|indicator| indicator["name"] == "198.51.0.7")
+        .unwrap();
+    assert_eq!(merged["indicator_types"], json!(["Botnet", "C&C host"]));
+    assert_eq!(merged["confidence"], 90);
+    assert_eq!(merged["x_opencti_score"], 36, "2 * 20 * 0.9");
+    // Each bundle carries its relationships with their ends.
+    for bundle in &bundles {
+        let ids: Vec<&str> = bundle
+            .iter()
+            .filter_map(|object| object["id"].as_str())
+            .collect();
+        for relationship in bundle
+            .iter()
+            .filter(|object| object["type"] == "relationship")
+        {
+            assert!(ids.contains(&relationship["source_ref"].as_str().unwrap()));
+            assert!(ids.contains(&relationship["target_ref"].as_str().unwrap()));
+        }
+    }
 }

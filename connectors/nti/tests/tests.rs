@@ -5,4 +5,5 @@ mod config;
 mod end_to_end;
 mod golden;
 mod run;
+mod shipped_examples;
 mod support;
