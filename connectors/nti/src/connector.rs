@@ -112,6 +112,7 @@ impl Nti {
         let mut batches = package::stream_records(path.to_owned(), entry.clone(), RECORDS_PER_SEND);
         let mut records = 0;
         let mut merger = IocMerger::default();
+        let mut problems = Problems::default();
         while let Some(batch) = batches.recv().await {
             let batch = batch?;
             let mut converted = Converted::default();
@@ -119,7 +120,7 @@ impl Nti {
                 let record = match record {
                     Ok(record) => record,
                     Err(reason) => {
-                        report(ctx, entry, line, &reason).await?;
+                        problems.report(ctx, entry, line, &reason).await?;
                         continue;
                     }
                 };
@@ -129,7 +130,9 @@ impl Nti {
                     _ => self.convert_record(kind, &record, &mut converted),
                 };
                 if let Err(error) = outcome {
-                    report(ctx, entry, line, &error.to_string()).await?;
+                    problems
+                        .report(ctx, entry, line, &error.to_string())
+                        .await?;
                 }
             }
             self.send(ctx, entry, converted).await?;
@@ -142,6 +145,7 @@ impl Nti {
                 self.send(ctx, entry, converted).await?;
             }
         }
+        problems.finish(ctx, entry).await?;
         Ok(records)
     }
 
@@ -194,21 +198,54 @@ impl Nti {
     }
 }
 
-/// Reports a record that produced nothing on the run's work.
-async fn report(
-    ctx: &RunContext,
-    entry: &EntryInfo,
-    line: usize,
-    reason: &str,
-) -> Result<(), SendError> {
-    ctx.report_error(
-        format!(
+/// Records of a file that produced nothing: the first ones are reported on
+/// the run's work (with file and line), the rest only logged and counted,
+/// so that a broken file cannot flood the platform with errors.
+#[derive(Debug, Default)]
+struct Problems {
+    reported: usize,
+    suppressed: usize,
+}
+
+/// Errors reported on the work per file; later ones are only logged.
+const MAX_REPORTED_PER_FILE: usize = 50;
+
+impl Problems {
+    async fn report(
+        &mut self,
+        ctx: &RunContext,
+        entry: &EntryInfo,
+        line: usize,
+        reason: &str,
+    ) -> Result<(), SendError> {
+        let message = format!(
             "NTI record skipped, line {line} of {}: {reason}",
             entry.name
-        ),
-        format!("{}:{line}", entry.name),
-    )
-    .await
+        );
+        if self.reported < MAX_REPORTED_PER_FILE {
+            self.reported += 1;
+            ctx.report_error(message, format!("{}:{line}", entry.name))
+                .await
+        } else {
+            self.suppressed += 1;
+            tracing::warn!("{message}");
+            Ok(())
+        }
+    }
+
+    async fn finish(self, ctx: &RunContext, entry: &EntryInfo) -> Result<(), SendError> {
+        if self.suppressed == 0 {
+            return Ok(());
+        }
+        ctx.report_error(
+            format!(
+                "{} more NTI records of {} skipped (see the connector's log)",
+                self.suppressed, entry.name
+            ),
+            entry.name.clone(),
+        )
+        .await
+    }
 }
 
 fn client_settings(config: &NtiConfig) -> ClientSettings {

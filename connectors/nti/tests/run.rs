@@ -480,3 +480,26 @@ async fn large_ioc_files_are_merged_whole_and_sent_in_slices() {
         }
     }
 }
+
+/// A broken file reports its first bad lines on the work, then one summary.
+#[tokio::test]
+async fn a_broken_file_does_not_flood_the_work_with_errors() {
+    let name = file_name("url-basic", 1);
+    let mut content = String::from("header\n");
+    for index in 0..120 {
+        content.push_str(&format!("garbage {index}\n"));
+    }
+    content.push_str(&url_record("http://a.example/").to_string());
+    let server = FakeNti::start(KEY).await;
+    server.set_package(fake::package(&[(name.as_str(), content)]));
+    let (outcome, probe) = run(&server, &[], None).await;
+    outcome.unwrap();
+    let errors = probe.errors();
+    assert_eq!(errors.len(), 51, "50 lines, then a summary");
+    assert!(
+        format!("{:?}", errors[50]).contains("70 more NTI records"),
+        "{:?}",
+        errors[50]
+    );
+    assert_eq!(probe.bundles().len(), 1);
+}
