@@ -192,7 +192,7 @@ impl NtiClient {
             if attempt > self.settings.retries {
                 return Err(error);
             }
-            let wait = retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER);
+            let wait = next_wait(retry_after, backoff);
             tracing::warn!(
                 attempt,
                 wait_seconds = wait.as_secs_f64(),
@@ -285,6 +285,12 @@ enum Failure {
     },
 }
 
+/// How long to wait before the next attempt: the server's `Retry-After`
+/// (at most ten minutes), else the current backoff.
+fn next_wait(retry_after: Option<Duration>, backoff: Duration) -> Duration {
+    retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER)
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by NTI).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let seconds = headers
@@ -330,4 +336,53 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_wins_over_the_backoff_within_a_cap() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 30 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(30)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+        let backoff = Duration::from_secs(2);
+        assert_eq!(next_wait(None, backoff), backoff);
+        assert_eq!(
+            next_wait(Some(Duration::from_secs(30)), backoff),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            next_wait(Some(Duration::from_secs(86_400)), backoff),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn error_chains_name_every_cause() {
+        let outer = ChainedError(std::io::Error::other("connection reset"));
+        assert_eq!(error_chain(&outer), "outer failure: connection reset");
+    }
+
+    #[derive(Debug)]
+    struct ChainedError(std::io::Error);
+
+    impl std::fmt::Display for ChainedError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("outer failure")
+        }
+    }
+
+    impl std::error::Error for ChainedError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
 }
