@@ -116,12 +116,6 @@ impl Converter {
         Self { author, marking }
     }
 
-    /// The author identity (`identity--159ebc69-...`).
-    #[must_use]
-    pub fn author(&self) -> &Identity {
-        &self.author
-    }
-
     /// A bundle of `objects` followed by the author and the marking, as the
     /// Python connector appends them to each bundle.
     #[must_use]
