@@ -1,0 +1,388 @@
+//! The NTI feed download: `GET <base>download/feed/?type=<package type>`
+//! with the `X-Ns-Nti-Key` header, streamed to a file on disk (gzip
+//! transfer encoding undone on the fly), with timeouts and retries.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use opencti_connector::config::Secret;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use tokio::io::AsyncWriteExt;
+
+/// The authentication header of the NTI API.
+pub const KEY_HEADER: &str = "X-Ns-Nti-Key";
+
+/// Longest wait a `Retry-After` may impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// How the download behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientSettings {
+    /// The API base URL, ending with `/`.
+    pub base_url: Url,
+    /// The API key.
+    pub api_key: Secret,
+    /// The package type (`type` query parameter).
+    pub package_type: String,
+    /// Connect timeout, and longest silence while reading.
+    pub timeout: Duration,
+    /// Retries after a transient failure.
+    pub retries: u32,
+    /// First wait between attempts, doubled each time (at most a minute).
+    pub initial_backoff: Duration,
+}
+
+impl ClientSettings {
+    /// Settings with the default backoff (2 s).
+    #[must_use]
+    pub fn new(
+        base_url: Url,
+        api_key: Secret,
+        package_type: impl Into<String>,
+        timeout: Duration,
+        retries: u32,
+    ) -> Self {
+        Self {
+            base_url,
+            api_key,
+            package_type: package_type.into(),
+            timeout,
+            retries,
+            initial_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why the package could not be downloaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadError {
+    /// NTI refused the key (401) or the caller (403); not retried.
+    #[error(
+        "NTI refused the request (HTTP {status}): {message}; check NTI_API_KEY and the key's IP whitelist"
+    )]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// NTI's message, or the start of the body.
+        message: String,
+    },
+    /// Another error status (retried when transient, until the retries ran out).
+    #[error("NTI answered HTTP {status} ({attempts} attempts): {message}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// NTI's message, or the start of the body.
+        message: String,
+    },
+    /// The connection failed, timed out or broke off.
+    #[error("cannot download the NTI feed package ({attempts} attempts): {reason}")]
+    Transport {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// The package could not be written to disk.
+    #[error("cannot write the feed package to {path}: {reason}")]
+    Disk {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Setup(String),
+}
+
+/// The NTI download client.
+#[derive(Debug, Clone)]
+pub struct NtiClient {
+    http: reqwest::Client,
+    feed_url: Url,
+    settings: ClientSettings,
+}
+
+/// A downloaded package file, removed when dropped.
+#[derive(Debug)]
+pub struct PackageFile {
+    path: PathBuf,
+    /// Bytes written (after gzip decoding).
+    pub size: u64,
+}
+
+impl PackageFile {
+    /// Where the package is.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PackageFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl NtiClient {
+    /// A client for `settings`.
+    ///
+    /// # Errors
+    /// [`DownloadError::Setup`] when the key is not a valid header value or
+    /// the TLS stack cannot start.
+    pub fn new(settings: ClientSettings) -> Result<Self, DownloadError> {
+        let mut key = HeaderValue::from_str(settings.api_key.expose()).map_err(|_| {
+            DownloadError::Setup("NTI_API_KEY is not a valid HTTP header value".to_owned())
+        })?;
+        key.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(KEY_HEADER, key);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(settings.timeout)
+            .read_timeout(settings.timeout)
+            .user_agent(concat!("opencti-nti/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| DownloadError::Setup(error.to_string()))?;
+        let mut feed_url = settings
+            .base_url
+            .join("download/feed/")
+            .map_err(|error| DownloadError::Setup(error.to_string()))?;
+        feed_url
+            .query_pairs_mut()
+            .append_pair("type", &settings.package_type);
+        Ok(Self {
+            http,
+            feed_url,
+            settings,
+        })
+    }
+
+    /// The download URL.
+    #[must_use]
+    pub fn feed_url(&self) -> &Url {
+        &self.feed_url
+    }
+
+    /// Downloads the package into a new file in `directory`, retrying
+    /// transient failures (timeouts, broken connections, 408, 429, 5xx)
+    /// with exponential backoff or the server's `Retry-After`.
+    ///
+    /// # Errors
+    /// [`DownloadError`] once the retries ran out, or at once for a refusal
+    /// or another client error.
+    pub async fn download(&self, directory: &Path) -> Result<PackageFile, DownloadError> {
+        let path = directory.join(format!("opencti-nti-{}.zip", uuid::Uuid::new_v4()));
+        let mut backoff = self.settings.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (error, retry_after) = match self.attempt(&path, attempt).await {
+                Ok(file) => return Ok(file),
+                Err(Failure::Final(error)) => return Err(error),
+                Err(Failure::Transient { error, retry_after }) => (error, retry_after),
+            };
+            if attempt > self.settings.retries {
+                return Err(error);
+            }
+            let wait = next_wait(retry_after, backoff);
+            tracing::warn!(
+                attempt,
+                wait_seconds = wait.as_secs_f64(),
+                "{error}; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    async fn attempt(&self, path: &Path, attempt: u32) -> Result<PackageFile, Failure> {
+        let transport = |error: &dyn std::fmt::Display| Failure::Transient {
+            error: DownloadError::Transport {
+                attempts: attempt,
+                reason: error.to_string(),
+            },
+            retry_after: None,
+        };
+        let mut response = self
+            .http
+            .get(self.feed_url.clone())
+            .send()
+            .await
+            .map_err(|error| transport(&error_chain(&error)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after(response.headers());
+            let message = error_message(response).await;
+            let status_code = status.as_u16();
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    Failure::Final(DownloadError::Refused {
+                        status: status_code,
+                        message,
+                    })
+                }
+                StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
+                    error: DownloadError::Status {
+                        status: status_code,
+                        attempts: attempt,
+                        message,
+                    },
+                    retry_after,
+                },
+                _ if status.is_server_error() => Failure::Transient {
+                    error: DownloadError::Status {
+                        status: status_code,
+                        attempts: attempt,
+                        message,
+                    },
+                    retry_after,
+                },
+                _ => Failure::Final(DownloadError::Status {
+                    status: status_code,
+                    attempts: attempt,
+                    message,
+                }),
+            });
+        }
+        let disk = |error: std::io::Error| {
+            Failure::Final(DownloadError::Disk {
+                path: path.display().to_string(),
+                reason: error.to_string(),
+            })
+        };
+        let mut file = tokio::fs::File::create(path).await.map_err(disk)?;
+        // From here the file exists: it is removed on any failure.
+        let mut package = PackageFile {
+            path: path.to_owned(),
+            size: 0,
+        };
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| transport(&error_chain(&error)))?
+        {
+            file.write_all(&chunk).await.map_err(disk)?;
+            package.size += chunk.len() as u64;
+        }
+        file.flush().await.map_err(disk)?;
+        Ok(package)
+    }
+}
+
+enum Failure {
+    Final(DownloadError),
+    Transient {
+        error: DownloadError,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// How long to wait before the next attempt: the server's `Retry-After`
+/// (at most ten minutes), else the current backoff.
+fn next_wait(retry_after: Option<Duration>, backoff: Duration) -> Duration {
+    retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by NTI).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// NTI's error message (`message`, `error.message`, `detail`) or the start
+/// of the body.
+async fn error_message(response: reqwest::Response) -> String {
+    let body = response.text().await.unwrap_or_default();
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) {
+        let message = json
+            .get("message")
+            .or_else(|| json.pointer("/error/message"))
+            .and_then(serde_json::Value::as_str);
+        if let Some(message) = message {
+            return match json.get("detail").and_then(serde_json::Value::as_str) {
+                Some(detail) => format!("{message} ({detail})"),
+                None => message.to_owned(),
+            };
+        }
+    }
+    let mut start: String = body.chars().take(200).collect();
+    if start.trim().is_empty() {
+        start = "no details".to_owned();
+    }
+    start
+}
+
+/// An error and its causes, joined (reqwest's own message is terse).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_wins_over_the_backoff_within_a_cap() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 30 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(30)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+        let backoff = Duration::from_secs(2);
+        assert_eq!(next_wait(None, backoff), backoff);
+        assert_eq!(
+            next_wait(Some(Duration::from_secs(30)), backoff),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            next_wait(Some(Duration::from_secs(86_400)), backoff),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn error_chains_name_every_cause() {
+        let outer = ChainedError(std::io::Error::other("connection reset"));
+        assert_eq!(error_chain(&outer), "outer failure: connection reset");
+    }
+
+    #[derive(Debug)]
+    struct ChainedError(std::io::Error);
+
+    impl std::fmt::Display for ChainedError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("outer failure")
+        }
+    }
+
+    impl std::error::Error for ChainedError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the NTI connector (one binary, see the modules).
+
+mod client;
+mod config;
+mod end_to_end;
+mod golden;
+mod run;
+mod shipped_examples;
+mod support;
