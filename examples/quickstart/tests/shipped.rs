@@ -49,6 +49,14 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             dir: "ptnad",
             spec: opencti_ptnad::connector::SPEC,
         },
+        Shipped {
+            dir: "teamt5",
+            spec: opencti_teamt5::connector::SPEC,
+        },
+        Shipped {
+            dir: "nti",
+            spec: opencti_nti::connector::SPEC,
+        },
     ]
 }
 
