@@ -22,6 +22,11 @@ use crate::metrics::{Metrics, RuntimeEvent};
 
 /// AMQP heartbeat, as pycti's (seconds).
 const HEARTBEAT_SECONDS: u16 = 10;
+/// Largest frame asked of the broker. lapin keeps send and receive buffers
+/// of 32 frames each: at the broker's usual 128 KiB that is 8 MiB of a
+/// connector's memory; at 16 KiB, 1 MiB, and a bundle message rarely needs
+/// a second body frame.
+const FRAME_MAX: u32 = 16 * 1024;
 
 /// A live channel and the connection it belongs to; `epoch` identifies the
 /// connection so a failure reported late does not tear down a newer one.
@@ -223,6 +228,7 @@ impl BrokerLink {
             query: AMQPQueryString {
                 heartbeat: Some(HEARTBEAT_SECONDS),
                 connection_timeout: Some(30_000),
+                frame_max: Some(FRAME_MAX),
                 ..AMQPQueryString::default()
             },
         }
