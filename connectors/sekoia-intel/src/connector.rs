@@ -21,7 +21,7 @@ use opencti_connector::stream::{StreamConnector, connector_spec};
 
 use crate::client::{ClientError, SekoiaClient};
 use crate::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
-use crate::mapping::{Action, IocImport, action};
+use crate::mapping::{Action, IocImport, actions};
 
 /// What the `opencti-sekoia-intel` binary is (name, version, variables), for
 /// checks of the documentation against the code.
@@ -164,34 +164,44 @@ impl SekoiaSink {
 
     async fn apply_events(&self, events: &[StreamEvent]) -> Vec<Outcome> {
         let mut problems: Vec<Vec<String>> = vec![Vec::new(); events.len()];
-        let actions: Vec<Action> = events
-            .iter()
-            .enumerate()
-            .map(|(position, event)| {
-                action(event.kind, event.object.as_map(), &self.opencti_url).unwrap_or_else(
-                    |error| {
-                        problems[position].push(error.to_string());
-                        Action::Nothing
-                    },
-                )
-            })
-            .collect();
+        // Each event's steps, flattened in stream order, with its position.
+        let mut steps: Vec<(usize, Action)> = Vec::with_capacity(events.len());
+        for (position, event) in events.iter().enumerate() {
+            let reverse_patch = event
+                .context
+                .as_ref()
+                .map_or(&[][..], |context| context.reverse_patch.as_slice());
+            match actions(
+                event.kind,
+                event.object.as_map(),
+                reverse_patch,
+                &self.opencti_url,
+            ) {
+                Ok(actions) => steps.extend(actions.into_iter().map(|action| (position, action))),
+                Err(error) => problems[position].push(error.to_string()),
+            }
+        }
 
         // Runs of pushes and runs of revocations, in stream order: within a
         // run the changes commute, so they can be grouped.
         let mut start = 0;
-        while start < actions.len() {
-            let end = run_end(&actions, start);
-            let applied = if matches!(actions[start..end].first(), Some(Action::Revoke(_))) {
-                self.revoke_run(&actions[start..end], start, &mut problems)
-                    .await
+        while start < steps.len() {
+            let end = run_end(&steps, start);
+            let run = &steps[start..end];
+            let applied = if run
+                .iter()
+                .any(|(_, action)| matches!(action, Action::Revoke(_)))
+            {
+                self.revoke_run(run, &mut problems).await
             } else {
-                self.push_run(&actions[start..end], start, &mut problems)
-                    .await
+                self.push_run(run, &mut problems).await
             };
             if let Err(error) = applied {
+                // Changes are idempotent: an event whose steps began in this
+                // run is handed back whole.
+                let first_unfinished = steps[start].0;
                 let retry = retry(&error);
-                let mut outcomes = finished(problems.drain(..start));
+                let mut outcomes = finished(problems.drain(..first_unfinished));
                 outcomes.resize(events.len(), retry);
                 return outcomes;
             }
@@ -202,17 +212,16 @@ impl SekoiaSink {
 
     async fn push_run(
         &self,
-        actions: &[Action],
-        offset: usize,
+        run: &[(usize, Action)],
         problems: &mut [Vec<String>],
     ) -> Result<(), ClientError> {
         let mut groups: Vec<PushGroup> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (index, action) in actions.iter().enumerate() {
+        for (position, action) in run {
             let Action::Push(import) = action else {
                 continue;
             };
-            let position = offset + index;
+            let position = *position;
             let group = *by_key.entry(import.group_key()).or_insert_with(|| {
                 groups.push(PushGroup {
                     import: IocImport {
@@ -286,13 +295,12 @@ impl SekoiaSink {
 
     async fn revoke_run(
         &self,
-        actions: &[Action],
-        offset: usize,
+        run: &[(usize, Action)],
         problems: &mut [Vec<String>],
     ) -> Result<(), ClientError> {
         let mut values: Vec<&str> = Vec::new();
         let mut events_of: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (index, action) in actions.iter().enumerate() {
+        for (position, action) in run {
             let Action::Revoke(revoked) = action else {
                 continue;
             };
@@ -301,7 +309,9 @@ impl SekoiaSink {
                 if events.is_empty() {
                     values.push(value);
                 }
-                events.push(offset + index);
+                if events.last() != Some(position) {
+                    events.push(*position);
+                }
             }
         }
         for value in values {
@@ -336,9 +346,9 @@ impl SekoiaSink {
 
 /// The end (exclusive) of the run of pushes or revocations starting at
 /// `start`; actions with nothing to do join any run.
-fn run_end(actions: &[Action], start: usize) -> usize {
+fn run_end(steps: &[(usize, Action)], start: usize) -> usize {
     let mut kind = None;
-    for (index, action) in actions.iter().enumerate().skip(start) {
+    for (index, (_, action)) in steps.iter().enumerate().skip(start) {
         let revoke = match action {
             Action::Nothing => continue,
             Action::Push(_) => false,
@@ -350,7 +360,7 @@ fn run_end(actions: &[Action], start: usize) -> usize {
             Some(_) => {}
         }
     }
-    actions.len()
+    steps.len()
 }
 
 fn finished(problems: impl IntoIterator<Item = Vec<String>>) -> Vec<Outcome> {

@@ -334,6 +334,86 @@ pub fn action(
     })
 }
 
+/// What `kind` of event on `object` asks of Sekoia, in order: [`action`],
+/// preceded for an update that changed the pattern by the revocation of the
+/// values the previous pattern had and the new one has not (the Python
+/// connector left them active). `reverse_patch` is the update's
+/// `context.reverse_patch`.
+///
+/// # Errors
+///
+/// As [`action`]; a previous pattern that does not parse is only logged.
+pub fn actions(
+    kind: EventKind,
+    object: &Map<String, Value>,
+    reverse_patch: &[Value],
+    opencti_url: &str,
+) -> Result<Vec<Action>, MappingError> {
+    let current = action(kind, object, opencti_url)?;
+    let mut steps = Vec::with_capacity(2);
+    if kind == EventKind::Update
+        && let Some(previous) = previous_object(object, reverse_patch)
+    {
+        let previous_values = match action(EventKind::Delete, &previous, opencti_url) {
+            Ok(Action::Revoke(values)) => values,
+            Ok(_) => Vec::new(),
+            Err(error) => {
+                tracing::debug!(%error, "the previous pattern gives no value to revoke");
+                Vec::new()
+            }
+        };
+        let current_values: Vec<String> = match &current {
+            Action::Push(import) => revoked_values(&import.values),
+            Action::Revoke(values) => values.clone(),
+            Action::Nothing => Vec::new(),
+        };
+        let mut stale: Vec<String> = Vec::new();
+        for value in previous_values {
+            if !current_values.contains(&value) && !stale.contains(&value) {
+                stale.push(value);
+            }
+        }
+        if !stale.is_empty() {
+            steps.push(Action::Revoke(stale));
+        }
+    }
+    steps.push(current);
+    Ok(steps)
+}
+
+/// The object before an update, when the update touched its type, pattern
+/// or pattern type.
+fn previous_object(
+    object: &Map<String, Value>,
+    reverse_patch: &[Value],
+) -> Option<Map<String, Value>> {
+    const FIELDS: [&str; 3] = ["type", "pattern", "pattern_type"];
+    let mut previous = object.clone();
+    let mut touched = false;
+    for operation in reverse_patch {
+        let Some(field) = operation
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|path| path.strip_prefix('/'))
+            .filter(|field| FIELDS.contains(field))
+        else {
+            continue;
+        };
+        match operation.get("op").and_then(Value::as_str) {
+            Some("add" | "replace") => {
+                let value = operation.get("value").cloned().unwrap_or(Value::Null);
+                previous.insert(field.to_owned(), value);
+            }
+            Some("remove") => {
+                previous.remove(field);
+            }
+            _ => continue,
+        }
+        touched = true;
+    }
+    touched.then_some(previous)
+}
+
 /// The IoC import of a STIX indicator; `None` when its pattern holds no
 /// string value.
 ///
@@ -680,6 +760,53 @@ mod tests {
             action(EventKind::Create, &no_pattern, url),
             Err(MappingError::MissingPattern { .. })
         ));
+    }
+
+    #[test]
+    fn a_changed_pattern_revokes_the_values_it_lost() {
+        let url = "https://o";
+        let object = indicator("[ipv4-addr:value = '10.0.0.2' OR ipv4-addr:value = '10.0.0.3']");
+        let reverse = [json!({"op": "replace", "path": "/pattern",
+            "value": "[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.2']"})];
+        let steps = actions(EventKind::Update, &object, &reverse, url).unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0], Action::Revoke(vec!["10.0.0.1".to_owned()]));
+        assert!(
+            matches!(&steps[1], Action::Push(import) if import.values == ["10.0.0.3", "10.0.0.2"])
+        );
+
+        // Other changes, creations and deletions: only the event's own action.
+        let other = [json!({"op": "replace", "path": "/name", "value": "old"})];
+        assert_eq!(
+            actions(EventKind::Update, &object, &other, url)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            actions(EventKind::Create, &object, &reverse, url)
+                .unwrap()
+                .len(),
+            1
+        );
+        // A previous pattern that was not STIX had nothing in Sekoia.
+        let was_yara = [
+            reverse[0].clone(),
+            json!({"op": "replace", "path": "/pattern_type", "value": "yara"}),
+        ];
+        assert_eq!(
+            actions(EventKind::Update, &object, &was_yara, url)
+                .unwrap()
+                .len(),
+            1
+        );
+        let was_garbage = [json!({"op": "replace", "path": "/pattern", "value": "garbage"})];
+        assert_eq!(
+            actions(EventKind::Update, &object, &was_garbage, url)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -75,8 +75,20 @@ fn revoked(mut object: Value) -> Value {
 }
 
 fn event(seq: u32, kind: EventKind, data: Value) -> StreamEvent {
+    event_with_context(seq, kind, data, None)
+}
+
+fn event_with_context(
+    seq: u32,
+    kind: EventKind,
+    data: Value,
+    context: Option<Value>,
+) -> StreamEvent {
     let mut envelope = json!({"version": "4", "type": kind.as_str(), "message": "test"});
     envelope["data"] = data;
+    if let Some(context) = context {
+        envelope["context"] = context;
+    }
     StreamEvent::parse(&format!("1732460000000-{seq}"), kind, &envelope.to_string()).unwrap()
 }
 
@@ -378,4 +390,24 @@ async fn a_full_collection_rejects_without_blocking_the_stream() {
         "{:?}",
         result[1]
     );
+}
+
+#[tokio::test]
+async fn an_updated_pattern_revokes_the_old_value_and_pushes_the_new_one() {
+    let (fake, sink) = setup().await;
+    let before = indicator(1, "[ipv4-addr:value = '198.51.100.1']");
+    let after = indicator(1, "[ipv4-addr:value = '198.51.100.2']");
+    let context = json!({
+        "patch": [{"op": "replace", "path": "/pattern", "value": "[ipv4-addr:value = '198.51.100.2']"}],
+        "reverse_patch": [{"op": "replace", "path": "/pattern", "value": "[ipv4-addr:value = '198.51.100.1']"}],
+    });
+    let result = outcomes(
+        sink.apply(&[
+            event(1, EventKind::Create, before),
+            event_with_context(2, EventKind::Update, after, Some(context)),
+        ])
+        .await,
+    );
+    assert_eq!(result, [Outcome::Done, Outcome::Done]);
+    assert_eq!(fake.active_values(C), ["198.51.100.2"]);
 }

@@ -84,6 +84,8 @@ fn first_half() -> Vec<EventInjection> {
 
 fn second_half() -> Vec<EventInjection> {
     vec![
+        // The address of 1 changes: the old one must leave.
+        update(indicator(1, "[ipv4-addr:value = '198.51.100.2']")),
         update(revoked(
             indicator(2, "[domain-name:value = 'evil.example']"),
             true,
@@ -105,7 +107,7 @@ fn second_half() -> Vec<EventInjection> {
 /// The active values once the whole stream is applied.
 fn expected() -> Vec<String> {
     let mut values: Vec<String> = [
-        "198.51.100.1",
+        "198.51.100.2",
         "44d88612fea8a8f36de82e1278abb02f",
         "3395856ce81f2b7382dee72602f798b642f14140",
         "198.51.100.9",
