@@ -11,6 +11,7 @@
 //! are rejected.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use opencti_connector::cli::ConnectorSpec;
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use opencti_connector::stream::{StreamConnector, connector_spec};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{ClientError, SekoiaClient};
 use crate::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
@@ -29,6 +31,8 @@ pub static SPEC: ConnectorSpec = connector_spec::<SekoiaSink>();
 
 /// Most values sent in one import request.
 pub const MAX_VALUES_PER_REQUEST: usize = 1000;
+/// Most requests in flight at once within a run of pushes or revocations.
+pub const MAX_CONCURRENT_REQUESTS: usize = 8;
 
 /// How hard startup tries to reach Sekoia before giving up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,8 +250,24 @@ impl SekoiaSink {
                 }
             }
         }
-        for group in &groups {
-            for (value, reason) in self.push_group(&group.import).await? {
+        // Groups sharing a value go in stream order (the last push sets the
+        // IoC's validity and description); the others run side by side.
+        let mut refused = Vec::with_capacity(groups.len());
+        for wave in waves(&groups) {
+            let imports: Vec<IocImport> = wave
+                .iter()
+                .map(|&index| groups[index].import.clone())
+                .collect();
+            let results = concurrently(imports, |import| {
+                let client = Arc::clone(&self.client);
+                async move { push_group(&client, &import).await }
+            })
+            .await?;
+            refused.extend(wave.into_iter().zip(results));
+        }
+        refused.sort_by_key(|(index, _)| *index);
+        for (group, (_, refused)) in groups.iter().zip(refused) {
+            for (value, reason) in refused {
                 for &position in group.events_of.get(&value).into_iter().flatten() {
                     problems[position].push(format!(
                         "Sekoia refused the {} value {value:?}: {reason}",
@@ -257,40 +277,6 @@ impl SekoiaSink {
             }
         }
         Ok(())
-    }
-
-    /// Sends one group; returns the values Sekoia refused, with its reason.
-    /// A refused request is split in halves until the offending values are
-    /// isolated.
-    async fn push_group(&self, import: &IocImport) -> Result<Vec<(String, String)>, ClientError> {
-        let mut refused = Vec::new();
-        let mut pending: Vec<&[String]> =
-            import.values.chunks(MAX_VALUES_PER_REQUEST).rev().collect();
-        while let Some(chunk) = pending.pop() {
-            let error = match self.client.push(&import.body_with(chunk)).await {
-                Ok(task) => {
-                    tracing::info!(
-                        format = %import.format,
-                        values = chunk.len(),
-                        task = task.as_deref().unwrap_or("-"),
-                        description = import.description.as_deref().unwrap_or("-"),
-                        "pushed indicators to Sekoia"
-                    );
-                    continue;
-                }
-                Err(error) if error.is_retryable() => return Err(error),
-                Err(error) => error,
-            };
-            if matches!(error.rejected_status(), Some(400 | 413 | 422)) && chunk.len() > 1 {
-                let (first, second) = chunk.split_at(chunk.len() / 2);
-                pending.push(second);
-                pending.push(first);
-            } else {
-                let reason = error.to_string();
-                refused.extend(chunk.iter().map(|value| (value.clone(), reason.clone())));
-            }
-        }
-        Ok(refused)
     }
 
     async fn revoke_run(
@@ -314,34 +300,147 @@ impl SekoiaSink {
                 }
             }
         }
-        for value in values {
-            let failure = match self.revoke_value(value).await {
-                Ok(()) => continue,
-                Err(error) if error.is_retryable() => return Err(error),
-                Err(error) => error,
-            };
+        let owned: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
+        let results = concurrently(owned, |value| {
+            let client = Arc::clone(&self.client);
+            async move {
+                match revoke_value(&client, &value).await {
+                    Ok(()) => Ok(None),
+                    Err(error) if error.is_retryable() => Err(error),
+                    Err(error) => Ok(Some(error.to_string())),
+                }
+            }
+        })
+        .await?;
+        for (value, failure) in values.iter().zip(results) {
+            let Some(failure) = failure else { continue };
             for &position in &events_of[value] {
                 problems[position].push(format!("cannot revoke {value:?}: {failure}"));
             }
         }
         Ok(())
     }
+}
 
-    /// Revokes the active IoCs holding exactly `value`.
-    async fn revoke_value(&self, value: &str) -> Result<(), ClientError> {
-        let found = self.client.search(value).await?;
-        let mut revoked = 0;
-        for ioc in found {
-            let active = ioc.revoked != Some(true);
-            // A search may match on substrings: only the value itself goes.
-            let same_value = ioc.value.as_deref().is_none_or(|found| found == value);
-            if active && same_value && self.client.revoke(&ioc.id).await? {
-                revoked += 1;
+/// The groups in waves: a group sharing a value with earlier groups comes in
+/// a later wave than all of them; within a wave, in group order.
+fn waves(groups: &[PushGroup]) -> Vec<Vec<usize>> {
+    let mut last_wave_of: HashMap<&str, usize> = HashMap::new();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        let wave = group
+            .import
+            .values
+            .iter()
+            .filter_map(|value| last_wave_of.get(value.as_str()))
+            .map(|wave| wave + 1)
+            .max()
+            .unwrap_or(0);
+        for value in &group.import.values {
+            last_wave_of.insert(value, wave);
+        }
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(index);
+    }
+    waves
+}
+
+/// Runs `task` on every item, at most [`MAX_CONCURRENT_REQUESTS`] at a
+/// time; the results in item order, or the failure to retry on (the one
+/// asking for the longest wait).
+async fn concurrently<I, T, F, Fut>(items: Vec<I>, task: F) -> Result<Vec<T>, ClientError>
+where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<T, ClientError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let count = items.len();
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
+    let mut failure: Option<ClientError> = None;
+    let mut running = JoinSet::new();
+    let mut record = |joined: Result<(usize, Result<T, ClientError>), JoinError>| match joined {
+        Ok((index, Ok(result))) => results[index] = Some(result),
+        Ok((_, Err(error))) => {
+            if failure
+                .as_ref()
+                .is_none_or(|kept| kept.retry_after() < error.retry_after())
+            {
+                failure = Some(error);
             }
         }
-        tracing::info!(value, revoked, "revoked indicators in Sekoia");
-        Ok(())
+        // Only a panic can end a task early: let it through.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    };
+    for (index, item) in items.into_iter().enumerate() {
+        if running.len() == MAX_CONCURRENT_REQUESTS
+            && let Some(joined) = running.join_next().await
+        {
+            record(joined);
+        }
+        let future = task(item);
+        running.spawn(async move { (index, future.await) });
     }
+    while let Some(joined) = running.join_next().await {
+        record(joined);
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(results.into_iter().flatten().collect()),
+    }
+}
+
+/// Sends one group; returns the values Sekoia refused, with its reason.
+/// A refused request is split in halves until the offending values are
+/// isolated.
+async fn push_group(
+    client: &SekoiaClient,
+    import: &IocImport,
+) -> Result<Vec<(String, String)>, ClientError> {
+    let mut refused = Vec::new();
+    let mut pending: Vec<&[String]> = import.values.chunks(MAX_VALUES_PER_REQUEST).rev().collect();
+    while let Some(chunk) = pending.pop() {
+        let error = match client.push(&import.body_with(chunk)).await {
+            Ok(task) => {
+                tracing::info!(
+                    format = %import.format,
+                    values = chunk.len(),
+                    task = task.as_deref().unwrap_or("-"),
+                    description = import.description.as_deref().unwrap_or("-"),
+                    "pushed indicators to Sekoia"
+                );
+                continue;
+            }
+            Err(error) if error.is_retryable() => return Err(error),
+            Err(error) => error,
+        };
+        if matches!(error.rejected_status(), Some(400 | 413 | 422)) && chunk.len() > 1 {
+            let (first, second) = chunk.split_at(chunk.len() / 2);
+            pending.push(second);
+            pending.push(first);
+        } else {
+            let reason = error.to_string();
+            refused.extend(chunk.iter().map(|value| (value.clone(), reason.clone())));
+        }
+    }
+    Ok(refused)
+}
+
+/// Revokes the active IoCs holding exactly `value`.
+async fn revoke_value(client: &SekoiaClient, value: &str) -> Result<(), ClientError> {
+    let found = client.search(value).await?;
+    let mut revoked = 0;
+    for ioc in found {
+        let active = ioc.revoked != Some(true);
+        // A search may match on substrings: only the value itself goes.
+        let same_value = ioc.value.as_deref().is_none_or(|found| found == value);
+        if active && same_value && client.revoke(&ioc.id).await? {
+            revoked += 1;
+        }
+    }
+    tracing::info!(value, revoked, "revoked indicators in Sekoia");
+    Ok(())
 }
 
 /// The end (exclusive) of the run of pushes or revocations starting at
@@ -420,5 +519,55 @@ impl StreamConnector for SekoiaSink {
 
     fn from_config(config: SekoiaConfig) -> Result<Self, ClientError> {
         Self::new(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::IocFormat;
+
+    fn group(values: &[&str]) -> PushGroup {
+        PushGroup {
+            import: IocImport {
+                format: IocFormat::OnePerLine,
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+                kill_chain_phases: None,
+                valid_from: None,
+                valid_until: None,
+                description: None,
+            },
+            events_of: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn groups_sharing_a_value_go_one_after_the_other() {
+        let groups = [
+            group(&["a", "b"]),
+            group(&["c"]),
+            group(&["b"]),
+            group(&["d", "c"]),
+            group(&["b", "e"]),
+            group(&["f"]),
+        ];
+        assert_eq!(waves(&groups), [vec![0, 1, 5], vec![2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn runs_split_where_pushes_and_revocations_meet() {
+        let push = || Action::Push(Box::new(group(&["a"]).import));
+        let revoke = || Action::Revoke(vec!["a".to_owned()]);
+        let steps = [
+            (0, Action::Nothing),
+            (1, push()),
+            (2, Action::Nothing),
+            (3, push()),
+            (4, revoke()),
+            (4, push()),
+        ];
+        assert_eq!(run_end(&steps, 0), 4);
+        assert_eq!(run_end(&steps, 4), 5);
+        assert_eq!(run_end(&steps, 5), 6);
     }
 }

@@ -411,3 +411,27 @@ async fn an_updated_pattern_revokes_the_old_value_and_pushes_the_new_one() {
     assert_eq!(result, [Outcome::Done, Outcome::Done]);
     assert_eq!(fake.active_values(C), ["198.51.100.2"]);
 }
+
+#[tokio::test]
+async fn the_last_push_of_a_value_sets_its_properties() {
+    let (fake, sink) = setup().await;
+    // Two indicators with one value: the later event's description must win,
+    // as when the events are applied one by one.
+    let batch: Vec<_> = (1..=6)
+        .map(|n| {
+            event(
+                n,
+                EventKind::Create,
+                indicator(n, "[domain-name:value = 'shared.example']"),
+            )
+        })
+        .collect();
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result, vec![Outcome::Done; 6]);
+    let iocs = fake.iocs();
+    assert_eq!(iocs.len(), 1);
+    assert_eq!(
+        iocs[0].fields["description"],
+        "https://opencti.example.org/dashboard/observations/indicators/opencti-6"
+    );
+}
