@@ -6,9 +6,12 @@
 //! against the format and a cap on the collection's size), searches
 //! (`GET …/indicators?term=`, matching substrings of values, as the real
 //! service may), and revocations (`DELETE …/indicators/{id}`). Every call
-//! needs `Authorization: Bearer <key>`. Tests can inject error answers
-//! (429 with `Retry-After`, 5xx, ...), malformed bodies and slow answers, and
+//! needs `Authorization: Bearer <key>`. Tests can inject faults and
 //! read the IoCs and the log of requests.
+//!
+//! Faults: error statuses (429 with `Retry-After`, 5xx, ...), 200 answers
+//! whose body is not JSON, connections closed in the middle of an answer,
+//! and slow answers.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -81,6 +84,11 @@ pub struct RecordedRequest {
     pub status: StatusCode,
 }
 
+/// The payload of the panic that drops a connection (see
+/// [`FakeSekoia::inject_dropped_connections`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DroppedConnection;
+
 /// A fault answered instead of the next request.
 #[derive(Debug, Clone)]
 enum Fault {
@@ -89,6 +97,7 @@ enum Fault {
         retry_after: Option<u64>,
     },
     Malformed,
+    Cut,
     Pass,
 }
 
@@ -232,6 +241,15 @@ impl FakeSekoia {
         }
     }
 
+    /// The next `count` requests get an answer cut short: the connection
+    /// closes in the middle of the body.
+    pub fn inject_dropped_connections(&self, count: usize) {
+        let mut state = self.shared.state();
+        for _ in 0..count {
+            state.faults.push_back(Fault::Cut);
+        }
+    }
+
     /// The next `count` requests are answered normally, before the faults
     /// injected after this call.
     pub fn pass_requests(&self, count: usize) {
@@ -332,6 +350,12 @@ fn answer(
         }
         Some(Fault::Malformed) => {
             return (StatusCode::OK, "<html>gateway hiccup</html>").into_response();
+        }
+        Some(Fault::Cut) => {
+            // The connection's task ends without an answer: the client sees
+            // the connection closed, as with a crashing proxy.
+            drop(state);
+            std::panic::panic_any(DroppedConnection);
         }
         Some(Fault::Pass) | None => {}
     }

@@ -172,3 +172,24 @@ async fn an_unreachable_server_is_retryable() {
     );
     assert!(error.is_retryable());
 }
+
+#[tokio::test]
+async fn a_connection_dropped_mid_answer_is_retryable() {
+    let fake = fake().await;
+    let client = client(&fake, "sk_test", DEFAULT_COLLECTION);
+    fake.inject_dropped_connections(1);
+    let error = client
+        .push(&json!({"format": "ipv4-addr.value", "indicators": "1.2.3.4"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unreachable { .. } | ClientError::Timeout { .. }
+        ),
+        "{error}"
+    );
+    assert!(error.is_retryable());
+    // The next call gets through on a fresh connection.
+    client.check_collection().await.unwrap();
+}
