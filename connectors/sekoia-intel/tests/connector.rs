@@ -1,0 +1,437 @@
+//! The Sekoia sink against the fake server: startup, batches of stream
+//! events of every kind, refused values and failures.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use opencti_connector::config::Settings;
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::stream::event::{EventKind, OPENCTI_EXTENSION, StreamEvent};
+use opencti_connector::stream::sink::{BatchOutcome, Outcome};
+use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
+use opencti_sekoia_intel::connector::{SekoiaSink, StartupError, StartupRetry};
+use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
+use serde_json::{Value, json};
+
+const C: &str = DEFAULT_COLLECTION;
+
+fn config(url: &str, extra: &[(&str, &str)]) -> SekoiaConfig {
+    let mut pairs = vec![
+        ("OPENCTI_URL", "https://opencti.example.org"),
+        ("OPENCTI_TOKEN", "token"),
+        ("CONNECTOR_ID", "0b8f2c1e-8f5a-4c57-9d56-5b9f1f0e2a11"),
+        ("CONNECTOR_NAME", "Sekoia"),
+        ("CONNECTOR_LIVE_STREAM_ID", "live"),
+        ("SEKOIA_INTEL_URL", url),
+        ("SEKOIA_INTEL_APIKEY", "sk_test"),
+        ("SEKOIA_INTEL_IOC_COLLECTION_UUID", C),
+        ("SEKOIA_INTEL_TIMEOUT", "5"),
+    ];
+    pairs.extend_from_slice(extra);
+    let tables: Vec<_> = RUNTIME_TABLES
+        .iter()
+        .copied()
+        .chain([SEKOIA_INTEL_VARS])
+        .collect();
+    SekoiaConfig::try_from(&Settings::from_env_pairs(&tables, pairs)).unwrap()
+}
+
+fn quick_retry() -> StartupRetry {
+    StartupRetry {
+        attempts: 3,
+        first_delay: Duration::from_millis(10),
+    }
+}
+
+async fn setup() -> (FakeSekoia, SekoiaSink) {
+    let fake = FakeSekoia::start(FakeSettings::default()).await.unwrap();
+    let sink = SekoiaSink::new(config(&fake.url(), &[]))
+        .unwrap()
+        .with_startup_retry(quick_retry());
+    sink.start().await.unwrap();
+    (fake, sink)
+}
+
+fn indicator(n: u32, pattern: &str) -> Value {
+    json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "name": pattern,
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2025-11-24T10:00:00.000Z",
+        "valid_until": "2026-02-22T10:00:00.000Z",
+        "revoked": false,
+        "confidence": 80,
+        "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "command-and-control"}],
+        "extensions": {OPENCTI_EXTENSION: {"extension_type": "property-extension", "id": format!("opencti-{n}"), "type": "Indicator"}},
+    })
+}
+
+fn revoked(mut object: Value) -> Value {
+    object["revoked"] = json!(true);
+    object
+}
+
+fn event(seq: u32, kind: EventKind, data: Value) -> StreamEvent {
+    event_with_context(seq, kind, data, None)
+}
+
+fn event_with_context(
+    seq: u32,
+    kind: EventKind,
+    data: Value,
+    context: Option<Value>,
+) -> StreamEvent {
+    let mut envelope = json!({"version": "4", "type": kind.as_str(), "message": "test"});
+    envelope["data"] = data;
+    if let Some(context) = context {
+        envelope["context"] = context;
+    }
+    StreamEvent::parse(&format!("1732460000000-{seq}"), kind, &envelope.to_string()).unwrap()
+}
+
+fn outcomes(outcome: BatchOutcome) -> Vec<Outcome> {
+    match outcome {
+        BatchOutcome::PerEvent(outcomes) => outcomes,
+        other => panic!("expected per-event outcomes, got {other:?}"),
+    }
+}
+
+fn posts(fake: &FakeSekoia) -> Vec<Value> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST)
+        .filter_map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn startup_checks_the_collection() {
+    let fake = FakeSekoia::start(FakeSettings::default()).await.unwrap();
+    let missing = SekoiaSink::new(config(
+        &fake.url(),
+        &[("SEKOIA_INTEL_IOC_COLLECTION_UUID", "ioc-collection--nope")],
+    ))
+    .unwrap()
+    .with_startup_retry(quick_retry());
+    let error = missing.start().await.unwrap_err();
+    assert!(
+        matches!(error, StartupError::MissingCollection(_)),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("SEKOIA_INTEL_IOC_COLLECTION_UUID")
+    );
+
+    let refused = SekoiaSink::new(config(&fake.url(), &[("SEKOIA_INTEL_APIKEY", "wrong")]))
+        .unwrap()
+        .with_startup_retry(quick_retry());
+    let error = refused.start().await.unwrap_err();
+    assert!(matches!(error, StartupError::Credentials(_)), "{error}");
+    assert_eq!(fake.requests().len(), 2, "neither is retried");
+
+    let sink = SekoiaSink::new(config(&fake.url(), &[]))
+        .unwrap()
+        .with_startup_retry(quick_retry());
+    fake.inject_failures(StatusCode::SERVICE_UNAVAILABLE, 2, None);
+    sink.start().await.unwrap();
+    fake.inject_failures(StatusCode::SERVICE_UNAVAILABLE, 3, None);
+    let error = sink.start().await.unwrap_err();
+    assert!(
+        matches!(error, StartupError::Unavailable { attempts: 3, .. }),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_created_indicator_is_pushed_as_the_python_connector_does() {
+    let (fake, sink) = setup().await;
+    let data = indicator(1, "[ipv4-addr:value = '198.51.100.7']");
+    let result = outcomes(sink.apply(&[event(1, EventKind::Create, data)]).await);
+    assert_eq!(result, [Outcome::Done]);
+    assert_eq!(
+        posts(&fake),
+        [json!({
+            "format": "ipv4-addr.value",
+            "indicators": "198.51.100.7",
+            "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "command-and-control"}],
+            "valid_from": "2025-11-24T10:00:00.000Z",
+            "valid_until": "2026-02-22T10:00:00.000Z",
+            "description": "https://opencti.example.org/dashboard/observations/indicators/opencti-1",
+        })]
+    );
+    assert_eq!(fake.active_values(C), ["198.51.100.7"]);
+}
+
+#[tokio::test]
+async fn equal_imports_share_a_request_and_other_events_cost_nothing() {
+    let (fake, sink) = setup().await;
+    let first = indicator(
+        1,
+        "[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.2']",
+    );
+    let mut first_again = first.clone();
+    first_again["pattern"] =
+        json!("[ipv4-addr:value = '10.0.0.3' OR ipv4-addr:value = '10.0.0.2']");
+    let mut yara = indicator(3, "rule x { condition: true }");
+    yara["pattern_type"] = json!("yara");
+    let batch = [
+        event(1, EventKind::Create, first),
+        event(
+            2,
+            EventKind::Create,
+            indicator(2, "[domain-name:value = 'evil.example']"),
+        ),
+        event(3, EventKind::Update, first_again),
+        event(4, EventKind::Create, yara),
+        event(
+            5,
+            EventKind::Create,
+            json!({"type": "ipv4-addr", "id": "ipv4-addr--1", "value": "1.1.1.1"}),
+        ),
+        event(
+            6,
+            EventKind::Create,
+            indicator(6, "[autonomous-system:number = 1234]"),
+        ),
+    ];
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result, vec![Outcome::Done; 6]);
+    let indicators: Vec<_> = posts(&fake)
+        .iter()
+        .map(|body| body["indicators"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(indicators, ["10.0.0.2\n10.0.0.1\n10.0.0.3", "evil.example"]);
+    assert_eq!(
+        fake.active_values(C),
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "evil.example"]
+    );
+}
+
+#[tokio::test]
+async fn revocation_removes_exact_matches_only() {
+    let (fake, sink) = setup().await;
+    let ours = indicator(1, "[ipv4-addr:value = '1.2.3.4']");
+    assert_eq!(
+        outcomes(
+            sink.apply(&[event(1, EventKind::Create, ours.clone())])
+                .await
+        ),
+        [Outcome::Done]
+    );
+    // A search for 1.2.3.4 also returns these; only exact values may go.
+    fake.insert_ioc(C, "11.2.3.45", "ipv4-addr.value", false);
+    let old = fake.insert_ioc(C, "1.2.3.4", "ipv4-addr.value", true);
+
+    let result = outcomes(
+        sink.apply(&[event(2, EventKind::Update, revoked(ours.clone()))])
+            .await,
+    );
+    assert_eq!(result, [Outcome::Done]);
+    assert_eq!(fake.active_values(C), ["11.2.3.45"]);
+    let deletes: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::DELETE)
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(deletes.len(), 1);
+    assert!(
+        !deletes[0].ends_with(&old),
+        "an already revoked IoC is left alone"
+    );
+
+    // Un-revoking pushes it again; deleting the indicator revokes it again.
+    let result = outcomes(
+        sink.apply(&[
+            event(3, EventKind::Update, ours.clone()),
+            event(4, EventKind::Delete, ours),
+        ])
+        .await,
+    );
+    assert_eq!(result, [Outcome::Done, Outcome::Done]);
+    assert_eq!(fake.active_values(C), ["11.2.3.45"]);
+}
+
+#[tokio::test]
+async fn a_refused_value_rejects_only_its_event() {
+    let (fake, sink) = setup().await;
+    let batch = [
+        event(
+            1,
+            EventKind::Create,
+            indicator(1, "[ipv4-addr:value = '198.51.100.1']"),
+        ),
+        event(
+            2,
+            EventKind::Create,
+            indicator(
+                2,
+                "[domain-name:value = 'a.example'] AND [ipv4-addr:value = '1.2.3.4']",
+            ),
+        ),
+        event(3, EventKind::Create, indicator(3, "not a pattern")),
+        event(
+            4,
+            EventKind::Create,
+            indicator(4, "[url:value = 'http://ok.example/']"),
+        ),
+    ];
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result[0], Outcome::Done);
+    let Outcome::Reject { reason } = &result[1] else {
+        panic!("{:?}", result[1]);
+    };
+    assert!(
+        reason.contains("\"1.2.3.4\"") && reason.contains("domain-name.value"),
+        "{reason}"
+    );
+    assert!(
+        matches!(&result[2], Outcome::Reject { reason } if reason.contains("cannot parse the STIX pattern")),
+        "{:?}",
+        result[2]
+    );
+    assert_eq!(result[3], Outcome::Done);
+    assert_eq!(
+        fake.active_values(C),
+        ["198.51.100.1", "a.example", "http://ok.example/"]
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_retries_from_the_failing_group_on() {
+    let (fake, sink) = setup().await;
+    let batch = [
+        event(
+            1,
+            EventKind::Create,
+            indicator(1, "[ipv4-addr:value = '198.51.100.1']"),
+        ),
+        event(
+            2,
+            EventKind::Create,
+            indicator(3, "[ipv4-addr:value = '198.51.100.3']"),
+        ),
+        event(
+            3,
+            EventKind::Delete,
+            indicator(2, "[ipv4-addr:value = '198.51.100.2']"),
+        ),
+        event(
+            4,
+            EventKind::Create,
+            indicator(4, "[ipv4-addr:value = '198.51.100.4']"),
+        ),
+    ];
+    // The two pushes go through, the search of the revocation is throttled.
+    fake.pass_requests(2);
+    fake.inject_failures(StatusCode::TOO_MANY_REQUESTS, 1, Some(4));
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result[..2], [Outcome::Done, Outcome::Done]);
+    for outcome in &result[2..] {
+        let Outcome::Retry { reason, after } = outcome else {
+            panic!("expected a retry, got {outcome:?}");
+        };
+        assert!(reason.contains("HTTP 429"), "{reason}");
+        assert_eq!(*after, Some(Duration::from_secs(4)));
+    }
+    assert_eq!(fake.active_values(C), ["198.51.100.1", "198.51.100.3"]);
+
+    // Handed back, the rest goes through; a server error is retried too.
+    fake.inject_failures(StatusCode::INTERNAL_SERVER_ERROR, 1, None);
+    let result = outcomes(sink.apply(&batch[2..]).await);
+    assert!(
+        matches!(
+            &result[..],
+            [Outcome::Retry { after: None, .. }, Outcome::Retry { .. }]
+        ),
+        "{result:?}"
+    );
+    let result = outcomes(sink.apply(&batch[2..]).await);
+    assert_eq!(result, [Outcome::Done, Outcome::Done]);
+    assert_eq!(
+        fake.active_values(C),
+        ["198.51.100.1", "198.51.100.3", "198.51.100.4"]
+    );
+}
+
+#[tokio::test]
+async fn a_full_collection_rejects_without_blocking_the_stream() {
+    let fake = FakeSekoia::start(FakeSettings {
+        max_indicators: 2,
+        ..FakeSettings::default()
+    })
+    .await
+    .unwrap();
+    let sink = SekoiaSink::new(config(&fake.url(), &[])).unwrap();
+    let batch = [
+        event(
+            1,
+            EventKind::Create,
+            indicator(
+                1,
+                "[ipv4-addr:value = '198.51.100.1' OR ipv4-addr:value = '198.51.100.2']",
+            ),
+        ),
+        event(
+            2,
+            EventKind::Create,
+            indicator(2, "[ipv4-addr:value = '198.51.100.3']"),
+        ),
+    ];
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result[0], Outcome::Done);
+    assert!(
+        matches!(&result[1], Outcome::Reject { reason } if reason.contains("HTTP 409")),
+        "{:?}",
+        result[1]
+    );
+}
+
+#[tokio::test]
+async fn an_updated_pattern_revokes_the_old_value_and_pushes_the_new_one() {
+    let (fake, sink) = setup().await;
+    let before = indicator(1, "[ipv4-addr:value = '198.51.100.1']");
+    let after = indicator(1, "[ipv4-addr:value = '198.51.100.2']");
+    let context = json!({
+        "patch": [{"op": "replace", "path": "/pattern", "value": "[ipv4-addr:value = '198.51.100.2']"}],
+        "reverse_patch": [{"op": "replace", "path": "/pattern", "value": "[ipv4-addr:value = '198.51.100.1']"}],
+    });
+    let result = outcomes(
+        sink.apply(&[
+            event(1, EventKind::Create, before),
+            event_with_context(2, EventKind::Update, after, Some(context)),
+        ])
+        .await,
+    );
+    assert_eq!(result, [Outcome::Done, Outcome::Done]);
+    assert_eq!(fake.active_values(C), ["198.51.100.2"]);
+}
+
+#[tokio::test]
+async fn the_last_push_of_a_value_sets_its_properties() {
+    let (fake, sink) = setup().await;
+    // Two indicators with one value: the later event's description must win,
+    // as when the events are applied one by one.
+    let batch: Vec<_> = (1..=6)
+        .map(|n| {
+            event(
+                n,
+                EventKind::Create,
+                indicator(n, "[domain-name:value = 'shared.example']"),
+            )
+        })
+        .collect();
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result, vec![Outcome::Done; 6]);
+    let iocs = fake.iocs();
+    assert_eq!(iocs.len(), 1);
+    assert_eq!(
+        iocs[0].fields["description"],
+        "https://opencti.example.org/dashboard/observations/indicators/opencti-6"
+    );
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the Sekoia connector against the in-process fake Sekoia.
+
+mod client;
+mod connector;
+mod end_to_end;
+mod examples;
