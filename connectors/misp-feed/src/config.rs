@@ -51,7 +51,7 @@ pub static VARS: &[Var] = &[
         .default("256")
         .help("Largest accepted manifest or event file, in MiB; larger events are reported and skipped"),
     Var::new("MISP_FEED_EVENTS_IN_FLIGHT", "misp_feed", "events_in_flight", VarKind::Int)
-        .default("2")
+        .default("4")
         .help("URL mode: events whose bundles may wait for the broker's confirms at once (more is faster on a slow broker, and takes more memory)"),
     Var::new("MISP_FEED_BUCKET_NAME", "misp_feed", "bucket_name", VarKind::String)
         .aliases(&["MISP_BUCKET_NAME"])

@@ -38,7 +38,7 @@ fn defaults_are_the_python_connectors() {
     assert_eq!(config.http.max_file_size, 256 << 20);
     assert_eq!(config.http.retry.retries, 3);
     assert_eq!(config.http.timeout, Duration::from_secs(60));
-    assert_eq!(config.events_in_flight, 2);
+    assert_eq!(config.events_in_flight, 4);
     match config.source {
         SourceConfig::Url {
             location,
