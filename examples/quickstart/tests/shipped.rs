@@ -50,6 +50,10 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             spec: opencti_ptnad::connector::SPEC,
         },
         Shipped {
+            dir: "sekoia-intel",
+            spec: opencti_sekoia_intel::SPEC,
+        },
+        Shipped {
             dir: "teamt5",
             spec: opencti_teamt5::connector::SPEC,
         },
