@@ -274,10 +274,22 @@ async fn in_own_task<T: Send + 'static>(
     }
 }
 
-async fn send_converted(ctx: &RunContext, converted: &ConvertedEvent) -> Result<(), RunError> {
+async fn send_converted(
+    ctx: &RunContext,
+    converted: &ConvertedEvent,
+    publishing: &Semaphore,
+) -> Result<(), RunError> {
     tracing::info!("Sending event STIX2 bundle...");
     for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
-        ctx.send_bundle(bundle).await?;
+        // Split, encoded and counted on the work before a publishing slot
+        // frees, so the broker gets the next messages at once.
+        let prepared = ctx.prepare_bundle(bundle).await?;
+        let Ok(_slot) = publishing.acquire().await else {
+            return Err(RunError::Interrupted(
+                "the publishing slots were closed".to_owned(),
+            ));
+        };
+        ctx.send_prepared(prepared).await?;
     }
     Ok(())
 }
@@ -313,9 +325,11 @@ impl MispFeed {
         // Events are downloaded and converted one at a time while up to
         // `events_in_flight` earlier ones wait for their broker confirms
         // (confirms and the platform's `addExpectations` answer take longer
-        // than converting an ordinary event); the state follows the confirms
-        // in feed order.
+        // than converting an ordinary event), and one more is split and
+        // counted on the work, ready to publish as soon as a slot frees; the
+        // state follows the confirms in feed order.
         let events_in_flight = self.config.events_in_flight.max(1);
+        let publishing = &Semaphore::new(events_in_flight);
         let budget = Arc::new(Semaphore::new(MEMORY_BUDGET_KIB));
         let (sender, mut receiver) = mpsc::channel::<Prepared>(1);
         let producer = async {
@@ -357,7 +371,7 @@ impl MispFeed {
                             Err(error) => return (progress, Some(error)),
                         }
                     }
-                    prepared = receiver.recv(), if receiving && in_flight.len() < events_in_flight => {
+                    prepared = receiver.recv(), if receiving && in_flight.len() <= events_in_flight => {
                         match prepared {
                             None => receiving = false,
                             Some(Prepared::Failed(error)) => {
@@ -369,7 +383,7 @@ impl MispFeed {
                             }
                             Some(Prepared::Ready { index, converted, budget }) => {
                                 in_flight.push_back(Box::pin(async move {
-                                    let sent = send_converted(ctx, &converted).await;
+                                    let sent = send_converted(ctx, &converted, publishing).await;
                                     drop(budget);
                                     (index, sent.map(|()| Outcome::Sent))
                                 }));
@@ -489,7 +503,7 @@ impl MispFeed {
     ) -> Result<Outcome, RunError> {
         match self.convert_file(ctx, key, bytes, now).await? {
             Some(converted) => {
-                send_converted(ctx, &converted).await?;
+                send_converted(ctx, &converted, &Semaphore::new(1)).await?;
                 Ok(Outcome::Sent)
             }
             None => Ok(Outcome::Skipped),

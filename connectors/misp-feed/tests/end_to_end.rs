@@ -295,7 +295,10 @@ async fn a_full_platform_queue_pauses_the_backfill() {
     server.put("manifest.json", &b"{}"[..]);
     run_once(&settings).await.expect("the empty run succeeds");
     sim.pause_worker(&connector_id).unwrap();
-    let events = 4;
+    // The events in flight (4, and 1 prepared) may all pass the threshold
+    // check before the first one's messages reach the queue: a longer feed
+    // shows the pause.
+    let events = 12;
     let manifest = publish(&server, 0..events, 5, 1_700_000_000);
     server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
 

@@ -12,7 +12,7 @@ use crate::api::{ApiClient, RetryPolicy, WorkError};
 use crate::config::{PlatformTls, Secret};
 use crate::error::SendError;
 use crate::metrics::Metrics;
-use crate::publish::{BundleSender, SendOptions, SendReport};
+use crate::publish::{BundleSender, PreparedSend, SendOptions, SendReport};
 use crate::schedule::Buffering;
 use crate::state::{State, StateHandle};
 use crate::work::RunWork;
@@ -60,6 +60,18 @@ enum Backend {
         buffering: Arc<Buffering>,
     },
     Recorder(Arc<Mutex<Recorded>>),
+}
+
+/// A bundle split, encoded and counted on the work by
+/// [`RunContext::prepare_bundle`], waiting for [`RunContext::send_prepared`].
+#[derive(Debug)]
+pub struct PreparedBundle(PreparedInner);
+
+#[derive(Debug)]
+enum PreparedInner {
+    Live(PreparedSend),
+    /// A test context records the bundle when it is "published".
+    Recorded(Box<Value>),
 }
 
 #[derive(Debug, Default)]
@@ -259,6 +271,63 @@ impl RunContext {
                 sender
                     .send(bundle, work_id, options, &self.shutdown)
                     .await?
+            }
+        };
+        self.bundles_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// The first half of [`RunContext::send_bundle`]: pauses if the
+    /// platform is buffering, splits and encodes `bundle` and announces its
+    /// messages on the run's work, without publishing them;
+    /// [`RunContext::send_prepared`] publishes. A connector sending several
+    /// bundles at once prepares the next one while earlier ones are being
+    /// confirmed, so the broker never waits for the splitting.
+    pub async fn prepare_bundle(&self, bundle: Value) -> Result<PreparedBundle, SendError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SendError::Cancelled);
+        }
+        match &self.backend {
+            Backend::Recorder(_) => Ok(PreparedBundle(PreparedInner::Recorded(Box::new(bundle)))),
+            Backend::Live {
+                sender,
+                work,
+                buffering,
+            } => {
+                if !buffering.wait(&self.shutdown, false).await {
+                    return Err(SendError::Cancelled);
+                }
+                let work_id = work.id().await?;
+                let prepared = sender
+                    .prepare(bundle, work_id, &SendOptions::default())
+                    .await?;
+                Ok(PreparedBundle(PreparedInner::Live(prepared)))
+            }
+        }
+    }
+
+    /// Publishes a bundle made ready by [`RunContext::prepare_bundle`] and
+    /// waits for every broker confirm.
+    pub async fn send_prepared(&self, prepared: PreparedBundle) -> Result<SendReport, SendError> {
+        if self.shutdown.is_cancelled() {
+            return Err(SendError::Cancelled);
+        }
+        let report = match (prepared.0, &self.backend) {
+            (PreparedInner::Recorded(bundle), Backend::Recorder(recorded)) => {
+                recorded
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .bundles
+                    .push((*bundle, SendOptions::default()));
+                SendReport::default()
+            }
+            (PreparedInner::Live(prepared), Backend::Live { sender, .. }) => {
+                sender.publish_prepared(prepared, &self.shutdown).await?
+            }
+            _ => {
+                return Err(SendError::InvalidBundle {
+                    reason: "the bundle was prepared by another kind of context".to_owned(),
+                });
             }
         };
         self.bundles_sent.fetch_add(1, Ordering::Relaxed);

@@ -89,6 +89,35 @@ pub struct SendReport {
     pub validation: Option<ValidationMode>,
 }
 
+/// A send made ready by [`BundleSender::prepare`] (or
+/// [`crate::RunContext::prepare_bundle`]): its messages are encoded and
+/// counted on the work, and wait to be published.
+#[derive(Debug)]
+pub struct PreparedSend(Prepared);
+
+#[derive(Debug)]
+enum Prepared {
+    /// Bound for the queue.
+    Queued(Queued),
+    /// A send that does not go through the queue, done whole at publishing.
+    Whole {
+        bundle: Value,
+        work_id: Option<String>,
+        options: Box<SendOptions>,
+    },
+}
+
+#[derive(Debug)]
+enum Queued {
+    /// Encoded messages, already announced on the work.
+    Messages {
+        messages: Vec<OutgoingMessage>,
+        incompatible: usize,
+    },
+    /// The split gave nothing to publish.
+    Nothing(SendReport),
+}
+
 /// Splits `bundle` as pycti does (unless the send asks for no split on
 /// 7.x) and encodes one message per part. Also gives how many items the
 /// splitter left out as incompatible.
@@ -333,8 +362,7 @@ impl BundleSender {
         let inner = &self.inner;
         let mut options = Cow::Borrowed(options);
         let mut validation = None;
-        let validate = (inner.validate_before_import || options.force_validation)
-            && !options.bypass_validation;
+        let validate = self.validates(&options);
         let file_name = options
             .file_name
             .clone()
@@ -439,6 +467,98 @@ impl BundleSender {
                 ..SendReport::default()
             });
         }
+        let queued = self.prepare_queue(bundle, work_id, options).await?;
+        self.publish_queued(queued, shutdown).await
+    }
+
+    /// Whether a send with `options` goes for validation instead of import.
+    fn validates(&self, options: &SendOptions) -> bool {
+        (self.inner.validate_before_import || options.force_validation)
+            && !options.bypass_validation
+    }
+
+    /// The first half of [`BundleSender::send`]: splits and encodes
+    /// `bundle` and announces its messages on the work, without publishing.
+    /// [`BundleSender::publish_prepared`] finishes the send. Preparing the
+    /// next bundle while the previous one is being confirmed keeps the
+    /// broker busy. Sends that do not go to the queue (validation, the API
+    /// protocol, no queue) are done whole by `publish_prepared`.
+    pub async fn prepare(
+        &self,
+        bundle: Value,
+        work_id: Option<&str>,
+        options: &SendOptions,
+    ) -> Result<PreparedSend, SendError> {
+        let inner = &self.inner;
+        let queued = inner.send_to_queue && inner.protocol != QueueProtocol::Api;
+        if !queued || self.validates(options) {
+            return Ok(PreparedSend(Prepared::Whole {
+                bundle,
+                work_id: work_id.map(str::to_owned),
+                options: Box::new(options.clone()),
+            }));
+        }
+        if let Some(directory) = &inner.directory {
+            self.write_directory_copy(directory, &bundle).await?;
+        }
+        let queued = self.prepare_queue(bundle, work_id, options).await?;
+        Ok(PreparedSend(Prepared::Queued(queued)))
+    }
+
+    /// Publishes what [`BundleSender::prepare`] made ready and waits for
+    /// every broker confirm.
+    pub async fn publish_prepared(
+        &self,
+        prepared: PreparedSend,
+        shutdown: &CancellationToken,
+    ) -> Result<SendReport, SendError> {
+        match prepared.0 {
+            Prepared::Whole {
+                bundle,
+                work_id,
+                options,
+            } => Box::pin(self.send(bundle, work_id.as_deref(), &options, shutdown)).await,
+            Prepared::Queued(queued) => self.publish_queued(queued, shutdown).await,
+        }
+    }
+
+    async fn publish_queued(
+        &self,
+        queued: Queued,
+        shutdown: &CancellationToken,
+    ) -> Result<SendReport, SendError> {
+        let (messages, incompatible) = match queued {
+            Queued::Nothing(report) => return Ok(report),
+            Queued::Messages {
+                messages,
+                incompatible,
+            } => (messages, incompatible),
+        };
+        let inner = &self.inner;
+        let publisher = inner
+            .publisher
+            .as_ref()
+            .ok_or_else(|| SendError::InvalidBundle {
+                reason: "no broker connection for the amqp protocol".to_owned(),
+            })?;
+        publisher
+            .publish_all(&inner.exchange, &inner.routing_key, &messages, shutdown)
+            .await?;
+        Ok(SendReport {
+            messages: messages.len(),
+            incompatible,
+            validation: None,
+        })
+    }
+
+    /// Split, encode, expectations: the queue path up to publishing.
+    async fn prepare_queue(
+        &self,
+        bundle: Value,
+        work_id: Option<&str>,
+        options: &SendOptions,
+    ) -> Result<Queued, SendError> {
+        let inner = &self.inner;
         let generation = inner.api.generation();
         // Splitting and encoding are CPU work (milliseconds for a large
         // bundle): in a task of their own, which the other worker thread
@@ -467,10 +587,10 @@ impl BundleSender {
         };
         if messages.is_empty() {
             tracing::debug!("Nothing to import in this bundle");
-            return Ok(SendReport {
+            return Ok(Queued::Nothing(SendReport {
                 incompatible,
                 ..SendReport::default()
-            });
+            }));
         }
         if let Some(work_id) = work_id {
             inner
@@ -478,19 +598,9 @@ impl BundleSender {
                 .add_expectations(work_id, messages.len() as u64)
                 .await?;
         }
-        let publisher = inner
-            .publisher
-            .as_ref()
-            .ok_or_else(|| SendError::InvalidBundle {
-                reason: "no broker connection for the amqp protocol".to_owned(),
-            })?;
-        publisher
-            .publish_all(&inner.exchange, &inner.routing_key, &messages, shutdown)
-            .await?;
-        Ok(SendReport {
-            messages: messages.len(),
+        Ok(Queued::Messages {
+            messages,
             incompatible,
-            validation: None,
         })
     }
 

@@ -35,12 +35,14 @@ enum ScriptError {
 }
 
 /// Sends its bundles, recording progress in the state after each, then
-/// fails if asked, or waits for shutdown if asked.
+/// fails if asked, or waits for shutdown if asked. With `prepare_ahead`,
+/// prepares every bundle first and publishes them last to first.
 struct Scripted {
     bundles: Vec<Value>,
     options: SendOptions,
     fail: bool,
     wait_for_shutdown: bool,
+    prepare_ahead: bool,
 }
 
 impl ImportSource for Scripted {
@@ -53,10 +55,21 @@ impl ImportSource for Scripted {
             options: SendOptions::default(),
             fail: false,
             wait_for_shutdown: false,
+            prepare_ahead: false,
         })
     }
 
     async fn run(&mut self, ctx: &RunContext) -> Result<(), ScriptError> {
+        if self.prepare_ahead {
+            let mut prepared = Vec::new();
+            for bundle in &self.bundles {
+                prepared.push(ctx.prepare_bundle(bundle.clone()).await?);
+            }
+            for bundle in prepared.into_iter().rev() {
+                ctx.send_prepared(bundle).await?;
+            }
+            return Ok(());
+        }
         for (index, bundle) in self.bundles.iter().enumerate() {
             ctx.send_bundle_with(bundle.clone(), &self.options).await?;
             let mut state = ctx.state().unwrap_or_default();
@@ -79,6 +92,7 @@ fn scripted(bundles: Vec<Value>) -> Scripted {
         options: SendOptions::default(),
         fail: false,
         wait_for_shutdown: false,
+        prepare_ahead: false,
     }
 }
 
@@ -247,6 +261,57 @@ async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
         );
         assert!(pings.last().unwrap()["connectorInfo"]["last_run_datetime"].is_string());
     }
+}
+
+#[tokio::test]
+async fn prepared_bundles_are_counted_on_the_work_and_published_when_sent() {
+    let (platform, queue) = platform_and_queue("7.261026.0", None).await;
+    let mut source = scripted(vec![four_object_bundle(), single(1)]);
+    source.prepare_ahead = true;
+    let runner = quick_runner(
+        source,
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the run finished in time")
+    .expect("the run succeeded");
+
+    // Both announced before either was published (in the order prepared),
+    // and published in the order sent: the single identity first.
+    assert_eq!(
+        platform.calls("addExpectations"),
+        vec![
+            json!({ "id": "work_1", "expectations": 4 }),
+            json!({ "id": "work_1", "expectations": 1 })
+        ]
+    );
+    let received = queue.consume(5, Duration::from_secs(10)).await;
+    let first_ids: Vec<String> = received
+        .iter()
+        .map(|message| {
+            let envelope: Value = serde_json::from_slice(&message.body).unwrap();
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(envelope["content"].as_str().unwrap())
+                .unwrap();
+            let bundle: Value = serde_json::from_slice(&content).unwrap();
+            bundle["objects"][0]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        first_ids,
+        vec![
+            "identity--00000000-0000-4000-8000-000000000001".to_owned(),
+            IDENTITY.to_owned(),
+            INDICATOR.to_owned(),
+            MALWARE.to_owned(),
+            RELATIONSHIP.to_owned(),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -477,6 +542,10 @@ async fn test_contexts_record_what_a_connector_does() {
     assert_eq!(probe.state().unwrap()["sent"], json!(2));
     ctx.report_error("bad item", "row 3").await.unwrap();
     assert_eq!(probe.errors()[0].error, "bad item");
+    let prepared = ctx.prepare_bundle(single(3)).await.unwrap();
+    assert_eq!(probe.bundles().len(), 2, "recorded when sent, not prepared");
+    ctx.send_prepared(prepared).await.unwrap();
+    assert_eq!(probe.bundles()[2], single(3));
     probe.shut_down();
     assert!(matches!(
         ctx.send_bundle(single(3)).await,
