@@ -2,6 +2,7 @@
 //! with the `X-Ns-Nti-Key` header, streamed to a file on disk (gzip
 //! transfer encoding undone on the fly), with timeouts and retries.
 
+use opencti_connector::error_chain;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -326,18 +327,6 @@ async fn error_message(response: reqwest::Response) -> String {
     start
 }
 
-/// An error and its causes, joined (reqwest's own message is terse).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,26 +352,5 @@ mod tests {
             next_wait(Some(Duration::from_secs(86_400)), backoff),
             MAX_RETRY_AFTER
         );
-    }
-
-    #[test]
-    fn error_chains_name_every_cause() {
-        let outer = ChainedError(std::io::Error::other("connection reset"));
-        assert_eq!(error_chain(&outer), "outer failure: connection reset");
-    }
-
-    #[derive(Debug)]
-    struct ChainedError(std::io::Error);
-
-    impl std::fmt::Display for ChainedError {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("outer failure")
-        }
-    }
-
-    impl std::error::Error for ChainedError {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
     }
 }

@@ -14,6 +14,7 @@
 //! authentication problems that an operator can fix without losing data; other
 //! 4xx answers are rejections carrying PT NAD's error text.
 
+use opencti_connector::error_chain;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Once;
@@ -841,18 +842,6 @@ fn error_text(body: &[u8]) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
-}
-
-/// The error and its sources, which carry the useful part for transport errors.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

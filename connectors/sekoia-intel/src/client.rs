@@ -8,6 +8,7 @@
 //! (an operator can fix those without losing data); other 4xx answers are
 //! rejections of the request itself.
 
+use opencti_connector::error_chain;
 use std::fmt;
 use std::sync::Once;
 use std::time::Duration;
@@ -446,18 +447,6 @@ fn error_text(body: &[u8]) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
-}
-
-/// The error and its sources, which carry the useful part for transport errors.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! before expiry and after a 401) or a static key, listing pages and STIX
 //! bundle downloads, with retries on 429/5xx/broken connections.
 
+use opencti_connector::error_chain;
 use std::time::Duration;
 
 use opencti_connector::config::Secret;
@@ -113,20 +114,6 @@ fn url_text(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
     url.to_string()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn body_excerpt(body: &[u8]) -> String {

@@ -66,3 +66,51 @@ impl From<AmqpError> for SendError {
         }
     }
 }
+
+/// An error and its causes on one line, each cause once: HTTP and TLS
+/// libraries keep the useful part ("connection refused", "certificate
+/// expired") in `source()`, which `Display` leaves out.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug)]
+    struct Wrapped(&'static str, std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.1)
+        }
+    }
+
+    #[test]
+    fn every_cause_is_named_once() {
+        let outer = Wrapped("request failed", std::io::Error::other("connection reset"));
+        assert_eq!(error_chain(&outer), "request failed: connection reset");
+        let repeating = Wrapped(
+            "request failed: connection reset",
+            std::io::Error::other("connection reset"),
+        );
+        assert_eq!(error_chain(&repeating), "request failed: connection reset");
+    }
+}

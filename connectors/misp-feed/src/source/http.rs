@@ -1,6 +1,7 @@
 //! Feed files over HTTP(S): timeouts, retries, a size cap, an optional
 //! `Authorization` header.
 
+use opencti_connector::error_chain;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -179,21 +180,6 @@ pub(crate) fn display_url(url: &Url) -> String {
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
     shown.to_string()
-}
-
-/// An error and its causes on one line (reqwest hides the interesting part in `source()`).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -646,14 +646,7 @@ fn graphql_error(operation: &str, error: &Value) -> ApiError {
 /// A transport error's description, without the URL (which is fine) and
 /// without anything from the request headers (which reqwest never prints).
 fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::error::error_chain(error)
 }
 
 #[cfg(test)]
