@@ -14,7 +14,7 @@
 //! authentication problems that an operator can fix without losing data; other
 //! 4xx answers are rejections carrying PT NAD's error text.
 
-use opencti_connector::error_chain;
+use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Once;
@@ -833,15 +833,7 @@ fn parse<T: serde::de::DeserializeOwned>(
 
 /// PT NAD's answer as readable text, cut to a sane length.
 fn error_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "(empty answer)".to_owned();
-    }
-    match text.char_indices().nth(MAX_ERROR_TEXT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    answer_excerpt(body, MAX_ERROR_TEXT)
 }
 
 #[cfg(test)]
@@ -941,16 +933,5 @@ mod tests {
         assert!(!token.contains("tok-123"), "{token}");
         assert!(!login.contains("S3cret!"), "{login}");
         assert!(login.contains("opencti"), "{login}");
-    }
-
-    #[test]
-    fn error_text_is_trimmed_and_bounded() {
-        assert_eq!(error_text(b"  "), "(empty answer)");
-        assert_eq!(error_text(b" {\"detail\": \"x\"}\n"), "{\"detail\": \"x\"}");
-        let long = "é".repeat(MAX_ERROR_TEXT + 10);
-        assert_eq!(
-            error_text(long.as_bytes()).chars().count(),
-            MAX_ERROR_TEXT + 1
-        );
     }
 }

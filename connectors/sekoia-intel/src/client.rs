@@ -8,7 +8,7 @@
 //! (an operator can fix those without losing data); other 4xx answers are
 //! rejections of the request itself.
 
-use opencti_connector::error_chain;
+use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
 use std::sync::Once;
 use std::time::Duration;
@@ -438,15 +438,7 @@ fn json_answer(operation: Operation, body: &[u8]) -> Result<Option<Value>, Clien
 
 /// Sekoia's answer as readable text, cut to a sane length.
 fn error_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "(empty answer)".to_owned();
-    }
-    match text.char_indices().nth(MAX_ERROR_TEXT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    answer_excerpt(body, MAX_ERROR_TEXT)
 }
 
 #[cfg(test)]
@@ -504,15 +496,5 @@ mod tests {
             detail: String::new(),
         };
         assert!(refused.is_retryable() && refused.is_bad_key());
-    }
-
-    #[test]
-    fn error_text_is_trimmed_and_bounded() {
-        assert_eq!(error_text(b"  "), "(empty answer)");
-        let long = "é".repeat(MAX_ERROR_TEXT + 10);
-        assert_eq!(
-            error_text(long.as_bytes()).chars().count(),
-            MAX_ERROR_TEXT + 1
-        );
     }
 }

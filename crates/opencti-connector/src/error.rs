@@ -84,9 +84,38 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// A vendor's answer body for an error message: trimmed, at most
+/// `max_chars` characters (cut with `…`), `(empty answer)` when blank.
+pub fn answer_excerpt(body: &[u8], max_chars: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty answer)".to_owned();
+    }
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::error_chain;
+    use super::{answer_excerpt, error_chain};
+
+    #[test]
+    fn answer_excerpts_are_trimmed_and_bounded() {
+        const MAX: usize = 1000;
+        assert_eq!(answer_excerpt(b"  ", MAX), "(empty answer)");
+        assert_eq!(
+            answer_excerpt(b" {\"detail\": \"x\"}\n", MAX),
+            "{\"detail\": \"x\"}"
+        );
+        let long = "é".repeat(MAX + 10);
+        assert_eq!(
+            answer_excerpt(long.as_bytes(), MAX).chars().count(),
+            MAX + 1
+        );
+    }
 
     #[derive(Debug)]
     struct Wrapped(&'static str, std::io::Error);

@@ -54,7 +54,7 @@ pub mod tls;
 pub mod work;
 
 pub use context::RunContext;
-pub use error::{Error, SendError, error_chain};
+pub use error::{Error, SendError, answer_excerpt, error_chain};
 pub use import::{ImportSource, run_import};
 
 #[cfg(feature = "stream")]
