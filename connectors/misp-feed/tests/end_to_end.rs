@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use crate::convert_golden::fixture;
 use crate::support::feed_server::{Fault, FeedServer};
 use crate::support::generator;
-use crate::support::proxy::Relay;
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use opencti_sim::relay::Relay;
 
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -243,7 +243,7 @@ async fn a_broker_cut_loses_no_event() {
     let events = 30;
     let manifest = publish(&server, 0..events, 50, 1_700_000_000);
     server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
-    let relay = Relay::start(RABBITMQ_PORT).await;
+    let relay = Relay::start(RABBITMQ_PORT).await.expect("relay starts");
     let connector_id = uuid::Uuid::new_v4().to_string();
     let settings = settings(
         &sim,

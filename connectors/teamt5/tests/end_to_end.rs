@@ -15,8 +15,8 @@ use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::relay::Relay;
 use crate::support::{fake_with, fast_http, fixture, ioc_item, report_item};
+use opencti_sim::relay::Relay;
 
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -230,7 +230,7 @@ async fn a_broker_cut_loses_no_publication() {
             &generated_bundle(bundle, per_bundle),
         );
     }
-    let relay = Relay::start(5672).await;
+    let relay = Relay::start(5672).await.expect("relay starts");
     let connector_id = uuid::Uuid::new_v4().to_string();
     let settings = settings_with(
         &sim,

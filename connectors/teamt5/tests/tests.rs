@@ -5,6 +5,5 @@ mod config;
 mod connector_run;
 mod end_to_end;
 mod mapping;
-mod relay;
 mod shipped_examples;
 mod support;

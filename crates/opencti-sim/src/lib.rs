@@ -56,6 +56,7 @@ mod http;
 mod jwt;
 mod model;
 mod objects;
+pub mod relay;
 mod store;
 mod stream;
 mod worker;

@@ -2,5 +2,4 @@
 
 pub(crate) mod feed_server;
 pub(crate) mod generator;
-pub(crate) mod proxy;
 pub(crate) mod s3_server;

@@ -1,5 +1,6 @@
-//! A TCP relay on 127.0.0.1 that can cut its connections, to break the
-//! connector's link to RabbitMQ in the middle of a run.
+//! A TCP relay on 127.0.0.1 that can cut its connections: put it between a
+//! connector and RabbitMQ (`MQ_PORT`) to break the link in the middle of a
+//! run and check that nothing is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// The relay; stops when dropped.
-pub(crate) struct Relay {
+#[derive(Debug)]
+pub struct Relay {
     port: u16,
     /// Cancelled to cut every open connection (new ones are still accepted).
     cut: Arc<std::sync::Mutex<CancellationToken>>,
@@ -24,16 +26,16 @@ impl Drop for Relay {
 }
 
 impl Relay {
-    /// Relays 127.0.0.1:<port> to `target`.
-    pub(crate) async fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+    /// Relays a free port of 127.0.0.1 to 127.0.0.1:`target`.
+    pub async fn start(target: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let cut = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
         let forwarded = Arc::new(AtomicU64::new(0));
         let (cut_for_task, forwarded_for_task) = (Arc::clone(&cut), Arc::clone(&forwarded));
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let token = cut_for_task.lock().unwrap().clone();
+                let token = lock(&cut_for_task).clone();
                 let forwarded = Arc::clone(&forwarded_for_task);
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
@@ -46,30 +48,36 @@ impl Relay {
                 });
             }
         });
-        Self {
+        Ok(Self {
             port,
             cut,
             forwarded,
             task,
-        }
+        })
     }
 
     /// The relay's port.
-    pub(crate) fn port(&self) -> u16 {
+    pub fn port(&self) -> u16 {
         self.port
     }
 
     /// Bytes relayed from clients to the target so far.
-    pub(crate) fn forwarded(&self) -> u64 {
+    pub fn forwarded(&self) -> u64 {
         self.forwarded.load(Ordering::Relaxed)
     }
 
     /// Drops every open connection at once.
-    pub(crate) fn cut(&self) {
-        let mut token = self.cut.lock().unwrap();
+    pub fn cut(&self) {
+        let mut token = lock(&self.cut);
         token.cancel();
         *token = CancellationToken::new();
     }
+}
+
+fn lock(cut: &std::sync::Mutex<CancellationToken>) -> std::sync::MutexGuard<'_, CancellationToken> {
+    // A token stays usable whatever a panicking holder left.
+    cut.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Copies both ways until either side closes; counts client bytes.
