@@ -14,6 +14,9 @@
 # Each prints objects/s, the connector's peak RSS (from /usr/bin/time) and
 # the CPU time each process spent (connector, opencti-sim, the RabbitMQ
 # node), which shows where the cores go.
+# Between the two, a bare publisher (the broker_ceiling example) sends as
+# many messages of the same mean size, persistent and confirmed: the most
+# the broker on this host takes, whatever the connector.
 #
 # Usage: examples/misp-feed/measure.sh [EVENTS] [ATTRIBUTES]   (default 1000 50)
 set -euo pipefail
@@ -23,6 +26,7 @@ events="${1:-1000}"
 attributes="${2:-50}"
 scripts/ensure-rabbitmq.sh
 cargo build --release --quiet -p opencti-sim --bin opencti-sim
+cargo build --release --quiet -p opencti-connector --example broker_ceiling
 cargo build --release --quiet -p opencti-misp-feed --bin opencti-misp-feed --example generate_feed
 release="${CARGO_TARGET_DIR:-target}/release"
 
@@ -91,11 +95,14 @@ run() {
       exit 1
     }
   published="$(now)"
+  rate="$(awk -v o="$objects" -v s="$(elapsed "$started" "$published")" 'BEGIN {printf "%.0f", o / s}')"
   sim_cpu="$(elapsed "$sim_cpu_before" "$(cpu_seconds "$sim_pid")")"
   broker_cpu="$(elapsed "$broker_cpu_before" "$(cpu_seconds "$broker_pid")")"
   curl -fsS -X POST "http://127.0.0.1:$port/sim/api/connectors/$connector_id/resume" >/dev/null
   wait_ingested
   ingested="$(now)"
+  messages="$(grep -o '"received_messages":[0-9]*' <<<"$summary" | cut -d: -f2)"
+  message_bytes="$(grep -o '"received_bytes":[0-9]*' <<<"$summary" | cut -d: -f2)"
   stop_sim
 
   seconds="$(elapsed "$started" "$published")"
@@ -110,4 +117,7 @@ run() {
 }
 
 run "connector + broker (platform worker paused)" --workers-paused
+connector_rate="$rate"
+"$release/examples/broker_ceiling" --messages "$messages" --size "$((message_bytes / messages))" |
+  awk -v c="$connector_rate" '{print "broker alone (bare publisher): " $0; printf "  the connector reached %.0f %% of it\n", c * 100 / $(NF-1)}'
 run "everything on this machine (platform worker ingesting)"

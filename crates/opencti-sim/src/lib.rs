@@ -280,7 +280,9 @@ impl fmt::Display for SimSummary {
         )?;
         write!(
             f,
-            "  worker:            {} messages imported, {} split, {} rejected; {} objects upserted, {} invalid",
+            "  worker:            {} messages received ({} bytes): {} imported, {} split, {} rejected; {} objects upserted, {} invalid",
+            self.worker.received_messages,
+            self.worker.received_bytes,
             self.worker.imported_messages,
             self.worker.split_messages,
             self.worker.rejected_messages,

@@ -398,6 +398,10 @@ pub struct PlaybookStep {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct WorkerCounters {
+    /// Push messages delivered to the worker (held ones included).
+    pub received_messages: u64,
+    /// Their body bytes, which give the mean message size.
+    pub received_bytes: u64,
     /// Messages acknowledged after import.
     pub imported_messages: u64,
     /// Multi-object messages split and republished.

@@ -146,6 +146,11 @@ pub(crate) async fn run(
                         None => break,
                     }
                 }
+                let bytes: usize = batch.iter().map(|delivery| delivery.data.len()).sum();
+                core.store.write(|state| {
+                    state.worker.received_messages += batch.len() as u64;
+                    state.worker.received_bytes += bytes as u64;
+                });
                 if paused {
                     held.extend(batch);
                     stats.set_held(held.len(), held_bytes(&held));

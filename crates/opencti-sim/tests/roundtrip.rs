@@ -256,12 +256,13 @@ async fn bad_push_messages_are_rejected_without_stopping_the_worker() {
     .await
     .expect("broker");
     let channel = connection.create_channel().await.expect("channel");
-    for body in [
+    let bodies = [
         "not json".to_owned(),
         json!({"content": "%%%"}).to_string(),
         json!({"content": base64_of("{\"type\": \"bundle\"}")}).to_string(),
         json!({"content": base64_of("[1, 2]")}).to_string(),
-    ] {
+    ];
+    for body in &bodies {
         channel
             .basic_publish(
                 config["push_exchange"].as_str().expect("exchange").into(),
@@ -280,6 +281,13 @@ async fn bad_push_messages_are_rejected_without_stopping_the_worker() {
     })
     .await
     .expect("all four rejected");
+    let worker = sim.summary().worker;
+    assert_eq!(worker.received_messages, 4);
+    assert_eq!(
+        worker.received_bytes,
+        bodies.iter().map(|body| body.len() as u64).sum::<u64>(),
+        "the mean message size is worked out from these"
+    );
 
     // Still consuming afterwards.
     let work_id = work_add(&sim, &connector_id, "after garbage").await;
