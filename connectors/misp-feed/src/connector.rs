@@ -281,8 +281,8 @@ async fn send_converted(
 ) -> Result<(), RunError> {
     tracing::info!("Sending event STIX2 bundle...");
     for bundle in converted.bundles(MAX_OBJECTS_PER_SEND) {
-        // Split, encoded and counted on the work before a publishing slot
-        // frees, so the broker gets the next messages at once.
+        // Split and encoded before a publishing slot frees, so the broker
+        // gets the next messages at once.
         let prepared = ctx.prepare_bundle(bundle).await?;
         let Ok(_slot) = publishing.acquire().await else {
             return Err(RunError::Interrupted(
@@ -324,10 +324,9 @@ impl MispFeed {
             .collect();
         // Events are downloaded and converted one at a time while up to
         // `events_in_flight` earlier ones wait for their broker confirms
-        // (confirms and the platform's `addExpectations` answer take longer
-        // than converting an ordinary event), and one more is split and
-        // counted on the work, ready to publish as soon as a slot frees; the
-        // state follows the confirms in feed order.
+        // (confirms take longer than converting an ordinary event), and one
+        // more is split and encoded, ready to publish as soon as a slot
+        // frees; the state follows the confirms in feed order.
         let events_in_flight = self.config.events_in_flight.max(1);
         let publishing = &Semaphore::new(events_in_flight);
         let budget = Arc::new(Semaphore::new(MEMORY_BUDGET_KIB));

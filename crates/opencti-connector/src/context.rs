@@ -62,8 +62,9 @@ enum Backend {
     Recorder(Arc<Mutex<Recorded>>),
 }
 
-/// A bundle split, encoded and counted on the work by
-/// [`RunContext::prepare_bundle`], waiting for [`RunContext::send_prepared`].
+/// A bundle split and encoded by [`RunContext::prepare_bundle`], waiting
+/// for [`RunContext::send_prepared`]. Dropping it leaves no trace on the
+/// run's work.
 #[derive(Debug)]
 pub struct PreparedBundle(PreparedInner);
 
@@ -278,11 +279,11 @@ impl RunContext {
     }
 
     /// The first half of [`RunContext::send_bundle`]: pauses if the
-    /// platform is buffering, splits and encodes `bundle` and announces its
-    /// messages on the run's work, without publishing them;
-    /// [`RunContext::send_prepared`] publishes. A connector sending several
-    /// bundles at once prepares the next one while earlier ones are being
-    /// confirmed, so the broker never waits for the splitting.
+    /// platform is buffering, then splits and encodes `bundle`;
+    /// [`RunContext::send_prepared`] announces its messages on the run's
+    /// work and publishes them. A connector sending several bundles at once
+    /// prepares the next one while earlier ones are being confirmed, so the
+    /// broker never waits for the splitting.
     pub async fn prepare_bundle(&self, bundle: Value) -> Result<PreparedBundle, SendError> {
         if self.shutdown.is_cancelled() {
             return Err(SendError::Cancelled);
@@ -306,8 +307,8 @@ impl RunContext {
         }
     }
 
-    /// Publishes a bundle made ready by [`RunContext::prepare_bundle`] and
-    /// waits for every broker confirm.
+    /// Announces a bundle made ready by [`RunContext::prepare_bundle`] on
+    /// the run's work, publishes it and waits for every broker confirm.
     pub async fn send_prepared(&self, prepared: PreparedBundle) -> Result<SendReport, SendError> {
         if self.shutdown.is_cancelled() {
             return Err(SendError::Cancelled);

@@ -90,8 +90,9 @@ pub struct SendReport {
 }
 
 /// A send made ready by [`BundleSender::prepare`] (or
-/// [`crate::RunContext::prepare_bundle`]): its messages are encoded and
-/// counted on the work, and wait to be published.
+/// [`crate::RunContext::prepare_bundle`]): its messages are encoded and wait
+/// to be counted on the work and published. Dropping it leaves no trace on
+/// the work.
 #[derive(Debug)]
 pub struct PreparedSend(Prepared);
 
@@ -109,10 +110,11 @@ enum Prepared {
 
 #[derive(Debug)]
 enum Queued {
-    /// Encoded messages, already announced on the work.
+    /// Encoded messages, announced on `work_id` when published.
     Messages {
         messages: Vec<OutgoingMessage>,
         incompatible: usize,
+        work_id: Option<String>,
     },
     /// The split gave nothing to publish.
     Nothing(SendReport),
@@ -478,11 +480,12 @@ impl BundleSender {
     }
 
     /// The first half of [`BundleSender::send`]: splits and encodes
-    /// `bundle` and announces its messages on the work, without publishing.
-    /// [`BundleSender::publish_prepared`] finishes the send. Preparing the
-    /// next bundle while the previous one is being confirmed keeps the
-    /// broker busy. Sends that do not go to the queue (validation, the API
-    /// protocol, no queue) are done whole by `publish_prepared`.
+    /// `bundle` (and writes its directory copy) without touching the work
+    /// or the broker. [`BundleSender::publish_prepared`] announces the
+    /// messages on the work and publishes them. Preparing the next bundle
+    /// while the previous one is being confirmed keeps the broker busy.
+    /// Sends that do not go to the queue (validation, the API protocol, no
+    /// queue) are done whole by `publish_prepared`.
     pub async fn prepare(
         &self,
         bundle: Value,
@@ -505,8 +508,8 @@ impl BundleSender {
         Ok(PreparedSend(Prepared::Queued(queued)))
     }
 
-    /// Publishes what [`BundleSender::prepare`] made ready and waits for
-    /// every broker confirm.
+    /// Announces what [`BundleSender::prepare`] made ready on the work,
+    /// publishes it and waits for every broker confirm.
     pub async fn publish_prepared(
         &self,
         prepared: PreparedSend,
@@ -527,12 +530,13 @@ impl BundleSender {
         queued: Queued,
         shutdown: &CancellationToken,
     ) -> Result<SendReport, SendError> {
-        let (messages, incompatible) = match queued {
+        let (messages, incompatible, work_id) = match queued {
             Queued::Nothing(report) => return Ok(report),
             Queued::Messages {
                 messages,
                 incompatible,
-            } => (messages, incompatible),
+                work_id,
+            } => (messages, incompatible, work_id),
         };
         let inner = &self.inner;
         let publisher = inner
@@ -541,6 +545,14 @@ impl BundleSender {
             .ok_or_else(|| SendError::InvalidBundle {
                 reason: "no broker connection for the amqp protocol".to_owned(),
             })?;
+        // Announced only now, so that a prepared send that is never
+        // published does not leave its work waiting for it forever.
+        if let Some(work_id) = &work_id {
+            inner
+                .api
+                .add_expectations(work_id, messages.len() as u64)
+                .await?;
+        }
         publisher
             .publish_all(&inner.exchange, &inner.routing_key, &messages, shutdown)
             .await?;
@@ -551,7 +563,7 @@ impl BundleSender {
         })
     }
 
-    /// Split, encode, expectations: the queue path up to publishing.
+    /// Split and encode: the queue path up to the work and the broker.
     async fn prepare_queue(
         &self,
         bundle: Value,
@@ -592,15 +604,10 @@ impl BundleSender {
                 ..SendReport::default()
             }));
         }
-        if let Some(work_id) = work_id {
-            inner
-                .api
-                .add_expectations(work_id, messages.len() as u64)
-                .await?;
-        }
         Ok(Queued::Messages {
             messages,
             incompatible,
+            work_id: work_id.map(str::to_owned),
         })
     }
 
