@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use opencti_connector::stream::previous_fields;
 use opencti_stix::pattern::Pattern;
 use serde_json::{Map, Value};
 
@@ -144,7 +145,7 @@ fn changed(
 ) -> Result<(), MappingError> {
     let current = values(object, scope)?;
     let mut former: Vec<(ListType, String)> = Vec::new();
-    if let Some(previous) = previous_object(object, reverse_patch) {
+    if let Some(previous) = previous_fields(object, reverse_patch, &PATTERN_FIELDS) {
         former.extend(values_or_log(&previous, scope));
     }
     for source in sources {
@@ -193,39 +194,9 @@ fn is_revoked(value: Option<&Value>) -> bool {
     value.and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// The object before the update: the current one with the reverse patch
-/// applied to the top-level fields the mapping reads. `None` when the patch
-/// touches none of them (the values did not change).
-fn previous_object(
-    object: &Map<String, Value>,
-    reverse_patch: &[Value],
-) -> Option<Map<String, Value>> {
-    const FIELDS: [&str; 4] = ["type", "pattern", "pattern_type", "revoked"];
-    let mut previous = object.clone();
-    let mut touched = false;
-    for operation in reverse_patch {
-        let Some(field) = operation
-            .get("path")
-            .and_then(Value::as_str)
-            .and_then(|path| path.strip_prefix('/'))
-            .filter(|field| FIELDS.contains(field))
-        else {
-            continue;
-        };
-        match operation.get("op").and_then(Value::as_str) {
-            Some("add" | "replace") => {
-                let value = operation.get("value").cloned().unwrap_or(Value::Null);
-                previous.insert(field.to_owned(), value);
-            }
-            Some("remove") => {
-                previous.remove(field);
-            }
-            _ => continue,
-        }
-        touched = true;
-    }
-    touched.then_some(previous)
-}
+/// The top-level fields whose change matters: an update touching none of
+/// them leaves the lists alone.
+const PATTERN_FIELDS: [&str; 4] = ["type", "pattern", "pattern_type", "revoked"];
 
 /// The in-scope list values of an indicator's pattern, without duplicates,
 /// in pattern order.
@@ -729,22 +700,6 @@ mod tests {
                 add(ListType::Ip, "192.0.2.1")
             ]
         );
-    }
-
-    #[test]
-    fn the_reverse_patch_rebuilds_only_the_fields_it_touches() {
-        let object = indicator("[ipv4-addr:value = '1.1.1.1']", false);
-        assert!(
-            previous_object(
-                &object,
-                &[json!({"op": "add", "path": "/labels/0", "value": "x"})]
-            )
-            .is_none()
-        );
-        let previous =
-            previous_object(&object, &[json!({"op": "remove", "path": "/pattern"})]).unwrap();
-        assert!(!previous.contains_key("pattern"));
-        assert_eq!(previous.get("revoked"), Some(&json!(false)));
     }
 
     #[test]

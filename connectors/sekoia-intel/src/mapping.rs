@@ -16,6 +16,7 @@
 //!   of its `object:path`.
 
 use opencti_connector::stream::event::{EventKind, OPENCTI_EXTENSION};
+use opencti_connector::stream::previous_fields;
 use opencti_stix::pattern::{
     ComparisonExpression, Literal, ObservationExpression, Pattern, PatternError, Predicate,
     PropertyTest,
@@ -352,7 +353,7 @@ pub fn actions(
     let current = action(kind, object, opencti_url)?;
     let mut steps = Vec::with_capacity(2);
     if kind == EventKind::Update
-        && let Some(previous) = previous_object(object, reverse_patch)
+        && let Some(previous) = previous_fields(object, reverse_patch, &PATTERN_FIELDS)
     {
         let previous_values = match action(EventKind::Delete, &previous, opencti_url) {
             Ok(Action::Revoke(values)) => values,
@@ -381,38 +382,8 @@ pub fn actions(
     Ok(steps)
 }
 
-/// The object before an update, when the update touched its type, pattern
-/// or pattern type.
-fn previous_object(
-    object: &Map<String, Value>,
-    reverse_patch: &[Value],
-) -> Option<Map<String, Value>> {
-    const FIELDS: [&str; 3] = ["type", "pattern", "pattern_type"];
-    let mut previous = object.clone();
-    let mut touched = false;
-    for operation in reverse_patch {
-        let Some(field) = operation
-            .get("path")
-            .and_then(Value::as_str)
-            .and_then(|path| path.strip_prefix('/'))
-            .filter(|field| FIELDS.contains(field))
-        else {
-            continue;
-        };
-        match operation.get("op").and_then(Value::as_str) {
-            Some("add" | "replace") => {
-                let value = operation.get("value").cloned().unwrap_or(Value::Null);
-                previous.insert(field.to_owned(), value);
-            }
-            Some("remove") => {
-                previous.remove(field);
-            }
-            _ => continue,
-        }
-        touched = true;
-    }
-    touched.then_some(previous)
-}
+/// The top-level fields whose change may revoke values.
+const PATTERN_FIELDS: [&str; 3] = ["type", "pattern", "pattern_type"];
 
 /// The IoC import of a STIX indicator; `None` when its pattern holds no
 /// string value.

@@ -251,6 +251,42 @@ fn parse_context(raw: Map<String, Value>) -> Result<EventContext, String> {
     })
 }
 
+/// The object as it was before an update, as far as the top-level `fields`
+/// go: the operations of `reverse_patch` (the event context's) on those
+/// fields are applied to a copy of `object`, the others are ignored.
+/// `None` when the update touched none of `fields`, so a sink that only
+/// cares about, say, `pattern` can tell a pattern change from any other.
+pub fn previous_fields(
+    object: &Map<String, Value>,
+    reverse_patch: &[Value],
+    fields: &[&str],
+) -> Option<Map<String, Value>> {
+    let mut previous = object.clone();
+    let mut touched = false;
+    for operation in reverse_patch {
+        let Some(field) = operation
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|path| path.strip_prefix('/'))
+            .filter(|field| fields.contains(field))
+        else {
+            continue;
+        };
+        match operation.get("op").and_then(Value::as_str) {
+            Some("add" | "replace") => {
+                let value = operation.get("value").cloned().unwrap_or(Value::Null);
+                previous.insert(field.to_owned(), value);
+            }
+            Some("remove") => {
+                previous.remove(field);
+            }
+            _ => continue,
+        }
+        touched = true;
+    }
+    touched.then_some(previous)
+}
+
 /// The epoch milliseconds of a stream id `<ms>-<seq>`.
 pub fn id_timestamp_ms(id: &str) -> Option<u64> {
     let (millis, sequence) = id.split_once('-')?;
@@ -340,6 +376,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn previous_fields_undoes_only_the_fields_asked_for() {
+        let object = serde_json::json!({
+            "type": "indicator", "pattern": "[ipv4-addr:value = '1.1.1.1']",
+            "revoked": false, "name": "new"
+        });
+        let object = object.as_object().unwrap();
+        let fields = ["pattern", "revoked"];
+        let labels_only = [serde_json::json!({"op": "add", "path": "/labels/0", "value": "x"})];
+        assert_eq!(previous_fields(object, &labels_only, &fields), None);
+        let renamed = [serde_json::json!({"op": "replace", "path": "/name", "value": "old"})];
+        assert_eq!(
+            previous_fields(object, &renamed, &fields),
+            None,
+            "not asked for"
+        );
+
+        let reverse_patch = [
+            serde_json::json!({"op": "replace", "path": "/pattern", "value": "[domain-name:value = 'a.example']"}),
+            serde_json::json!({"op": "remove", "path": "/revoked"}),
+            serde_json::json!({"op": "replace", "path": "/name", "value": "old"}),
+            serde_json::json!({"op": "move", "path": "/pattern", "from": "/x"}),
+        ];
+        let previous = previous_fields(object, &reverse_patch, &fields).unwrap();
+        assert_eq!(previous["pattern"], "[domain-name:value = 'a.example']");
+        assert!(!previous.contains_key("revoked"));
+        assert_eq!(
+            previous["name"], "new",
+            "fields not asked for keep their value"
+        );
+        assert_eq!(previous["type"], "indicator");
+    }
     #[test]
     fn parses_a_create_event() {
         let event = StreamEvent::parse("1732460000000-0", EventKind::Create, INDICATOR).unwrap();

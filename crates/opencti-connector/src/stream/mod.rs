@@ -53,7 +53,7 @@ pub mod runtime;
 pub mod sink;
 pub mod sse;
 
-pub use event::{EventContext, EventKind, StixData, StreamEvent};
+pub use event::{EventContext, EventKind, StixData, StreamEvent, previous_fields};
 pub use runner::{StreamConnector, StreamRunner, connector_spec, run_stream};
 pub use runtime::{MemoryState, StateStore, StreamError, StreamRuntime};
 pub use sink::{BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, StreamSink};
