@@ -61,9 +61,9 @@ impl QueueStats {
         }
     }
 
-    fn saw(&self, bytes: usize) {
-        self.seen_messages.fetch_add(1, Ordering::AcqRel);
-        self.seen_bytes.fetch_add(bytes as u64, Ordering::AcqRel);
+    fn saw(&self, messages: u64, bytes: u64) {
+        self.seen_messages.fetch_add(messages, Ordering::AcqRel);
+        self.seen_bytes.fetch_add(bytes, Ordering::AcqRel);
     }
 
     fn set_held(&self, messages: usize, bytes: usize) {
@@ -102,7 +102,7 @@ pub(crate) async fn run(
     };
     tracing::info!(connector_id, queue = %queues.push, "push-queue worker started");
     let mut held: Vec<Delivery> = Vec::new();
-    let held_bytes = |held: &[Delivery]| held.iter().map(|d| d.data.len()).sum::<usize>();
+    let mut held_bytes = 0_usize;
     loop {
         tokio::select! {
             () = core.cancel.cancelled() => break,
@@ -112,6 +112,7 @@ pub(crate) async fn run(
                 Some(WorkerCommand::Resume) => {
                     paused = false;
                     settle(&core, &connector_id, &queues, std::mem::take(&mut held)).await;
+                    held_bytes = 0;
                     stats.set_held(0, 0);
                 }
                 Some(WorkerCommand::DiscardHeld) => {
@@ -120,6 +121,7 @@ pub(crate) async fn run(
                             tracing::warn!(connector_id, %error, "cannot drop a held message");
                         }
                     }
+                    held_bytes = 0;
                     stats.set_held(0, 0);
                 }
             },
@@ -131,10 +133,7 @@ pub(crate) async fn run(
                 let mut next = delivery;
                 loop {
                     match next {
-                        Some(Ok(delivery)) => {
-                            stats.saw(delivery.data.len());
-                            batch.push(delivery);
-                        }
+                        Some(Ok(delivery)) => batch.push(delivery),
                         Some(Err(error)) => ended = Some(Some(error)),
                         None => ended = Some(None),
                     }
@@ -146,14 +145,19 @@ pub(crate) async fn run(
                         None => break,
                     }
                 }
+                // This worker's figures feed the queue-size estimate; the
+                // store's outlive the worker (summary, data file).
+                let messages = batch.len() as u64;
                 let bytes: usize = batch.iter().map(|delivery| delivery.data.len()).sum();
+                stats.saw(messages, bytes as u64);
                 core.store.write(|state| {
-                    state.worker.received_messages += batch.len() as u64;
+                    state.worker.received_messages += messages;
                     state.worker.received_bytes += bytes as u64;
                 });
                 if paused {
                     held.extend(batch);
-                    stats.set_held(held.len(), held_bytes(&held));
+                    held_bytes += bytes;
+                    stats.set_held(held.len(), held_bytes);
                 } else {
                     settle(&core, &connector_id, &queues, batch).await;
                 }
