@@ -17,6 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use opencti_connector::state::State;
+use opencti_connector::task;
 use opencti_connector::{ImportSource, RunContext, SendError};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -260,20 +261,16 @@ impl Progress {
     }
 }
 
-/// Sends a converted event: one bundle, or slices of a huge one.
-/// Runs CPU-bound `work` as a task of its own; a panic in it panics here.
+/// [`task::in_own_task`], stopped only when the runtime ends.
 async fn in_own_task<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, RunError> {
-    match tokio::task::spawn(async move { work() }).await {
-        Ok(value) => Ok(value),
-        Err(error) => match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => Err(RunError::Interrupted(error.to_string())),
-        },
-    }
+    task::in_own_task(work)
+        .await
+        .ok_or_else(|| RunError::Interrupted("the runtime is shutting down".to_owned()))
 }
 
+/// Sends a converted event: one bundle, or slices of a huge one.
 async fn send_converted(
     ctx: &RunContext,
     converted: &ConvertedEvent,

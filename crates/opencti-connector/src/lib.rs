@@ -50,6 +50,7 @@ pub mod publish;
 pub mod schedule;
 pub mod session;
 pub mod state;
+pub mod task;
 pub mod tls;
 pub mod work;
 

@@ -572,15 +572,11 @@ impl BundleSender {
     ) -> Result<Queued, SendError> {
         let inner = &self.inner;
         let generation = inner.api.generation();
-        // Splitting and encoding are CPU work (milliseconds for a large
-        // bundle): in a task of their own, which the other worker thread
-        // can run while this caller's earlier sends keep being confirmed.
-        // (A blocking thread would do too, but each one grows its own
-        // allocator arena: megabytes of peak RSS.)
+        // Splitting and encoding take milliseconds for a large bundle.
         let applicant_id = inner.applicant_id.clone();
         let owned_work_id = work_id.map(str::to_owned);
         let owned_options = options.clone();
-        let encoded = tokio::task::spawn(async move {
+        let encoded = crate::task::in_own_task(move || {
             let fields = EnvelopeFields {
                 applicant_id: applicant_id.as_deref(),
                 work_id: owned_work_id.as_deref(),
@@ -590,13 +586,7 @@ impl BundleSender {
             split_and_encode(bundle, &fields)
         })
         .await;
-        let (messages, incompatible) = match encoded {
-            Ok(encoded) => encoded?,
-            Err(error) => match error.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(_) => return Err(SendError::Cancelled),
-            },
-        };
+        let (messages, incompatible) = encoded.ok_or(SendError::Cancelled)??;
         if messages.is_empty() {
             tracing::debug!("Nothing to import in this bundle");
             return Ok(Queued::Nothing(SendReport {
