@@ -396,6 +396,7 @@ pub struct PlaybookStep {
 
 /// What happened to the push-queue messages so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct WorkerCounters {
     /// Push messages delivered to the worker (held ones included).

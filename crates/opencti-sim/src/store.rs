@@ -222,6 +222,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_data_file_from_before_a_new_counter_or_the_text_events_still_loads() {
+        let older = r#"{
+            "worker": {"imported_messages": 3, "split_messages": 0, "rejected_messages": 1,
+                       "objects_upserted": 3, "objects_invalid": 0},
+            "events": [{"id": "10-0", "event": "create", "data": {"version": "4", "type": "create"}}]
+        }"#;
+        let state: State = serde_json::from_str(older).expect("loads");
+        assert_eq!(state.worker.imported_messages, 3);
+        assert_eq!(state.worker.received_messages, 0);
+        assert_eq!(state.events[0].payload()["type"], "create");
+    }
+
+    #[test]
     fn event_ids_parse_print_and_order() {
         let id: EventId = "1718010586174-3".parse().expect("valid");
         assert_eq!(id, EventId::new(1_718_010_586_174, 3));
