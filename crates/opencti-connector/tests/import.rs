@@ -268,7 +268,7 @@ async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
 }
 
 #[tokio::test]
-async fn prepared_bundles_are_counted_on_the_work_and_published_when_sent() {
+async fn prepared_bundles_are_announced_on_the_work_and_published_when_sent() {
     let (platform, queue) = platform_and_queue("7.261026.0", None).await;
     let mut source = scripted(vec![single(2), four_object_bundle(), single(1)]);
     source.prepare_ahead = true;
