@@ -14,9 +14,10 @@
 # Each prints objects/s, the connector's peak RSS (from /usr/bin/time) and
 # the CPU time each process spent (connector, opencti-sim, the RabbitMQ
 # node), which shows where the cores go.
-# Between the two, a bare publisher (the broker_ceiling example) sends as
-# many messages of the same mean size, persistent and confirmed: the most
-# the broker on this host takes, whatever the connector.
+# Between the two, a bare publisher (the broker_ceiling example: the
+# runtime's publisher with nothing else to do) sends as many messages of the
+# same mean size, persistent and confirmed: the most the broker on this host
+# takes, whatever the connector.
 #
 # Usage: examples/misp-feed/measure.sh [EVENTS] [ATTRIBUTES]   (default 1000 50)
 set -euo pipefail

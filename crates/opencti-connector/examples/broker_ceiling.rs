@@ -1,77 +1,83 @@
-//! How many bundle messages the broker itself accepts per second: a bare
-//! publisher sends `--messages` bodies of `--size` bytes the way every
-//! connector publishes (persistent, `content_encoding=utf-8`, mandatory, to
-//! a durable queue through a direct exchange, one confirm channel, a window
-//! of unconfirmed messages) and does nothing else. A connector that sends
-//! one message per object cannot go faster than this on the same broker;
-//! `examples/misp-feed/measure.sh` prints it next to the connector's rate.
+//! How many bundle messages the broker itself accepts per second: the
+//! runtime's own publisher (`ConfirmPublisher`: persistent,
+//! `content_encoding=utf-8`, mandatory, every confirm awaited) sends
+//! `--messages` bodies of `--size` bytes to a durable queue through a
+//! direct exchange, `--in-flight` batches of `--batch` at once, and does
+//! nothing else: no reading, converting, splitting or encoding. A connector
+//! that sends one message per object cannot go faster on the same broker;
+//! `examples/misp-feed/measure.sh` prints this next to the connector's rate.
 //!
 //! ```text
 //! cargo run --release -p opencti-connector --example broker_ceiling -- \
-//!     --messages 285000 --size 1195
+//!     --messages 285000 --size 1194
 //! ```
 
 use std::time::Instant;
 
 use clap::Parser;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use futures::{StreamExt, TryStreamExt};
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use opencti_connector::amqp::{BrokerLink, BrokerParams, ConfirmPublisher, OutgoingMessage};
+use opencti_connector::config::Secret;
+use opencti_connector::metrics::Metrics;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(about = "Measures the broker's own rate for persistent, confirmed messages")]
 struct Args {
-    /// AMQP URL of the broker.
-    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
-    url: String,
+    /// Broker host (user and password: guest).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Broker port.
+    #[arg(long, default_value_t = 5672)]
+    port: u16,
     /// Messages to publish.
     #[arg(long, default_value_t = 100_000)]
     messages: usize,
     /// Body size in bytes (use the mean size of the connector's messages).
     #[arg(long, default_value_t = 1200)]
     size: usize,
-    /// Messages allowed to wait for their confirm at once.
-    #[arg(long, default_value_t = 1200)]
-    window: usize,
+    /// Messages per batch (the MISP feed's measure: 285 objects per event).
+    #[arg(long, default_value_t = 285)]
+    batch: usize,
+    /// Batches waiting for their confirms at once.
+    #[arg(long, default_value_t = 4)]
+    in_flight: usize,
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let connection = Connection::connect(&args.url, ConnectionProperties::default()).await?;
+    let url = format!("amqp://guest:guest@{}:{}/%2f", args.host, args.port);
+    let connection = Connection::connect(&url, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
     let suffix = uuid::Uuid::new_v4();
     let (exchange, queue) = (format!("ceiling-{suffix}"), format!("ceiling-{suffix}"));
+    let durable_auto_delete = ExchangeDeclareOptions {
+        durable: true,
+        auto_delete: true,
+        ..ExchangeDeclareOptions::default()
+    };
     channel
         .exchange_declare(
             exchange.as_str().into(),
             ExchangeKind::Direct,
-            ExchangeDeclareOptions {
-                durable: true,
-                auto_delete: true,
-                ..ExchangeDeclareOptions::default()
-            },
+            durable_auto_delete,
             FieldTable::default(),
         )
         .await?;
+    let queue_options = QueueDeclareOptions {
+        durable: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
     channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+        .queue_declare(queue.as_str().into(), queue_options, FieldTable::default())
         .await?;
     channel
         .queue_bind(
@@ -83,33 +89,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
 
-    let body = vec![b'A'; args.size];
-    let properties = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_encoding("utf-8".into());
-    let options = BasicPublishOptions {
-        mandatory: true,
-        ..BasicPublishOptions::default()
-    };
+    let metrics = Metrics::default();
+    let params = BrokerParams::plain(&args.host, args.port, "/", "guest", Secret::new("guest"));
+    let publisher = ConfirmPublisher::new(BrokerLink::new(params, metrics.clone()), metrics);
+    let shutdown = CancellationToken::new();
+    let batches = args.messages.div_ceil(args.batch.max(1));
     let started = Instant::now();
-    let mut in_flight = FuturesUnordered::new();
-    let mut refused = 0_usize;
-    for _ in 0..args.messages {
-        let publish = channel.basic_publish(
-            exchange.as_str().into(),
-            queue.as_str().into(),
-            options,
-            &body,
-            properties.clone(),
-        );
-        in_flight.push(async move { publish.await?.await });
-        while in_flight.len() >= args.window.max(1) {
-            refused += settle(in_flight.next().await)?;
-        }
-    }
-    while let Some(confirmation) = in_flight.next().await {
-        refused += settle(Some(confirmation))?;
-    }
+    futures::stream::iter(0..batches)
+        .map(|index| {
+            let count = args.batch.min(args.messages - index * args.batch);
+            let messages = vec![
+                OutgoingMessage {
+                    body: vec![b'A'; args.size]
+                };
+                count
+            ];
+            let (publisher, exchange, queue, shutdown) = (&publisher, &exchange, &queue, &shutdown);
+            async move {
+                publisher
+                    .publish_all(exchange, queue, &messages, shutdown)
+                    .await
+            }
+        })
+        .buffer_unordered(args.in_flight.max(1))
+        .try_collect::<()>()
+        .await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{} persistent messages of {} bytes confirmed in {seconds:.2} s: {:.0} messages/s",
@@ -117,6 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.size,
         args.messages as f64 / seconds
     );
+    publisher.link().close().await;
     channel
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await?;
@@ -124,17 +129,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
         .await?;
     connection.close(200, "done".into()).await?;
-    if refused > 0 {
-        return Err(format!("the broker refused {refused} messages").into());
-    }
     Ok(())
-}
-
-/// 1 if the broker nacked or returned the message, 0 if it took it.
-fn settle(confirmation: Option<lapin::Result<Confirmation>>) -> lapin::Result<usize> {
-    match confirmation {
-        Some(Ok(Confirmation::Ack(None))) | None => Ok(0),
-        Some(Ok(_)) => Ok(1),
-        Some(Err(error)) => Err(error),
-    }
 }
