@@ -265,10 +265,7 @@ impl RunContext {
                 work,
                 buffering,
             } => {
-                if !buffering.wait(&self.shutdown, false).await {
-                    return Err(SendError::Cancelled);
-                }
-                let work_id = work.id().await?;
+                let work_id = self.work_after_buffering(work, buffering).await?;
                 sender
                     .send(bundle, work_id, options, &self.shutdown)
                     .await?
@@ -276,6 +273,19 @@ impl RunContext {
         };
         self.bundles_sent.fetch_add(1, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Waits while the platform is buffering, then gives the run's work id
+    /// (creating the work on first use).
+    async fn work_after_buffering<'w>(
+        &self,
+        work: &'w RunWork,
+        buffering: &Buffering,
+    ) -> Result<Option<&'w str>, SendError> {
+        if !buffering.wait(&self.shutdown, false).await {
+            return Err(SendError::Cancelled);
+        }
+        Ok(work.id().await?)
     }
 
     /// The first half of [`RunContext::send_bundle`]: pauses if the
@@ -295,10 +305,7 @@ impl RunContext {
                 work,
                 buffering,
             } => {
-                if !buffering.wait(&self.shutdown, false).await {
-                    return Err(SendError::Cancelled);
-                }
-                let work_id = work.id().await?;
+                let work_id = self.work_after_buffering(work, buffering).await?;
                 let prepared = sender
                     .prepare(bundle, work_id, &SendOptions::default())
                     .await?;
