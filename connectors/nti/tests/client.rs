@@ -12,7 +12,7 @@ use crate::support::{self, KEY, file_name, fixture_records, sent_objects};
 
 fn url_package() -> Vec<u8> {
     let name = file_name("url-basic", 1);
-    fake::package(&[(name.as_str(), fake::entry_content(&fixture_records("url")))])
+    fake::package(&[(name, fake::entry_content(&fixture_records("url")))])
 }
 
 async fn server_with_package() -> FakeNti {

@@ -8,9 +8,7 @@ use opencti_nti::package::PackageError;
 use opencti_stix::id;
 use serde_json::{Value, json};
 
-use crate::support::{self, KEY, file_name, fixture_records, sent_objects};
-
-const AUTHOR: &str = "identity--159ebc69-5a58-588d-ba99-c03d0b00a8ef";
+use crate::support::{self, AUTHOR, KEY, file_name, fixture_records, sent_objects};
 
 async fn serve(entries: &[(String, Vec<Value>)]) -> FakeNti {
     let server = FakeNti::start(KEY).await;
@@ -402,7 +400,7 @@ async fn bad_lines_are_reported_and_skipped() {
         url_record("http://b.example/")
     );
     let server = FakeNti::start(KEY).await;
-    server.set_package(fake::package(&[(name.as_str(), content)]));
+    server.set_package(fake::package(&[(name, content)]));
     let (outcome, probe) = run(&server, &[], None).await;
     outcome.unwrap();
     let urls = all_objects(&sent_objects(&probe))
@@ -491,7 +489,7 @@ async fn a_broken_file_does_not_flood_the_work_with_errors() {
     }
     content.push_str(&url_record("http://a.example/").to_string());
     let server = FakeNti::start(KEY).await;
-    server.set_package(fake::package(&[(name.as_str(), content)]));
+    server.set_package(fake::package(&[(name, content)]));
     let (outcome, probe) = run(&server, &[], None).await;
     outcome.unwrap();
     let errors = probe.errors();
