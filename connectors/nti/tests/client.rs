@@ -53,8 +53,8 @@ async fn server_errors_fail_the_run_once_the_retries_ran_out() {
         Err(RunError::Download(DownloadError::Status {
             status: 502,
             attempts: 3,
-            ..
-        })) => {}
+            message,
+        })) => assert_eq!(message, "upstream failure", "the answer's text"),
         other => panic!("unexpected outcome {other:?}"),
     }
     assert_eq!(server.requests().len(), 3);
