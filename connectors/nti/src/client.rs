@@ -11,6 +11,8 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
+use crate::config::NtiConfig;
+
 /// The authentication header of the NTI API.
 pub const KEY_HEADER: &str = "X-Ns-Nti-Key";
 
@@ -38,22 +40,15 @@ pub struct ClientSettings {
     pub initial_backoff: Duration,
 }
 
-impl ClientSettings {
-    /// Settings with the default backoff (2 s).
-    #[must_use]
-    pub fn new(
-        base_url: Url,
-        api_key: Secret,
-        package_type: impl Into<String>,
-        timeout: Duration,
-        retries: u32,
-    ) -> Self {
+impl From<&NtiConfig> for ClientSettings {
+    /// The configured download, with the default backoff (2 s).
+    fn from(config: &NtiConfig) -> Self {
         Self {
-            base_url,
-            api_key,
-            package_type: package_type.into(),
-            timeout,
-            retries,
+            base_url: config.base_url.clone(),
+            api_key: config.api_key.clone(),
+            package_type: config.package_type.clone(),
+            timeout: config.timeout,
+            retries: config.retries,
             initial_backoff: Duration::from_secs(2),
         }
     }
