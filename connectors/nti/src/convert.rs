@@ -219,26 +219,14 @@ impl Converter {
                     field: "threat_types",
                 })?;
         let observed = observed(record);
-        let valid_from = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                parse_time(value).map_err(|reason| RecordError::invalid("modified", reason))?
-            }
-            None => now,
-        };
-        let valid_until = match record.get("valid_until").filter(|value| !value.is_null()) {
-            Some(value) => {
-                let until = parse_time(value)
-                    .map_err(|reason| RecordError::invalid("valid_until", reason))?;
-                if until <= valid_from {
-                    return Err(RecordError::invalid(
-                        "valid_until",
-                        "not after `modified` (valid_from)",
-                    ));
-                }
-                Some(until)
-            }
-            None => None,
-        };
+        let valid_from = optional_time(record, "modified")?.unwrap_or(now);
+        let valid_until = optional_time(record, "valid_until")?;
+        if valid_until.is_some_and(|until| until <= valid_from) {
+            return Err(RecordError::invalid(
+                "valid_until",
+                "not after `modified` (valid_from)",
+            ));
+        }
         let confidence = match record.get("confidence").filter(|value| !value.is_null()) {
             Some(value) => Some(
                 value
@@ -374,14 +362,7 @@ impl Converter {
         if let Some(name) = name {
             builder = builder.name(name);
         }
-        let modified = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                Some(timestamp(parse_time(value).map_err(|reason| {
-                    RecordError::invalid("modified", reason)
-                })?))
-            }
-            None => None,
-        };
+        let modified = optional_time(record, "modified")?.map(timestamp);
         let builder = builder.edit(|file| {
             file.ctime.clone_from(&modified);
             file.mtime = modified;
@@ -397,14 +378,7 @@ impl Converter {
         let address = self.object_observable(record)?;
         let address_id = address.id().unwrap_or_default().to_owned();
         out.entities.push(address);
-        let modified = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                Some(timestamp(parse_time(value).map_err(|reason| {
-                    RecordError::invalid("modified", reason)
-                })?))
-            }
-            None => None,
-        };
+        let modified = optional_time(record, "modified")?.map(timestamp);
         for location in array(record, "locations") {
             let Some(location) = self.location(location)? else {
                 continue;
@@ -864,6 +838,15 @@ fn python_str(value: &Value) -> String {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
+}
+
+/// The timestamp at `key` of `record`, `None` when absent or null.
+fn optional_time(record: &Value, key: &'static str) -> Result<Option<DateTime<Utc>>, RecordError> {
+    record
+        .get(key)
+        .filter(|value| !value.is_null())
+        .map(|value| parse_time(value).map_err(|reason| RecordError::invalid(key, reason)))
+        .transpose()
 }
 
 /// A timestamp as stix2 accepts it: RFC 3339, a naive date-time (UTC) or a
