@@ -2,6 +2,7 @@
 //! resuming, and the fixes to the Python connector's failures.
 
 use opencti_connector::state::State;
+use opencti_connector::{ImportSource, RunContext, SendError};
 use opencti_nti::connector::{IMPORTED_FILES, LAST_RUN, RunError};
 use opencti_nti::fake::{self, FakeNti};
 use opencti_nti::package::PackageError;
@@ -146,6 +147,29 @@ async fn a_corrupt_file_stops_the_run_and_the_next_run_resumes_after_the_finishe
     );
     assert_eq!(probe.bundles().len(), 3);
     assert!(probe.state().unwrap()[IMPORTED_FILES][&second].is_string());
+}
+
+/// The state moves only once a file's bundles are sent: a run whose sends
+/// fail (here: shutdown requested) leaves `last_run` and the files as they were.
+#[tokio::test]
+async fn a_file_whose_bundles_are_not_sent_is_not_recorded() {
+    let server = serve(&[(
+        file_name("url-basic", 1),
+        vec![url_record("http://a.example/")],
+    )])
+    .await;
+    let mut before = State::new();
+    before.insert(LAST_RUN.to_owned(), json!("2025-04-24 00:00:00"));
+    let mut connector = support::connector(&support::settings(&server.base_url(), &[]));
+    let (ctx, probe) = RunContext::for_test(Some(before.clone()));
+    probe.shut_down();
+    let outcome = connector.run(&ctx).await;
+    assert!(
+        matches!(outcome, Err(RunError::Send(SendError::Cancelled))),
+        "{outcome:?}"
+    );
+    assert!(probe.bundles().is_empty());
+    assert_eq!(probe.state(), Some(before));
 }
 
 /// Fix: any package type other than `updated` crashed on its first file.
