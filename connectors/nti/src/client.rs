@@ -2,17 +2,22 @@
 //! with the `X-Ns-Nti-Key` header, streamed to a file on disk (gzip
 //! transfer encoding undone on the fly), with timeouts and retries.
 
-use opencti_connector::error_chain;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opencti_connector::config::Secret;
+use opencti_connector::{answer_excerpt, error_chain};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
+use crate::config::NtiConfig;
+
 /// The authentication header of the NTI API.
 pub const KEY_HEADER: &str = "X-Ns-Nti-Key";
+
+/// Characters of a non-JSON error answer kept in the error.
+const MAX_ERROR_TEXT: usize = 200;
 
 /// Longest wait a `Retry-After` may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
@@ -35,22 +40,15 @@ pub struct ClientSettings {
     pub initial_backoff: Duration,
 }
 
-impl ClientSettings {
-    /// Settings with the default backoff (2 s).
-    #[must_use]
-    pub fn new(
-        base_url: Url,
-        api_key: Secret,
-        package_type: impl Into<String>,
-        timeout: Duration,
-        retries: u32,
-    ) -> Self {
+impl From<&NtiConfig> for ClientSettings {
+    /// The configured download, with the default backoff (2 s).
+    fn from(config: &NtiConfig) -> Self {
         Self {
-            base_url,
-            api_key,
-            package_type: package_type.into(),
-            timeout,
-            retries,
+            base_url: config.base_url.clone(),
+            api_key: config.api_key.clone(),
+            package_type: config.package_type.clone(),
+            timeout: config.timeout,
+            retries: config.retries,
             initial_backoff: Duration::from_secs(2),
         }
     }
@@ -230,27 +228,22 @@ impl NtiClient {
                         message,
                     })
                 }
-                StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
-                    error: DownloadError::Status {
+                _ => {
+                    let error = DownloadError::Status {
                         status: status_code,
                         attempts: attempt,
                         message,
-                    },
-                    retry_after,
-                },
-                _ if status.is_server_error() => Failure::Transient {
-                    error: DownloadError::Status {
-                        status: status_code,
-                        attempts: attempt,
-                        message,
-                    },
-                    retry_after,
-                },
-                _ => Failure::Final(DownloadError::Status {
-                    status: status_code,
-                    attempts: attempt,
-                    message,
-                }),
+                    };
+                    let transient = matches!(
+                        status,
+                        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
+                    ) || status.is_server_error();
+                    if transient {
+                        Failure::Transient { error, retry_after }
+                    } else {
+                        Failure::Final(error)
+                    }
+                }
             });
         }
         let disk = |error: std::io::Error| {
@@ -307,8 +300,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// NTI's error message (`message`, `error.message`, `detail`) or the start
 /// of the body.
 async fn error_message(response: reqwest::Response) -> String {
-    let body = response.text().await.unwrap_or_default();
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) {
+    let body = response.bytes().await.unwrap_or_default();
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
         let message = json
             .get("message")
             .or_else(|| json.pointer("/error/message"))
@@ -320,11 +313,7 @@ async fn error_message(response: reqwest::Response) -> String {
             };
         }
     }
-    let mut start: String = body.chars().take(200).collect();
-    if start.trim().is_empty() {
-        start = "no details".to_owned();
-    }
-    start
+    answer_excerpt(&body, MAX_ERROR_TEXT)
 }
 
 #[cfg(test)]

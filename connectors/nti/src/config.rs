@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use opencti_connector::config::{Check, ConfigErrors, Secret, Settings, Value, Var, VarKind};
+use opencti_connector::config::{ConfigErrors, Secret, Settings, Value, Var, VarKind};
 use opencti_stix::object::MarkingDefinition;
 use reqwest::Url;
 
@@ -162,13 +162,11 @@ pub fn task_name(kind: FeedKind, package_type: &str) -> String {
 
 /// The booleans pycti understands (`yes`/`true`/`True`, `no`/`false`/`False`)
 /// plus the usual `1`/`0`, `on`/`off`, in any case; anything else is an
-/// error, where Python took any other text for `true`.
+/// error, where Python took any other text for `true`. The variables are
+/// strings (a YAML boolean arrives as its text), so that these spellings
+/// get past the runtime's stricter `VarKind::Bool`.
 fn boolean(value: &Value) -> Result<bool, String> {
-    let text = match value {
-        Value::Bool(flag) => return Ok(*flag),
-        other => other.to_string(),
-    };
-    match text.trim().to_ascii_lowercase().as_str() {
+    match value.to_string().trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" => Ok(false),
         _ => Err("expected a boolean (true/false, yes/no, 1/0)".to_owned()),
@@ -211,7 +209,7 @@ impl TryFrom<&Settings> for NtiConfig {
         let marking = check.parse("NTI_TLP", marking);
         let switches: Vec<(FeedKind, Option<bool>)> = FeedKind::ALL
             .into_iter()
-            .map(|kind| (kind, flag(&mut check, kind.variable())))
+            .map(|kind| (kind, check.parse(kind.variable(), boolean)))
             .collect();
         let package_type: Option<String> = check.require("NTI_PACKAGE_TYPE");
         let timeout: Option<Duration> = check.require("NTI_HTTP_TIMEOUT");
@@ -237,8 +235,4 @@ impl TryFrom<&Settings> for NtiConfig {
             })
         })
     }
-}
-
-fn flag(check: &mut Check<'_>, env: &str) -> Option<bool> {
-    check.parse(env, boolean)
 }

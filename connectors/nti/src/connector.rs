@@ -85,7 +85,7 @@ impl Nti {
     /// # Errors
     /// [`RunError::Download`] if the client cannot be rebuilt.
     pub fn with_initial_backoff(mut self, backoff: std::time::Duration) -> Result<Self, RunError> {
-        let mut settings = client_settings(&self.config);
+        let mut settings = ClientSettings::from(&self.config);
         settings.initial_backoff = backoff;
         self.client = NtiClient::new(settings)?;
         Ok(self)
@@ -248,16 +248,6 @@ impl Problems {
     }
 }
 
-fn client_settings(config: &NtiConfig) -> ClientSettings {
-    ClientSettings::new(
-        config.base_url.clone(),
-        config.api_key.clone(),
-        config.package_type.clone(),
-        config.timeout,
-        config.retries,
-    )
-}
-
 /// The files already imported, per the state: name to CRC-32.
 fn imported_files(state: &State) -> Map<String, Value> {
     state
@@ -288,7 +278,7 @@ impl ImportSource for Nti {
             .map(|kind| config.task_name(*kind))
             .collect();
         tracing::info!(tasks = ?tasks, "[CONNECTOR] tasks initialized.");
-        let client = NtiClient::new(client_settings(&config))?;
+        let client = NtiClient::new(ClientSettings::from(&config))?;
         Ok(Self {
             converter: Converter::new(config.marking.clone()),
             client,

@@ -171,7 +171,8 @@ impl Converter {
     pub fn iocs(&self, records: &[Value], now: DateTime<Utc>) -> Converted {
         let mut out = Converted::default();
         for record in records {
-            let indicator = match self.indicator(record, now) {
+            let observed = observed(record);
+            let indicator = match self.indicator(record, observed.as_ref(), now) {
                 Ok(indicator) => indicator,
                 Err(error) => {
                     out.skipped.push(error);
@@ -181,8 +182,8 @@ impl Converter {
             let indicator_id = indicator.common.id.clone();
             let modified = indicator.common.modified.clone();
             out.entities.push(indicator.into());
-            let observable = match observed(record) {
-                Some(Observed { stix_type, .. }) => self.observable_of(record, &stix_type),
+            let observable = match &observed {
+                Some(observed) => self.observable_of(record, observed),
                 None => Err(RecordError::Missing {
                     field: "observables",
                 }),
@@ -209,7 +210,12 @@ impl Converter {
         out
     }
 
-    fn indicator(&self, record: &Value, now: DateTime<Utc>) -> Result<Indicator, RecordError> {
+    fn indicator(
+        &self,
+        record: &Value,
+        observed: Option<&Observed>,
+        now: DateTime<Utc>,
+    ) -> Result<Indicator, RecordError> {
         let pattern = text(record, "pattern").ok_or(RecordError::Missing { field: "pattern" })?;
         let threat_types =
             record
@@ -218,27 +224,14 @@ impl Converter {
                 .ok_or(RecordError::Missing {
                     field: "threat_types",
                 })?;
-        let observed = observed(record);
-        let valid_from = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                parse_time(value).map_err(|reason| RecordError::invalid("modified", reason))?
-            }
-            None => now,
-        };
-        let valid_until = match record.get("valid_until").filter(|value| !value.is_null()) {
-            Some(value) => {
-                let until = parse_time(value)
-                    .map_err(|reason| RecordError::invalid("valid_until", reason))?;
-                if until <= valid_from {
-                    return Err(RecordError::invalid(
-                        "valid_until",
-                        "not after `modified` (valid_from)",
-                    ));
-                }
-                Some(until)
-            }
-            None => None,
-        };
+        let valid_from = optional_time(record, "modified")?.unwrap_or(now);
+        let valid_until = optional_time(record, "valid_until")?;
+        if valid_until.is_some_and(|until| until <= valid_from) {
+            return Err(RecordError::invalid(
+                "valid_until",
+                "not after `modified` (valid_from)",
+            ));
+        }
         let confidence = match record.get("confidence").filter(|value| !value.is_null()) {
             Some(value) => Some(
                 value
@@ -260,7 +253,7 @@ impl Converter {
             .labels(tag_labels(record))
             .score(score(record.get("threat_level"), record.get("confidence")))
             .detection(true);
-        if let Some(observed) = &observed {
+        if let Some(observed) = observed {
             if let Some(value) = &observed.value {
                 builder = builder.name(value.clone());
             }
@@ -284,30 +277,29 @@ impl Converter {
         Ok(builder.build()?)
     }
 
-    /// The observable a record describes, of STIX type `stix_type`
-    /// (`Ok(None)` for types with no observable).
+    /// The observable `observed` in `record` (`Ok(None)` for types with
+    /// no observable).
     fn observable_of(
         &self,
         record: &Value,
-        stix_type: &str,
+        observed: &Observed,
     ) -> Result<Option<StixObject>, RecordError> {
-        let value = || match observed(record) {
-            Some(Observed {
-                value: Some(value), ..
-            }) => Ok(value),
-            Some(Observed { value_field, .. }) => Err(RecordError::Missing { field: value_field }),
-            None => Err(RecordError::Missing {
-                field: "object.value",
-            }),
-        };
-        let object: StixObject = match stix_type {
-            "ipv4-addr" => self.observable(Ipv4Address::builder(value()?))?.into(),
-            "ipv6-addr" => self.observable(Ipv6Address::builder(value()?))?.into(),
-            "domain-name" => self.observable(DomainName::builder(value()?))?.into(),
-            "email-addr" => self.observable(EmailAddress::builder(value()?))?.into(),
+        let object: StixObject = match observed.stix_type.as_str() {
+            "ipv4-addr" => self
+                .observable(Ipv4Address::builder(observed.value()?))?
+                .into(),
+            "ipv6-addr" => self
+                .observable(Ipv6Address::builder(observed.value()?))?
+                .into(),
+            "domain-name" => self
+                .observable(DomainName::builder(observed.value()?))?
+                .into(),
+            "email-addr" => self
+                .observable(EmailAddress::builder(observed.value()?))?
+                .into(),
             "url" => {
                 let labels = url_labels(record);
-                let mut builder = Url::builder(value()?);
+                let mut builder = Url::builder(observed.value()?);
                 if !labels.is_empty() {
                     builder = builder.edit(|url| url.common.x_opencti_labels = Some(labels));
                 }
@@ -374,14 +366,7 @@ impl Converter {
         if let Some(name) = name {
             builder = builder.name(name);
         }
-        let modified = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                Some(timestamp(parse_time(value).map_err(|reason| {
-                    RecordError::invalid("modified", reason)
-                })?))
-            }
-            None => None,
-        };
+        let modified = optional_time(record, "modified")?.map(timestamp);
         let builder = builder.edit(|file| {
             file.ctime.clone_from(&modified);
             file.mtime = modified;
@@ -397,14 +382,7 @@ impl Converter {
         let address = self.object_observable(record)?;
         let address_id = address.id().unwrap_or_default().to_owned();
         out.entities.push(address);
-        let modified = match record.get("modified").filter(|value| !value.is_null()) {
-            Some(value) => {
-                Some(timestamp(parse_time(value).map_err(|reason| {
-                    RecordError::invalid("modified", reason)
-                })?))
-            }
-            None => None,
-        };
+        let modified = optional_time(record, "modified")?.map(timestamp);
         for location in array(record, "locations") {
             let Some(location) = self.location(location)? else {
                 continue;
@@ -440,14 +418,14 @@ impl Converter {
 
     /// The observable of a basic record's `object` (`{type, value}`).
     fn object_observable(&self, record: &Value) -> Result<StixObject, RecordError> {
-        let stix_type = record
-            .get("object")
-            .and_then(|object| text(object, "type"))
-            .ok_or(RecordError::Missing {
-                field: "object.type",
-            })?;
-        self.observable_of(record, stix_type)?.ok_or_else(|| {
-            RecordError::invalid("object.type", format!("unsupported type {stix_type:?}"))
+        let observed = object_observed(record).ok_or(RecordError::Missing {
+            field: "object.type",
+        })?;
+        self.observable_of(record, &observed)?.ok_or_else(|| {
+            RecordError::invalid(
+                "object.type",
+                format!("unsupported type {:?}", observed.stix_type),
+            )
         })
     }
 
@@ -630,19 +608,10 @@ impl IocMerger {
         if !record.is_object() {
             return Err(RecordError::invalid("record", "expected a JSON object"));
         }
-        let key = match observed(&record) {
-            Some(Observed {
-                value: Some(value), ..
-            }) => value,
-            Some(Observed { value_field, .. }) => {
-                return Err(RecordError::Missing { field: value_field });
-            }
-            None => {
-                return Err(RecordError::Missing {
-                    field: "observables",
-                });
-            }
-        };
+        let observed = observed(&record).ok_or(RecordError::Missing {
+            field: "observables",
+        })?;
+        let key = observed.value()?.to_owned();
         let Some(first) = self.merged.get_mut(&key) else {
             self.merged.insert(key, record);
             return Ok(());
@@ -688,6 +657,15 @@ struct Observed {
     value_field: &'static str,
 }
 
+impl Observed {
+    /// The value, or the field it is missing from.
+    fn value(&self) -> Result<&str, RecordError> {
+        self.value.as_deref().ok_or(RecordError::Missing {
+            field: self.value_field,
+        })
+    }
+}
+
 fn first_observable(record: &Value) -> Option<&Value> {
     record.get("observables")?.as_array()?.first()
 }
@@ -716,19 +694,23 @@ fn observed(record: &Value) -> Option<Observed> {
             value_field: "observables[0].value",
         });
     }
-    if let Some(object) = record.get("object")
-        && let Some(stix_type) = text(object, "type")
-    {
-        return Some(Observed {
-            stix_type: stix_type.to_owned(),
-            value: text(object, "value").map(str::to_owned),
-            value_field: "object.value",
-        });
+    if let Some(observed) = object_observed(record) {
+        return Some(observed);
     }
     (text(record, "type") == Some("sample")).then(|| Observed {
         stix_type: "file".to_owned(),
         value: None,
         value_field: "metadata.hashes",
+    })
+}
+
+/// The observable of a basic record's `object`.
+fn object_observed(record: &Value) -> Option<Observed> {
+    let object = record.get("object")?;
+    Some(Observed {
+        stix_type: text(object, "type")?.to_owned(),
+        value: text(object, "value").map(str::to_owned),
+        value_field: "object.value",
     })
 }
 
@@ -864,6 +846,15 @@ fn python_str(value: &Value) -> String {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
+}
+
+/// The timestamp at `key` of `record`, `None` when absent or null.
+fn optional_time(record: &Value, key: &'static str) -> Result<Option<DateTime<Utc>>, RecordError> {
+    record
+        .get(key)
+        .filter(|value| !value.is_null())
+        .map(|value| parse_time(value).map_err(|reason| RecordError::invalid(key, reason)))
+        .transpose()
 }
 
 /// A timestamp as stix2 accepts it: RFC 3339, a naive date-time (UTC) or a

@@ -105,7 +105,7 @@ impl FakeNti {
     pub async fn start(key: &str) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             key: key.to_owned(),
-            package: package(&[]),
+            package: package::<&str, &str>(&[]),
             gzip: false,
             faults: VecDeque::new(),
             requests: Vec::new(),
@@ -244,15 +244,15 @@ async fn download(
 /// # Panics
 /// Never for in-memory archives.
 #[must_use]
-pub fn package(entries: &[(&str, String)]) -> Vec<u8> {
+pub fn package<Name: AsRef<str>, Content: AsRef<[u8]>>(entries: &[(Name, Content)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, content) in entries {
         writer
-            .start_file(*name, options)
+            .start_file(name.as_ref(), options)
             .expect("start a zip entry");
         writer
-            .write_all(content.as_bytes())
+            .write_all(content.as_ref())
             .expect("write a zip entry");
     }
     writer.finish().expect("finish the zip").into_inner()

@@ -12,7 +12,7 @@ use crate::support::{self, KEY, file_name, fixture_records, sent_objects};
 
 fn url_package() -> Vec<u8> {
     let name = file_name("url-basic", 1);
-    fake::package(&[(name.as_str(), fake::entry_content(&fixture_records("url")))])
+    fake::package(&[(name, fake::entry_content(&fixture_records("url")))])
 }
 
 async fn server_with_package() -> FakeNti {
@@ -53,8 +53,8 @@ async fn server_errors_fail_the_run_once_the_retries_ran_out() {
         Err(RunError::Download(DownloadError::Status {
             status: 502,
             attempts: 3,
-            ..
-        })) => {}
+            message,
+        })) => assert_eq!(message, "upstream failure", "the answer's text"),
         other => panic!("unexpected outcome {other:?}"),
     }
     assert_eq!(server.requests().len(), 3);

@@ -2,7 +2,7 @@
 //! values it accepted but could not use, now refused at start-up.
 
 use opencti_connector::config::{Settings, Source, Var};
-use opencti_nti::client::NtiClient;
+use opencti_nti::client::{ClientSettings, NtiClient};
 use opencti_nti::config::{FeedKind, NtiConfig, VARS, task_name};
 use opencti_nti::connector::SPEC;
 
@@ -43,14 +43,7 @@ fn defaults_are_the_python_connectors() {
     );
     assert_eq!(settings.value("CONNECTOR_NAME").unwrap().to_string(), "NTI");
     assert_eq!(SPEC.name, "opencti-nti");
-    let client = NtiClient::new(opencti_nti::client::ClientSettings::new(
-        config.base_url.clone(),
-        config.api_key.clone(),
-        config.package_type.clone(),
-        config.timeout,
-        config.retries,
-    ))
-    .unwrap();
+    let client = NtiClient::new(ClientSettings::from(&config)).unwrap();
     assert_eq!(
         client.feed_url().as_str(),
         "https://nti.nsfocusglobal.com/api/v2/download/feed/?type=updated"

@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
-use opencti_nti::config::{NtiConfig, VARS};
-use opencti_nti::connector::{IMPORTED_FILES, LAST_RUN, Nti};
-use opencti_nti::fake::{self, FakeNti, Fault};
+use opencti_nti::config::VARS;
+use opencti_nti::connector::{IMPORTED_FILES, LAST_RUN};
+use opencti_nti::fake::{FakeNti, Fault};
 use opencti_sim::{SimConfig, SimHandle};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{KEY, file_name, fixture_records};
+use crate::support::{self, AUTHOR, KEY};
 
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,7 +33,7 @@ const GOLDEN_IDS: &[&str] = &[
     "relationship--4ec74ebb-d480-5ee5-9381-6aaf373b904d",
     "relationship--9b7c5bc1-9127-5c06-83d9-1674daae01a0",
     "url--63f1b9d8-375b-5912-956b-fb20a73b6dc9",
-    "identity--159ebc69-5a58-588d-ba99-c03d0b00a8ef",
+    AUTHOR,
 ];
 
 async fn start_sim() -> SimHandle {
@@ -64,15 +64,11 @@ fn settings(sim: &SimHandle, server: &FakeNti, connector_id: &str) -> Settings {
 /// One run-and-terminate run, as the binary does it.
 async fn run_once(settings: &Settings) -> Result<(), opencti_connector::Error> {
     let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
-    let config = NtiConfig::try_from(settings).expect("connector configuration");
-    let connector = Nti::from_config(config)
-        .expect("connector")
-        .with_initial_backoff(Duration::from_millis(10))
-        .expect("client");
-    let runner = ImportRunner::new(connector, runtime).with_pings(PingSchedule {
-        interval: Duration::from_secs(40),
-        debounce: Duration::from_millis(20),
-    });
+    let runner =
+        ImportRunner::new(support::connector(settings), runtime).with_pings(PingSchedule {
+            interval: Duration::from_secs(40),
+            debounce: Duration::from_millis(20),
+        });
     tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
         .await
         .expect("the run ends in time")
@@ -86,20 +82,7 @@ fn platform_state(sim: &SimHandle, connector_id: &str) -> Option<Value> {
 async fn the_golden_package_reaches_the_platform_through_faults() {
     let sim = start_sim().await;
     let server = FakeNti::start(KEY).await;
-    let entries: Vec<(String, String)> = [("ioc", "ioc"), ("ip", "ip-basic"), ("url", "url-basic")]
-        .into_iter()
-        .map(|(fixture, kind)| {
-            (
-                file_name(kind, 1),
-                fake::entry_content(&fixture_records(fixture)),
-            )
-        })
-        .collect();
-    let entries: Vec<(&str, String)> = entries
-        .iter()
-        .map(|(name, content)| (name.as_str(), content.clone()))
-        .collect();
-    server.set_package(fake::package(&entries));
+    server.set_package(support::golden_package());
     server.set_gzip(true);
     server.push_fault(Fault::over_limit(0));
     server.push_fault(Fault::Truncated);

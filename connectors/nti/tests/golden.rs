@@ -5,9 +5,7 @@
 use opencti_nti::fake::{self, FakeNti};
 use serde_json::{Value, json};
 
-use crate::support::{self, KEY, file_name, fixture, fixture_records, sent_objects};
-
-const AUTHOR: &str = "identity--159ebc69-5a58-588d-ba99-c03d0b00a8ef";
+use crate::support::{self, AUTHOR, KEY, file_name, fixture, fixture_records, sent_objects};
 
 /// The bundles the Python handler sent for `kind`, its two bundles (objects,
 /// then relationships) made one: the fix that gets the relationships
@@ -78,20 +76,7 @@ fn assert_same(actual: &[Vec<Value>], expected: &[Vec<Value>]) {
 #[tokio::test]
 async fn the_golden_records_give_the_python_objects() {
     let server = FakeNti::start(KEY).await;
-    let entries: Vec<(String, String)> = [("ioc", "ioc"), ("ip", "ip-basic"), ("url", "url-basic")]
-        .into_iter()
-        .map(|(fixture, kind)| {
-            (
-                file_name(kind, 1),
-                fake::entry_content(&fixture_records(fixture)),
-            )
-        })
-        .collect();
-    let entries: Vec<(&str, String)> = entries
-        .iter()
-        .map(|(name, content)| (name.as_str(), content.clone()))
-        .collect();
-    server.set_package(fake::package(&entries));
+    server.set_package(support::golden_package());
     let mut connector = support::connector(&support::settings(&server.base_url(), &[]));
     let (outcome, probe) = support::run_once(&mut connector, None).await;
     outcome.expect("the run succeeds");
@@ -116,7 +101,7 @@ async fn a_gzip_encoded_package_gives_the_same_objects() {
     server.set_gzip(true);
     let name = file_name("url-basic", 1);
     server.set_package(fake::package(&[(
-        name.as_str(),
+        name,
         fake::entry_content(&fixture_records("url")),
     )]));
     let mut connector = support::connector(&support::settings(&server.base_url(), &[]));

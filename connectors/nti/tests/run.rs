@@ -2,15 +2,14 @@
 //! resuming, and the fixes to the Python connector's failures.
 
 use opencti_connector::state::State;
+use opencti_connector::{ImportSource, RunContext, SendError};
 use opencti_nti::connector::{IMPORTED_FILES, LAST_RUN, RunError};
 use opencti_nti::fake::{self, FakeNti};
 use opencti_nti::package::PackageError;
 use opencti_stix::id;
 use serde_json::{Value, json};
 
-use crate::support::{self, KEY, file_name, fixture_records, sent_objects};
-
-const AUTHOR: &str = "identity--159ebc69-5a58-588d-ba99-c03d0b00a8ef";
+use crate::support::{self, AUTHOR, KEY, file_name, fixture_records, sent_objects};
 
 async fn serve(entries: &[(String, Vec<Value>)]) -> FakeNti {
     let server = FakeNti::start(KEY).await;
@@ -148,6 +147,29 @@ async fn a_corrupt_file_stops_the_run_and_the_next_run_resumes_after_the_finishe
     );
     assert_eq!(probe.bundles().len(), 3);
     assert!(probe.state().unwrap()[IMPORTED_FILES][&second].is_string());
+}
+
+/// The state moves only once a file's bundles are sent: a run whose sends
+/// fail (here: shutdown requested) leaves `last_run` and the files as they were.
+#[tokio::test]
+async fn a_file_whose_bundles_are_not_sent_is_not_recorded() {
+    let server = serve(&[(
+        file_name("url-basic", 1),
+        vec![url_record("http://a.example/")],
+    )])
+    .await;
+    let mut before = State::new();
+    before.insert(LAST_RUN.to_owned(), json!("2025-04-24 00:00:00"));
+    let mut connector = support::connector(&support::settings(&server.base_url(), &[]));
+    let (ctx, probe) = RunContext::for_test(Some(before.clone()));
+    probe.shut_down();
+    let outcome = connector.run(&ctx).await;
+    assert!(
+        matches!(outcome, Err(RunError::Send(SendError::Cancelled))),
+        "{outcome:?}"
+    );
+    assert!(probe.bundles().is_empty());
+    assert_eq!(probe.state(), Some(before));
 }
 
 /// Fix: any package type other than `updated` crashed on its first file.
@@ -402,7 +424,7 @@ async fn bad_lines_are_reported_and_skipped() {
         url_record("http://b.example/")
     );
     let server = FakeNti::start(KEY).await;
-    server.set_package(fake::package(&[(name.as_str(), content)]));
+    server.set_package(fake::package(&[(name, content)]));
     let (outcome, probe) = run(&server, &[], None).await;
     outcome.unwrap();
     let urls = all_objects(&sent_objects(&probe))
@@ -491,7 +513,7 @@ async fn a_broken_file_does_not_flood_the_work_with_errors() {
     }
     content.push_str(&url_record("http://a.example/").to_string());
     let server = FakeNti::start(KEY).await;
-    server.set_package(fake::package(&[(name.as_str(), content)]));
+    server.set_package(fake::package(&[(name, content)]));
     let (outcome, probe) = run(&server, &[], None).await;
     outcome.unwrap();
     let errors = probe.errors();

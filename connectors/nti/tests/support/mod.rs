@@ -7,9 +7,13 @@ use opencti_connector::state::State;
 use opencti_connector::{ImportSource, RunContext};
 use opencti_nti::config::{NtiConfig, VARS};
 use opencti_nti::connector::{Nti, RunError};
+use opencti_nti::fake;
 use serde_json::Value;
 
 pub(crate) const KEY: &str = "test-nti-key";
+
+/// The id of the NTI author identity.
+pub(crate) const AUTHOR: &str = "identity--159ebc69-5a58-588d-ba99-c03d0b00a8ef";
 
 /// Settings resolved from environment pairs, with every kind enabled.
 pub(crate) fn settings(base_url: &str, extra: &[(&str, &str)]) -> Settings {
@@ -81,4 +85,18 @@ pub(crate) fn sent_objects(probe: &TestProbe) -> Vec<Vec<Value>> {
 /// A feed file name of the updated package.
 pub(crate) fn file_name(kind: &str, sequence: u32) -> String {
     format!("data.NTI.API.V2.0.{kind}-updated.20250425.{sequence:04}.json")
+}
+
+/// The package of the golden fixtures: one IOC, one IP and one URL file.
+pub(crate) fn golden_package() -> Vec<u8> {
+    let entries: Vec<(String, String)> = [("ioc", "ioc"), ("ip", "ip-basic"), ("url", "url-basic")]
+        .into_iter()
+        .map(|(fixture, kind)| {
+            (
+                file_name(kind, 1),
+                fake::entry_content(&fixture_records(fixture)),
+            )
+        })
+        .collect();
+    fake::package(&entries)
 }
