@@ -10,7 +10,6 @@
 
 use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
-use std::sync::Once;
 use std::time::Duration;
 
 use opencti_connector::config::Secret;
@@ -210,11 +209,7 @@ pub struct SekoiaClient {
 impl SekoiaClient {
     /// Builds the client; no request is sent yet.
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            // Several crates may race to install the process-wide provider; losing is fine.
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        });
+        opencti_connector::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
