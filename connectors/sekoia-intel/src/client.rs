@@ -16,6 +16,7 @@ use opencti_connector::config::Secret;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 /// Sekoia error texts are cut to this many characters in errors and logs.
@@ -270,7 +271,7 @@ impl SekoiaClient {
         // Garbage instead of Sekoia's JSON (a proxy's page, a cut answer)
         // leaves it unknown whether the import was taken: sending it again
         // is harmless, losing it is not.
-        let answer = json_answer(Operation::Push, &answer.body)?;
+        let answer: Option<Value> = json_answer(Operation::Push, &answer.body)?;
         Ok(answer.and_then(|answer| answer.get("task_id")?.as_str().map(str::to_owned)))
     }
 
@@ -286,15 +287,12 @@ impl SekoiaClient {
                 None,
             )
             .await?;
-        let Some(page) = json_answer(Operation::Search, &answer.body)? else {
-            return Ok(Vec::new());
-        };
-        let page: Option<SearchPage> =
-            serde_json::from_value(page).map_err(|e| ClientError::InvalidResponse {
-                operation: Operation::Search,
-                detail: format!("{e}; body: {}", error_text(&answer.body)),
-            })?;
-        Ok(page.and_then(|page| page.items).unwrap_or_default())
+        // An empty answer, `null` and a page without items all mean none.
+        let page: Option<Option<SearchPage>> = json_answer(Operation::Search, &answer.body)?;
+        Ok(page
+            .flatten()
+            .and_then(|page| page.items)
+            .unwrap_or_default())
     }
 
     /// Revokes one IoC (`DELETE …/indicators/{id}`); an unknown id is not an
@@ -310,7 +308,7 @@ impl SekoiaClient {
             )
             .await
         {
-            Ok(answer) => json_answer(Operation::Revoke, &answer.body).map(|_| true),
+            Ok(answer) => json_answer::<IgnoredAny>(Operation::Revoke, &answer.body).map(|_| true),
             Err(ClientError::CollectionNotFound { .. }) => Ok(false),
             Err(error) => Err(error),
         }
@@ -417,9 +415,12 @@ async fn send(
     })
 }
 
-/// The JSON of a success answer, `None` when it is empty (as the Python
+/// A success answer read as `T`, `None` when it is empty (as the Python
 /// connector reads them).
-fn json_answer(operation: Operation, body: &[u8]) -> Result<Option<Value>, ClientError> {
+fn json_answer<T: DeserializeOwned>(
+    operation: Operation,
+    body: &[u8],
+) -> Result<Option<T>, ClientError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
