@@ -228,11 +228,14 @@ impl SekoiaClient {
         })?;
         authorization.set_sensitive(true);
         let mut collection_url = settings.collections_base;
+        if collection_url.cannot_be_a_base() {
+            return Err(ClientError::Setup {
+                detail: format!("SEKOIA_INTEL_URL {collection_url} cannot hold a path"),
+            });
+        }
         collection_url
             .path_segments_mut()
-            .map_err(|()| ClientError::Setup {
-                detail: "SEKOIA_INTEL_URL cannot hold a path".to_owned(),
-            })?
+            .expect("checked just above")
             .pop_if_empty()
             .push(&settings.collection);
         Ok(Self {
@@ -460,6 +463,21 @@ mod tests {
         assert_eq!(
             client.collection_url().as_str(),
             "https://api.sekoia.io/v2/inthreat/ioc-collections/ioc-collection--1f2e"
+        );
+    }
+
+    #[test]
+    fn a_base_without_a_path_is_named_in_the_error() {
+        let error = SekoiaClient::new(ClientSettings {
+            collections_base: Url::parse("mailto:soc@example.org").unwrap(),
+            api_key: Secret::new("sk_test"),
+            collection: "c".to_owned(),
+            timeout: Duration::from_secs(1),
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("mailto:soc@example.org"),
+            "{error}"
         );
     }
 
