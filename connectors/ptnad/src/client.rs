@@ -423,8 +423,7 @@ struct Page {
 impl PtnadClient {
     /// Builds the client; no request is sent yet (see [`PtnadClient::connect`]).
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        // Several crates may race to install the process-wide provider; losing is fine.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        opencti_connector::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)

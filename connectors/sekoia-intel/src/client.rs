@@ -10,13 +10,13 @@
 
 use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
-use std::sync::Once;
 use std::time::Duration;
 
 use opencti_connector::config::Secret;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 /// Sekoia error texts are cut to this many characters in errors and logs.
@@ -210,11 +210,7 @@ pub struct SekoiaClient {
 impl SekoiaClient {
     /// Builds the client; no request is sent yet.
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            // Several crates may race to install the process-wide provider; losing is fine.
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        });
+        opencti_connector::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -232,11 +228,14 @@ impl SekoiaClient {
         })?;
         authorization.set_sensitive(true);
         let mut collection_url = settings.collections_base;
+        if collection_url.cannot_be_a_base() {
+            return Err(ClientError::Setup {
+                detail: format!("SEKOIA_INTEL_URL {collection_url} cannot hold a path"),
+            });
+        }
         collection_url
             .path_segments_mut()
-            .map_err(|()| ClientError::Setup {
-                detail: "SEKOIA_INTEL_URL cannot hold a path".to_owned(),
-            })?
+            .expect("checked just above")
             .pop_if_empty()
             .push(&settings.collection);
         Ok(Self {
@@ -275,7 +274,7 @@ impl SekoiaClient {
         // Garbage instead of Sekoia's JSON (a proxy's page, a cut answer)
         // leaves it unknown whether the import was taken: sending it again
         // is harmless, losing it is not.
-        let answer = json_answer(Operation::Push, &answer.body)?;
+        let answer: Option<Value> = json_answer(Operation::Push, &answer.body)?;
         Ok(answer.and_then(|answer| answer.get("task_id")?.as_str().map(str::to_owned)))
     }
 
@@ -291,15 +290,12 @@ impl SekoiaClient {
                 None,
             )
             .await?;
-        let Some(page) = json_answer(Operation::Search, &answer.body)? else {
-            return Ok(Vec::new());
-        };
-        let page: Option<SearchPage> =
-            serde_json::from_value(page).map_err(|e| ClientError::InvalidResponse {
-                operation: Operation::Search,
-                detail: format!("{e}; body: {}", error_text(&answer.body)),
-            })?;
-        Ok(page.and_then(|page| page.items).unwrap_or_default())
+        // An empty answer, `null` and a page without items all mean none.
+        let page: Option<Option<SearchPage>> = json_answer(Operation::Search, &answer.body)?;
+        Ok(page
+            .flatten()
+            .and_then(|page| page.items)
+            .unwrap_or_default())
     }
 
     /// Revokes one IoC (`DELETE …/indicators/{id}`); an unknown id is not an
@@ -315,7 +311,7 @@ impl SekoiaClient {
             )
             .await
         {
-            Ok(answer) => json_answer(Operation::Revoke, &answer.body).map(|_| true),
+            Ok(answer) => json_answer::<IgnoredAny>(Operation::Revoke, &answer.body).map(|_| true),
             Err(ClientError::CollectionNotFound { .. }) => Ok(false),
             Err(error) => Err(error),
         }
@@ -422,9 +418,12 @@ async fn send(
     })
 }
 
-/// The JSON of a success answer, `None` when it is empty (as the Python
+/// A success answer read as `T`, `None` when it is empty (as the Python
 /// connector reads them).
-fn json_answer(operation: Operation, body: &[u8]) -> Result<Option<Value>, ClientError> {
+fn json_answer<T: DeserializeOwned>(
+    operation: Operation,
+    body: &[u8],
+) -> Result<Option<T>, ClientError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -464,6 +463,21 @@ mod tests {
         assert_eq!(
             client.collection_url().as_str(),
             "https://api.sekoia.io/v2/inthreat/ioc-collections/ioc-collection--1f2e"
+        );
+    }
+
+    #[test]
+    fn a_base_without_a_path_is_named_in_the_error() {
+        let error = SekoiaClient::new(ClientSettings {
+            collections_base: Url::parse("mailto:soc@example.org").unwrap(),
+            api_key: Secret::new("sk_test"),
+            collection: "c".to_owned(),
+            timeout: Duration::from_secs(1),
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("mailto:soc@example.org"),
+            "{error}"
         );
     }
 
