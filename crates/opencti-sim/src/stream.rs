@@ -207,13 +207,16 @@ impl Connection {
     }
 
     /// Objects updated between `from` and `recover`, sent as `create` events.
+    /// The millisecond of `from` is included: a connector that stopped
+    /// after the first of several objects of that millisecond gets them all
+    /// again rather than losing the rest (a repeat is harmless).
     async fn recover(&mut self, from: EventId, recover: EventId) -> Result<(), Closed> {
         let (from_date, until) = (from.date(), recover.date());
         let mut objects = self.store.read(|state| {
             state
                 .objects
                 .values()
-                .filter(|o| o.updated_at > from_date && o.updated_at <= until)
+                .filter(|o| o.updated_at >= from_date && o.updated_at <= until)
                 .filter(|o| self.request.collection.accepts(&o.stix_type))
                 .filter(|o| self.request.with_inferences || !o.is_inferred)
                 .map(|o| {

@@ -201,6 +201,63 @@ async fn recover_replays_stored_objects_then_dependencies_precede_their_referrer
 }
 
 #[tokio::test]
+async fn recovering_again_from_a_saved_position_loses_no_object_of_its_millisecond() {
+    let sim = start_with(quick_heartbeats()).await;
+    let count = 200;
+    for n in 1..=count {
+        sim.inject_event(EventInjection::new(EventKind::Create, indicator(n, "x")))
+            .expect("inject");
+    }
+    let recover_until = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // (stream id, object id) of every recovered event, from `position`.
+    let recovered = |position: String| {
+        let url = format!("{}/stream/live?recover={recover_until}", sim.url());
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("Last-Event-ID", position)
+                .header("no-dependencies", "true")
+                .send()
+                .await
+                .expect("stream");
+            let mut reader = SseReader::new(response);
+            let mut events = Vec::new();
+            loop {
+                let event = reader.next().await;
+                match event.event.as_str() {
+                    "connected" => {}
+                    "heartbeat" => return events,
+                    _ => {
+                        let payload: Value = serde_json::from_str(&event.data).expect("JSON");
+                        let object = payload["data"]["id"].as_str().expect("id").to_owned();
+                        events.push((event.id.expect("recovery events carry ids"), object));
+                    }
+                }
+            }
+        }
+    };
+    let first = recovered("0-0".to_owned()).await;
+    assert_eq!(first.len(), count as usize);
+    let millisecond = |id: &str| id.split_once('-').expect("<ms>-<seq>").0.to_owned();
+    // A connector that stopped right after the first of two objects
+    // updated in the same millisecond.
+    let stop = (0..first.len() - 1)
+        .find(|&i| millisecond(&first[i].0) == millisecond(&first[i + 1].0))
+        .expect("200 injections share a millisecond somewhere");
+    let again: Vec<String> = recovered(first[stop].0.clone())
+        .await
+        .into_iter()
+        .map(|(_, object)| object)
+        .collect();
+    for (_, object) in &first[stop + 1..] {
+        assert!(again.contains(object), "{object} was not recovered again");
+    }
+    sim.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn bad_tokens_unknown_and_stopped_collections_are_refused() {
     let sim = start_with(SimConfig {
         token: Some(Secret::new(TOKEN)),
