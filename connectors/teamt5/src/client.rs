@@ -2,8 +2,9 @@
 //! before expiry and after a 401) or a static key, listing pages and STIX
 //! bundle downloads, with retries on 429/5xx/broken connections.
 
-use opencti_connector::error_chain;
 use std::time::Duration;
+
+use opencti_connector::{answer_excerpt, error_chain};
 
 use opencti_connector::config::Secret;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -114,15 +115,6 @@ fn url_text(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
     url.to_string()
-}
-
-fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX_ERROR_BODY) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored).
@@ -299,13 +291,15 @@ impl Teamt5Client {
                             });
                         }
                         (status, Ok(body)) if !is_retryable(status) => {
-                            let reason = format!("HTTP {status}: {}", body_excerpt(&body));
+                            let reason =
+                                format!("HTTP {status}: {}", answer_excerpt(&body, MAX_ERROR_BODY));
                             tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
                             return Err(ClientError::Auth { reason });
                         }
-                        (status, Ok(body)) => {
-                            (format!("HTTP {status}: {}", body_excerpt(&body)), wait)
-                        }
+                        (status, Ok(body)) => (
+                            format!("HTTP {status}: {}", answer_excerpt(&body, MAX_ERROR_BODY)),
+                            wait,
+                        ),
                         (_, Err(error)) => (error_chain(&error), wait),
                     }
                 }
@@ -414,7 +408,7 @@ impl Teamt5Client {
             let error = ClientError::Status {
                 url: url_text(url),
                 status: status.as_u16(),
-                body: body_excerpt(&body),
+                body: answer_excerpt(&body, MAX_ERROR_BODY),
             };
             return if status == StatusCode::UNAUTHORIZED {
                 Attempt::Unauthorized(error)
