@@ -162,10 +162,11 @@ impl Teamt5Client {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
 
-    /// OAuth2 mode: gets a token now (the Python connector does it at
-    /// startup and exits when it fails). Static key: nothing to do.
+    /// OAuth2 mode: makes sure a token is at hand, fetching one unless the
+    /// last is still fresh (the Python connector fetches it at startup and
+    /// exits when it fails). Static key: nothing to do.
     pub async fn authenticate(&self) -> Result<(), ClientError> {
-        self.bearer(true).await.map(drop)
+        self.bearer(false).await.map(drop)
     }
 
     /// One listing page: the items at `offset` published since `date_from`.

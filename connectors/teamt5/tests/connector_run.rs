@@ -376,6 +376,17 @@ async fn a_revoked_token_mid_run_is_renewed() {
 }
 
 #[tokio::test]
+async fn consecutive_runs_reuse_a_fresh_token() {
+    let fake = fake().await;
+    let mut connector = Teamt5::from_config(config(&fake, &[])).unwrap();
+    for _ in 0..2 {
+        let (ctx, _) = RunContext::for_test(None);
+        connector.run(&ctx).await.unwrap();
+    }
+    assert_eq!(fake.tokens_issued(), 1);
+}
+
+#[tokio::test]
 async fn bad_credentials_fail_the_run_without_touching_the_state() {
     let fake = fake().await;
     let outcome = run(
