@@ -152,11 +152,6 @@ impl Teamt5Client {
         })
     }
 
-    /// The API base URL.
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     /// The base URL as text without trailing slash, for building URLs.
     pub fn base_text(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_owned()

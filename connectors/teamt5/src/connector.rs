@@ -197,11 +197,6 @@ pub fn parse_last_run(text: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Teamt5 {
-    /// The client (for tests).
-    pub fn client(&self) -> &Teamt5Client {
-        &self.client
-    }
-
     /// Every item of one listing published since `since`, page after page
     /// (offsets count items); a page that fails is retried with a growing
     /// pause, up to [`MAX_PAGE_FAILURES`] times in a row.
