@@ -2,12 +2,13 @@
 //! before expiry and after a 401) or a static key, listing pages and STIX
 //! bundle downloads, with retries on 429/5xx/broken connections.
 
-use opencti_connector::error_chain;
 use std::time::Duration;
+
+use opencti_connector::{answer_excerpt, error_chain};
 
 use opencti_connector::config::Secret;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::{RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -99,30 +100,16 @@ pub struct Teamt5Client {
     token: Mutex<Option<Token>>,
 }
 
-/// One attempt's outcome, before the retry decision.
-enum Attempt {
-    Done(Value),
-    Retry {
-        error: ClientError,
-        retry_after: Option<Duration>,
-    },
-    Unauthorized(ClientError),
-    Fail(ClientError),
+/// The last answer to a request sent by [`Teamt5Client::send_retrying`].
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
 }
 
 fn url_text(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
     url.to_string()
-}
-
-fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX_ERROR_BODY) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored).
@@ -165,20 +152,16 @@ impl Teamt5Client {
         })
     }
 
-    /// The API base URL.
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     /// The base URL as text without trailing slash, for building URLs.
     pub fn base_text(&self) -> String {
         self.base.as_str().trim_end_matches('/').to_owned()
     }
 
-    /// OAuth2 mode: gets a token now (the Python connector does it at
-    /// startup and exits when it fails). Static key: nothing to do.
+    /// OAuth2 mode: makes sure a token is at hand, fetching one unless the
+    /// last is still fresh (the Python connector fetches it at startup and
+    /// exits when it fails). Static key: nothing to do.
     pub async fn authenticate(&self) -> Result<(), ClientError> {
-        self.bearer(true).await.map(drop)
+        self.bearer(false).await.map(drop)
     }
 
     /// One listing page: the items at `offset` published since `date_from`.
@@ -276,48 +259,23 @@ impl Teamt5Client {
             ("client_id", client_id.expose()),
             ("client_secret", client_secret.expose()),
         ];
-        let mut attempt = 1;
-        loop {
-            let answer = self
-                .http
-                .post(url.clone())
-                .form(&form)
-                .timeout(self.settings.token_timeout)
-                .send()
-                .await;
-            let (reason, wait) = match answer {
-                Err(error) => (error_chain(&error), None),
-                Ok(response) => {
-                    let status = response.status();
-                    let wait = retry_after(response.headers());
-                    let body = response.bytes().await;
-                    match (status, body) {
-                        (status, Ok(body)) if status.is_success() => {
-                            return parse_token(&body).map_err(|reason| {
-                                tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
-                                ClientError::Auth { reason }
-                            });
-                        }
-                        (status, Ok(body)) if !is_retryable(status) => {
-                            let reason = format!("HTTP {status}: {}", body_excerpt(&body));
-                            tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
-                            return Err(ClientError::Auth { reason });
-                        }
-                        (status, Ok(body)) => {
-                            (format!("HTTP {status}: {}", body_excerpt(&body)), wait)
-                        }
-                        (_, Err(error)) => (error_chain(&error), wait),
-                    }
-                }
-            };
-            if attempt >= self.settings.attempts {
-                tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
-                return Err(ClientError::Auth { reason });
-            }
-            tracing::warn!(token_url = %url, error = %reason, attempt, "TeamT5 OAuth token request failed; retrying");
-            tokio::time::sleep(self.backoff(attempt, wait)).await;
-            attempt += 1;
-        }
+        let answer = self
+            .send_retrying(&url, || {
+                self.http
+                    .post(url.clone())
+                    .form(&form)
+                    .timeout(self.settings.token_timeout)
+            })
+            .await;
+        let token = match answer {
+            Ok(answer) if answer.status.is_success() => parse_token(&answer.body),
+            Ok(answer) => Err(status_reason(answer.status, &answer.body)),
+            Err(reason) => Err(reason),
+        };
+        token.map_err(|reason| {
+            tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
+            ClientError::Auth { reason }
+        })
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -330,15 +288,53 @@ impl Teamt5Client {
             .min(self.settings.max_backoff)
     }
 
-    /// GET `url` as JSON, retrying 429/408/5xx and broken connections; a
-    /// 401 in OAuth2 mode renews the token once and tries again.
+    /// Sends the request `build` makes until it gets an answer worth
+    /// keeping: 429/408/5xx and broken connections are tried again, up to
+    /// [`HttpSettings::attempts`] times. The last answer is returned
+    /// whatever its status; `Err` is why the last attempt got none.
+    async fn send_retrying(
+        &self,
+        url: &Url,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, String> {
+        let mut attempt = 1;
+        loop {
+            let last = attempt >= self.settings.attempts;
+            let (reason, wait) = match build().send().await {
+                Err(error) => (error_chain(&error), None),
+                Ok(response) => {
+                    let status = response.status();
+                    let wait = retry_after(response.headers());
+                    match response.bytes().await {
+                        Ok(body) if last || !is_retryable(status) => {
+                            // Moves the buffer when reqwest holds it alone.
+                            let body = body.into();
+                            return Ok(Answer { status, body });
+                        }
+                        Ok(body) => (status_reason(status, &body), wait),
+                        Err(error) => (error_chain(&error), wait),
+                    }
+                }
+            };
+            if last {
+                return Err(reason);
+            }
+            let wait = self.backoff(attempt, wait);
+            tracing::warn!(url = %url_text(url), error = %reason, attempt, wait_ms = wait.as_millis(), "TeamT5 request failed; retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// GET `url` as JSON, with the retries of
+    /// [`Teamt5Client::send_retrying`]; a 401 in OAuth2 mode renews the
+    /// token once and tries again.
     async fn get_json(
         &self,
         url: &Url,
         query: &[(&str, String)],
         with_token: bool,
     ) -> Result<Value, ClientError> {
-        let mut attempt = 1;
         let mut renewed = false;
         loop {
             let token = if with_token {
@@ -346,95 +342,53 @@ impl Teamt5Client {
             } else {
                 None
             };
-            match self.attempt(url, query, token.as_ref()).await {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::Fail(error) => return Err(error),
-                Attempt::Unauthorized(error) => {
-                    if renewed || !with_token || !matches!(self.auth, Auth::OAuth { .. }) {
-                        return Err(error);
+            let answer = self
+                .send_retrying(url, || {
+                    let mut request = self
+                        .http
+                        .get(url.clone())
+                        .timeout(self.settings.request_timeout);
+                    if !query.is_empty() {
+                        request = request.query(query);
                     }
-                    tracing::info!(url = %url_text(url), "TeamT5 answered 401: renewing the OAuth token");
-                    renewed = true;
-                    self.bearer(true).await?;
-                }
-                Attempt::Retry { error, retry_after } => {
-                    if attempt >= self.settings.attempts {
-                        return Err(error);
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token.expose());
                     }
-                    let wait = self.backoff(attempt, retry_after);
-                    tracing::warn!(error = %error, attempt, wait_ms = wait.as_millis(), "TeamT5 request failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
+                    request
+                })
+                .await
+                .map_err(|reason| ClientError::Transport {
+                    url: url_text(url),
+                    reason,
+                })?;
+            if answer.status == StatusCode::UNAUTHORIZED
+                && with_token
+                && !renewed
+                && matches!(self.auth, Auth::OAuth { .. })
+            {
+                tracing::info!(url = %url_text(url), "TeamT5 answered 401: renewing the OAuth token");
+                renewed = true;
+                self.bearer(true).await?;
+                continue;
             }
-        }
-    }
-
-    async fn attempt(
-        &self,
-        url: &Url,
-        query: &[(&str, String)],
-        token: Option<&Secret>,
-    ) -> Attempt {
-        let mut request = self
-            .http
-            .get(url.clone())
-            .timeout(self.settings.request_timeout);
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        if let Some(token) = token {
-            request = request.bearer_auth(token.expose());
-        }
-        let transport = |error: &reqwest::Error| ClientError::Transport {
-            url: url_text(url),
-            reason: error_chain(error),
-        };
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                return Attempt::Retry {
-                    error: transport(&error),
-                    retry_after: None,
-                };
+            if !answer.status.is_success() {
+                return Err(ClientError::Status {
+                    url: url_text(url),
+                    status: answer.status.as_u16(),
+                    body: answer_excerpt(&answer.body, MAX_ERROR_BODY),
+                });
             }
-        };
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(error) => {
-                return Attempt::Retry {
-                    error: transport(&error),
-                    retry_after: wait,
-                };
-            }
-        };
-        if !status.is_success() {
-            let error = ClientError::Status {
-                url: url_text(url),
-                status: status.as_u16(),
-                body: body_excerpt(&body),
-            };
-            return if status == StatusCode::UNAUTHORIZED {
-                Attempt::Unauthorized(error)
-            } else if is_retryable(status) {
-                Attempt::Retry {
-                    error,
-                    retry_after: wait,
-                }
-            } else {
-                Attempt::Fail(error)
-            };
-        }
-        match serde_json::from_slice(&body) {
-            Ok(value) => Attempt::Done(value),
-            Err(error) => Attempt::Fail(ClientError::Malformed {
+            return serde_json::from_slice(&answer.body).map_err(|error| ClientError::Malformed {
                 url: url_text(url),
                 reason: error.to_string(),
-            }),
+            });
         }
     }
+}
+
+/// `HTTP <status>: <start of the body>`, for messages.
+fn status_reason(status: StatusCode, body: &[u8]) -> String {
+    format!("HTTP {status}: {}", answer_excerpt(body, MAX_ERROR_BODY))
 }
 
 /// Python truthiness of a JSON value (`data["success"]` is tested with `if not`).

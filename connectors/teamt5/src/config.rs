@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use opencti_connector::config::{ConfigErrors, Secret, Settings, Value, Var, VarKind};
+use opencti_connector::config::{ConfigErrors, Secret, Settings, Var, VarKind};
 use reqwest::Url;
 
 /// The connector's variables: runtime variables whose defaults differ for
@@ -61,7 +61,8 @@ pub const TLP_LEVELS: [&str; 6] = ["clear", "white", "green", "amber", "amber+st
 /// The validated connector configuration.
 #[derive(Debug, Clone)]
 pub struct Teamt5Config {
-    /// API base URL, without trailing slashes.
+    /// API base URL, its trailing slashes dropped (a bare origin still
+    /// prints as `https://host/`; see [`crate::client::Teamt5Client::base_text`]).
     pub api_base_url: Url,
     /// Credentials (OAuth2 wins when both modes are configured).
     pub auth: Auth,
@@ -159,18 +160,7 @@ impl TryFrom<&Settings> for Teamt5Config {
                 Err(format!("expected one of {}", TLP_LEVELS.join(", ")))
             }
         });
-        let first_run_timestamp =
-            check.parse(
-                "TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP",
-                |value| match value {
-                    Value::Int(number) => Ok(*number),
-                    other => other
-                        .to_string()
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| "expected an integer (Unix seconds)".to_owned()),
-                },
-            );
+        let first_run_timestamp: Option<i64> = check.get("TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP");
         if first_run_timestamp.is_some_and(|timestamp| timestamp < 0) {
             check.reject(
                 "TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP",

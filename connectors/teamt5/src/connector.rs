@@ -78,8 +78,9 @@ struct Listing {
 #[derive(Debug, Default)]
 struct Pushed {
     sent: usize,
-    /// Publications that have a STIX url (the Python connector's denominator).
-    with_url: usize,
+    /// Publications a later run may still import (failed download, empty
+    /// or unusable bundle): they hold the cursor.
+    missed: usize,
 }
 
 impl ImportSource for Teamt5 {
@@ -133,18 +134,13 @@ impl ImportSource for Teamt5 {
             let name = kind.name();
             if !listing.refs.is_empty() {
                 let pushed = self.push(ctx, &listing.refs, &stamp).await?;
-                held |= pushed.sent < pushed.with_url;
+                held |= pushed.missed > 0;
                 summary.push(format!("Connector Pushed {} {name}s", pushed.sent));
-                if listing.aborted {
-                    summary.push(format!("{name} retrieval aborted"));
-                }
-            } else if listing.aborted {
-                summary.push(format!("{name} retrieval aborted"));
-                tracing::warn!(
-                    "{name} retrieval aborted after consecutive failed pages; the cursor is held and the next run retries"
-                );
-            } else {
+            } else if !listing.aborted {
                 tracing::info!("No new {name}s found");
+            }
+            if listing.aborted {
+                summary.push(format!("{name} retrieval aborted"));
             }
         }
         self.summary = if summary.is_empty() {
@@ -201,11 +197,6 @@ pub fn parse_last_run(text: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Teamt5 {
-    /// The client (for tests).
-    pub fn client(&self) -> &Teamt5Client {
-        &self.client
-    }
-
     /// Every item of one listing published since `since`, page after page
     /// (offsets count items); a page that fails is retried with a growing
     /// pause, up to [`MAX_PAGE_FAILURES`] times in a row.
@@ -284,27 +275,25 @@ impl Teamt5 {
         refs: &[BundleRef],
         stamp: &Stamp,
     ) -> Result<Pushed, RunError> {
-        let name = refs
-            .first()
-            .map_or("item", |reference| reference.kind.name());
         let mut options = SendOptions::default();
         options.cleanup_inconsistent_bundle = true;
         let mut pushed = Pushed::default();
         for reference in refs {
-            let created = reference
-                .created_at
-                .and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0))
-                .map_or_else(|| "unknown".to_owned(), |moment| moment.to_string());
-            tracing::debug!(key = %reference.key, created_at = %created, "Processing {name}");
+            let name = reference.kind.name();
+            tracing::debug!(
+                key = %reference.key,
+                created_at = ?reference.created_at.and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0)),
+                "Processing {name}"
+            );
             let Some(stix_url) = &reference.stix_url else {
                 tracing::warn!(key = %reference.key, "Skipping {name}: listing reference has no STIX url to download.");
                 continue;
             };
-            pushed.with_url += 1;
             let objects = match self.client.bundle_objects(stix_url).await {
                 Ok(objects) => objects,
                 Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
                 Err(error) => {
+                    pushed.missed += 1;
                     ctx.report_error(
                         format!("{name} {} not imported: {error}", reference.key),
                         stix_url.clone(),
@@ -317,12 +306,14 @@ impl Teamt5 {
                 match mapping::publication_objects(reference, objects, stamp, Utc::now()) {
                     Ok(publication) => publication,
                     Err(MappingError::NoObjects) => {
+                        // Counted as a failure, as the Python connector does.
+                        pushed.missed += 1;
                         tracing::info!(key = %reference.key, "API Returned bundle with no items.");
                         continue;
                     }
                     Err(error @ MappingError::InvalidReport { .. }) => {
-                        // The listing item itself is unusable: retrying cannot help.
-                        pushed.with_url -= 1;
+                        // The listing item itself is unusable: retrying
+                        // cannot help, so it does not hold the cursor.
                         ctx.report_error(
                             format!("{name} {} skipped: {error}", reference.key),
                             stix_url.clone(),
@@ -331,6 +322,7 @@ impl Teamt5 {
                         continue;
                     }
                     Err(error) => {
+                        pushed.missed += 1;
                         ctx.report_error(
                             format!("{name} {} not imported: {error}", reference.key),
                             stix_url.clone(),

@@ -331,11 +331,10 @@ fn answer(
     let overridden = query
         .get("offset")
         .and_then(|offset| offset.parse().ok())
-        .and_then(|offset: usize| inner.pages.get(&(path.to_owned(), offset)));
+        .and_then(|offset: usize| inner.pages.get(&(path.to_owned(), offset)))
+        .map(|page| Bytes::from(page.to_string()));
     let normal = match path {
-        _ if overridden.is_some() => Ok(Bytes::from(
-            overridden.map(ToString::to_string).unwrap_or_default(),
-        )),
+        _ if let Some(page) = overridden => Ok(page),
         "/api/v2/reports" => listing(
             &inner.reports,
             "reports",
@@ -418,7 +417,7 @@ fn status_answer(status: u16, retry_after: Option<u64>) -> Response {
 }
 
 /// One page, most recent first, of the items published at or after
-/// `date[from]`.
+/// `date[from]`; a 400 for a query the API would refuse.
 #[allow(clippy::result_large_err)]
 fn listing(
     items: &[Value],
@@ -427,31 +426,21 @@ fn listing(
     page_size: usize,
     query: &BTreeMap<String, String>,
 ) -> Result<Bytes, Response> {
-    listing_page(items, key, date_field, page_size, query).map_err(|reason| {
+    let bad_request = |reason: &str| {
         json_response(
             StatusCode::BAD_REQUEST,
             &json!({"success": false, "error": reason}),
         )
-    })
-}
-
-fn listing_page(
-    items: &[Value],
-    key: &str,
-    date_field: &str,
-    page_size: usize,
-    query: &BTreeMap<String, String>,
-) -> Result<Bytes, &'static str> {
-    let bad = |reason: &'static str| reason;
+    };
     let offset: usize = query
         .get("offset")
-        .ok_or_else(|| bad("offset is required"))?
+        .ok_or_else(|| bad_request("offset is required"))?
         .parse()
-        .map_err(|_| bad("offset must be an integer"))?;
+        .map_err(|_| bad_request("offset must be an integer"))?;
     let since: i64 = match query.get("date[from]") {
         Some(text) => text
             .parse()
-            .map_err(|_| bad("date[from] must be an integer"))?,
+            .map_err(|_| bad_request("date[from] must be an integer"))?,
         None => 0,
     };
     let date = |item: &Value| item.get(date_field).and_then(Value::as_i64).unwrap_or(0);

@@ -2,8 +2,9 @@
 //! author identity and TLP marking, the rewrite of TeamT5's objects and the
 //! extra Report of a TeamT5 report.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use opencti_stix::StixObject;
+use opencti_stix::builder::{timestamp, timestamp_millis};
 use opencti_stix::id::{self, IdDate};
 use serde_json::{Map, Value, json};
 
@@ -83,7 +84,7 @@ fn text(item: &Map<String, Value>, field: &str) -> Option<String> {
 
 /// Unix seconds from an integer or a float (Python's `fromtimestamp`
 /// accepts both); `None` for anything else.
-fn timestamp(item: &Map<String, Value>, field: &str) -> Option<i64> {
+fn unix_seconds(item: &Map<String, Value>, field: &str) -> Option<i64> {
     let value = item.get(field)?;
     #[allow(clippy::cast_possible_truncation)]
     value
@@ -115,7 +116,7 @@ pub fn bundle_ref(kind: Kind, item: &Value, base: &str) -> Option<BundleRef> {
                 });
             BundleRef {
                 kind,
-                created_at: timestamp(item, "date"),
+                created_at: unix_seconds(item, "date"),
                 stix_url,
                 report: Some(ReportInfo {
                     title: text(item, "title"),
@@ -129,7 +130,7 @@ pub fn bundle_ref(kind: Kind, item: &Value, base: &str) -> Option<BundleRef> {
         Kind::IocBundle => BundleRef {
             kind,
             key: text(item, "id").unwrap_or_default(),
-            created_at: timestamp(item, "created_at"),
+            created_at: unix_seconds(item, "created_at"),
             stix_url: text(item, "stix_url").filter(|url| !url.is_empty()),
             report: None,
         },
@@ -184,11 +185,6 @@ pub const OBSERVABLE_TYPES: [&str; 18] = [
     "x509-certificate",
 ];
 
-/// STIX timestamp as stix2 writes generated ones (milliseconds, `Z`).
-pub fn stix_now(now: DateTime<Utc>) -> String {
-    now.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The author and marking every object of a run carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stamp {
@@ -203,7 +199,7 @@ impl Stamp {
     /// of [`crate::config::TLP_LEVELS`]; anything else gives TLP:CLEAR, as
     /// the Python connector's fallback).
     pub fn new(author_name: &str, tlp_level: &str, now: DateTime<Utc>) -> Self {
-        let created = stix_now(now);
+        let created = timestamp_millis(now);
         let author = json!({
             "type": "identity",
             "spec_version": "2.1",
@@ -337,7 +333,7 @@ pub fn report_object(
             reason: "the bundle has no object with an id to refer to".to_owned(),
         });
     }
-    let created = stix_now(now);
+    let created = timestamp_millis(now);
     let mut report = json!({
         "type": "report",
         "spec_version": "2.1",
@@ -348,7 +344,7 @@ pub fn report_object(
         "name": title,
         "description": info.digest,
         "report_types": [info.type_name.as_deref().unwrap_or("report")],
-        "published": published.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "published": timestamp(published),
         "object_refs": object_refs,
     });
     if !info.pdf_url.is_empty() {

@@ -131,7 +131,7 @@ async fn a_static_key_that_stops_working_fails_with_the_status() {
 #[tokio::test]
 async fn bad_credentials_are_an_auth_error_naming_the_cause() {
     let fake = fake().await;
-    let client = client(&fake, oauth("cid", "wrong"));
+    let client = client(&fake, oauth("cid", "wrong-secret-5f3a"));
     let error = client.authenticate().await.unwrap_err();
     assert!(error.is_auth());
     let text = error.to_string();
@@ -143,7 +143,10 @@ async fn bad_credentials_are_an_auth_error_naming_the_cause() {
         text.contains("401") && text.contains("invalid_client"),
         "{text}"
     );
-    assert!(!text.contains("wrong"), "the secret leaked: {text}");
+    assert!(
+        !text.contains("wrong-secret-5f3a"),
+        "the secret leaked: {text}"
+    );
     // Not retried: the credentials will not improve.
     assert_eq!(fake.requests().len(), 1);
 }

@@ -9,14 +9,6 @@ fn load(env: &[(&str, &str)]) -> Result<Teamt5Config, ConfigErrors> {
     Teamt5Config::try_from(&settings)
 }
 
-fn error_text(errors: &ConfigErrors) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn defaults_are_the_python_connectors() {
     let config = load(&[("TEAMT5_API_KEY", "test-key")]).unwrap();
@@ -77,7 +69,9 @@ fn the_first_run_timestamp_may_be_a_string_as_in_the_first_python_version() {
     ])
     .unwrap_err();
     assert!(
-        error_text(&errors).contains("TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP"),
+        errors
+            .to_string()
+            .contains("TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP"),
         "{errors:?}"
     );
 }
@@ -97,7 +91,7 @@ fn authentication_needs_a_key_or_a_complete_oauth_pair() {
     ];
     for env in rejected {
         let errors = load(env).unwrap_err();
-        let text = error_text(&errors);
+        let text = errors.to_string();
         assert!(
             text.contains("api_key")
                 && text.contains("client_id")
@@ -147,7 +141,7 @@ fn tlp_levels_are_validated() {
     }
     let errors = load(&[("TEAMT5_API_KEY", "k"), ("TEAMT5_TLP_LEVEL", "purple")]).unwrap_err();
     assert!(
-        error_text(&errors).contains("TEAMT5_TLP_LEVEL"),
+        errors.to_string().contains("TEAMT5_TLP_LEVEL"),
         "{errors:?}"
     );
 }
@@ -160,7 +154,7 @@ fn a_bad_base_url_is_named() {
     ])
     .unwrap_err();
     assert!(
-        error_text(&errors).contains("TEAMT5_API_BASE_URL"),
+        errors.to_string().contains("TEAMT5_API_BASE_URL"),
         "{errors:?}"
     );
 }
@@ -189,5 +183,5 @@ fn only_the_external_import_type_is_accepted() {
         .is_ok()
     );
     let errors = load(&[("TEAMT5_API_KEY", "k"), ("CONNECTOR_TYPE", "STREAM")]).unwrap_err();
-    assert!(error_text(&errors).contains("CONNECTOR_TYPE"), "{errors:?}");
+    assert!(errors.to_string().contains("CONNECTOR_TYPE"), "{errors:?}");
 }

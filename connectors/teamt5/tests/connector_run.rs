@@ -346,17 +346,11 @@ async fn an_item_listed_twice_while_paging_is_sent_once() {
         report_item(&fake, "r1", "Report 1", 1_763_625_601),
         report_item(&fake, "r0", "Report 0", 1_763_625_600),
     ]});
-    let outcome = {
-        let mut connector = Teamt5::from_config(config(&fake, &[])).unwrap();
-        let (ctx, probe) = RunContext::for_test(None);
-        // Serve the first page normally, then the shifted one.
-        fake.override_page("/api/v2/reports", 2, shifted);
-        let result = connector.run(&ctx).await;
-        (result, probe.bundles())
-    };
-    outcome.0.unwrap();
+    fake.override_page("/api/v2/reports", 2, shifted);
+    let outcome = run(&fake, &[], None).await;
+    outcome.result.unwrap();
     assert_eq!(
-        report_names(&outcome.1),
+        report_names(&outcome.bundles),
         ["Report 2", "Report 1", "Report 0"]
     );
 }
@@ -373,6 +367,17 @@ async fn a_revoked_token_mid_run_is_renewed() {
     connector.run(&ctx).await.unwrap();
     assert_eq!(report_names(&probe.bundles()), ["Report 0"]);
     assert_eq!(fake.tokens_issued(), 2);
+}
+
+#[tokio::test]
+async fn consecutive_runs_reuse_a_fresh_token() {
+    let fake = fake().await;
+    let mut connector = Teamt5::from_config(config(&fake, &[])).unwrap();
+    for _ in 0..2 {
+        let (ctx, _) = RunContext::for_test(None);
+        connector.run(&ctx).await.unwrap();
+    }
+    assert_eq!(fake.tokens_issued(), 1);
 }
 
 #[tokio::test]
