@@ -289,6 +289,13 @@ impl Teamt5 {
                 tracing::warn!(key = %reference.key, "Skipping {name}: listing reference has no STIX url to download.");
                 continue;
             };
+            // A work error's source is shown to platform users: no query,
+            // which may carry a signature.
+            let source = stix_url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             let objects = match self.client.bundle_objects(stix_url).await {
                 Ok(objects) => objects,
                 Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
@@ -296,7 +303,7 @@ impl Teamt5 {
                     pushed.missed += 1;
                     ctx.report_error(
                         format!("{name} {} not imported: {error}", reference.key),
-                        stix_url.clone(),
+                        source.clone(),
                     )
                     .await?;
                     continue;
@@ -316,7 +323,7 @@ impl Teamt5 {
                         // cannot help, so it does not hold the cursor.
                         ctx.report_error(
                             format!("{name} {} skipped: {error}", reference.key),
-                            stix_url.clone(),
+                            source.clone(),
                         )
                         .await?;
                         continue;
@@ -325,7 +332,7 @@ impl Teamt5 {
                         pushed.missed += 1;
                         ctx.report_error(
                             format!("{name} {} not imported: {error}", reference.key),
-                            stix_url.clone(),
+                            source.clone(),
                         )
                         .await?;
                         continue;
@@ -334,7 +341,7 @@ impl Teamt5 {
             for problem in &publication.dropped {
                 ctx.report_error(
                     format!("{name} {}: object left out: {problem}", reference.key),
-                    stix_url.clone(),
+                    source.clone(),
                 )
                 .await?;
             }

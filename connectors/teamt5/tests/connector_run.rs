@@ -183,6 +183,31 @@ async fn nothing_new_still_moves_the_cursor() {
 }
 
 #[tokio::test]
+async fn work_errors_name_the_bundle_url_without_its_query() {
+    let fake = fake().await;
+    let mut item = report_item(&fake, "r0", "Report 0", 1_763_625_600);
+    item["stix_url"] = json!(format!(
+        "{}?signature=pre-signed-s3cr3t",
+        item["stix_url"].as_str().unwrap()
+    ));
+    fake.add_report(item, &fixture("report-bundle.json"));
+    fake.fail_next("/api/v2/reports/r0.stix", [Fault::Truncated]);
+    let outcome = run(&fake, &[], None).await;
+    outcome.result.unwrap();
+    assert_eq!(outcome.errors.len(), 1);
+    assert!(
+        outcome.errors[0].contains("r0.stix |"),
+        "{:?}",
+        outcome.errors
+    );
+    assert!(
+        !outcome.errors[0].contains("s3cr3t"),
+        "{:?}",
+        outcome.errors
+    );
+}
+
+#[tokio::test]
 async fn a_failed_download_holds_the_cursor_and_the_rest_is_sent() {
     let fake = fake().await;
     publish_reports(&fake, 3, 1_763_625_600);
