@@ -391,7 +391,17 @@ impl MispFeed {
             }
             (progress, stopped_by)
         };
-        let ((), (progress, stopped_by)) = tokio::join!(producer, consumer);
+        // The consumer decides when the run ends: once it returns (a failed
+        // send, or everything confirmed), the producer is dropped, wherever
+        // it waits (a download, the memory budget, the hand-off).
+        let (progress, stopped_by) = {
+            let (mut producer, mut consumer) = (std::pin::pin!(producer), std::pin::pin!(consumer));
+            tokio::select! {
+                biased;
+                done = &mut consumer => done,
+                () = &mut producer => consumer.await,
+            }
+        };
         self.summary = feed_summary(progress.processed, &now, progress.cursor);
         if let Some(error) = stopped_by {
             return Err(error);

@@ -210,6 +210,30 @@ async fn a_failed_download_stops_the_run_and_the_next_run_retries_it() {
     assert_eq!(cursor(state.as_ref()), 300);
 }
 
+/// A send refused while later events are queued ends the run at once (it
+/// used to wait forever: the producer blocked on a hand-off nobody read).
+#[tokio::test]
+async fn a_refused_send_with_events_queued_ends_the_run_promptly() {
+    let events: Vec<(usize, i64)> = (0..40).map(|index| (index, 100 + index as i64)).collect();
+    let server = served(&events).await;
+    let mut feed = connector(&[
+        ("MISP_FEED_URL", server.url()),
+        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+    ]);
+    let (ctx, probe) = RunContext::for_test(None);
+    probe.refuse_sends_after(3);
+    let result = tokio::time::timeout(Duration::from_secs(20), feed.run(&ctx))
+        .await
+        .expect("a failed send ends the run instead of hanging");
+    assert!(matches!(result, Err(RunError::Send(_))), "{result:?}");
+    assert_eq!(probe.bundles().len(), 3);
+    assert_eq!(
+        cursor(probe.state().as_ref()),
+        102,
+        "the cursor is at the last confirmed event"
+    );
+}
+
 #[tokio::test]
 async fn missing_events_are_reported_and_skipped() {
     let server = served(&[(0, 100), (1, 200)]).await;

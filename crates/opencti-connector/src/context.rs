@@ -79,6 +79,26 @@ enum PreparedInner {
 struct Recorded {
     bundles: Vec<(Value, SendOptions)>,
     errors: Vec<WorkError>,
+    /// Sends are refused once this many bundles were recorded.
+    refuse_after: Option<usize>,
+}
+
+impl Recorded {
+    /// Records a sent bundle, or refuses it as a failing platform would.
+    fn record(&mut self, bundle: Value, options: SendOptions) -> Result<(), SendError> {
+        if self
+            .refuse_after
+            .is_some_and(|limit| self.bundles.len() >= limit)
+        {
+            return Err(SendError::Platform(crate::api::ApiError::GraphQl {
+                operation: "addExpectations".to_owned(),
+                name: "TEST_REFUSAL".to_owned(),
+                message: "sends refused by the test probe".to_owned(),
+            }));
+        }
+        self.bundles.push((bundle, options));
+        Ok(())
+    }
 }
 
 /// What a test context recorded (see [`RunContext::for_test`]).
@@ -112,6 +132,12 @@ impl TestProbe {
     /// The state as the connector left it.
     pub fn state(&self) -> Option<State> {
         self.state.get()
+    }
+
+    /// Makes every send after the first `accepted` ones fail, as a platform
+    /// refusing `addExpectations` would.
+    pub fn refuse_sends_after(&self, accepted: usize) {
+        self.lock().refuse_after = Some(accepted);
     }
 
     /// Fires the shutdown signal.
@@ -256,8 +282,7 @@ impl RunContext {
                 recorded
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .bundles
-                    .push((bundle, options.clone()));
+                    .record(bundle, options.clone())?;
                 SendReport::default()
             }
             Backend::Live {
@@ -325,8 +350,7 @@ impl RunContext {
                 recorded
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .bundles
-                    .push((*bundle, SendOptions::default()));
+                    .record(*bundle, SendOptions::default())?;
                 SendReport::default()
             }
             (PreparedInner::Live(prepared), Backend::Live { sender, .. }) => {
