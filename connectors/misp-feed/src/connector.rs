@@ -16,17 +16,23 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use opencti_connector::config::Var;
 use opencti_connector::state::State;
 use opencti_connector::task;
-use opencti_connector::{ImportSource, RunContext, SendError};
+use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::config::{MispFeedConfig, SourceConfig, VARS};
 use crate::convert::{self, ConvertedEvent, Converter, KnownThreat, ThreatGuesses};
 use crate::source::{
-    FeedReader, FetchError, HttpFetcher, ManifestEntry, ManifestFetchError, S3Source,
+    FeedReader, FetchError, HttpFetcher, HttpSetupError, ManifestEntry, ManifestFetchError,
+    S3Source,
 };
+
+/// What the `opencti-misp-feed` binary is (name, version, variables), for
+/// checks of the documentation against the code.
+pub static SPEC: ConnectorSpec = spec::<MispFeed>();
 
 /// Events with more objects than this are sent in several bundles of this
 /// size (same bundle id), so the publisher never holds a huge bundle as one
@@ -72,7 +78,7 @@ pub enum RunError {
     },
     /// The HTTP client could not be built.
     #[error("cannot start: {0}")]
-    Setup(String),
+    Setup(#[source] HttpSetupError),
     /// The task converting an event was stopped (the runtime is ending).
     #[error("event conversion interrupted: {0}")]
     Interrupted(String),
@@ -88,7 +94,6 @@ pub struct MispFeed {
     config: MispFeedConfig,
     converter: Arc<Converter>,
     source: Source,
-    summary: String,
 }
 
 impl std::fmt::Debug for MispFeed {
@@ -99,20 +104,15 @@ impl std::fmt::Debug for MispFeed {
     }
 }
 
-impl ImportSource for MispFeed {
+impl Connector for MispFeed {
     type Config = MispFeedConfig;
     type Error = RunError;
 
-    const VARS: &'static [opencti_connector::config::Var] = VARS;
+    const VARS: &'static [Var] = VARS;
     const NAME: &'static str = "opencti-misp-feed";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = "Imports MISP feeds (HTTP(S), local directory or S3) into OpenCTI, one STIX bundle per event";
     const SLUG: Option<&'static str> = Some("misp-feed");
-
-    /// The deprecated `MISP_FEED_INTERVAL` (minutes) replaces the period, as
-    /// in Python.
-    fn period_override(config: &MispFeedConfig) -> Option<Duration> {
-        config.interval
-    }
 
     fn from_config(config: MispFeedConfig) -> Result<Self, RunError> {
         let authorization = match &config.source {
@@ -121,8 +121,7 @@ impl ImportSource for MispFeed {
             }
             SourceConfig::S3 { .. } => None,
         };
-        let http = HttpFetcher::new(&config.http, authorization)
-            .map_err(|error| RunError::Setup(error.to_string()))?;
+        let http = HttpFetcher::new(&config.http, authorization).map_err(RunError::Setup)?;
         let source = match &config.source {
             SourceConfig::Url { location, .. } => Source::Feed(FeedReader::new(
                 location.clone(),
@@ -141,27 +140,23 @@ impl ImportSource for MispFeed {
             converter: Arc::new(Converter::new(config.convert.clone())),
             config,
             source,
-            summary: String::new(),
         })
     }
+}
 
-    async fn run(&mut self, ctx: &RunContext) -> Result<(), RunError> {
-        tracing::info!("Fetching MISP Feed...");
-        // Both clients are handles to shared connection pools: cheap clones.
-        match &self.source {
-            Source::Feed(reader) => {
-                let reader = reader.clone();
-                self.run_feed(ctx, &reader).await
-            }
-            Source::Bucket { s3, delete } => {
-                let (s3, delete) = (s3.clone(), *delete);
-                self.run_bucket(ctx, &s3, delete).await
-            }
-        }
+impl ImportSource for MispFeed {
+    /// The deprecated `MISP_FEED_INTERVAL` (minutes) replaces the period, as
+    /// in Python.
+    fn period_override(config: &MispFeedConfig) -> Option<Duration> {
+        config.interval
     }
 
-    fn success_message(&self, _ctx: &RunContext) -> String {
-        self.summary.clone()
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, RunError> {
+        tracing::info!("Fetching MISP Feed...");
+        match &self.source {
+            Source::Feed(reader) => self.run_feed(ctx, reader).await,
+            Source::Bucket { s3, delete } => self.run_bucket(ctx, s3, *delete).await,
+        }
     }
 }
 
@@ -292,7 +287,8 @@ async fn send_converted(
 }
 
 impl MispFeed {
-    async fn run_feed(&mut self, ctx: &RunContext, reader: &FeedReader) -> Result<(), RunError> {
+    /// URL mode; returns the run's summary.
+    async fn run_feed(&self, ctx: &RunContext, reader: &FeedReader) -> Result<String, RunError> {
         let now = Utc::now();
         let state = ctx.state();
         let cursor = match cursor_from_state(state.as_ref()) {
@@ -402,12 +398,12 @@ impl MispFeed {
                 () = &mut producer => consumer.await,
             }
         };
-        self.summary = feed_summary(progress.processed, &now, progress.cursor);
         if let Some(error) = stopped_by {
             return Err(error);
         }
-        tracing::info!("{}", self.summary);
-        Ok(())
+        let summary = feed_summary(progress.processed, &now, progress.cursor);
+        tracing::info!("{summary}");
+        Ok(summary)
     }
 
     /// Downloads and converts one event for the sending half; poison and
@@ -445,7 +441,9 @@ impl MispFeed {
             .unwrap_or(u32::MAX)
             .min(MEMORY_BUDGET_KIB as u32);
         let Ok(budget) = Arc::clone(budget).acquire_many_owned(permits).await else {
-            return Prepared::Failed(RunError::Setup("the memory budget was closed".to_owned()));
+            return Prepared::Failed(RunError::Interrupted(
+                "the memory budget was closed".to_owned(),
+            ));
         };
         match self.convert_file(ctx, &entry.key, bytes, now).await {
             Ok(Some(converted)) => Prepared::Ready {
@@ -516,12 +514,13 @@ impl MispFeed {
         }
     }
 
+    /// S3 mode; returns the run's summary.
     async fn run_bucket(
-        &mut self,
+        &self,
         ctx: &RunContext,
         s3: &S3Source,
         delete: bool,
-    ) -> Result<(), RunError> {
+    ) -> Result<String, RunError> {
         let now = Utc::now();
         let state = ctx.state().unwrap_or_default();
         // Non-destructive mode resumes after the last processed key.
@@ -546,7 +545,7 @@ impl MispFeed {
                 .map_err(RunError::Listing)?;
             for object in &page.objects {
                 if ctx.is_shutting_down() {
-                    return Ok(());
+                    return Ok(bucket_summary(events, last_file.as_deref()));
                 }
                 // Folder markers are not events.
                 if object.key.ends_with('/') {
@@ -566,7 +565,6 @@ impl MispFeed {
                         Outcome::Skipped
                     }
                     Err(error) => {
-                        self.summary = bucket_summary(events, last_file.as_deref());
                         return Err(RunError::Download {
                             key: object.key.clone(),
                             error,
@@ -599,9 +597,9 @@ impl MispFeed {
                 break;
             }
         }
-        self.summary = bucket_summary(events, last_file.as_deref());
-        tracing::info!("{}", self.summary);
-        Ok(())
+        let summary = bucket_summary(events, last_file.as_deref());
+        tracing::info!("{summary}");
+        Ok(summary)
     }
 }
 

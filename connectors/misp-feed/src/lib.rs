@@ -6,3 +6,6 @@ pub mod config;
 pub mod connector;
 pub mod convert;
 pub mod source;
+
+pub use config::{MispFeedConfig, VARS};
+pub use connector::{MispFeed, RunError, SPEC};

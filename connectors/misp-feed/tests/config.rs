@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use opencti_connector::ImportSource;
 use opencti_connector::config::{ConfigErrors, Settings, Source};
+use opencti_misp_feed::MispFeed;
 use opencti_misp_feed::config::{MispFeedConfig, SourceConfig, VARS};
-use opencti_misp_feed::connector::MispFeed;
 use opencti_misp_feed::convert::ConvertOptions;
 use opencti_misp_feed::source::FeedLocation;
 

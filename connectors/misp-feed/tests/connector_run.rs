@@ -7,9 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use opencti_connector::config::Settings;
 use opencti_connector::state::State;
-use opencti_connector::{ImportSource, RunContext};
-use opencti_misp_feed::config::{MispFeedConfig, VARS};
-use opencti_misp_feed::connector::{MispFeed, RunError};
+use opencti_connector::{Connector, ImportSource, RunContext};
+use opencti_misp_feed::{MispFeed, MispFeedConfig, RunError, VARS};
 use serde_json::{Value, json};
 
 use crate::support::feed_server::{Fault, FeedServer};
@@ -23,13 +22,14 @@ fn connector(env: &[(&str, &str)]) -> MispFeed {
     MispFeed::from_config(config).unwrap()
 }
 
-/// Runs once with `state`; returns the result, the report names of the
-/// bundles sent (in order), the errors reported and the new state.
+/// Runs once with `state`; returns the result (the run's summary), the
+/// report names of the bundles sent (in order), the errors reported and the
+/// new state.
 async fn run(
     feed: &mut MispFeed,
     state: Option<State>,
 ) -> (
-    Result<(), RunError>,
+    Result<String, RunError>,
     Vec<String>,
     Vec<String>,
     Option<State>,
@@ -101,13 +101,21 @@ async fn events_go_in_timestamp_order_and_the_state_has_the_python_keys() {
         ("MISP_FEED_IMPORT_FROM_DATE", "2023-01-01"),
     ]);
     let (result, sent, errors, state) = run(&mut feed, None).await;
-    result.unwrap();
+    let summary = result.unwrap();
     assert_eq!(sent, [name(0), name(1), name(2)]);
     assert!(errors.is_empty(), "{errors:?}");
     let state = state.unwrap();
     assert_eq!(state["last_event_timestamp"], json!(1_700_000_300));
     assert_eq!(state["last_event"], json!("2023-11-14T22:18:20+00:00"));
     assert!(state["last_run"].as_str().unwrap().ends_with("+00:00"));
+    assert_eq!(
+        summary,
+        format!(
+            "Connector successfully run (3 events have been processed), storing state \
+             (last_run={}, last_event=2023-11-14T22:18:20+00:00, last_event_timestamp=1700000300)",
+            state["last_run"].as_str().unwrap()
+        )
+    );
 
     // Nothing new: nothing sent. A newer event: only it.
     let (result, sent, _, state) = run(&mut feed, Some(state)).await;
@@ -343,7 +351,10 @@ async fn s3_buckets_are_consumed_by_default() {
     server.put(BUCKET, "other/d.json", &event_file(3, 400));
     let mut feed = s3_connector(&server, &[]);
     let (result, sent, errors, state) = run(&mut feed, None).await;
-    result.unwrap();
+    assert_eq!(
+        result.unwrap(),
+        "Connector successfully run (2 events have been processed), storing state (last_file=c.json)"
+    );
     assert_eq!(sent, [name(0), name(2)], "list-form files hold one event");
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("events/b.json"), "{errors:?}");

@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use opencti_connector::Connector;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
+use opencti_misp_feed::MispFeed;
 use opencti_misp_feed::config::{MispFeedConfig, VARS};
-use opencti_misp_feed::connector::MispFeed;
 use opencti_sim::{SimConfig, SimHandle};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

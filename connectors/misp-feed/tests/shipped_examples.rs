@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use opencti_connector::config::{Settings, Source};
-use opencti_connector::{ImportSource, RunContext};
+use opencti_connector::{Connector, ImportSource, RunContext};
+use opencti_misp_feed::MispFeed;
 use opencti_misp_feed::config::{MispFeedConfig, SourceConfig, VARS};
-use opencti_misp_feed::connector::MispFeed;
 use opencti_misp_feed::source::FeedLocation;
 
 fn examples() -> PathBuf {

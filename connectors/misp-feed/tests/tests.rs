@@ -5,7 +5,10 @@ mod connector_run;
 mod convert_golden;
 mod convert_options;
 mod end_to_end;
+#[path = "../../../tests/shipped_binary.rs"]
+mod shipped_binary;
 mod shipped_examples;
 mod source_http;
 mod source_s3;
 mod support;
+mod version;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opencti_connector::config::{Settings, Var};
-use opencti_connector::{ImportSource, RunContext};
-use opencti_nti::config::{NtiConfig, VARS};
-use opencti_nti::connector::Nti;
+use opencti_connector::{Connector, ImportSource, RunContext};
+use opencti_nti::Nti;
 use opencti_nti::fake::{self, FakeNti};
+use opencti_nti::{NtiConfig, VARS};
 use serde_json::{Value, json};
 
 const RECORDS: usize = 10_000;

@@ -11,11 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use opencti_connector::cli::ConnectorSpec;
-use opencti_connector::config::ConnectorType;
+use opencti_connector::config::Var;
 use opencti_connector::publish::SendOptions;
 use opencti_connector::state::State;
-use opencti_connector::{ImportSource, RunContext, SendError};
+use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
 use serde_json::{Map, Value, json};
 
 use crate::client::{ClientSettings, DownloadError, NtiClient};
@@ -28,14 +27,9 @@ use crate::package::{self, EntryInfo, PackageError, RecordLine};
 /// time.
 const RECORDS_PER_SEND: usize = 1_000;
 
-/// What the binary is, for `--help` and the documentation checks.
-pub static SPEC: ConnectorSpec = ConnectorSpec {
-    name: Nti::NAME,
-    version: Nti::VERSION,
-    about: Nti::ABOUT,
-    vars: VARS,
-    connector_type: ConnectorType::ExternalImport,
-};
+/// What the `opencti-nti` binary is (name, version, variables), for
+/// checks of the documentation against the code.
+pub static SPEC: ConnectorSpec = spec::<Nti>();
 
 /// State key of the imported files (ours).
 pub const IMPORTED_FILES: &str = "imported_files";
@@ -58,7 +52,7 @@ pub enum RunError {
     Package(#[from] PackageError),
     /// A blocking task failed.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] tokio::task::JoinError),
 }
 
 /// The NTI feed connector.
@@ -68,7 +62,6 @@ pub struct Nti {
     client: NtiClient,
     converter: Converter,
     download_dir: PathBuf,
-    last_run: Option<String>,
 }
 
 impl Nti {
@@ -261,12 +254,13 @@ fn crc_text(entry: &EntryInfo) -> String {
     format!("{:08x}", entry.crc32)
 }
 
-impl ImportSource for Nti {
+impl Connector for Nti {
     type Config = NtiConfig;
     type Error = RunError;
 
-    const VARS: &'static [opencti_connector::config::Var] = VARS;
+    const VARS: &'static [Var] = VARS;
     const NAME: &'static str = "opencti-nti";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str =
         "Imports the NSFOCUS Threat Intelligence (NTI) feed packages into OpenCTI";
     const SLUG: Option<&'static str> = Some("nti");
@@ -284,11 +278,12 @@ impl ImportSource for Nti {
             client,
             config,
             download_dir: std::env::temp_dir(),
-            last_run: None,
         })
     }
+}
 
-    async fn run(&mut self, ctx: &RunContext) -> Result<(), RunError> {
+impl ImportSource for Nti {
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, RunError> {
         let mut state = ctx.state().unwrap_or_default();
         match state.get(LAST_RUN) {
             Some(last_run) => {
@@ -296,10 +291,10 @@ impl ImportSource for Nti {
             }
             None => tracing::info!("[CONNECTOR] Connector has never run..."),
         }
-        self.last_run = None;
+        let mut stored_last_run = None;
         if self.config.kinds.is_empty() {
             tracing::warn!("No NTI_CREATE_* variable is true: nothing to import");
-            return Ok(());
+            return Ok(summary(ctx, stored_last_run));
         }
         tracing::info!(url = %self.client.feed_url(), "[CONNECTOR] Fetching feed packages...");
         let package = self.client.download(&self.download_dir).await?;
@@ -308,7 +303,7 @@ impl ImportSource for Nti {
         let listing = path.clone();
         let entries = tokio::task::spawn_blocking(move || package::list_entries(&listing))
             .await
-            .map_err(|error| RunError::Internal(error.to_string()))??;
+            .map_err(RunError::Internal)??;
         // Only the current package's files are remembered.
         let mut imported = imported_files(&state);
         imported.retain(|name, _| entries.iter().any(|entry| &entry.name == name));
@@ -327,22 +322,23 @@ impl ImportSource for Nti {
             state.insert(LAST_RUN.to_owned(), json!(last_run));
             state.insert(IMPORTED_FILES.to_owned(), Value::Object(imported.clone()));
             ctx.set_state(state.clone());
-            self.last_run = Some(last_run);
+            stored_last_run = Some(last_run);
         }
         drop(package);
-        Ok(())
+        Ok(summary(ctx, stored_last_run))
     }
+}
 
-    fn success_message(&self, ctx: &RunContext) -> String {
-        match &self.last_run {
-            Some(last_run) => format!(
-                "{} connector successfully run, storing last_run as {last_run}",
-                ctx.connector_name()
-            ),
-            None => format!(
-                "{} connector run: no new NTI feed file",
-                ctx.connector_name()
-            ),
-        }
+/// The message of a successful run: the `last_run` it stored, if any.
+fn summary(ctx: &RunContext, stored_last_run: Option<String>) -> String {
+    match stored_last_run {
+        Some(last_run) => format!(
+            "{} connector successfully run, storing last_run as {last_run}",
+            ctx.connector_name()
+        ),
+        None => format!(
+            "{} connector run: no new NTI feed file",
+            ctx.connector_name()
+        ),
     }
 }

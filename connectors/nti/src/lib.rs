@@ -17,3 +17,6 @@ pub mod convert;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod package;
+
+pub use config::{NtiConfig, VARS};
+pub use connector::{Nti, RunError, SPEC};

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use opencti_nti::RunError;
 use opencti_nti::client::DownloadError;
-use opencti_nti::connector::RunError;
 use opencti_nti::fake::{self, FakeNti, Fault};
 use opencti_nti::package::PackageError;
 

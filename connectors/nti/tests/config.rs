@@ -2,9 +2,9 @@
 //! values it accepted but could not use, now refused at start-up.
 
 use opencti_connector::config::{Settings, Source, Var};
+use opencti_nti::SPEC;
 use opencti_nti::client::{ClientSettings, NtiClient};
 use opencti_nti::config::{FeedKind, NtiConfig, VARS, task_name};
-use opencti_nti::connector::SPEC;
 
 use crate::support::{KEY, settings};
 

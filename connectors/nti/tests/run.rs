@@ -30,7 +30,10 @@ async fn run(
     server: &FakeNti,
     extra: &[(&str, &str)],
     state: Option<State>,
-) -> (Result<(), RunError>, opencti_connector::context::TestProbe) {
+) -> (
+    Result<String, RunError>,
+    opencti_connector::context::TestProbe,
+) {
     let mut connector = support::connector(&support::settings(&server.base_url(), extra));
     support::run_once(&mut connector, state).await
 }
@@ -55,7 +58,7 @@ async fn the_state_keeps_last_run_and_a_package_served_again_is_not_imported_twi
     let url_file = file_name("url-basic", 1);
     let server = serve(&[(url_file.clone(), vec![url_record("http://a.example/")])]).await;
     let (outcome, probe) = run(&server, &[], None).await;
-    outcome.unwrap();
+    let summary = outcome.unwrap();
     assert_eq!(probe.bundles().len(), 1);
     let state = probe.state().expect("state written");
     let last_run = state[LAST_RUN].as_str().unwrap();
@@ -64,10 +67,14 @@ async fn the_state_keeps_last_run_and_a_package_served_again_is_not_imported_twi
         "{last_run}"
     );
     assert!(state[IMPORTED_FILES][&url_file].is_string());
+    assert_eq!(
+        summary,
+        format!("test connector successfully run, storing last_run as {last_run}")
+    );
 
     // Same package: nothing sent, state unchanged.
     let (outcome, probe) = run(&server, &[], Some(state.clone())).await;
-    outcome.unwrap();
+    assert_eq!(outcome.unwrap(), "test connector run: no new NTI feed file");
     assert!(probe.bundles().is_empty());
     assert_eq!(probe.state(), Some(state.clone()));
 

@@ -16,9 +16,9 @@ use opencti_connector::config::Settings;
 use opencti_connector::stream::client::{StreamSettings, http_client};
 use opencti_connector::stream::position::StartSettings;
 use opencti_connector::stream::runtime::{MemoryState, StateStore, StreamRuntime};
-use opencti_ptnad::config::{PTNAD_VARS, PtnadConfig};
-use opencti_ptnad::connector::PtnadSink;
+use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
+use opencti_ptnad::{PtnadConfig, VARS};
 use opencti_sim::{EventInjection, EventKind, Sim, SimConfig, SimHandle};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,7 @@ async fn run_once(
         .expect("fake PT NAD");
     let fake_url = fake.url();
     let settings = Settings::from_env_pairs(
-        &[PTNAD_VARS],
+        &[VARS],
         [
             ("PTNAD_URL", fake_url.as_str()),
             ("PTNAD_USERNAME", "opencti"),

@@ -16,7 +16,7 @@ use crate::client::{ClientSettings, Credentials, ListSpec, ListType, TlsVerifica
 use crate::mapping::Scope;
 
 /// The connector's own variables, plus its defaults for shared ones.
-pub static PTNAD_VARS: &[Var] = &[
+pub static VARS: &[Var] = &[
     Var::new("CONNECTOR_TYPE", "connector", "type", VarKind::String)
         .default("STREAM")
         .help("Connector type; always STREAM"),
@@ -258,7 +258,7 @@ mod tests {
     ];
 
     fn load(pairs: &[(&str, &str)]) -> Result<PtnadConfig, ConfigErrors> {
-        let settings = Settings::from_env_pairs(&[PTNAD_VARS], pairs.iter().copied());
+        let settings = Settings::from_env_pairs(&[VARS], pairs.iter().copied());
         PtnadConfig::try_from(&settings)
     }
 
@@ -452,7 +452,7 @@ ptnad:
 connector:
   scope: 'url,md5'
 ";
-        let settings = Settings::resolve(&[PTNAD_VARS], &Source::new().with_yaml_str(yaml));
+        let settings = Settings::resolve(&[VARS], &Source::new().with_yaml_str(yaml));
         let config = PtnadConfig::try_from(&settings).unwrap();
         assert_eq!(config.client.tls, TlsVerification::System);
         assert!(

@@ -1,22 +1,22 @@
 //! The PT NAD [`StreamSink`]: startup (login, lists) and batches of stream
-//! events applied as bulk list changes. As a [`StreamConnector`] it runs
-//! with [`opencti_connector::stream::run_stream`].
+//! events applied as bulk list changes. It runs with
+//! [`opencti_connector::stream::run_stream`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opencti_connector::cli::ConnectorSpec;
-use opencti_connector::stream::event::{EventKind, StreamEvent};
+use opencti_connector::config::Var;
+use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
-use opencti_connector::stream::{StreamConnector, connector_spec};
+use opencti_connector::{Connector, ConnectorSpec, spec};
 
 use crate::client::{ClientError, EnsuredList, ListSpec, PtnadClient};
-use crate::config::{PTNAD_VARS, PtnadConfig};
-use crate::mapping::{Action, Change, MappingError, Plan, Scope, StreamChange, changes};
+use crate::config::{PtnadConfig, VARS};
+use crate::mapping::{Action, Plan, Scope, changes};
 
 /// What the `opencti-ptnad` binary is (name, version, variables), for
 /// checks of the documentation against the code.
-pub static SPEC: ConnectorSpec = connector_spec::<PtnadSink>();
+pub static SPEC: ConnectorSpec = spec::<PtnadSink>();
 
 /// How hard startup tries to reach PT NAD before giving up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +162,7 @@ impl PtnadSink {
         let mut problems: Vec<Vec<String>> = vec![Vec::new(); events.len()];
         let mut plan = Plan::new();
         for (position, event) in events.iter().enumerate() {
-            match event_changes(event, &self.scope) {
+            match changes(event, &self.scope) {
                 Ok(list_changes) => {
                     for change in list_changes {
                         plan.record(position, change);
@@ -292,38 +292,20 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// The list changes of one stream event.
-fn event_changes(event: &StreamEvent, scope: &Scope) -> Result<Vec<Change>, MappingError> {
-    let object = event.object.as_map();
-    let reverse_patch = event
-        .context
-        .as_ref()
-        .map_or(&[][..], |context| context.reverse_patch.as_slice());
-    let change = match event.kind {
-        EventKind::Create => StreamChange::Create(object),
-        EventKind::Update => StreamChange::Update {
-            object,
-            reverse_patch,
-        },
-        EventKind::Delete => StreamChange::Delete(object),
-        EventKind::Merge => {
-            let sources: Vec<_> = event
-                .context
-                .iter()
-                .flat_map(|context| context.sources.iter().map(|source| source.as_map()))
-                .collect();
-            return changes(
-                StreamChange::Merge {
-                    object,
-                    reverse_patch,
-                    sources: &sources,
-                },
-                scope,
-            );
-        }
-        _ => return Ok(Vec::new()),
-    };
-    changes(change, scope)
+impl Connector for PtnadSink {
+    type Config = PtnadConfig;
+    type Error = ClientError;
+
+    const VARS: &'static [Var] = VARS;
+    const NAME: &'static str = "opencti-ptnad";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str =
+        "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators";
+    const SLUG: Option<&'static str> = Some("ptnad");
+
+    fn from_config(config: PtnadConfig) -> Result<Self, ClientError> {
+        Self::new(config)
+    }
 }
 
 impl StreamSink for PtnadSink {
@@ -346,21 +328,5 @@ impl StreamSink for PtnadSink {
     /// stop the process with status 1 and the [`StartupError`] message.
     async fn on_start(&mut self) -> Result<(), SinkError> {
         self.start().await.map_err(SinkError::from)
-    }
-}
-
-impl StreamConnector for PtnadSink {
-    type Config = PtnadConfig;
-    type Error = ClientError;
-
-    const VARS: &'static [opencti_connector::config::Var] = PTNAD_VARS;
-    const NAME: &'static str = "opencti-ptnad";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const ABOUT: &'static str =
-        "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators";
-    const SLUG: Option<&'static str> = Some("ptnad");
-
-    fn from_config(config: PtnadConfig) -> Result<Self, ClientError> {
-        Self::new(config)
     }
 }

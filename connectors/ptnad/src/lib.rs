@@ -11,3 +11,7 @@ pub mod connector;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod mapping;
+
+pub use client::ClientError;
+pub use config::{PtnadConfig, VARS};
+pub use connector::{PtnadSink, SPEC};

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use opencti_connector::stream::previous_fields;
+use opencti_connector::stream::{EventKind, StreamEvent};
 use opencti_stix::pattern::Pattern;
 use serde_json::{Map, Value};
 
@@ -66,31 +66,6 @@ pub struct Change {
     pub action: Action,
 }
 
-/// A stream event, reduced to what the mapping needs.
-#[derive(Debug, Clone, Copy)]
-pub enum StreamChange<'a> {
-    /// The object was created (or entered the stream).
-    Create(&'a Map<String, Value>),
-    /// The object changed; `reverse_patch` turns it back into its previous state.
-    Update {
-        /// The object as it is now.
-        object: &'a Map<String, Value>,
-        /// RFC 6902 operations from the current to the previous object.
-        reverse_patch: &'a [Value],
-    },
-    /// The object was deleted (or left the stream).
-    Delete(&'a Map<String, Value>),
-    /// Objects were merged into `object`, which may also have changed.
-    Merge {
-        /// The object kept.
-        object: &'a Map<String, Value>,
-        /// RFC 6902 operations from the current to the previous object.
-        reverse_patch: &'a [Value],
-        /// The objects merged into it, which no longer exist.
-        sources: &'a [&'a Map<String, Value>],
-    },
-}
-
 /// An indicator whose pattern cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -111,24 +86,16 @@ pub enum MappingError {
 ///
 /// Objects other than indicators, non-STIX patterns and comparisons on
 /// observables PT NAD does not hold (or outside `scope`) give no change.
-pub fn changes(event: StreamChange<'_>, scope: &Scope) -> Result<Vec<Change>, MappingError> {
+pub fn changes(event: &StreamEvent, scope: &Scope) -> Result<Vec<Change>, MappingError> {
+    let object = event.object.as_map();
     let mut out = Vec::new();
-    match event {
-        StreamChange::Create(object) => {
-            if !is_revoked(object.get("revoked")) {
-                push_all(&mut out, values(object, scope)?, Action::Add);
-            }
+    match event.kind {
+        EventKind::Create if !is_revoked(object.get("revoked")) => {
+            push_all(&mut out, values(object, scope)?, Action::Add);
         }
-        StreamChange::Delete(object) => push_all(&mut out, values(object, scope)?, Action::Remove),
-        StreamChange::Update {
-            object,
-            reverse_patch,
-        } => changed(&mut out, object, reverse_patch, &[], scope)?,
-        StreamChange::Merge {
-            object,
-            reverse_patch,
-            sources,
-        } => changed(&mut out, object, reverse_patch, sources, scope)?,
+        EventKind::Delete => push_all(&mut out, values(object, scope)?, Action::Remove),
+        EventKind::Update | EventKind::Merge => changed(&mut out, event, scope)?,
+        _ => {}
     }
     Ok(out)
 }
@@ -136,20 +103,15 @@ pub fn changes(event: StreamChange<'_>, scope: &Scope) -> Result<Vec<Change>, Ma
 /// An update or merge: add the current values of a live indicator, remove
 /// those that disappeared (from the previous pattern and merged sources),
 /// or remove everything if it is now revoked.
-fn changed(
-    out: &mut Vec<Change>,
-    object: &Map<String, Value>,
-    reverse_patch: &[Value],
-    sources: &[&Map<String, Value>],
-    scope: &Scope,
-) -> Result<(), MappingError> {
+fn changed(out: &mut Vec<Change>, event: &StreamEvent, scope: &Scope) -> Result<(), MappingError> {
+    let object = event.object.as_map();
     let current = values(object, scope)?;
     let mut former: Vec<(ListType, String)> = Vec::new();
-    if let Some(previous) = previous_fields(object, reverse_patch, &PATTERN_FIELDS) {
+    if let Some(previous) = event.previous_fields(&PATTERN_FIELDS) {
         former.extend(values_or_log(&previous, scope));
     }
-    for source in sources {
-        former.extend(values_or_log(source, scope));
+    for source in event.merged_sources() {
+        former.extend(values_or_log(source.as_map(), scope));
     }
     if is_revoked(object.get("revoked")) {
         let mut gone = current;
@@ -419,9 +381,14 @@ mod tests {
         change(list, value, Action::Remove)
     }
 
+    /// An event of `kind` on `object`, with the platform's `context`.
+    fn event(kind: EventKind, object: &Map<String, Value>, context: Option<Value>) -> StreamEvent {
+        StreamEvent::for_test("1-0", kind, Value::Object(object.clone()), context)
+    }
+
     fn created(pattern: &str) -> Vec<Change> {
         changes(
-            StreamChange::Create(&indicator(pattern, false)),
+            &event(EventKind::Create, &indicator(pattern, false), None),
             &scope_all(),
         )
         .unwrap()
@@ -529,7 +496,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            changes(StreamChange::Create(&object), &scope).unwrap(),
+            changes(&event(EventKind::Create, &object, None), &scope).unwrap(),
             vec![add(ListType::Md5, "d41d8cd98f00b204e9800998ecf8427e")]
         );
     }
@@ -542,7 +509,7 @@ mod tests {
         );
         yara.insert("pattern_type".to_owned(), json!("yara"));
         assert_eq!(
-            changes(StreamChange::Create(&yara), &scope_all()).unwrap(),
+            changes(&event(EventKind::Create, &yara, None), &scope_all()).unwrap(),
             vec![]
         );
 
@@ -552,7 +519,7 @@ mod tests {
             unreachable!()
         };
         assert_eq!(
-            changes(StreamChange::Create(&observable), &scope_all()).unwrap(),
+            changes(&event(EventKind::Create, &observable, None), &scope_all()).unwrap(),
             vec![]
         );
     }
@@ -560,7 +527,7 @@ mod tests {
     #[test]
     fn a_broken_pattern_is_an_error_naming_the_indicator() {
         let object = indicator("[ipv4-addr:value = '1.2.3.4'", false);
-        let error = changes(StreamChange::Create(&object), &scope_all()).unwrap_err();
+        let error = changes(&event(EventKind::Create, &object, None), &scope_all()).unwrap_err();
         let MappingError::InvalidPattern { id, pattern, .. } = &error;
         assert_eq!(id, "indicator--3ae0b0a2-7289-5fda-8a85-02d057ba0968");
         assert_eq!(pattern, "[ipv4-addr:value = '1.2.3.4'");
@@ -573,24 +540,25 @@ mod tests {
         let revoked = indicator(pattern, true);
         let scope = scope_all();
         assert_eq!(
-            changes(StreamChange::Create(&revoked), &scope).unwrap(),
+            changes(&event(EventKind::Create, &revoked, None), &scope).unwrap(),
             vec![]
         );
         assert_eq!(
-            changes(StreamChange::Delete(&live), &scope).unwrap(),
+            changes(&event(EventKind::Delete, &live, None), &scope).unwrap(),
             vec![remove(ListType::Ip, "1.2.3.4")]
         );
         assert_eq!(
-            changes(StreamChange::Delete(&revoked), &scope).unwrap(),
+            changes(&event(EventKind::Delete, &revoked, None), &scope).unwrap(),
             vec![remove(ListType::Ip, "1.2.3.4")]
         );
         let revoke_patch = [json!({"op": "replace", "path": "/revoked", "value": false})];
         assert_eq!(
             changes(
-                StreamChange::Update {
-                    object: &revoked,
-                    reverse_patch: &revoke_patch
-                },
+                &event(
+                    EventKind::Update,
+                    &revoked,
+                    Some(json!({ "reverse_patch": revoke_patch }))
+                ),
                 &scope
             )
             .unwrap(),
@@ -599,10 +567,11 @@ mod tests {
         let unrelated_patch = [json!({"op": "replace", "path": "/name", "value": "old"})];
         assert_eq!(
             changes(
-                StreamChange::Update {
-                    object: &live,
-                    reverse_patch: &unrelated_patch
-                },
+                &event(
+                    EventKind::Update,
+                    &live,
+                    Some(json!({ "reverse_patch": unrelated_patch }))
+                ),
                 &scope
             )
             .unwrap(),
@@ -623,10 +592,11 @@ mod tests {
         })];
         assert_eq!(
             changes(
-                StreamChange::Update {
-                    object: &object,
-                    reverse_patch: &reverse_patch
-                },
+                &event(
+                    EventKind::Update,
+                    &object,
+                    Some(json!({ "reverse_patch": reverse_patch }))
+                ),
                 &scope_all()
             )
             .unwrap(),
@@ -647,10 +617,11 @@ mod tests {
         ];
         assert_eq!(
             changes(
-                StreamChange::Update {
-                    object: &object,
-                    reverse_patch: &reverse_patch
-                },
+                &event(
+                    EventKind::Update,
+                    &object,
+                    Some(json!({ "reverse_patch": reverse_patch }))
+                ),
                 &scope_all()
             )
             .unwrap(),
@@ -668,10 +639,11 @@ mod tests {
         let reverse_patch = [json!({"op": "replace", "path": "/pattern_type", "value": "stix"})];
         assert_eq!(
             changes(
-                StreamChange::Update {
-                    object: &object,
-                    reverse_patch: &reverse_patch
-                },
+                &event(
+                    EventKind::Update,
+                    &object,
+                    Some(json!({ "reverse_patch": reverse_patch }))
+                ),
                 &scope_all()
             )
             .unwrap(),
@@ -684,14 +656,10 @@ mod tests {
         let target = indicator("[ipv4-addr:value = '192.0.2.1']", false);
         let source_a = indicator("[ipv4-addr:value = '192.0.2.1']", false);
         let source_b = indicator("[ipv4-addr:value = '192.0.2.9']", false);
-        let sources = [&source_a, &source_b];
+        let context = json!({ "reverse_patch": [], "sources": [source_a, source_b] });
         assert_eq!(
             changes(
-                StreamChange::Merge {
-                    object: &target,
-                    reverse_patch: &[],
-                    sources: &sources
-                },
+                &event(EventKind::Merge, &target, Some(context)),
                 &scope_all()
             )
             .unwrap(),

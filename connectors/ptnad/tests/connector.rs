@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use opencti_connector::config::Settings;
 use opencti_connector::stream::event::{EventKind, StreamEvent};
 use opencti_connector::stream::sink::{BatchOutcome, Outcome};
-use opencti_ptnad::config::{PTNAD_VARS, PtnadConfig};
-use opencti_ptnad::connector::{PtnadSink, StartupError, StartupRetry};
+use opencti_ptnad::PtnadSink;
+use opencti_ptnad::connector::{StartupError, StartupRetry};
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
+use opencti_ptnad::{PtnadConfig, VARS};
 use serde_json::{Value, json};
 
 fn config(url: &str, extra: &[(&str, &str)]) -> PtnadConfig {
@@ -21,7 +22,7 @@ fn config(url: &str, extra: &[(&str, &str)]) -> PtnadConfig {
         ("PTNAD_TIMEOUT", "5"),
     ];
     pairs.extend_from_slice(extra);
-    PtnadConfig::try_from(&Settings::from_env_pairs(&[PTNAD_VARS], pairs)).unwrap()
+    PtnadConfig::try_from(&Settings::from_env_pairs(&[VARS], pairs)).unwrap()
 }
 
 fn quick_retry() -> StartupRetry {
@@ -53,12 +54,7 @@ fn indicator(id: &str, pattern: &str, revoked: bool) -> Value {
 }
 
 fn event(seq: u32, kind: EventKind, data: Value, context: Option<Value>) -> StreamEvent {
-    let mut envelope = json!({"version": "4", "type": kind.as_str(), "message": "test"});
-    envelope["data"] = data;
-    if let Some(context) = context {
-        envelope["context"] = context;
-    }
-    StreamEvent::parse(&format!("1732460000000-{seq}"), kind, &envelope.to_string()).unwrap()
+    StreamEvent::for_test(&format!("1732460000000-{seq}"), kind, data, context)
 }
 
 fn set(values: &[&str]) -> BTreeSet<String> {

@@ -9,9 +9,9 @@ use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
 use opencti_connector::state::PingSchedule;
 use opencti_connector::stream::StreamRunner;
-use opencti_ptnad::config::{PTNAD_VARS, PtnadConfig};
-use opencti_ptnad::connector::PtnadSink;
+use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
+use opencti_ptnad::{PtnadConfig, VARS};
 use opencti_sim::{EventInjection, EventKind, SimConfig, SimHandle};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -132,7 +132,7 @@ fn expected() -> [(&'static str, BTreeSet<String>); 4] {
 }
 
 fn settings(sim: &SimHandle, fake: &FakePtnad, extra: &[(&str, &str)]) -> Settings {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([PTNAD_VARS]).collect();
+    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
     let mut pairs = vec![
         ("OPENCTI_URL", sim.url()),
         ("OPENCTI_TOKEN", "test-token".to_owned()),

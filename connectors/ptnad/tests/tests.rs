@@ -3,3 +3,6 @@
 mod client;
 mod connector;
 mod end_to_end;
+#[path = "../../../tests/shipped_binary.rs"]
+mod shipped_binary;
+mod version;

@@ -17,9 +17,9 @@ use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::stream::client::{StreamSettings, http_client};
 use opencti_connector::stream::position::StartSettings;
 use opencti_connector::stream::runtime::{MemoryState, StateStore, StreamRuntime};
-use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
-use opencti_sekoia_intel::connector::SekoiaSink;
+use opencti_sekoia_intel::SekoiaSink;
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
+use opencti_sekoia_intel::{SekoiaConfig, VARS};
 use opencti_sim::{EventInjection, EventKind, Sim, SimConfig, SimHandle};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -124,11 +124,7 @@ async fn run_once(
         .await
         .expect("fake Sekoia");
     let fake_url = fake.url();
-    let tables: Vec<_> = RUNTIME_TABLES
-        .iter()
-        .copied()
-        .chain([SEKOIA_INTEL_VARS])
-        .collect();
+    let tables: Vec<_> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
     let settings = Settings::from_env_pairs(
         &tables,
         [

@@ -15,7 +15,7 @@ use crate::client::ClientSettings;
 pub const COLLECTIONS_PATH: &str = "/v2/inthreat/ioc-collections";
 
 /// The connector's own variables, plus its defaults for shared ones.
-pub static SEKOIA_INTEL_VARS: &[Var] = &[
+pub static VARS: &[Var] = &[
     Var::new("CONNECTOR_TYPE", "connector", "type", VarKind::String)
         .default("STREAM")
         .help("Connector type; always STREAM"),
@@ -181,11 +181,7 @@ mod tests {
     ];
 
     fn tables() -> Vec<&'static [Var]> {
-        RUNTIME_TABLES
-            .iter()
-            .copied()
-            .chain([SEKOIA_INTEL_VARS])
-            .collect()
+        RUNTIME_TABLES.iter().copied().chain([VARS]).collect()
     }
 
     fn load(pairs: &[(&str, &str)]) -> Result<SekoiaConfig, ConfigErrors> {

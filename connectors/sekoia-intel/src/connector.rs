@@ -1,6 +1,6 @@
 //! The Sekoia [`StreamSink`]: a startup check of the collection, then
-//! batches of stream events applied as IoC pushes and revocations. As a
-//! [`StreamConnector`] it runs with [`opencti_connector::stream::run_stream`].
+//! batches of stream events applied as IoC pushes and revocations. It runs
+//! with [`opencti_connector::stream::run_stream`].
 //!
 //! Within a batch, consecutive pushes are applied together (indicators
 //! whose import bodies agree apart from their values share one request),
@@ -15,19 +15,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opencti_connector::cli::ConnectorSpec;
+use opencti_connector::config::Var;
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
-use opencti_connector::stream::{StreamConnector, connector_spec};
+use opencti_connector::{Connector, ConnectorSpec, spec};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{ClientError, SekoiaClient};
-use crate::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
+use crate::config::{SekoiaConfig, VARS};
 use crate::mapping::{Action, IocImport, actions};
 
 /// What the `opencti-sekoia-intel` binary is (name, version, variables), for
 /// checks of the documentation against the code.
-pub static SPEC: ConnectorSpec = connector_spec::<SekoiaSink>();
+pub static SPEC: ConnectorSpec = spec::<SekoiaSink>();
 
 /// Most values sent in one import request.
 pub const MAX_VALUES_PER_REQUEST: usize = 1000;
@@ -171,16 +171,7 @@ impl SekoiaSink {
         // Each event's steps, flattened in stream order, with its position.
         let mut steps: Vec<(usize, Action)> = Vec::with_capacity(events.len());
         for (position, event) in events.iter().enumerate() {
-            let reverse_patch = event
-                .context
-                .as_ref()
-                .map_or(&[][..], |context| context.reverse_patch.as_slice());
-            match actions(
-                event.kind,
-                event.object.as_map(),
-                reverse_patch,
-                &self.opencti_url,
-            ) {
+            match actions(event, &self.opencti_url) {
                 Ok(actions) => steps.extend(actions.into_iter().map(|action| (position, action))),
                 Err(error) => problems[position].push(error.to_string()),
             }
@@ -482,6 +473,22 @@ fn retry(error: &ClientError) -> Outcome {
     }
 }
 
+impl Connector for SekoiaSink {
+    type Config = SekoiaConfig;
+    type Error = ClientError;
+
+    const VARS: &'static [Var] = VARS;
+    const NAME: &'static str = "opencti-sekoia-intel";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str =
+        "OpenCTI live-stream connector pushing indicators into a Sekoia.io IoC collection";
+    const SLUG: Option<&'static str> = Some("sekoia-intel");
+
+    fn from_config(config: SekoiaConfig) -> Result<Self, ClientError> {
+        Self::new(config)
+    }
+}
+
 impl StreamSink for SekoiaSink {
     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
         self.apply_events(std::slice::from_ref(event))
@@ -503,22 +510,6 @@ impl StreamSink for SekoiaSink {
     /// [`StartupError`] message.
     async fn on_start(&mut self) -> Result<(), SinkError> {
         self.start().await.map_err(SinkError::from)
-    }
-}
-
-impl StreamConnector for SekoiaSink {
-    type Config = SekoiaConfig;
-    type Error = ClientError;
-
-    const VARS: &'static [opencti_connector::config::Var] = SEKOIA_INTEL_VARS;
-    const NAME: &'static str = "opencti-sekoia-intel";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const ABOUT: &'static str =
-        "OpenCTI live-stream connector pushing indicators into a Sekoia.io IoC collection";
-    const SLUG: Option<&'static str> = Some("sekoia-intel");
-
-    fn from_config(config: SekoiaConfig) -> Result<Self, ClientError> {
-        Self::new(config)
     }
 }
 

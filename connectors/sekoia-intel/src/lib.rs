@@ -15,5 +15,6 @@ pub mod connector;
 pub mod fake;
 pub mod mapping;
 
-pub use config::SEKOIA_INTEL_VARS as VARS;
-pub use connector::SPEC;
+pub use client::ClientError;
+pub use config::{SekoiaConfig, VARS};
+pub use connector::{SPEC, SekoiaSink};

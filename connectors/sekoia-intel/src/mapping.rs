@@ -15,8 +15,7 @@
 //! - the import `format` comes from the first comparison only, by substring
 //!   of its `object:path`.
 
-use opencti_connector::stream::event::{EventKind, OPENCTI_EXTENSION};
-use opencti_connector::stream::previous_fields;
+use opencti_connector::stream::event::{EventKind, OPENCTI_EXTENSION, StreamEvent};
 use opencti_stix::pattern::{
     ComparisonExpression, Literal, ObservationExpression, Pattern, PatternError, Predicate,
     PropertyTest,
@@ -335,25 +334,20 @@ pub fn action(
     })
 }
 
-/// What `kind` of event on `object` asks of Sekoia, in order: [`action`],
-/// preceded for an update that changed the pattern by the revocation of the
-/// values the previous pattern had and the new one has not (the Python
-/// connector left them active). `reverse_patch` is the update's
-/// `context.reverse_patch`.
+/// What `event` asks of Sekoia, in order: [`action`], preceded for an
+/// update that changed the pattern by the revocation of the values the
+/// previous pattern had and the new one has not (the Python connector left
+/// them active).
 ///
 /// # Errors
 ///
 /// As [`action`]; a previous pattern that does not parse is only logged.
-pub fn actions(
-    kind: EventKind,
-    object: &Map<String, Value>,
-    reverse_patch: &[Value],
-    opencti_url: &str,
-) -> Result<Vec<Action>, MappingError> {
-    let current = action(kind, object, opencti_url)?;
+pub fn actions(event: &StreamEvent, opencti_url: &str) -> Result<Vec<Action>, MappingError> {
+    let kind = event.kind;
+    let current = action(kind, event.object.as_map(), opencti_url)?;
     let mut steps = Vec::with_capacity(2);
     if kind == EventKind::Update
-        && let Some(previous) = previous_fields(object, reverse_patch, &PATTERN_FIELDS)
+        && let Some(previous) = event.previous_fields(&PATTERN_FIELDS)
     {
         let previous_values = match action(EventKind::Delete, &previous, opencti_url) {
             Ok(Action::Revoke(values)) => values,
@@ -733,13 +727,19 @@ mod tests {
         ));
     }
 
+    /// An event of `kind` on `object` whose context undoes `reverse_patch`.
+    fn event(kind: EventKind, object: &Map<String, Value>, reverse_patch: &[Value]) -> StreamEvent {
+        let context = json!({ "reverse_patch": reverse_patch });
+        StreamEvent::for_test("1-0", kind, Value::Object(object.clone()), Some(context))
+    }
+
     #[test]
     fn a_changed_pattern_revokes_the_values_it_lost() {
         let url = "https://o";
         let object = indicator("[ipv4-addr:value = '10.0.0.2' OR ipv4-addr:value = '10.0.0.3']");
         let reverse = [json!({"op": "replace", "path": "/pattern",
             "value": "[ipv4-addr:value = '10.0.0.1' OR ipv4-addr:value = '10.0.0.2']"})];
-        let steps = actions(EventKind::Update, &object, &reverse, url).unwrap();
+        let steps = actions(&event(EventKind::Update, &object, &reverse), url).unwrap();
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0], Action::Revoke(vec!["10.0.0.1".to_owned()]));
         assert!(
@@ -749,13 +749,13 @@ mod tests {
         // Other changes, creations and deletions: only the event's own action.
         let other = [json!({"op": "replace", "path": "/name", "value": "old"})];
         assert_eq!(
-            actions(EventKind::Update, &object, &other, url)
+            actions(&event(EventKind::Update, &object, &other), url)
                 .unwrap()
                 .len(),
             1
         );
         assert_eq!(
-            actions(EventKind::Create, &object, &reverse, url)
+            actions(&event(EventKind::Create, &object, &reverse), url)
                 .unwrap()
                 .len(),
             1
@@ -766,14 +766,14 @@ mod tests {
             json!({"op": "replace", "path": "/pattern_type", "value": "yara"}),
         ];
         assert_eq!(
-            actions(EventKind::Update, &object, &was_yara, url)
+            actions(&event(EventKind::Update, &object, &was_yara), url)
                 .unwrap()
                 .len(),
             1
         );
         let was_garbage = [json!({"op": "replace", "path": "/pattern", "value": "garbage"})];
         assert_eq!(
-            actions(EventKind::Update, &object, &was_garbage, url)
+            actions(&event(EventKind::Update, &object, &was_garbage), url)
                 .unwrap()
                 .len(),
             1

@@ -8,9 +8,10 @@ use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::stream::event::{EventKind, OPENCTI_EXTENSION, StreamEvent};
 use opencti_connector::stream::sink::{BatchOutcome, Outcome};
-use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
-use opencti_sekoia_intel::connector::{SekoiaSink, StartupError, StartupRetry};
+use opencti_sekoia_intel::SekoiaSink;
+use opencti_sekoia_intel::connector::{StartupError, StartupRetry};
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
+use opencti_sekoia_intel::{SekoiaConfig, VARS};
 use serde_json::{Value, json};
 
 const C: &str = DEFAULT_COLLECTION;
@@ -28,11 +29,7 @@ fn config(url: &str, extra: &[(&str, &str)]) -> SekoiaConfig {
         ("SEKOIA_INTEL_TIMEOUT", "5"),
     ];
     pairs.extend_from_slice(extra);
-    let tables: Vec<_> = RUNTIME_TABLES
-        .iter()
-        .copied()
-        .chain([SEKOIA_INTEL_VARS])
-        .collect();
+    let tables: Vec<_> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
     SekoiaConfig::try_from(&Settings::from_env_pairs(&tables, pairs)).unwrap()
 }
 
@@ -84,12 +81,7 @@ fn event_with_context(
     data: Value,
     context: Option<Value>,
 ) -> StreamEvent {
-    let mut envelope = json!({"version": "4", "type": kind.as_str(), "message": "test"});
-    envelope["data"] = data;
-    if let Some(context) = context {
-        envelope["context"] = context;
-    }
-    StreamEvent::parse(&format!("1732460000000-{seq}"), kind, &envelope.to_string()).unwrap()
+    StreamEvent::for_test(&format!("1732460000000-{seq}"), kind, data, context)
 }
 
 fn outcomes(outcome: BatchOutcome) -> Vec<Outcome> {

@@ -9,9 +9,9 @@ use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
 use opencti_connector::state::PingSchedule;
 use opencti_connector::stream::StreamRunner;
-use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
-use opencti_sekoia_intel::connector::SekoiaSink;
+use opencti_sekoia_intel::SekoiaSink;
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
+use opencti_sekoia_intel::{SekoiaConfig, VARS};
 use opencti_sim::{EventInjection, EventKind, SimConfig, SimHandle};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -122,11 +122,7 @@ fn expected() -> Vec<String> {
 }
 
 fn settings(sim: &SimHandle, fake: &FakeSekoia) -> Settings {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES
-        .iter()
-        .copied()
-        .chain([SEKOIA_INTEL_VARS])
-        .collect();
+    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
     let pairs = vec![
         ("OPENCTI_URL", sim.url()),
         ("OPENCTI_TOKEN", "test-token".to_owned()),

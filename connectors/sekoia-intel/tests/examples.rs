@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Source, Var};
-use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
+use opencti_sekoia_intel::{SekoiaConfig, VARS};
 
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,11 +13,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn tables() -> Vec<&'static [Var]> {
-    RUNTIME_TABLES
-        .iter()
-        .copied()
-        .chain([SEKOIA_INTEL_VARS])
-        .collect()
+    RUNTIME_TABLES.iter().copied().chain([VARS]).collect()
 }
 
 fn env_pairs() -> Vec<(String, String)> {

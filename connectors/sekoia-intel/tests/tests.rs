@@ -4,3 +4,6 @@ mod client;
 mod connector;
 mod end_to_end;
 mod examples;
+#[path = "../../../tests/shipped_binary.rs"]
+mod shipped_binary;
+mod version;

@@ -10,11 +10,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use opencti_connector::cli::ConnectorSpec;
-use opencti_connector::config::{ConnectorType, Var};
+use opencti_connector::config::Var;
 use opencti_connector::publish::SendOptions;
 use opencti_connector::state::State;
-use opencti_connector::{ImportSource, RunContext, SendError};
+use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
 use serde_json::Value;
 
 use crate::client::{ClientError, Teamt5Client};
@@ -25,17 +24,9 @@ use crate::mapping::{self, BundleRef, Kind, MappingError, Stamp};
 /// for this run (the Python connector's limit).
 pub const MAX_PAGE_FAILURES: u32 = 5;
 
-const ABOUT: &str = "Imports TeamT5 ThreatVision reports and IoC bundles (STIX 2.1) into OpenCTI";
-
 /// What the `opencti-teamt5` binary is (name, version, variables), for
 /// checks of the documentation against the code.
-pub static SPEC: ConnectorSpec = ConnectorSpec {
-    name: "opencti-teamt5",
-    version: env!("CARGO_PKG_VERSION"),
-    about: ABOUT,
-    vars: VARS,
-    connector_type: ConnectorType::ExternalImport,
-};
+pub static SPEC: ConnectorSpec = spec::<Teamt5>();
 
 /// Why a run stopped. The cursor does not move.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +46,7 @@ pub enum RunError {
     },
     /// The HTTP client could not be built.
     #[error("cannot start: {0}")]
-    Setup(String),
+    Setup(#[source] ClientError),
 }
 
 /// The TeamT5 connector.
@@ -63,7 +54,6 @@ pub enum RunError {
 pub struct Teamt5 {
     config: Teamt5Config,
     client: Teamt5Client,
-    summary: String,
 }
 
 /// How one kind's listing ended.
@@ -83,13 +73,15 @@ struct Pushed {
     missed: usize,
 }
 
-impl ImportSource for Teamt5 {
+impl Connector for Teamt5 {
     type Config = Teamt5Config;
     type Error = RunError;
 
     const VARS: &'static [Var] = VARS;
     const NAME: &'static str = "opencti-teamt5";
-    const ABOUT: &'static str = ABOUT;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str =
+        "Imports TeamT5 ThreatVision reports and IoC bundles (STIX 2.1) into OpenCTI";
     const SLUG: Option<&'static str> = Some("teamt5");
 
     fn from_config(config: Teamt5Config) -> Result<Self, RunError> {
@@ -98,15 +90,13 @@ impl ImportSource for Teamt5 {
             config.auth.clone(),
             config.http.clone(),
         )
-        .map_err(|error| RunError::Setup(error.to_string()))?;
-        Ok(Self {
-            config,
-            client,
-            summary: String::new(),
-        })
+        .map_err(RunError::Setup)?;
+        Ok(Self { config, client })
     }
+}
 
-    async fn run(&mut self, ctx: &RunContext) -> Result<(), RunError> {
+impl ImportSource for Teamt5 {
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, RunError> {
         let now = Utc::now();
         let state = ctx.state();
         let since = match state.as_ref().and_then(|state| state.get("last_run")) {
@@ -143,7 +133,7 @@ impl ImportSource for Teamt5 {
                 summary.push(format!("{name} retrieval aborted"));
             }
         }
-        self.summary = if summary.is_empty() {
+        let summary = if summary.is_empty() {
             "No new TeamT5 reports or indicator bundles".to_owned()
         } else {
             summary.join("; ")
@@ -161,11 +151,7 @@ impl ImportSource for Teamt5 {
             );
             ctx.set_state(state);
         }
-        Ok(())
-    }
-
-    fn success_message(&self, _ctx: &RunContext) -> String {
-        self.summary.clone()
+        Ok(summary)
     }
 }
 

@@ -14,3 +14,6 @@ pub mod connector;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod mapping;
+
+pub use config::{Teamt5Config, VARS};
+pub use connector::{RunError, SPEC, Teamt5};

@@ -2,16 +2,17 @@
 //! paging, the cursor, partial failures, and the fixed Python bugs.
 
 use opencti_connector::state::State;
-use opencti_connector::{ImportSource, RunContext};
-use opencti_teamt5::connector::{RunError, Teamt5, parse_last_run};
+use opencti_connector::{Connector, ImportSource, RunContext};
+use opencti_teamt5::connector::parse_last_run;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
+use opencti_teamt5::{RunError, Teamt5};
 use serde_json::{Value, json};
 
 use crate::support::{config, fake, fake_with, fixture, ioc_item, report_item};
 
 struct Outcome {
-    result: Result<(), RunError>,
-    message: String,
+    /// The run's summary, or why it failed.
+    result: Result<String, RunError>,
     bundles: Vec<Value>,
     errors: Vec<String>,
     state: Option<State>,
@@ -23,7 +24,6 @@ async fn run(fake: &FakeTeamt5, extra: &[(&str, &str)], state: Option<State>) ->
     let result = connector.run(&ctx).await;
     Outcome {
         result,
-        message: connector.success_message(&ctx),
         bundles: probe.bundles(),
         errors: probe
             .errors()
@@ -93,7 +93,7 @@ async fn a_first_run_pages_through_both_listings_and_stores_last_run() {
         None,
     )
     .await;
-    outcome.result.unwrap();
+    let summary = outcome.result.unwrap();
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     // Reports first (most recent first, as listed), then the IoC bundle.
     assert_eq!(
@@ -111,7 +111,7 @@ async fn a_first_run_pages_through_both_listings_and_stores_last_run() {
     // Offsets count items; the date filter is the first-run timestamp.
     assert_eq!(offsets(&fake, "/api/v2/reports"), ["0", "2", "3"]);
     assert_eq!(
-        outcome.message,
+        summary,
         "Connector Pushed 3 Reports; Connector Pushed 1 Indicator Bundles"
     );
     assert_eq!(offsets(&fake, "/api/v2/ioc_bundles"), ["0", "1"]);
@@ -259,12 +259,12 @@ async fn five_failed_pages_abort_the_listing_and_hold_the_cursor() {
     );
     fake.fail_next("/api/v2/reports", [Fault::Unsuccessful; 5]);
     let outcome = run(&fake, &[], Some(state("2025-01-01T00:00:00+00:00"))).await;
-    outcome.result.unwrap();
+    let summary = outcome.result.unwrap();
     // The IoC bundles are still imported.
     assert_eq!(outcome.bundles.len(), 1);
     assert_eq!(fake.requests_to("/api/v2/reports").len(), 5);
     assert_eq!(
-        outcome.message,
+        summary,
         "Report retrieval aborted; Connector Pushed 1 Indicator Bundles"
     );
     assert_eq!(

@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
+use opencti_connector::Connector;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::{ImportRunner, ImportSource};
+use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
 use opencti_sim::{SimConfig, SimHandle};
-use opencti_teamt5::config::{Teamt5Config, VARS};
-use opencti_teamt5::connector::Teamt5;
+use opencti_teamt5::Teamt5;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
+use opencti_teamt5::{Teamt5Config, VARS};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

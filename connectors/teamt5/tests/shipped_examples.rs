@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use opencti_connector::config::{Settings, Source};
-use opencti_connector::{ImportSource, RunContext};
+use opencti_connector::{Connector, ImportSource, RunContext};
+use opencti_teamt5::Teamt5;
 use opencti_teamt5::config::{Auth, Teamt5Config, VARS};
-use opencti_teamt5::connector::Teamt5;
 use opencti_teamt5::fake::FakeSettings;
 
 use crate::support::{fake_with, fast_http, fixture, ioc_item};
@@ -78,7 +78,7 @@ fn the_readme_documents_every_variable_of_the_binary() {
     let readme =
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
             .unwrap();
-    let spec = &opencti_teamt5::connector::SPEC;
+    let spec = &opencti_teamt5::SPEC;
     assert_eq!(spec.name, "opencti-teamt5");
     for var in spec.vars {
         let row = format!("| `{}` | `{}` |", var.env, var.yaml_path());

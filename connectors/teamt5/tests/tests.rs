@@ -5,5 +5,8 @@ mod config;
 mod connector_run;
 mod end_to_end;
 mod mapping;
+#[path = "../../../tests/shipped_binary.rs"]
+mod shipped_binary;
 mod shipped_examples;
 mod support;
+mod version;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use opencti_connector::Connector;
+use opencti_connector::config::NoConfig;
 use opencti_connector::stream::client::StreamSettings;
 use opencti_connector::stream::event::{EventKind, StreamEvent};
 use opencti_connector::stream::position::StartSettings;
@@ -77,6 +79,21 @@ fn parse(c: &mut Criterion, stream: &[u8]) {
 struct CountingSink {
     handled: usize,
     shutdown: CancellationToken,
+}
+
+impl Connector for CountingSink {
+    type Config = NoConfig;
+    type Error = std::convert::Infallible;
+    const NAME: &'static str = "stream-bench";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = "Counts the events of the benchmark";
+
+    fn from_config(_: NoConfig) -> Result<Self, Self::Error> {
+        Ok(Self {
+            handled: 0,
+            shutdown: CancellationToken::new(),
+        })
+    }
 }
 
 impl StreamSink for CountingSink {

@@ -9,8 +9,7 @@
 
 use std::process::ExitCode;
 
-use opencti_connector::config::{ConfigErrors, Settings, Var, VarKind};
-use opencti_connector::{ImportSource, RunContext, SendError};
+use opencti_connector::prelude::*;
 use serde_json::json;
 
 static VARS: &[Var] = &[
@@ -46,19 +45,22 @@ struct Minimal {
     config: MinimalConfig,
 }
 
-impl ImportSource for Minimal {
+impl Connector for Minimal {
     type Config = MinimalConfig;
     type Error = SendError;
 
     const VARS: &'static [Var] = VARS;
     const NAME: &'static str = "import-minimal";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = "A minimal OpenCTI import connector";
 
     fn from_config(config: MinimalConfig) -> Result<Self, SendError> {
         Ok(Self { config })
     }
+}
 
-    async fn run(&mut self, ctx: &RunContext) -> Result<(), SendError> {
+impl ImportSource for Minimal {
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, SendError> {
         let runs = ctx
             .state()
             .and_then(|state| state.get("runs")?.as_u64())
@@ -78,7 +80,7 @@ impl ImportSource for Minimal {
         let mut state = ctx.state().unwrap_or_default();
         state.insert("runs".to_owned(), json!(runs + 1));
         ctx.set_state(state);
-        Ok(())
+        Ok(format!("run {} sent its bundle", runs + 1))
     }
 }
 

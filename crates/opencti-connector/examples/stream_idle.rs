@@ -13,9 +13,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opencti_connector::cli::ConnectorSpec;
+use opencti_connector::Connector;
+use opencti_connector::cli::RuntimeFlavor;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{ConnectorType, RuntimeConfig, Settings};
+use opencti_connector::config::{ConnectorType, NoConfig, RuntimeConfig, Settings};
 use opencti_connector::metrics::Metrics;
 use opencti_connector::stream::{Outcome, StreamEvent, StreamRunner, StreamSink};
 use serde_json::json;
@@ -25,6 +26,18 @@ use tokio_util::sync::CancellationToken;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
 struct IdleSink;
+
+impl Connector for IdleSink {
+    type Config = NoConfig;
+    type Error = std::convert::Infallible;
+    const NAME: &'static str = "stream_idle";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = "idle stream connector";
+
+    fn from_config(_: NoConfig) -> Result<Self, Self::Error> {
+        Ok(Self)
+    }
+}
 
 impl StreamSink for IdleSink {
     async fn handle(&mut self, _event: &StreamEvent) -> Outcome {
@@ -65,15 +78,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .init();
-    let spec = ConnectorSpec {
-        name: "stream_idle",
-        version: "0",
-        about: "idle stream connector",
-        vars: &[],
-        connector_type: ConnectorType::Stream,
-    };
-    let tokio = spec
-        .runtime(multi_thread.then_some(2))
+    let tokio = RuntimeFlavor::choose(ConnectorType::Stream, multi_thread.then_some(2))
         .build()
         .expect("tokio runtime");
     tokio.block_on(async {

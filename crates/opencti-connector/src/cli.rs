@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, RetryPolicy};
 use crate::config::render::{effective_config, help_text, markdown_table};
-use crate::config::runtime::{CONNECTOR_VARS, MQ_VARS, OPENCTI_VARS};
-use crate::config::{ConfigErrors, ConnectorType, RuntimeConfig, Settings, Source, Var};
-use crate::error::Error;
+use crate::config::{ConfigErrors, ConnectorType, RuntimeConfig, Settings, Source};
+use crate::connector::ConnectorSpec;
+use crate::error::{Error, error_chain};
 
 /// Parsed command line.
 #[derive(Debug, Clone, Parser)]
@@ -43,49 +43,6 @@ pub struct Cli {
     pub vars_markdown: bool,
 }
 
-/// What a connector binary is.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectorSpec {
-    /// Binary name.
-    pub name: &'static str,
-    /// Version.
-    pub version: &'static str,
-    /// One-line description.
-    pub about: &'static str,
-    /// The connector's own variables.
-    pub vars: &'static [Var],
-    /// Registered type when `CONNECTOR_TYPE` is unset.
-    pub connector_type: ConnectorType,
-}
-
-impl ConnectorSpec {
-    /// Every variable table: runtime tables then the connector's (which
-    /// may override runtime defaults).
-    pub fn tables(&self) -> [&'static [Var]; 4] {
-        [OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS, self.vars]
-    }
-
-    /// The runtime when `CONNECTOR_WORKER_THREADS` is unset: one thread
-    /// for a stream connector (one stream, one sink, in order), two workers
-    /// otherwise (publishing and pings alongside the run).
-    pub fn default_runtime(&self) -> RuntimeFlavor {
-        match self.connector_type {
-            ConnectorType::Stream => RuntimeFlavor::CurrentThread,
-            _ => RuntimeFlavor::MultiThread(DEFAULT_WORKERS),
-        }
-    }
-
-    /// The runtime to run on: `CONNECTOR_WORKER_THREADS` if set (0 means
-    /// the current thread), else [`ConnectorSpec::default_runtime`].
-    pub fn runtime(&self, worker_threads: Option<u16>) -> RuntimeFlavor {
-        match worker_threads.map(usize::from) {
-            None => self.default_runtime(),
-            Some(count) => NonZeroUsize::new(count)
-                .map_or(RuntimeFlavor::CurrentThread, RuntimeFlavor::MultiThread),
-        }
-    }
-}
-
 /// Worker threads of a connector other than a stream connector.
 const DEFAULT_WORKERS: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 
@@ -99,6 +56,25 @@ pub enum RuntimeFlavor {
 }
 
 impl RuntimeFlavor {
+    /// The runtime when `CONNECTOR_WORKER_THREADS` is unset: one thread
+    /// for a stream connector (one stream, one sink, in order), two workers
+    /// otherwise (publishing and pings alongside the run).
+    pub fn default_for(connector_type: ConnectorType) -> Self {
+        match connector_type {
+            ConnectorType::Stream => Self::CurrentThread,
+            _ => Self::MultiThread(DEFAULT_WORKERS),
+        }
+    }
+
+    /// The runtime to run on: `CONNECTOR_WORKER_THREADS` if set (0 means
+    /// the current thread), else [`RuntimeFlavor::default_for`].
+    pub fn choose(connector_type: ConnectorType, worker_threads: Option<u16>) -> Self {
+        match worker_threads.map(usize::from) {
+            None => Self::default_for(connector_type),
+            Some(count) => NonZeroUsize::new(count).map_or(Self::CurrentThread, Self::MultiThread),
+        }
+    }
+
     /// Builds the runtime, with I/O and timers enabled.
     pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
         let mut builder = match self {
@@ -138,9 +114,11 @@ fn stdout_text(text: &str) {
 /// Drives a connector process: parses the command line, resolves and
 /// validates the configuration (all problems at once), answers
 /// `--print-config`/`--vars-markdown`/`--check`, installs logging, the
-/// crypto provider and signal handlers, then runs `body` on a Tokio runtime.
+/// crypto provider and signal handlers, then runs `body` on a Tokio runtime
+/// sized for a connector of `connector_type`.
 pub fn run<C, Fut>(
     spec: &ConnectorSpec,
+    connector_type: ConnectorType,
     validate: impl FnOnce(&Settings) -> Result<C, ConfigErrors>,
     body: impl FnOnce(Launch<C>) -> Fut,
 ) -> ExitCode
@@ -197,7 +175,7 @@ where
     for (alias, name) in settings.deprecated_names() {
         tracing::warn!("{alias} is deprecated, use {name}");
     }
-    let flavor = spec.runtime(runtime_config.connector.worker_threads);
+    let flavor = RuntimeFlavor::choose(connector_type, runtime_config.connector.worker_threads);
     tracing::debug!(runtime = ?flavor, "Starting the async runtime");
     let tokio = match flavor.build() {
         Ok(tokio) => tokio,
@@ -222,8 +200,9 @@ where
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(attributes.reason = %error, "Connector stopped on an error");
-            stderr_line(&format!("error: {error}"));
+            let reason = error_chain(&error);
+            tracing::error!(attributes.reason = %reason, "Connector stopped on an error");
+            stderr_line(&format!("error: {reason}"));
             ExitCode::FAILURE
         }
     }
@@ -269,9 +248,9 @@ pub fn shutdown_on_signals() -> Result<CancellationToken, Error> {
     let shutdown = CancellationToken::new();
     let cancel = shutdown.clone();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|error| Error::Io {
+        .map_err(|source| Error::Io {
         context: "cannot listen for SIGTERM".to_owned(),
-        reason: error.to_string(),
+        source,
     })?;
     tokio::spawn(async move {
         tokio::select! {

@@ -5,7 +5,11 @@ use crate::api::ApiError;
 use crate::config::ConfigErrors;
 
 /// Why the runtime could not start or go on.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// Each variant keeps the error it wraps as its [`source`](std::error::Error::source),
+/// and names it in its message too; [`error_chain`] prints the whole chain
+/// without repeating a cause.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid (every problem listed).
@@ -17,13 +21,31 @@ pub enum Error {
     /// The broker could not be used.
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] AmqpError),
+    /// The connector could not be built from its configuration
+    /// ([`Connector::from_config`](crate::Connector::from_config) failed).
+    #[error("cannot start the connector: {0}")]
+    Connector(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The live stream could not be set up (token, CA bundle).
+    #[cfg(feature = "stream")]
+    #[error("cannot set up the live stream: {0}")]
+    StreamSetup(#[from] crate::stream::client::SetupError),
+    /// The live stream stopped on an error (unusable position, the sink's
+    /// start failed).
+    #[cfg(feature = "stream")]
+    #[error("live stream: {0}")]
+    Stream(#[from] crate::stream::StreamError),
+    /// The single run of a run-and-terminate connector failed; its error is
+    /// on the run's work and in the log.
+    #[error("run and terminate: the run failed")]
+    RunFailed,
     /// A local resource failed (metrics port, signal handlers, ...).
-    #[error("{context}: {reason}")]
+    #[error("{context}: {source}")]
     Io {
         /// What was being done.
         context: String,
         /// Why it failed.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -18,16 +18,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher};
 use crate::api::ApiClient;
-use crate::cli::{ConnectorSpec, Launch};
-use crate::config::{
-    ConfigError, ConfigErrors, ConnectorType, QueueProtocol, RuntimeConfig, Settings, Var,
-};
+use crate::cli::Launch;
+use crate::config::{ConfigError, ConfigErrors, ConnectorType, QueueProtocol, RuntimeConfig};
+use crate::connector::{Connector, spec};
 use crate::context::RunContext;
 use crate::error::Error;
 use crate::metrics::{Metrics, RuntimeEvent};
 use crate::publish::BundleSender;
 use crate::schedule::{Buffering, Schedule, info_datetime};
-use crate::session::{PlatformSession, SessionOptions};
+use crate::session::PlatformSession;
 use crate::state::PingSchedule;
 use crate::work::RunWork;
 
@@ -35,31 +34,9 @@ use crate::work::RunWork;
 /// dropped (its current bundle abandoned, its state not advanced).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// An import connector: one required method, [`ImportSource::run`], called
-/// once per scheduled run.
-pub trait ImportSource: Sized + Send + 'static {
-    /// The connector's typed configuration, validated from the resolved
-    /// variables (report every problem at once, see
-    /// [`crate::config::Check`]).
-    type Config: for<'a> TryFrom<&'a Settings, Error = ConfigErrors> + Send + 'static;
-    /// What a run can fail with (include [`crate::SendError`] through `From`).
-    type Error: std::error::Error + Send + Sync + 'static;
-
-    /// The connector's own variables; a variable named like a runtime one
-    /// (e.g. `CONNECTOR_DURATION_PERIOD` with another default) replaces it.
-    const VARS: &'static [Var] = &[];
-    /// Binary name shown by `--help`.
-    const NAME: &'static str = "opencti-connector";
-    /// Version shown by `--version` and registered with 7.x platforms.
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    /// One line describing the connector for `--help`.
-    const ABOUT: &'static str = "OpenCTI import connector";
-    /// Slug registered with 7.x platforms.
-    const SLUG: Option<&'static str> = None;
-
-    /// Builds the connector from its configuration.
-    fn from_config(config: Self::Config) -> Result<Self, Self::Error>;
-
+/// An import connector: a [`Connector`] with one required method,
+/// [`ImportSource::run`], called once per scheduled run.
+pub trait ImportSource: Connector {
     /// A period between runs that the connector's own configuration
     /// imposes over `CONNECTOR_DURATION_PERIOD`, such as a legacy interval
     /// variable. `None` (the default) keeps the runtime's period.
@@ -70,31 +47,18 @@ pub trait ImportSource: Sized + Send + 'static {
 
     /// One scheduled run. Send bundles with [`RunContext::send_bundle`] and
     /// advance the state after each confirmed send; return promptly when
-    /// [`RunContext::shutdown`] fires.
-    fn run(&mut self, ctx: &RunContext) -> impl Future<Output = Result<(), Self::Error>> + Send;
-
-    /// Message recorded on the work of a successful run.
-    fn success_message(&self, ctx: &RunContext) -> String {
-        format!(
-            "{} connector successfully run ({} bundles sent)",
-            ctx.connector_name(),
-            ctx.bundles_sent()
-        )
-    }
+    /// [`RunContext::shutdown`] fires. A successful run returns its summary,
+    /// the message recorded on the run's work.
+    fn run(&mut self, ctx: &RunContext)
+    -> impl Future<Output = Result<String, Self::Error>> + Send;
 }
 
 /// Runs `C` as a process: CLI, configuration, logging, signals, session,
 /// schedule. Returns the process exit code.
 pub fn run_import<C: ImportSource>() -> ExitCode {
-    let spec = ConnectorSpec {
-        name: C::NAME,
-        version: C::VERSION,
-        about: C::ABOUT,
-        vars: C::VARS,
-        connector_type: ConnectorType::ExternalImport,
-    };
     crate::cli::run(
-        &spec,
+        &spec::<C>(),
+        ConnectorType::ExternalImport,
         |settings| {
             let period_required = settings.value("CONNECTOR_DURATION_PERIOD").is_none()
                 && settings
@@ -116,10 +80,8 @@ pub fn run_import<C: ImportSource>() -> ExitCode {
             if let Some(period) = C::period_override(&launch.connector) {
                 runtime.connector.duration_period = Some(period);
             }
-            let source = C::from_config(launch.connector).map_err(|error| Error::Io {
-                context: "cannot start the connector".to_owned(),
-                reason: error.to_string(),
-            })?;
+            let source = C::from_config(launch.connector)
+                .map_err(|error| Error::Connector(Box::new(error)))?;
             ImportRunner::new(source, runtime)
                 .run(launch.shutdown)
                 .await
@@ -213,18 +175,10 @@ impl<C: ImportSource> ImportRunner<C> {
             .metrics
             .take()
             .unwrap_or_else(|| Metrics::new(&self.config.connector.metrics.prefix));
-        let mut options = SessionOptions::new(ConnectorType::ExternalImport);
-        options.version = Some(C::VERSION.to_owned());
-        options.slug = C::SLUG.map(str::to_owned);
+        let mut options = spec::<C>().session_options(ConnectorType::ExternalImport);
         options.pings = self.pings;
-        let session = PlatformSession::start_with(
-            self.config.clone(),
-            options,
-            api,
-            metrics,
-            shutdown.clone(),
-        )
-        .await?;
+        let session =
+            PlatformSession::start_with(self.config.clone(), options, api, metrics).await?;
         let connector = &session.config().connector;
         let publisher =
             if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
@@ -284,10 +238,7 @@ impl<C: ImportSource> ImportRunner<C> {
             publisher.link().close().await;
         }
         if failed_once {
-            return Err(Error::Io {
-                context: "run and terminate".to_owned(),
-                reason: "the run failed".to_owned(),
-            });
+            return Err(Error::RunFailed);
         }
         Ok(())
     }
@@ -338,15 +289,11 @@ impl<C: ImportSource> ImportRunner<C> {
                     true,
                 )
             }
-            Some(Ok(())) => {
+            Some(Ok(summary)) => {
                 metrics.emit(RuntimeEvent::RunFinished {
                     bundles: ctx.bundles_sent(),
                 });
-                (
-                    RunOutcome::Succeeded,
-                    self.source.success_message(&ctx),
-                    false,
-                )
+                (RunOutcome::Succeeded, summary, false)
             }
             Some(Err(error)) => {
                 let reason = error.to_string();

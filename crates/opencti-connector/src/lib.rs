@@ -2,15 +2,26 @@
 //! for import and stream connectors, wire-compatible with OpenCTI 6.x and
 //! 7.x platforms.
 //!
-//! # Writing an import connector
+//! # Writing a connector
 //!
-//! Declare the connector's variables ([`config::Var`]), validate them into a
-//! typed configuration (`TryFrom<&Settings>` with [`config::Check`], every
-//! problem reported at once), implement [`ImportSource`] (one required
-//! method: a run) and hand it to [`run_import`], which provides the command
-//! line (`--config`, `--check`, `--print-config`, `--vars-markdown`),
-//! logging, metrics, registration, pings, the schedule and signals.
-//! `examples/import_minimal.rs` is a complete connector; its `main` is:
+//! `use opencti_connector::prelude::*;` brings the whole contract in. Every
+//! connector implements [`Connector`], its identity: the typed
+//! configuration (`TryFrom<&Settings>` with [`config::Check`], every
+//! problem reported at once), its variables ([`config::Var`]), its name,
+//! version and description, and how to build it. Then one trait per kind,
+//! each with one required method and defaulted hooks:
+//!
+//! * [`ImportSource::run`], called once per scheduled run, for an import
+//!   connector; its `main` calls [`run_import`].
+//! * [`StreamSink::handle`](stream::StreamSink::handle), called for each
+//!   event of a live stream, for a stream connector; its `main` calls
+//!   [`run_stream`](stream::run_stream).
+//!
+//! The `run_*` functions provide the command line (`--config`, `--check`,
+//! `--print-config`, `--vars-markdown`), logging, metrics, registration,
+//! pings, the schedule or the stream position, and signals.
+//! `examples/import_minimal.rs` is a complete import connector; its `main`
+//! is:
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
@@ -22,24 +33,34 @@
 //! semantics, pushed to the platform within a second), `send_bundle` (split,
 //! expectations, publish, wait for every broker confirm), `api()` for extra
 //! GraphQL, `report_error`, `wait_while_buffering` and the shutdown signal.
-//! Test a connector with [`RunContext::for_test`].
+//! Test a connector with [`RunContext::for_test`] (import) or
+//! [`StreamEvent::for_test`](stream::StreamEvent::for_test) (stream).
 //!
-//! # Other runtimes (live stream)
+//! # Public contract and internals
 //!
-//! [`session::PlatformSession`] is the shared start: health check and
-//! platform generation, metrics endpoint, registration, state and pings.
-//! [`cli::run`] is the shared process driver. See the [`session`] module.
+//! The [`prelude`] is the contract a connector is written against, with
+//! the modules it names ([`config`], [`api`], [`state`], [`stream`], the
+//! send options of [`publish`]). The runners ([`import::ImportRunner`],
+//! [`stream::StreamRunner`]) and [`cli::run`] are public for end-to-end
+//! tests and for new kinds. The session, the run's work and the schedule
+//! are internal; [`amqp`] is public only for this crate's own integration
+//! tests and benches, and hidden from the documentation.
 //!
 //! # Module roles
 //!
 //! One role per module. Only [`api`] speaks GraphQL (every document is a
-//! constant in [`api::documents`]) and only [`amqp`] knows the AMQP client
+//! constant in [`api::documents`]) and only `amqp` knows the AMQP client
 //! library; every other module goes through them.
 
+// Internal: the broker link and publisher. Public, without documentation,
+// only because this crate's integration tests, benches and examples drive
+// them directly; connectors send through `RunContext`.
+#[doc(hidden)]
 pub mod amqp;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod connector;
 pub mod context;
 pub mod duration;
 mod error;
@@ -47,16 +68,39 @@ pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod publish;
-pub mod schedule;
-pub mod session;
+pub(crate) mod schedule;
+pub(crate) mod session;
 pub mod state;
 pub mod task;
 pub mod tls;
-pub mod work;
+pub(crate) mod work;
 
+pub use amqp::AmqpError;
+pub use connector::{Connector, ConnectorSpec, spec};
 pub use context::RunContext;
 pub use error::{Error, SendError, answer_excerpt, error_chain};
 pub use import::{ImportSource, run_import};
 
 #[cfg(feature = "stream")]
 pub mod stream;
+
+/// What a connector author needs, in one import: the traits, the contexts
+/// and outcomes they hand over, the configuration building blocks and the
+/// errors.
+pub mod prelude {
+    pub use crate::api::{ApiClient, ApiError};
+    pub use crate::config::{
+        Check, ConfigError, ConfigErrors, NoConfig, Secret, Settings, Var, VarKind,
+    };
+    pub use crate::connector::{Connector, ConnectorSpec, spec};
+    pub use crate::context::{PreparedBundle, RunContext, TestProbe};
+    pub use crate::error::{Error, SendError};
+    pub use crate::import::{ImportSource, run_import};
+    pub use crate::publish::{SendOptions, SendReport};
+    pub use crate::state::State;
+    #[cfg(feature = "stream")]
+    pub use crate::stream::{
+        BatchOutcome, Batching, EventKind, Outcome, RetryBackoff, SinkError, StixData, StreamEvent,
+        StreamSink, run_stream,
+    };
+}

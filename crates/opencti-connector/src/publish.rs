@@ -280,7 +280,7 @@ struct ConnectorIdentity {
 
 /// Sends bundles for one connector. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct BundleSender {
+pub(crate) struct BundleSender {
     inner: Arc<SenderInner>,
 }
 
@@ -302,7 +302,7 @@ struct SenderInner {
 impl BundleSender {
     /// A sender for the session's connector; `publisher` is required for
     /// the `amqp` protocol when sending to the queue.
-    pub fn new(
+    pub(crate) fn new(
         session: &PlatformSession,
         publisher: Option<ConfirmPublisher>,
         connector_type: &str,
@@ -333,18 +333,13 @@ impl BundleSender {
     }
 
     /// Whether the work API is used (pycti: only when sending to the queue).
-    pub fn tracks_works(&self) -> bool {
+    pub(crate) fn tracks_works(&self) -> bool {
         self.inner.send_to_queue
     }
 
     /// The platform client.
-    pub fn api(&self) -> &ApiClient {
+    pub(crate) fn api(&self) -> &ApiClient {
         &self.inner.api
-    }
-
-    /// The connector id.
-    pub fn connector_id(&self) -> &str {
-        &self.inner.identity.id
     }
 
     /// Sends `bundle`; returns once every message is confirmed by the
@@ -354,7 +349,7 @@ impl BundleSender {
     /// [`SendOptions::force_validation`]), the workbench mode uploads the
     /// bundle as a pending file and queues nothing; the draft mode creates
     /// a draft, attaches it to the work, and queues messages carrying it.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         bundle: Value,
         work_id: Option<&str>,
@@ -486,7 +481,7 @@ impl BundleSender {
     /// while the previous one is being confirmed keeps the broker busy.
     /// Sends that do not go to the queue (validation, the API protocol, no
     /// queue) are done whole by `publish_prepared`.
-    pub async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         bundle: Value,
         work_id: Option<&str>,
@@ -510,7 +505,7 @@ impl BundleSender {
 
     /// Announces what [`BundleSender::prepare`] made ready on the work,
     /// publishes it and waits for every broker confirm.
-    pub async fn publish_prepared(
+    pub(crate) async fn publish_prepared(
         &self,
         prepared: PreparedSend,
         shutdown: &CancellationToken,

@@ -16,7 +16,7 @@ use crate::state::StateHandle;
 /// How runs follow each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Schedule {
+pub(crate) enum Schedule {
     /// One run, then exit (`CONNECTOR_RUN_AND_TERMINATE` or a zero period).
     Once,
     /// A run, then this delay after it ends, forever.
@@ -26,7 +26,7 @@ pub enum Schedule {
 impl Schedule {
     /// The schedule of a configuration; `default_period` applies when
     /// `CONNECTOR_DURATION_PERIOD` is unset.
-    pub fn from_config(config: &RuntimeConfig, default_period: Duration) -> Self {
+    pub(crate) fn from_config(config: &RuntimeConfig, default_period: Duration) -> Self {
         let connector = &config.connector;
         let period = connector.duration_period.unwrap_or(default_period);
         if connector.run_and_terminate || period.is_zero() {
@@ -38,13 +38,13 @@ impl Schedule {
 }
 
 /// `%Y-%m-%dT%H:%M:%SZ`, the format of `connector_info` dates.
-pub fn info_datetime(at: DateTime<Utc>) -> String {
+pub(crate) fn info_datetime(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Checks the platform queue and pauses while it is over the threshold.
 #[derive(Debug)]
-pub struct Buffering {
+pub(crate) struct Buffering {
     api: ApiClient,
     connector_id: String,
     threshold_mb: f64,
@@ -59,7 +59,7 @@ pub struct Buffering {
 
 impl Buffering {
     /// A gate for `connector_id` with `threshold_mb`.
-    pub fn new(
+    pub(crate) fn new(
         api: ApiClient,
         connector_id: &str,
         threshold_mb: f64,
@@ -79,7 +79,7 @@ impl Buffering {
     }
 
     /// Changes the delays (tests).
-    pub fn with_delays(mut self, poll: Duration, min_interval: Duration) -> Self {
+    pub(crate) fn with_delays(mut self, poll: Duration, min_interval: Duration) -> Self {
         self.poll = poll;
         self.min_interval = min_interval;
         self
@@ -88,7 +88,7 @@ impl Buffering {
     /// Measures the queue once: `true` if over the threshold. A failed
     /// measurement is logged and counted as "not buffering" (the run goes
     /// on rather than stalling on a monitoring glitch).
-    pub async fn check(&self) -> bool {
+    pub(crate) async fn check(&self) -> bool {
         *self
             .last_check
             .lock()
@@ -122,7 +122,7 @@ impl Buffering {
     /// Returns when the queue is under the threshold (checking now if
     /// `force`, else only if the last check is older than the minimum
     /// interval). `false` if `shutdown` fired while waiting.
-    pub async fn wait(&self, shutdown: &CancellationToken, force: bool) -> bool {
+    pub(crate) async fn wait(&self, shutdown: &CancellationToken, force: bool) -> bool {
         let recent = self
             .last_check
             .lock()

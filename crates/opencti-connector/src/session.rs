@@ -1,33 +1,14 @@
 //! The platform session every connector kind starts with: health check
 //! (platform generation), metrics endpoint, registration, state and pings.
-//!
-//! # Hooking another runtime in (the live stream)
-//!
-//! ```no_run
-//! # async fn demo(config: opencti_connector::config::RuntimeConfig) -> Result<(), opencti_connector::Error> {
-//! use opencti_connector::config::ConnectorType;
-//! use opencti_connector::session::{PlatformSession, SessionOptions};
-//! use tokio_util::sync::CancellationToken;
-//!
-//! let shutdown = CancellationToken::new(); // `cli::run` hands you one wired to SIGTERM/SIGINT
-//! let session = PlatformSession::start(config, SessionOptions::new(ConnectorType::Stream), shutdown).await?;
-//! let api = session.api().clone();        // extra GraphQL (`query`, `stream_collection`)
-//! let state = session.state().clone();    // get()/set(): pushed to the platform within 1 s
-//! let mut resets = state.resets();        // changes when the platform reset the state
-//! session.metrics().register("my_metric", "help", prometheus_client::metrics::counter::Counter::<u64>::default());
-//! let live_stream = session.config().connector.live_stream.clone();
-//! // ... run until session.shutdown() is cancelled ...
-//! # let _ = (api, live_stream, resets.changed().await);
-//! session.close().await;                  // final ping with the final state
-//! # Ok(()) }
-//! ```
+//! Internal: each kind's runner (`import`, `stream::runner`) starts one
+//! with [`PlatformSession::start_with`] and closes it when it stops.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiClient, PlatformVersion, RegisterInput, Registration};
+use crate::api::{ApiClient, RegisterInput, Registration};
 use crate::config::{ConnectorType, RuntimeConfig};
 use crate::error::Error;
 use crate::metrics::{Metrics, RunState};
@@ -36,22 +17,22 @@ use crate::state::{PingSchedule, Pinger, StateHandle};
 /// What the connector binary says about itself at registration.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct SessionOptions {
+pub(crate) struct SessionOptions {
     /// Type registered when `CONNECTOR_TYPE` is not set.
-    pub connector_type: ConnectorType,
+    pub(crate) connector_type: ConnectorType,
     /// Registered `playbook_compatible`.
-    pub playbook_compatible: bool,
+    pub(crate) playbook_compatible: bool,
     /// Version sent to 7.x platforms.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Slug sent to 7.x platforms.
-    pub slug: Option<String>,
+    pub(crate) slug: Option<String>,
     /// Ping cadence.
-    pub pings: PingSchedule,
+    pub(crate) pings: PingSchedule,
 }
 
 impl SessionOptions {
     /// Defaults for a connector of `connector_type`.
-    pub fn new(connector_type: ConnectorType) -> Self {
+    pub(crate) fn new(connector_type: ConnectorType) -> Self {
         Self {
             connector_type,
             playbook_compatible: false,
@@ -64,39 +45,24 @@ impl SessionOptions {
 
 /// A registered connector with its pinger running.
 #[derive(Debug)]
-pub struct PlatformSession {
+pub(crate) struct PlatformSession {
     config: Arc<RuntimeConfig>,
     api: ApiClient,
-    platform: PlatformVersion,
     registration: Registration,
     state: StateHandle,
     metrics: Metrics,
-    metrics_address: Option<SocketAddr>,
-    shutdown: CancellationToken,
     background: CancellationToken,
     pinger: Pinger,
 }
 
 impl PlatformSession {
     /// Health check, metrics endpoint (if enabled), registration, first
-    /// ping. `shutdown` is the process-wide stop signal.
-    pub async fn start(
-        config: RuntimeConfig,
-        options: SessionOptions,
-        shutdown: CancellationToken,
-    ) -> Result<Self, Error> {
-        let api = ApiClient::new(&config.opencti)?;
-        let metrics = Metrics::new(&config.connector.metrics.prefix);
-        Self::start_with(config, options, api, metrics, shutdown).await
-    }
-
-    /// [`PlatformSession::start`] with a given client and registry (tests).
-    pub async fn start_with(
+    /// ping, with this platform client and metrics registry.
+    pub(crate) async fn start_with(
         config: RuntimeConfig,
         options: SessionOptions,
         api: ApiClient,
         metrics: Metrics,
-        shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         let platform = api.health_check().await?;
         tracing::info!(
@@ -107,19 +73,16 @@ impl PlatformSession {
         // Stops the metrics endpoint again if registration fails below.
         let background_guard = background.clone().drop_guard();
         let metrics_config = &config.connector.metrics;
-        let metrics_address = if metrics_config.expose {
+        if metrics_config.expose {
             let address = SocketAddr::new(metrics_config.host, metrics_config.port);
-            let bound = metrics
+            metrics
                 .serve(address, background.clone())
                 .await
-                .map_err(|error| Error::Io {
+                .map_err(|source| Error::Io {
                     context: format!("cannot serve metrics on {address}"),
-                    reason: error.to_string(),
+                    source,
                 })?;
-            Some(bound)
-        } else {
-            None
-        };
+        }
         let section = &config.connector;
         let mut input = RegisterInput::new(
             &section.id,
@@ -156,64 +119,46 @@ impl PlatformSession {
         Ok(Self {
             config: Arc::new(config),
             api,
-            platform,
             registration,
             state,
             metrics,
-            metrics_address,
-            shutdown,
             background,
             pinger,
         })
     }
 
     /// The validated runtime configuration.
-    pub fn config(&self) -> &Arc<RuntimeConfig> {
+    pub(crate) fn config(&self) -> &Arc<RuntimeConfig> {
         &self.config
     }
 
     /// The platform client.
-    pub fn api(&self) -> &ApiClient {
+    pub(crate) fn api(&self) -> &ApiClient {
         &self.api
     }
 
-    /// The platform's version and generation.
-    pub fn platform(&self) -> &PlatformVersion {
-        &self.platform
-    }
-
     /// What registration returned (queue names, broker parameters).
-    pub fn registration(&self) -> &Registration {
+    pub(crate) fn registration(&self) -> &Registration {
         &self.registration
     }
 
     /// The registered connector id.
-    pub fn connector_id(&self) -> &str {
+    pub(crate) fn connector_id(&self) -> &str {
         &self.registration.id
     }
 
     /// The state handle (pushed to the platform by the pinger).
-    pub fn state(&self) -> &StateHandle {
+    pub(crate) fn state(&self) -> &StateHandle {
         &self.state
     }
 
     /// The metrics registry.
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
-    /// Where the metrics endpoint listens, if exposed.
-    pub fn metrics_address(&self) -> Option<SocketAddr> {
-        self.metrics_address
-    }
-
-    /// The process-wide stop signal.
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shutdown
-    }
-
     /// Final ping with the final state, then stops the background tasks.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.metrics.set_state(RunState::Stopped);
         self.pinger.stop().await;
         self.background.cancel();

@@ -10,7 +10,7 @@ use crate::api::{ApiClient, ApiError, WorkError};
 /// `<connector name> run @ <ISO time>`. Every call is a no-op when works
 /// are disabled (`CONNECTOR_SEND_TO_QUEUE=false`, as in pycti).
 #[derive(Debug)]
-pub struct RunWork {
+pub(crate) struct RunWork {
     api: ApiClient,
     connector_id: String,
     friendly_name: String,
@@ -20,7 +20,7 @@ pub struct RunWork {
 
 impl RunWork {
     /// A work for a run started at `started`.
-    pub fn new(
+    pub(crate) fn new(
         api: ApiClient,
         connector_id: &str,
         connector_name: &str,
@@ -39,13 +39,8 @@ impl RunWork {
         }
     }
 
-    /// The friendly name.
-    pub fn friendly_name(&self) -> &str {
-        &self.friendly_name
-    }
-
     /// The work id, creating the work if needed; `None` when disabled.
-    pub async fn id(&self) -> Result<Option<&str>, ApiError> {
+    pub(crate) async fn id(&self) -> Result<Option<&str>, ApiError> {
         if !self.enabled {
             return Ok(None);
         }
@@ -64,13 +59,13 @@ impl RunWork {
     }
 
     /// The id if the work exists already.
-    pub fn created(&self) -> Option<&str> {
+    pub(crate) fn created(&self) -> Option<&str> {
         self.id.get().map(String::as_str)
     }
 
     /// Records an error on the work as one more (failed) element, so the
     /// work's counts stay consistent.
-    pub async fn report_error(&self, error: &WorkError) -> Result<(), ApiError> {
+    pub(crate) async fn report_error(&self, error: &WorkError) -> Result<(), ApiError> {
         if let Some(id) = self.id().await? {
             self.api.add_expectations(id, 1).await?;
             self.api.report_expectation(id, Some(error)).await?;
@@ -80,7 +75,7 @@ impl RunWork {
 
     /// Closes the work (`toProcessed`), creating it first when the run failed
     /// so the failure is visible in the platform.
-    pub async fn finish(&self, message: &str, in_error: bool) -> Result<(), ApiError> {
+    pub(crate) async fn finish(&self, message: &str, in_error: bool) -> Result<(), ApiError> {
         let id = if in_error {
             self.id().await?
         } else {

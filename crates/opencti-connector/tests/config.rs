@@ -3,7 +3,7 @@
 
 use std::num::NonZeroUsize;
 
-use opencti_connector::cli::{ConnectorSpec, RuntimeFlavor};
+use opencti_connector::cli::RuntimeFlavor;
 use opencti_connector::config::render::{effective_config, help_text, markdown_table};
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{
@@ -329,15 +329,8 @@ fn legacy_queue_protocol_name_is_honoured() {
 
 #[test]
 fn worker_threads_pick_the_runtime_of_either_kind_of_connector() {
-    let spec = |connector_type| ConnectorSpec {
-        name: "test",
-        version: "0",
-        about: "test",
-        vars: &[],
-        connector_type,
-    };
-    let import = spec(ConnectorType::ExternalImport);
-    let stream = spec(ConnectorType::Stream);
+    let import = |threads| RuntimeFlavor::choose(ConnectorType::ExternalImport, threads);
+    let stream = |threads| RuntimeFlavor::choose(ConnectorType::Stream, threads);
     let workers = |count| RuntimeFlavor::MultiThread(NonZeroUsize::new(count).unwrap());
     let config = |value: Option<&'static str>| {
         let mut env = runtime_env();
@@ -348,17 +341,17 @@ fn worker_threads_pick_the_runtime_of_either_kind_of_connector() {
 
     let unset = config(None).unwrap();
     assert_eq!(unset, None);
-    assert_eq!(import.runtime(unset), workers(2));
-    assert_eq!(stream.runtime(unset), RuntimeFlavor::CurrentThread);
+    assert_eq!(import(unset), workers(2));
+    assert_eq!(stream(unset), RuntimeFlavor::CurrentThread);
     let one_thread = config(Some("0")).unwrap();
-    assert_eq!(import.runtime(one_thread), RuntimeFlavor::CurrentThread);
+    assert_eq!(import(one_thread), RuntimeFlavor::CurrentThread);
     let four = config(Some("4")).unwrap();
-    assert_eq!(stream.runtime(four), workers(4));
-    assert_eq!(import.runtime(four), workers(4));
+    assert_eq!(stream(four), workers(4));
+    assert_eq!(import(four), workers(4));
 
     let report = config(Some("-1")).unwrap_err().to_string();
     assert!(report.contains("CONNECTOR_WORKER_THREADS"), "{report}");
-    let help = help_text(&import.tables());
+    let help = help_text(RUNTIME_TABLES);
     assert!(help.contains("CONNECTOR_WORKER_THREADS"), "{help}");
 }
 

@@ -3,28 +3,18 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use opencti_connector::SendError;
-use opencti_connector::config::{ConfigErrors, Settings};
+use opencti_connector::config::NoConfig;
 use opencti_connector::context::RunContext;
 use opencti_connector::import::{ImportRunner, ImportSource};
 use opencti_connector::metrics::Metrics;
 use opencti_connector::publish::{SendOptions, ValidationMode};
 use opencti_connector::state::PingSchedule;
+use opencti_connector::{Connector, SendError};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{BROKER_PORT, TestQueue};
 use crate::platform::{BrokerTarget, FakePlatform};
-
-#[derive(Debug)]
-struct NoConfig;
-
-impl TryFrom<&Settings> for NoConfig {
-    type Error = ConfigErrors;
-    fn try_from(_: &Settings) -> Result<Self, ConfigErrors> {
-        Ok(Self)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 enum ScriptError {
@@ -47,9 +37,14 @@ struct Scripted {
     never_sent: usize,
 }
 
-impl ImportSource for Scripted {
+impl Connector for Scripted {
     type Config = NoConfig;
     type Error = ScriptError;
+    const NAME: &'static str = "opencti-scripted";
+    /// Not the runtime's version: registration must carry this one.
+    const VERSION: &'static str = "3.2.1-scripted";
+    const ABOUT: &'static str = "Sends the bundles it is given";
+    const SLUG: Option<&'static str> = Some("scripted");
 
     fn from_config(_: NoConfig) -> Result<Self, ScriptError> {
         Ok(Self {
@@ -61,8 +56,10 @@ impl ImportSource for Scripted {
             never_sent: 0,
         })
     }
+}
 
-    async fn run(&mut self, ctx: &RunContext) -> Result<(), ScriptError> {
+impl ImportSource for Scripted {
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, ScriptError> {
         if self.prepare_ahead {
             let mut prepared = Vec::new();
             for bundle in &self.bundles {
@@ -71,7 +68,7 @@ impl ImportSource for Scripted {
             for bundle in prepared.into_iter().skip(self.never_sent).rev() {
                 ctx.send_prepared(bundle).await?;
             }
-            return Ok(());
+            return Ok(summary(ctx));
         }
         for (index, bundle) in self.bundles.iter().enumerate() {
             ctx.send_bundle_with(bundle.clone(), &self.options).await?;
@@ -85,8 +82,12 @@ impl ImportSource for Scripted {
         if self.fail {
             return Err(ScriptError::Broken);
         }
-        Ok(())
+        Ok(summary(ctx))
     }
+}
+
+fn summary(ctx: &RunContext) -> String {
+    format!("{} bundles sent", ctx.bundles_sent())
 }
 
 fn scripted(bundles: Vec<Value>) -> Scripted {
@@ -228,6 +229,15 @@ async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
             "dependencies first ({version})"
         );
 
+        let registered = &platform.calls("RegisterConnector")[0]["input"];
+        if has_no_split {
+            // 7.x registers the connector's own version and slug.
+            assert_eq!(registered["version"], Scripted::VERSION);
+            assert_eq!(registered["slug"], "scripted");
+        } else {
+            assert!(registered.get("version").is_none(), "{registered}");
+        }
+
         let work_add = platform.calls("workAdd");
         assert_eq!(work_add.len(), 1);
         assert!(
@@ -243,6 +253,10 @@ async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
         let processed = platform.calls("workToProcessed");
         assert_eq!(processed.len(), 1);
         assert_eq!(processed[0]["inError"], json!(false));
+        assert_eq!(
+            processed[0]["message"], "1 bundles sent",
+            "the run's summary closes the work"
+        );
         let operations = platform.operations();
         let expectations_at = operations
             .iter()

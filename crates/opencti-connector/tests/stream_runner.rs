@@ -21,6 +21,8 @@ struct IdSink {
     stopped: bool,
 }
 
+test_sink_identity!(IdSink, IdSink::default());
+
 impl StreamSink for IdSink {
     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
         self.ids.lock().unwrap().push(event.id.clone());

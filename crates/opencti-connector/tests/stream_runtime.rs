@@ -52,6 +52,8 @@ impl RecordingSink {
     }
 }
 
+test_sink_identity!(RecordingSink, RecordingSink::new(&Arc::default()));
+
 impl StreamSink for RecordingSink {
     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
         match self.handle_batch(std::slice::from_ref(event)).await {
@@ -556,6 +558,8 @@ async fn a_state_edited_in_the_platform_is_resumed_from() {
 
 /// A sink whose remote system refuses to start.
 struct FailingStart;
+
+test_sink_identity!(FailingStart, FailingStart);
 
 impl StreamSink for FailingStart {
     async fn handle(&mut self, _event: &StreamEvent) -> Outcome {

@@ -2,8 +2,7 @@
 //! them: where each lives and which variables it reads. A new connector is
 //! added here, and the README and compose checks then cover it.
 
-use opencti_connector::cli::ConnectorSpec;
-use opencti_connector::config::ConnectorType;
+use opencti_connector::ConnectorSpec;
 use opencti_connector::config::Var;
 
 /// One shipped connector.
@@ -32,22 +31,14 @@ impl Shipped {
 
 /// The shipped connectors, in README order.
 pub(crate) fn shipped() -> Vec<Shipped> {
-    use opencti_connector::ImportSource as _;
-    use opencti_misp_feed::connector::MispFeed;
     vec![
         Shipped {
             dir: "misp-feed",
-            spec: ConnectorSpec {
-                name: MispFeed::NAME,
-                version: MispFeed::VERSION,
-                about: MispFeed::ABOUT,
-                vars: opencti_misp_feed::config::VARS,
-                connector_type: ConnectorType::ExternalImport,
-            },
+            spec: opencti_misp_feed::SPEC,
         },
         Shipped {
             dir: "ptnad",
-            spec: opencti_ptnad::connector::SPEC,
+            spec: opencti_ptnad::SPEC,
         },
         Shipped {
             dir: "sekoia-intel",
@@ -55,11 +46,11 @@ pub(crate) fn shipped() -> Vec<Shipped> {
         },
         Shipped {
             dir: "teamt5",
-            spec: opencti_teamt5::connector::SPEC,
+            spec: opencti_teamt5::SPEC,
         },
         Shipped {
             dir: "nti",
-            spec: opencti_nti::connector::SPEC,
+            spec: opencti_nti::SPEC,
         },
     ]
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{RuntimeConfig, Settings, Var};
 use opencti_connector::import::ImportRunner;
-use opencti_connector::{ImportSource, tls};
+use opencti_connector::{Connector, tls};
 use opencti_sim::{Sim, SimConfig, SimHandle, WorkRecord};
 use opencti_template_connector::{Template, TemplateConfig, VARS};
 use serde_json::Value;
@@ -82,6 +82,12 @@ async fn new_lines_become_indicators_and_the_state_remembers_where_it_stopped() 
         ("marking-definition".to_owned(), 1),
     ]);
     assert_eq!(counts_by_type(&sim), expected);
+    let summary = work.messages.iter().filter_map(|m| m.message.as_deref());
+    assert!(
+        summary.clone().any(|text| text == "3 new indicators sent"),
+        "the run's summary closes its work: {:?}",
+        summary.collect::<Vec<_>>()
+    );
     assert_eq!(work.errors.len(), 1, "{:?}", work.errors);
     let error = &work.errors[0];
     assert!(

@@ -2,7 +2,7 @@
 //! stores, and that a second run with the stored state sends nothing new.
 
 use opencti_connector::config::Settings;
-use opencti_connector::{ImportSource, RunContext};
+use opencti_connector::{Connector, ImportSource, RunContext};
 use opencti_template_connector::{Template, TemplateConfig, VARS};
 
 fn template(file: &std::path::Path) -> Template {
@@ -19,7 +19,8 @@ async fn new_lines_are_sent_once_and_bad_lines_reported() {
     let mut source = template(&file);
 
     let (ctx, probe) = RunContext::for_test(None);
-    source.run(&ctx).await.unwrap();
+    let summary = source.run(&ctx).await.unwrap();
+    assert_eq!(summary, "2 new indicators sent");
     let bundles = probe.bundles();
     assert_eq!(bundles.len(), 1);
     let types: Vec<&str> = bundles[0]["objects"]
@@ -50,7 +51,7 @@ async fn new_lines_are_sent_once_and_bad_lines_reported() {
     assert_eq!(state["lines"], 3);
 
     let (ctx, probe) = RunContext::for_test(Some(state.clone()));
-    source.run(&ctx).await.unwrap();
+    assert_eq!(source.run(&ctx).await.unwrap(), "0 new indicators sent");
     assert!(probe.bundles().is_empty(), "nothing new, nothing sent");
     assert!(
         probe.errors().is_empty(),

@@ -5,3 +5,6 @@
 mod against_sim;
 mod config;
 mod run;
+#[path = "../../../tests/shipped_binary.rs"]
+mod shipped_binary;
+mod version;

@@ -4,10 +4,9 @@ use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::config::{Settings, Var};
 use opencti_connector::context::TestProbe;
 use opencti_connector::state::State;
-use opencti_connector::{ImportSource, RunContext};
-use opencti_nti::config::{NtiConfig, VARS};
-use opencti_nti::connector::{Nti, RunError};
+use opencti_connector::{Connector, ImportSource, RunContext};
 use opencti_nti::fake;
+use opencti_nti::{Nti, NtiConfig, RunError, VARS};
 use serde_json::Value;
 
 pub(crate) const KEY: &str = "test-nti-key";
@@ -50,7 +49,7 @@ pub(crate) fn connector(settings: &Settings) -> Nti {
 pub(crate) async fn run_once(
     connector: &mut Nti,
     state: Option<State>,
-) -> (Result<(), RunError>, TestProbe) {
+) -> (Result<String, RunError>, TestProbe) {
     let (ctx, probe) = RunContext::for_test(state);
     let outcome = connector.run(&ctx).await;
     (outcome, probe)

@@ -30,6 +30,6 @@ pub use runtime::{
     OpenctiConfig, PlatformTls, QueueProtocol, RuntimeConfig,
 };
 pub use secret::Secret;
-pub use settings::{Check, Settings, Source};
+pub use settings::{Check, NoConfig, Settings, Source};
 pub use value::{FromValue, Origin, Value};
 pub use var::{Var, VarKind};

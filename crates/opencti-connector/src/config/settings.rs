@@ -411,3 +411,16 @@ impl Check<'_> {
         build().ok_or_else(|| ConfigErrors(vec![ConfigError::Incomplete { config: name }]))
     }
 }
+
+/// The configuration of a connector without variables of its own: the
+/// runtime's variables are all it reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoConfig;
+
+impl TryFrom<&Settings> for NoConfig {
+    type Error = ConfigErrors;
+
+    fn try_from(_: &Settings) -> Result<Self, ConfigErrors> {
+        Ok(Self)
+    }
+}

@@ -222,9 +222,61 @@ impl StreamEvent {
         })
     }
 
+    /// An event made in memory instead of read from a stream, for a sink's
+    /// tests: `object` is the STIX object (the `data` of the platform's
+    /// payload) and `context` its `context` member (`patch`,
+    /// `reverse_patch`, `sources`), if any. It goes through the same checks
+    /// as a streamed event.
+    ///
+    /// # Panics
+    ///
+    /// When the stream's reader would refuse the event: `object` without a
+    /// string `type` or `id`, a `context` whose lists are not lists.
+    pub fn for_test(id: &str, kind: EventKind, object: Value, context: Option<Value>) -> Self {
+        let mut payload = Map::new();
+        payload.insert("data".to_owned(), object);
+        if let Some(context) = context {
+            payload.insert("context".to_owned(), context);
+        }
+        let payload = Value::Object(payload).to_string();
+        Self::parse(id, kind, &payload).unwrap_or_else(|error| panic!("{error}"))
+    }
+
     /// Milliseconds since the Unix epoch encoded in [`Self::id`].
     pub fn timestamp_ms(&self) -> Option<u64> {
         id_timestamp_ms(&self.id)
+    }
+
+    /// The RFC 6902 operations that turned the previous object into this
+    /// one; empty for events without a context.
+    pub fn patch(&self) -> &[Value] {
+        self.context
+            .as_ref()
+            .map_or(&[], |context| context.patch.as_slice())
+    }
+
+    /// The RFC 6902 operations that undo [`StreamEvent::patch`]; empty for
+    /// events without a context.
+    pub fn reverse_patch(&self) -> &[Value] {
+        self.context
+            .as_ref()
+            .map_or(&[], |context| context.reverse_patch.as_slice())
+    }
+
+    /// For a `merge`, the objects merged into [`StreamEvent::object`]
+    /// (which no longer exist); empty for other kinds.
+    pub fn merged_sources(&self) -> &[StixData] {
+        match (&self.context, self.kind) {
+            (Some(context), EventKind::Merge) => &context.sources,
+            _ => &[],
+        }
+    }
+
+    /// The object as it was before this event, as far as the top-level
+    /// `fields` go; `None` when the event changed none of them. See
+    /// [`previous_fields`].
+    pub fn previous_fields(&self, fields: &[&str]) -> Option<Map<String, Value>> {
+        previous_fields(self.object.as_map(), self.reverse_patch(), fields)
     }
 }
 
@@ -454,6 +506,53 @@ mod tests {
         assert!(context.reverse_patch.is_empty());
         assert_eq!(context.sources[0].id(), "x--2");
         assert_eq!(context.raw["pir_ids"][0], "p");
+    }
+
+    #[test]
+    fn accessors_read_the_context_and_are_empty_without_one() {
+        let object =
+            serde_json::json!({"id": "indicator--1", "type": "indicator", "pattern": "[b]"});
+        let created = StreamEvent::for_test("1-0", EventKind::Create, object.clone(), None);
+        assert!(created.patch().is_empty() && created.reverse_patch().is_empty());
+        assert!(created.merged_sources().is_empty());
+        assert_eq!(created.previous_fields(&["pattern"]), None);
+
+        let context = serde_json::json!({
+            "patch": [{"op": "replace", "path": "/pattern", "value": "[b]"}],
+            "reverse_patch": [{"op": "replace", "path": "/pattern", "value": "[a]"}],
+            "sources": [{"id": "indicator--2", "type": "indicator"}],
+        });
+        let updated = StreamEvent::for_test(
+            "2-0",
+            EventKind::Update,
+            object.clone(),
+            Some(context.clone()),
+        );
+        assert!(
+            updated.merged_sources().is_empty(),
+            "only merges have sources"
+        );
+        let merged = StreamEvent::for_test("2-0", EventKind::Merge, object, Some(context));
+        assert_eq!(merged.patch()[0]["value"], "[b]");
+        assert_eq!(merged.reverse_patch()[0]["value"], "[a]");
+        assert_eq!(merged.merged_sources()[0].id(), "indicator--2");
+        assert_eq!(
+            merged.previous_fields(&["pattern"]).unwrap()["pattern"],
+            "[a]"
+        );
+        assert_eq!(merged.previous_fields(&["name"]), None);
+        assert_eq!(merged.timestamp_ms(), Some(2));
+    }
+
+    #[test]
+    #[should_panic(expected = "no string `id`")]
+    fn a_test_event_is_checked_like_a_streamed_one() {
+        let _ = StreamEvent::for_test(
+            "1-0",
+            EventKind::Create,
+            serde_json::json!({"type": "indicator"}),
+            None,
+        );
     }
 
     #[test]

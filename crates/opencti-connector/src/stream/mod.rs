@@ -1,40 +1,34 @@
 //! The live-stream listener and the `StreamSink` runtime.
 //!
-//! A stream connector implements [`StreamSink`] (one required method,
-//! [`StreamSink::handle`]) and [`StreamConnector`] (how to build it from
-//! its configuration), and its `main` calls [`run_stream`]. The runtime
-//! registers the connector as `STREAM`, reads the live stream with
-//! reconnection, and keeps the position in the connector state the way
-//! pycti does, advancing it only past events the sink has finished with.
+//! A stream connector implements [`Connector`](crate::Connector) (its
+//! identity and how to build it from its configuration) and [`StreamSink`]
+//! (one required method, [`StreamSink::handle`]), and its `main` calls
+//! [`run_stream`]. The runtime registers the connector as `STREAM`, reads
+//! the live stream with reconnection, and keeps the position in the
+//! connector state the way pycti does, advancing it only past events the
+//! sink has finished with.
 //!
 //! ```no_run
-//! use opencti_connector::config::{ConfigErrors, Settings};
-//! use opencti_connector::stream::{Outcome, StreamConnector, StreamEvent, StreamSink};
+//! use opencti_connector::prelude::*;
 //!
 //! struct Printer;
+//!
+//! impl Connector for Printer {
+//!     type Config = NoConfig;
+//!     type Error = std::convert::Infallible;
+//!     const NAME: &'static str = "opencti-printer";
+//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!     const ABOUT: &'static str = "Prints the events of a live stream";
+//!
+//!     fn from_config(_: NoConfig) -> Result<Self, Self::Error> {
+//!         Ok(Printer)
+//!     }
+//! }
 //!
 //! impl StreamSink for Printer {
 //!     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
 //!         println!("{} {} {}", event.id, event.kind, event.object.id());
 //!         Outcome::Done
-//!     }
-//! }
-//!
-//! struct NoConfig;
-//!
-//! impl TryFrom<&Settings> for NoConfig {
-//!     type Error = ConfigErrors;
-//!     fn try_from(_: &Settings) -> Result<Self, ConfigErrors> {
-//!         Ok(NoConfig)
-//!     }
-//! }
-//!
-//! impl StreamConnector for Printer {
-//!     type Config = NoConfig;
-//!     type Error = std::convert::Infallible;
-//!     const NAME: &'static str = "opencti-printer";
-//!     fn from_config(_: NoConfig) -> Result<Self, Self::Error> {
-//!         Ok(Printer)
 //!     }
 //! }
 //!
@@ -54,6 +48,6 @@ pub mod sink;
 pub mod sse;
 
 pub use event::{EventContext, EventKind, StixData, StreamEvent, previous_fields};
-pub use runner::{StreamConnector, StreamRunner, connector_spec, run_stream};
+pub use runner::{StreamRunner, run_stream};
 pub use runtime::{MemoryState, StateStore, StreamError, StreamRuntime};
 pub use sink::{BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, StreamSink};

@@ -1,9 +1,11 @@
-//! The `StreamSink` trait: what a stream connector implements.
+//! The `StreamSink` trait: what a stream connector implements on top of
+//! its [`Connector`] identity.
 
 use std::future::Future;
 use std::time::Duration;
 
 use super::event::StreamEvent;
+use crate::connector::Connector;
 
 /// Boxed error for sink hooks.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -120,14 +122,15 @@ impl Default for RetryBackoff {
     }
 }
 
-/// A stream connector's action on the third-party system.
+/// A stream connector: a [`Connector`] acting on a third-party system for
+/// each event of a live stream.
 ///
 /// Only [`handle`](Self::handle) is required. Sinks whose remote API takes
 /// bulk calls override [`batching`](Self::batching) and
 /// [`handle_batch`](Self::handle_batch). Events arrive in stream order; the
 /// next event (or batch) is handed over only once the previous one has an
 /// outcome other than [`Outcome::Retry`].
-pub trait StreamSink: Send {
+pub trait StreamSink: Connector {
     /// Handles one event.
     fn handle(&mut self, event: &StreamEvent) -> impl Future<Output = Outcome> + Send;
 

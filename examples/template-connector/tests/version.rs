@@ -1,0 +1,8 @@
+//! The shipped binary reports this package's version.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reports_its_package_version() {
+    let env = [("TEMPLATE_FILE", "/nonexistent/addresses.txt")];
+    let binary = env!("CARGO_BIN_EXE_opencti-template-connector");
+    crate::shipped_binary::assert_reports_version(binary, env!("CARGO_PKG_VERSION"), &env).await;
+}
