@@ -94,7 +94,7 @@ pub struct SendReport {
 /// to be counted on the work and published. Dropping it leaves no trace on
 /// the work.
 #[derive(Debug)]
-pub struct PreparedSend(Prepared);
+pub(crate) struct PreparedSend(Prepared);
 
 #[derive(Debug)]
 enum Prepared {
