@@ -43,6 +43,7 @@ pub mod config;
 pub mod context;
 pub mod duration;
 mod error;
+pub mod http;
 pub mod import;
 pub mod logging;
 pub mod metrics;
