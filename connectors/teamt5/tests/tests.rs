@@ -5,5 +5,6 @@ mod config;
 mod connector_run;
 mod end_to_end;
 mod mapping;
+mod network;
 mod shipped_examples;
 mod support;

@@ -177,7 +177,8 @@ impl<S: StreamSink> StreamRunner<S> {
         let start = StartSettings::from_config(live_stream);
         let http = match self.http.take() {
             Some(http) => http,
-            None => http_client(&self.config.opencti.tls).map_err(|e| setup(&e))?,
+            None => http_client(&self.config.opencti.tls, &self.config.opencti.network)
+                .map_err(|e| setup(&e))?,
         };
         let api = match self.api.take() {
             Some(api) => api,

@@ -195,6 +195,68 @@ async fn relay(mut client: TcpStream, recorded: &Mutex<Vec<String>>) -> std::io:
     Ok(())
 }
 
+/// A loopback address nothing listens on (bound, then released): a
+/// request there is refused.
+///
+/// # Panics
+/// When no loopback port can be bound.
+pub fn refusing_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback port");
+    listener.local_addr().expect("bound address")
+}
+
+/// The socket address of a loopback `http://` test server's URL.
+///
+/// # Panics
+/// When `url` does not name a socket address.
+pub fn address_of(url: &str) -> SocketAddr {
+    Url::parse(url)
+        .ok()
+        .and_then(|url| url.socket_addrs(|| None).ok())
+        .and_then(|addresses| addresses.into_iter().next())
+        .expect("a loopback URL")
+}
+
+/// Log lines captured by [`capture_logs`], to check what they show.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CapturedLogs {
+    /// Everything logged so far, one line per event (fields included).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every event of the current thread (a `#[tokio::test]` runs its
+/// tasks there) at every level until the guard is dropped.
+pub fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
 /// The test CA as certificates, for [`super::Network::with_extra_roots`].
 ///
 /// # Panics
