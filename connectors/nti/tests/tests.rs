@@ -4,6 +4,7 @@ mod client;
 mod config;
 mod end_to_end;
 mod golden;
+mod network;
 mod run;
 mod shipped_examples;
 mod support;
