@@ -3,3 +3,4 @@
 mod client;
 mod connector;
 mod end_to_end;
+mod network;
