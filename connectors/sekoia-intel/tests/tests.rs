@@ -4,3 +4,4 @@ mod client;
 mod connector;
 mod end_to_end;
 mod examples;
+mod network;
