@@ -150,7 +150,7 @@ impl ImportSource for MispFeed {
         // Both clients are handles to shared connection pools: cheap clones.
         match &self.source {
             Source::Feed(reader) => {
-                let reader = reader.clone();
+                let reader = reader.clone().with_shutdown(ctx.shutdown().clone());
                 self.run_feed(ctx, &reader).await
             }
             Source::Bucket { s3, delete } => {

@@ -5,6 +5,7 @@ mod connector_run;
 mod convert_golden;
 mod convert_options;
 mod end_to_end;
+mod network;
 mod shipped_examples;
 mod source_http;
 mod source_s3;
