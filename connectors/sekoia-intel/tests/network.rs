@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::http::CancellationToken;
 use opencti_connector::http::testing::{
-    RecordingProxy, TEST_CA_PEM, TlsFront, address_of, capture_logs, refusing_address,
+    RecordingProxy, TEST_CA_PEM, TlsFront, address_of, cancelled_after, capture_logs,
+    refusing_address,
 };
 use opencti_sekoia_intel::config::{SEKOIA_INTEL_VARS, SekoiaConfig};
 use opencti_sekoia_intel::connector::{SekoiaSink, StartupError, StartupRetry};
@@ -111,19 +111,13 @@ async fn a_refused_connection_never_shows_url_secrets() {
 
 #[tokio::test]
 async fn shutdown_ends_the_startup_wait() {
-    let shutdown = CancellationToken::new();
     let sink = sink(&format!("http://{}/", refusing_address()), &[])
         .with_startup_retry(StartupRetry {
             attempts: 10,
             first_delay: Duration::from_secs(3600),
             ..StartupRetry::default()
         })
-        .with_shutdown(shutdown.clone());
-    let cancel = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        cancel.cancel();
-    });
+        .with_shutdown(cancelled_after(Duration::from_millis(200)));
     let error = tokio::time::timeout(Duration::from_secs(10), sink.start())
         .await
         .expect("startup ends on shutdown")

@@ -205,6 +205,18 @@ pub fn refusing_address() -> SocketAddr {
     listener.local_addr().expect("bound address")
 }
 
+/// A shutdown token cancelled `delay` from now (call inside a Tokio
+/// runtime).
+pub fn cancelled_after(delay: std::time::Duration) -> tokio_util::sync::CancellationToken {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let cancel = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        cancel.cancel();
+    });
+    shutdown
+}
+
 /// The socket address of a loopback `http://` test server's URL.
 ///
 /// # Panics
