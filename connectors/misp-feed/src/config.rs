@@ -10,8 +10,8 @@ use opencti_connector::config::{
 };
 
 use crate::convert::ConvertOptions;
-use crate::source::retry::RetryPolicy;
 use crate::source::{FeedLocation, HttpSettings, S3Credentials, S3Settings};
+use opencti_connector::http::{LongServerDelay, Network, RetryPolicy};
 
 /// The connector's variables: runtime variables whose defaults differ for
 /// this connector, then `misp_feed.*` and `aws.*`.
@@ -44,6 +44,9 @@ pub static VARS: &[Var] = &[
     Var::new("MISP_FEED_HTTP_TIMEOUT", "misp_feed", "http_timeout", VarKind::Duration)
         .default("PT60S")
         .help("Longest silence while connecting to the feed or reading a file (ISO 8601)"),
+    Var::new("MISP_FEED_HTTP_DEADLINE", "misp_feed", "http_deadline", VarKind::Duration)
+        .default("PT15M")
+        .help("Longest a whole feed download (manifest, event or S3 object) may take (ISO 8601)"),
     Var::new("MISP_FEED_HTTP_RETRIES", "misp_feed", "http_retries", VarKind::Int)
         .default("3")
         .help("Retries of a feed download after a timeout, a broken connection, HTTP 408/429 or 5xx (Retry-After honoured)"),
@@ -269,6 +272,10 @@ impl MispFeedConfig {
         if timeout == Some(Duration::ZERO) {
             check.reject("MISP_FEED_HTTP_TIMEOUT", "must be longer than zero");
         }
+        let deadline: Option<Duration> = check.require("MISP_FEED_HTTP_DEADLINE");
+        if deadline == Some(Duration::ZERO) {
+            check.reject("MISP_FEED_HTTP_DEADLINE", "must be longer than zero");
+        }
         let retries = check.require::<u32>("MISP_FEED_HTTP_RETRIES");
         let max_mb = check.require::<u64>("MISP_FEED_MAX_FILE_SIZE_MB");
         if max_mb == Some(0) {
@@ -374,17 +381,17 @@ impl MispFeedConfig {
             None => None,
         };
 
+        let network = Network::check(&mut check);
         check.finish("misp_feed", || {
             Some(Self {
                 source: source?,
                 http: HttpSettings {
                     timeout: timeout?,
+                    deadline: deadline?,
                     ssl_verify: ssl_verify?,
-                    retry: RetryPolicy {
-                        retries: retries?,
-                        ..RetryPolicy::default()
-                    },
+                    retry: download_retry(retries?),
                     max_file_size: max_mb?.saturating_mul(1 << 20),
+                    network,
                 },
                 import_from,
                 convert: convert_options?,
@@ -392,6 +399,19 @@ impl MispFeedConfig {
                 events_in_flight: events_in_flight?,
             })
         })
+    }
+}
+
+/// `retries` retries after the first attempt, 1 s then doubled up to a
+/// minute (with jitter); a server asking for a longer pause than a minute
+/// makes the run give up, so the next scheduled run retries instead.
+pub fn download_retry(retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        attempts: retries.saturating_add(1),
+        initial_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(60),
+        max_server_delay: Duration::from_secs(60),
+        long_server_delay: LongServerDelay::GiveUp,
     }
 }
 

@@ -154,7 +154,10 @@ impl ImportSource for MispFeed {
     async fn run(&mut self, ctx: &RunContext) -> Result<String, RunError> {
         tracing::info!("Fetching MISP Feed...");
         match &self.source {
-            Source::Feed(reader) => self.run_feed(ctx, reader).await,
+            Source::Feed(reader) => {
+                let reader = reader.clone().with_shutdown(ctx.shutdown().clone());
+                self.run_feed(ctx, &reader).await
+            }
             Source::Bucket { s3, delete } => self.run_bucket(ctx, s3, *delete).await,
         }
     }

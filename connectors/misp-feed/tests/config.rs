@@ -36,7 +36,10 @@ fn defaults_are_the_python_connectors() {
     assert!(config.interval.is_none());
     assert!(config.http.ssl_verify);
     assert_eq!(config.http.max_file_size, 256 << 20);
-    assert_eq!(config.http.retry.retries, 3);
+    assert_eq!(
+        config.http.retry.attempts, 4,
+        "three retries after the first attempt"
+    );
     assert_eq!(config.http.timeout, Duration::from_secs(60));
     assert_eq!(config.events_in_flight, 4);
     match config.source {

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use opencti_connector::http::{Network, RetryPolicy};
 use opencti_misp_feed::source::{
     FeedLocation, FeedReader, FetchError, HttpFetcher, HttpSettings, ManifestFetchError,
-    retry::RetryPolicy,
 };
 
 use crate::support::feed_server::{Fault, FeedServer};
@@ -16,13 +16,17 @@ const EVENT_BODY: &str = r#"{"Event": {"info": "x"}}"#;
 fn settings(max_file_size: u64) -> HttpSettings {
     HttpSettings {
         timeout: Duration::from_secs(10),
+        deadline: Duration::from_secs(60),
         ssl_verify: true,
         retry: RetryPolicy {
-            retries: 3,
+            attempts: 4,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_secs(2),
+            max_server_delay: Duration::from_secs(2),
+            long_server_delay: opencti_connector::http::LongServerDelay::GiveUp,
         },
         max_file_size,
+        network: Network::default(),
     }
 }
 

@@ -5,6 +5,7 @@ mod connector_run;
 mod convert_golden;
 mod convert_options;
 mod end_to_end;
+mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;

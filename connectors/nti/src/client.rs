@@ -5,9 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use opencti_connector::answer_excerpt;
 use opencti_connector::config::Secret;
-use opencti_connector::{answer_excerpt, error_chain};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
+use opencti_connector::http::{
+    self, CancellationToken, ClientOptions, LongServerDelay, Network, RetryClass, RetryPolicy,
+    StatusClass, TransportError,
+};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
@@ -38,6 +42,8 @@ pub struct ClientSettings {
     pub retries: u32,
     /// First wait between attempts, doubled each time (at most a minute).
     pub initial_backoff: Duration,
+    /// Proxies and extra trusted CAs.
+    pub network: Network,
 }
 
 impl From<&NtiConfig> for ClientSettings {
@@ -50,6 +56,7 @@ impl From<&NtiConfig> for ClientSettings {
             timeout: config.timeout,
             retries: config.retries,
             initial_backoff: Duration::from_secs(2),
+            network: config.network.clone(),
         }
     }
 }
@@ -104,7 +111,8 @@ pub enum DownloadError {
 pub struct NtiClient {
     http: reqwest::Client,
     feed_url: Url,
-    settings: ClientSettings,
+    retry: RetryPolicy,
+    shutdown: CancellationToken,
 }
 
 /// A downloaded package file, removed when dropped.
@@ -143,11 +151,11 @@ impl NtiClient {
         let mut headers = HeaderMap::new();
         headers.insert(KEY_HEADER, key);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
+        let http = ClientOptions::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .default_headers(headers)
             .connect_timeout(settings.timeout)
             .read_timeout(settings.timeout)
-            .user_agent(concat!("opencti-nti/", env!("CARGO_PKG_VERSION")))
+            .network(settings.network)
             .build()
             .map_err(|error| DownloadError::Setup(error.to_string()))?;
         let mut feed_url = settings
@@ -157,11 +165,24 @@ impl NtiClient {
         feed_url
             .query_pairs_mut()
             .append_pair("type", &settings.package_type);
+        let retry = RetryPolicy {
+            attempts: settings.retries.saturating_add(1),
+            initial_backoff: settings.initial_backoff,
+            max_backoff: Duration::from_secs(60),
+            max_server_delay: MAX_RETRY_AFTER,
+            long_server_delay: LongServerDelay::Cap,
+        };
         Ok(Self {
             http,
             feed_url,
-            settings,
+            retry,
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Pauses between attempts end when `shutdown` fires.
+    pub fn set_shutdown(&mut self, shutdown: CancellationToken) {
+        self.shutdown = shutdown;
     }
 
     /// The download URL.
@@ -179,31 +200,27 @@ impl NtiClient {
     /// or another client error.
     pub async fn download(&self, directory: &Path) -> Result<PackageFile, DownloadError> {
         let path = directory.join(format!("opencti-nti-{}.zip", uuid::Uuid::new_v4()));
-        let mut backoff = self.settings.initial_backoff;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (error, retry_after) = match self.attempt(&path, attempt).await {
-                Ok(file) => return Ok(file),
-                Err(Failure::Final(error)) => return Err(error),
-                Err(Failure::Transient { error, retry_after }) => (error, retry_after),
-            };
-            if attempt > self.settings.retries {
-                return Err(error);
-            }
-            let wait = next_wait(retry_after, backoff);
-            tracing::warn!(
-                attempt,
-                wait_seconds = wait.as_secs_f64(),
-                "{error}; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(Duration::from_secs(60));
-        }
+        let what = http::redact_url(&self.feed_url);
+        let outcome = http::retry(
+            &self.retry,
+            &self.shutdown,
+            &what,
+            |attempt| self.attempt(&path, attempt),
+            |failure| match failure {
+                Failure::Final(_) => RetryClass::Permanent,
+                Failure::Transient { retry_after, .. } => RetryClass::Transient {
+                    retry_after: *retry_after,
+                },
+            },
+        )
+        .await;
+        outcome.map_err(|failure| match failure {
+            Failure::Final(error) | Failure::Transient { error, .. } => error,
+        })
     }
 
     async fn attempt(&self, path: &Path, attempt: u32) -> Result<PackageFile, Failure> {
-        let transport = |error: &dyn std::fmt::Display| Failure::Transient {
+        let transport = |error: TransportError| Failure::Transient {
             error: DownloadError::Transport {
                 attempts: attempt,
                 reason: error.to_string(),
@@ -215,10 +232,10 @@ impl NtiClient {
             .get(self.feed_url.clone())
             .send()
             .await
-            .map_err(|error| transport(&error_chain(&error)))?;
+            .map_err(|error| transport(TransportError::from_reqwest(error)))?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = retry_after(response.headers());
+            let retry_after = http::retry_after(response.headers());
             let message = error_message(response).await;
             let status_code = status.as_u16();
             return Err(match status {
@@ -234,11 +251,7 @@ impl NtiClient {
                         attempts: attempt,
                         message,
                     };
-                    let transient = matches!(
-                        status,
-                        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
-                    ) || status.is_server_error();
-                    if transient {
+                    if StatusClass::of(status) == StatusClass::Transient {
                         Failure::Transient { error, retry_after }
                     } else {
                         Failure::Final(error)
@@ -261,7 +274,7 @@ impl NtiClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|error| transport(&error_chain(&error)))?
+            .map_err(|error| transport(TransportError::from_reqwest(error)))?
         {
             file.write_all(&chunk).await.map_err(disk)?;
             package.size += chunk.len() as u64;
@@ -279,28 +292,22 @@ enum Failure {
     },
 }
 
-/// How long to wait before the next attempt: the server's `Retry-After`
-/// (at most ten minutes), else the current backoff.
-fn next_wait(retry_after: Option<Duration>, backoff: Duration) -> Duration {
-    retry_after.unwrap_or(backoff).min(MAX_RETRY_AFTER)
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by NTI).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Final(error) | Self::Transient { error, .. } => error.fmt(f),
+        }
+    }
 }
 
 /// NTI's error message (`message`, `error.message`, `detail`) or the start
 /// of the body.
 async fn error_message(response: reqwest::Response) -> String {
-    let body = response.bytes().await.unwrap_or_default();
+    // An error answer is read up to MAX_ERROR_ANSWER_BYTES.
+    let body = http::Answer::read(response, 0)
+        .await
+        .map(|answer| answer.body)
+        .unwrap_or_default();
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
         let message = json
             .get("message")
@@ -314,32 +321,4 @@ async fn error_message(response: reqwest::Response) -> String {
         }
     }
     answer_excerpt(&body, MAX_ERROR_TEXT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_wins_over_the_backoff_within_a_cap() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 30 "));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(30)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&headers), None);
-        let backoff = Duration::from_secs(2);
-        assert_eq!(next_wait(None, backoff), backoff);
-        assert_eq!(
-            next_wait(Some(Duration::from_secs(30)), backoff),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            next_wait(Some(Duration::from_secs(86_400)), backoff),
-            MAX_RETRY_AFTER
-        );
-    }
 }

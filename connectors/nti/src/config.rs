@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use opencti_connector::config::{ConfigErrors, Secret, Settings, Value, Var, VarKind};
+use opencti_connector::http::Network;
 use opencti_stix::object::MarkingDefinition;
 use reqwest::Url;
 
@@ -138,6 +139,8 @@ pub struct NtiConfig {
     pub timeout: Duration,
     /// Retries of the download.
     pub retries: u32,
+    /// Proxies and extra trusted CAs (the runtime's network variables).
+    pub network: Network,
 }
 
 impl NtiConfig {
@@ -217,6 +220,7 @@ impl TryFrom<&Settings> for NtiConfig {
             check.reject("NTI_HTTP_TIMEOUT", "must be longer than zero");
         }
         let retries = check.require::<u32>("NTI_HTTP_RETRIES");
+        let network = Network::check(&mut check);
         check.finish("nti", || {
             let mut kinds = Vec::new();
             for (kind, enabled) in switches {
@@ -232,6 +236,7 @@ impl TryFrom<&Settings> for NtiConfig {
                 package_type: package_type?,
                 timeout: timeout?,
                 retries: retries?,
+                network,
             })
         })
     }

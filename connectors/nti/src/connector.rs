@@ -296,7 +296,11 @@ impl ImportSource for Nti {
             tracing::warn!("No NTI_CREATE_* variable is true: nothing to import");
             return Ok(summary(ctx, stored_last_run));
         }
-        tracing::info!(url = %self.client.feed_url(), "[CONNECTOR] Fetching feed packages...");
+        tracing::info!(
+            url = %opencti_connector::http::redact_url(self.client.feed_url()),
+            "[CONNECTOR] Fetching feed packages..."
+        );
+        self.client.set_shutdown(ctx.shutdown().clone());
         let package = self.client.download(&self.download_dir).await?;
         let path = package.path().to_owned();
         tracing::info!(bytes = package.size, "NTI feed package downloaded");

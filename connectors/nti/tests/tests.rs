@@ -4,6 +4,7 @@ mod client;
 mod config;
 mod end_to_end;
 mod golden;
+mod network;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

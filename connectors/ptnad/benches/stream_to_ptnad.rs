@@ -142,7 +142,7 @@ async fn run_once(
     let runtime = StreamRuntime::new(
         StreamSettings::new(&sim.url(), "bench-token", Some("live")).expect("stream settings"),
         StartSettings::default(),
-        http_client(&PlatformTls::NoVerify).expect("HTTP client"),
+        http_client(&PlatformTls::NoVerify, &Default::default()).expect("HTTP client"),
         Arc::clone(&state),
         shutdown.clone(),
     );

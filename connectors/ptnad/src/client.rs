@@ -14,12 +14,15 @@
 //! authentication problems that an operator can fix without losing data; other
 //! 4xx answers are rejections carrying PT NAD's error text.
 
-use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
+use opencti_connector::answer_excerpt;
+use opencti_connector::http::{
+    self, Answer, ClientOptions, Network, StatusClass, TransportError, Verification,
+};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -33,6 +36,8 @@ pub const MAX_BULK_VALUES: usize = 1000;
 const LIST_COLOR: &str = "7";
 /// PT NAD error texts are cut to this many characters in errors and logs.
 const MAX_ERROR_TEXT: usize = 1000;
+/// Largest answer read (a page of lists, a status): far above PT NAD's.
+const MAX_ANSWER_BYTES: u64 = 16 << 20;
 
 /// The kinds of reputation lists the connector manages, as PT NAD names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,6 +130,10 @@ pub struct ClientSettings {
     pub credentials: Credentials,
     /// Bound on each HTTP request, connection included.
     pub timeout: Duration,
+    /// Longest `Retry-After` passed on (longer ones are cut to it, logged).
+    pub max_server_delay: Duration,
+    /// Proxies and extra trusted CAs (the runtime's network variables).
+    pub network: Network,
 }
 
 /// A reputation list as PT NAD describes it. Fields PT NAD may omit default.
@@ -326,13 +335,23 @@ impl ClientError {
     }
 }
 
-/// Cookies of the current Django session.
-#[derive(Debug, Default)]
+/// Cookies of the current Django session. `Debug` shows their names only.
+#[derive(Default)]
 struct Session {
     /// `(name, value)` pairs in the order PT NAD set them.
     cookies: Vec<(String, String)>,
     /// Bumped at each login, so concurrent callers log in again only once.
     generation: u64,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.cookies.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Session")
+            .field("cookies", &names)
+            .field("generation", &self.generation)
+            .finish()
+    }
 }
 
 impl Session {
@@ -370,23 +389,11 @@ impl Session {
     }
 }
 
-/// One answer, read completely.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        error_text(&self.body)
-    }
-}
-
 /// A connection to one PT NAD server. Cheap to share behind an `Arc`; calls may run concurrently.
 #[derive(Debug)]
 pub struct PtnadClient {
     http: reqwest::Client,
+    max_server_delay: Duration,
     api_base: Url,
     referer: HeaderValue,
     credentials: Credentials,
@@ -423,12 +430,7 @@ struct Page {
 impl PtnadClient {
     /// Builds the client; no request is sent yet (see [`PtnadClient::connect`]).
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        opencti_connector::tls::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .user_agent(concat!("opencti-ptnad/", env!("CARGO_PKG_VERSION")));
-        match &settings.tls {
+        let verification = match &settings.tls {
             TlsVerification::Off => {
                 // Only worth a warning when the URL is HTTPS; still applied
                 // for HTTP in case PT NAD redirects to HTTPS.
@@ -441,29 +443,27 @@ impl PtnadClient {
                         );
                     });
                 }
-                builder = builder.danger_accept_invalid_certs(true);
+                Verification::Off
             }
-            TlsVerification::System => {}
-            TlsVerification::CaBundle(path) => {
-                let pem = std::fs::read(path).map_err(|e| ClientError::Tls {
-                    detail: format!("cannot read CA bundle {}: {e}", path.display()),
-                })?;
-                let certs =
-                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::Tls {
-                        detail: format!("invalid CA bundle {}: {e}", path.display()),
-                    })?;
-                builder = builder.tls_certs_only(certs);
-            }
-        }
-        let http = builder.build().map_err(|e| ClientError::Tls {
-            detail: e.to_string(),
-        })?;
+            TlsVerification::System => Verification::System,
+            TlsVerification::CaBundle(path) => Verification::OnlyBundle(path.clone()),
+        };
+        let http = ClientOptions::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .connect_timeout(settings.timeout)
+            .total_timeout(settings.timeout)
+            .verification(verification)
+            .network(settings.network)
+            .build()
+            .map_err(|e| ClientError::Tls {
+                detail: e.to_string(),
+            })?;
         let api_base = api_base(&settings.base_url);
         let referer = HeaderValue::from_str(api_base.as_str()).map_err(|e| ClientError::Tls {
             detail: format!("PT NAD URL cannot be sent as a Referer: {e}"),
         })?;
         Ok(Self {
             http,
+            max_server_delay: settings.max_server_delay,
             api_base,
             referer,
             credentials: settings.credentials,
@@ -664,7 +664,7 @@ impl PtnadClient {
             tracing::debug!(username = %username, "logged in to PT NAD");
             return Ok(());
         }
-        Err(match classify(Operation::Login, &answer) {
+        Err(match self.classify(Operation::Login, &answer) {
             ClientError::Rejected { status, detail, .. }
             | ClientError::Unauthorized { status, detail, .. } => {
                 ClientError::LoginRefused { status, detail }
@@ -730,7 +730,7 @@ impl PtnadClient {
                 relogged = true;
                 continue;
             }
-            return Err(classify(operation, &answer));
+            return Err(self.classify(operation, &answer));
         }
     }
 
@@ -758,64 +758,54 @@ fn api_base(base: &Url) -> Url {
     url
 }
 
+/// Sends one request; a transport failure becomes the matching error.
 async fn send(
     operation: Operation,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, ClientError> {
-    let transport = |e: reqwest::Error| {
-        if e.is_timeout() {
-            ClientError::Timeout { operation }
-        } else {
-            ClientError::Unreachable {
+    http::send(request, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| match error {
+            TransportError::Timeout { .. } => ClientError::Timeout { operation },
+            TransportError::TooLarge { .. } => ClientError::InvalidResponse {
                 operation,
-                detail: error_chain(&e),
-            }
-        }
-    };
-    let response = request.send().await.map_err(transport)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(transport)?.to_vec();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+                detail: error.to_string(),
+            },
+            _ => ClientError::Unreachable {
+                operation,
+                detail: error.to_string(),
+            },
+        })
 }
 
-/// Turns a non-success answer into the matching error.
-fn classify(operation: Operation, answer: &Answer) -> ClientError {
-    let status = answer.status;
-    let detail = answer.text();
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let retry_after = answer
-            .headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        ClientError::Unavailable {
-            operation,
-            status: status.as_u16(),
-            detail,
-            retry_after,
-        }
-    } else if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        ClientError::Unauthorized {
-            operation,
-            status: status.as_u16(),
-            detail,
-        }
-    } else if status.is_client_error() {
-        ClientError::Rejected {
-            operation,
-            status: status.as_u16(),
-            detail,
-        }
-    } else {
-        ClientError::InvalidResponse {
-            operation,
-            detail: format!("HTTP {status}: {detail}"),
+impl PtnadClient {
+    /// Turns a non-success answer into the matching error.
+    fn classify(&self, operation: Operation, answer: &Answer) -> ClientError {
+        let status = answer.status;
+        let detail = answer.excerpt(MAX_ERROR_TEXT);
+        match answer.class() {
+            StatusClass::Transient => ClientError::Unavailable {
+                operation,
+                status: status.as_u16(),
+                detail,
+                retry_after: answer
+                    .retry_after()
+                    .map(|asked| http::server_delay(asked, self.max_server_delay, "PT NAD")),
+            },
+            StatusClass::Unauthorized => ClientError::Unauthorized {
+                operation,
+                status: status.as_u16(),
+                detail,
+            },
+            StatusClass::NotFound | StatusClass::Rejected => ClientError::Rejected {
+                operation,
+                status: status.as_u16(),
+                detail,
+            },
+            _ => ClientError::InvalidResponse {
+                operation,
+                detail: format!("HTTP {status}: {detail}"),
+            },
         }
     }
 }
@@ -879,6 +869,8 @@ mod tests {
             tls: TlsVerification::System,
             credentials: Credentials::Token("t".to_owned()),
             timeout: Duration::from_secs(1),
+            max_server_delay: http::DEFAULT_MAX_SERVER_DELAY,
+            network: Network::default(),
         })
         .unwrap();
         let url = client.url(&["replists", "dynamic", "a/b c", "_bulk"], &[]);
@@ -917,6 +909,23 @@ mod tests {
         session.absorb(&expired);
         assert_eq!(session.cookie("sessionid"), None);
         assert_eq!(session.cookie_header().unwrap(), "csrftoken=abc");
+    }
+
+    #[test]
+    fn session_cookies_are_named_but_not_shown() {
+        let session = Session {
+            cookies: vec![
+                ("sessionid".to_owned(), "s3cr3t-session".to_owned()),
+                ("csrftoken".to_owned(), "s3cr3t-csrf".to_owned()),
+            ],
+            generation: 1,
+        };
+        let debug = format!("{session:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(
+            debug.contains("sessionid") && debug.contains("csrftoken"),
+            "{debug}"
+        );
     }
 
     #[test]

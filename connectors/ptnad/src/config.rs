@@ -14,6 +14,7 @@ use reqwest::Url;
 
 use crate::client::{ClientSettings, Credentials, ListSpec, ListType, TlsVerification, is_slug};
 use crate::mapping::Scope;
+use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
 
 /// The connector's own variables, plus its defaults for shared ones.
 pub static VARS: &[Var] = &[
@@ -228,6 +229,7 @@ impl TryFrom<&Settings> for PtnadConfig {
         if timeout == Some(0) {
             check.reject("PTNAD_TIMEOUT", "must be at least 1 second");
         }
+        let network = Network::check(&mut check);
 
         check.finish("ptnad", || {
             Some(PtnadConfig {
@@ -236,6 +238,8 @@ impl TryFrom<&Settings> for PtnadConfig {
                     tls: tls?,
                     credentials: credentials?,
                     timeout: Duration::from_secs(timeout?),
+                    max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+                    network,
                 },
                 scope,
                 lists,

@@ -3,9 +3,9 @@
 //! [`opencti_connector::stream::run_stream`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use opencti_connector::config::Var;
+use opencti_connector::http::{CancellationToken, RetryClass, StartupFailure, retry_startup};
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use opencti_connector::{Connector, ConnectorSpec, spec};
@@ -18,24 +18,9 @@ use crate::mapping::{Action, Plan, Scope, changes};
 /// checks of the documentation against the code.
 pub static SPEC: ConnectorSpec = spec::<PtnadSink>();
 
-/// How hard startup tries to reach PT NAD before giving up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StartupRetry {
-    /// Attempts in total (at least 1).
-    pub attempts: u32,
-    /// Delay after the first failure; doubled after each later one.
-    pub first_delay: Duration,
-}
-
-impl Default for StartupRetry {
-    /// Six attempts over about half a minute.
-    fn default() -> Self {
-        Self {
-            attempts: 6,
-            first_delay: Duration::from_secs(1),
-        }
-    }
-}
+/// How hard startup tries to reach PT NAD before giving up (the runtime's
+/// startup loop: six attempts over about half a minute by default).
+pub use opencti_connector::http::StartupRetry;
 
 /// Why the connector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +44,9 @@ pub enum StartupError {
     /// (a list name taken, a list of the wrong type, ...).
     #[error("cannot set up PT NAD and its reputation lists: {0}")]
     Setup(#[source] ClientError),
+    /// Shutdown was requested while waiting to try again.
+    #[error("PT NAD startup interrupted by shutdown (last failure: {0})")]
+    Interrupted(#[source] ClientError),
 }
 
 /// Keeps PT NAD's reputation lists in sync with the indicators of the stream.
@@ -69,6 +57,7 @@ pub struct PtnadSink {
     lists: Vec<ListSpec>,
     batching: Batching,
     startup: StartupRetry,
+    shutdown: CancellationToken,
 }
 
 impl PtnadSink {
@@ -81,7 +70,15 @@ impl PtnadSink {
             lists: config.lists,
             batching: Batching::up_to(config.batch_size, config.batch_wait),
             startup: StartupRetry::default(),
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Startup stops waiting to try again when `shutdown` fires.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Replaces the startup retry schedule (tests use short delays).
@@ -99,32 +96,32 @@ impl PtnadSink {
     /// Logs in and makes sure every list in scope exists, retrying while
     /// PT NAD is unreachable or failing. Bad credentials fail at once.
     pub async fn start(&self) -> Result<(), StartupError> {
-        let mut delay = self.startup.first_delay;
-        let attempts = self.startup.attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            let error = match self.prepare().await {
-                Ok(()) => return Ok(()),
-                Err(error) => error,
-            };
-            if error.is_auth_failure() {
-                return Err(StartupError::Credentials(error));
+        let started = retry_startup(
+            &self.startup,
+            &self.shutdown,
+            "PT NAD",
+            || self.prepare(),
+            |error: &ClientError| {
+                if error.is_auth_failure() || !error.is_retryable() {
+                    RetryClass::Permanent
+                } else {
+                    RetryClass::Transient {
+                        retry_after: error.retry_after(),
+                    }
+                }
+            },
+        )
+        .await;
+        started.map_err(|failure| match failure {
+            StartupFailure::Refused(error) if error.is_auth_failure() => {
+                StartupError::Credentials(error)
             }
-            if !error.is_retryable() {
-                return Err(StartupError::Setup(error));
+            StartupFailure::Refused(error) => StartupError::Setup(error),
+            StartupFailure::Exhausted { attempts, last } => {
+                StartupError::Unavailable { attempts, last }
             }
-            if attempt == attempts {
-                return Err(StartupError::Unavailable {
-                    attempts,
-                    last: error,
-                });
-            }
-            let wait = error.retry_after().map_or(delay, |asked| asked.max(delay));
-            tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "PT NAD not ready");
-            tokio::time::sleep(wait).await;
-            delay = delay.saturating_mul(2);
-            attempt += 1;
-        }
+            StartupFailure::Cancelled { last } => StartupError::Interrupted(last),
+        })
     }
 
     async fn prepare(&self) -> Result<(), ClientError> {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
 use opencti_ptnad::client::{
     ClientError, ClientSettings, Credentials, EnsuredList, ListSpec, ListType, PtnadClient,
     TlsVerification,
@@ -32,6 +33,8 @@ fn client_with_timeout(
         tls: TlsVerification::Off,
         credentials,
         timeout,
+        max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        network: Network::default(),
     })
     .unwrap()
 }
@@ -470,6 +473,8 @@ async fn an_unreachable_server_is_retryable() {
         tls: TlsVerification::Off,
         credentials: login(),
         timeout: Duration::from_secs(2),
+        max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        network: Network::default(),
     })
     .unwrap();
     let error = client.connect().await.unwrap_err();
@@ -485,6 +490,8 @@ async fn an_unreadable_ca_bundle_is_a_setup_error() {
         tls: TlsVerification::CaBundle("/nonexistent/ca.pem".into()),
         credentials: login(),
         timeout: Duration::from_secs(1),
+        max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        network: Network::default(),
     })
     .unwrap_err();
     assert!(

@@ -3,6 +3,7 @@
 mod client;
 mod connector;
 mod end_to_end;
+mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod version;

@@ -8,19 +8,24 @@
 //! (an operator can fix those without losing data); other 4xx answers are
 //! rejections of the request itself.
 
-use opencti_connector::{answer_excerpt, error_chain};
 use std::fmt;
 use std::time::Duration;
 
+use opencti_connector::answer_excerpt;
 use opencti_connector::config::Secret;
-use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use opencti_connector::http::{
+    self, Answer, ClientOptions, Network, StatusClass, TransportError, redact_url,
+};
+use reqwest::header::{self, HeaderValue};
+use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
 /// Sekoia error texts are cut to this many characters in errors and logs.
 const MAX_ERROR_TEXT: usize = 1000;
+/// Largest answer read (a search page, an import receipt).
+const MAX_ANSWER_BYTES: u64 = 16 << 20;
 
 /// Everything needed to build a [`SekoiaClient`].
 #[derive(Debug, Clone)]
@@ -33,6 +38,10 @@ pub struct ClientSettings {
     pub collection: String,
     /// Bound on each HTTP request, connection included.
     pub timeout: Duration,
+    /// Longest `Retry-After` passed on (longer ones are cut to it, logged).
+    pub max_server_delay: Duration,
+    /// Proxies and extra trusted CAs (the runtime's network variables).
+    pub network: Network,
 }
 
 /// The API call that failed, for error messages.
@@ -190,18 +199,12 @@ struct SearchPage {
     items: Option<Vec<FoundIoc>>,
 }
 
-/// One answer, read completely.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
 /// A connection to Sekoia for one IoC collection. Cheap to share behind an
 /// `Arc`; calls may run concurrently.
 #[derive(Debug)]
 pub struct SekoiaClient {
     http: reqwest::Client,
+    max_server_delay: Duration,
     collection_url: Url,
     collection: String,
     authorization: HeaderValue,
@@ -210,14 +213,13 @@ pub struct SekoiaClient {
 impl SekoiaClient {
     /// Builds the client; no request is sent yet.
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        opencti_connector::tls::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
+        let http = ClientOptions::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .connect_timeout(settings.timeout)
-            .user_agent(concat!("opencti-sekoia-intel/", env!("CARGO_PKG_VERSION")))
+            .total_timeout(settings.timeout)
+            .network(settings.network)
             .build()
             .map_err(|e| ClientError::Setup {
-                detail: error_chain(&e),
+                detail: e.to_string(),
             })?;
         let mut authorization = HeaderValue::from_str(&format!(
             "Bearer {}",
@@ -230,7 +232,10 @@ impl SekoiaClient {
         let mut collection_url = settings.collections_base;
         if collection_url.cannot_be_a_base() {
             return Err(ClientError::Setup {
-                detail: format!("SEKOIA_INTEL_URL {collection_url} cannot hold a path"),
+                detail: format!(
+                    "SEKOIA_INTEL_URL {} cannot hold a path",
+                    redact_url(&collection_url)
+                ),
             });
         }
         collection_url
@@ -240,6 +245,7 @@ impl SekoiaClient {
             .push(&settings.collection);
         Ok(Self {
             http,
+            max_server_delay: settings.max_server_delay,
             collection_url,
             collection: settings.collection,
             authorization,
@@ -352,70 +358,57 @@ impl SekoiaClient {
     /// Turns a non-success answer into the matching error.
     fn classify(&self, operation: Operation, answer: &Answer) -> ClientError {
         let status = answer.status;
-        let detail = error_text(&answer.body);
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            let retry_after = answer
-                .headers
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            ClientError::Unavailable {
+        let detail = answer.excerpt(MAX_ERROR_TEXT);
+        match answer.class() {
+            StatusClass::Transient => ClientError::Unavailable {
                 operation,
                 status: status.as_u16(),
                 detail,
-                retry_after,
-            }
-        } else if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-            ClientError::Unauthorized {
+                retry_after: answer
+                    .retry_after()
+                    .map(|asked| http::server_delay(asked, self.max_server_delay, "Sekoia")),
+            },
+            StatusClass::Unauthorized => ClientError::Unauthorized {
                 operation,
                 status: status.as_u16(),
                 detail,
-            }
-        } else if status == StatusCode::NOT_FOUND {
-            ClientError::CollectionNotFound {
+            },
+            StatusClass::NotFound if status.as_u16() == 404 => ClientError::CollectionNotFound {
                 operation,
                 collection: self.collection.clone(),
                 detail,
-            }
-        } else if status.is_client_error() {
-            ClientError::Rejected {
+            },
+            StatusClass::NotFound | StatusClass::Rejected => ClientError::Rejected {
                 operation,
                 status: status.as_u16(),
                 detail,
-            }
-        } else {
-            ClientError::InvalidResponse {
+            },
+            _ => ClientError::InvalidResponse {
                 operation,
                 detail: format!("HTTP {status}: {detail}"),
-            }
+            },
         }
     }
 }
 
+/// Sends one request; a transport failure becomes the matching error.
 async fn send(
     operation: Operation,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, ClientError> {
-    let transport = |e: reqwest::Error| {
-        if e.is_timeout() {
-            ClientError::Timeout { operation }
-        } else {
-            ClientError::Unreachable {
+    http::send(request, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| match error {
+            TransportError::Timeout { .. } => ClientError::Timeout { operation },
+            TransportError::TooLarge { .. } => ClientError::InvalidResponse {
                 operation,
-                detail: error_chain(&e),
-            }
-        }
-    };
-    let response = request.send().await.map_err(transport)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(transport)?.to_vec();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+                detail: error.to_string(),
+            },
+            _ => ClientError::Unreachable {
+                operation,
+                detail: error.to_string(),
+            },
+        })
 }
 
 /// A success answer read as `T`, `None` when it is empty (as the Python
@@ -450,6 +443,8 @@ mod tests {
             api_key: Secret::new("sk_test"),
             collection: collection.to_owned(),
             timeout: Duration::from_secs(1),
+            max_server_delay: http::DEFAULT_MAX_SERVER_DELAY,
+            network: Network::default(),
         })
         .unwrap()
     }
@@ -473,6 +468,8 @@ mod tests {
             api_key: Secret::new("sk_test"),
             collection: "c".to_owned(),
             timeout: Duration::from_secs(1),
+            max_server_delay: http::DEFAULT_MAX_SERVER_DELAY,
+            network: Network::default(),
         })
         .unwrap_err();
         assert!(

@@ -9,6 +9,7 @@ use opencti_connector::config::{ConfigErrors, Secret, Settings, Var, VarKind};
 use reqwest::Url;
 
 use crate::client::ClientSettings;
+use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
 
 /// Path of the IoC-collection API on a Sekoia host, added to a
 /// `SEKOIA_INTEL_URL` that has no path of its own.
@@ -144,6 +145,8 @@ impl TryFrom<&Settings> for SekoiaConfig {
             check.reject("SEKOIA_INTEL_TIMEOUT", "must be at least 1 second");
         }
 
+        let network = Network::check(&mut check);
+
         check.finish("sekoia_intel", || {
             Some(SekoiaConfig {
                 client: ClientSettings {
@@ -151,6 +154,8 @@ impl TryFrom<&Settings> for SekoiaConfig {
                     api_key: api_key?,
                     collection: collection?,
                     timeout: Duration::from_secs(timeout?),
+                    max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+                    network,
                 },
                 opencti_url: opencti_url?.as_str().trim_end_matches('/').to_owned(),
                 batch_size: batch_size?,

@@ -13,9 +13,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use opencti_connector::config::Var;
+use opencti_connector::http::{
+    CancellationToken, RetryClass, StartupFailure, redact_url, retry_startup,
+};
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use opencti_connector::{Connector, ConnectorSpec, spec};
@@ -34,24 +36,9 @@ pub const MAX_VALUES_PER_REQUEST: usize = 1000;
 /// Most requests in flight at once within a run of pushes or revocations.
 pub const MAX_CONCURRENT_REQUESTS: usize = 8;
 
-/// How hard startup tries to reach Sekoia before giving up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StartupRetry {
-    /// Attempts in total (at least 1).
-    pub attempts: u32,
-    /// Delay after the first failure; doubled after each later one.
-    pub first_delay: Duration,
-}
-
-impl Default for StartupRetry {
-    /// Six attempts over about half a minute.
-    fn default() -> Self {
-        Self {
-            attempts: 6,
-            first_delay: Duration::from_secs(1),
-        }
-    }
-}
+/// How hard startup tries to reach Sekoia before giving up (the runtime's
+/// startup loop: six attempts over about half a minute by default).
+pub use opencti_connector::http::StartupRetry;
 
 /// Why the connector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +65,9 @@ pub enum StartupError {
     /// Sekoia refused the check for a reason retrying cannot fix.
     #[error("cannot check the IoC collection: {0}")]
     Setup(#[source] ClientError),
+    /// Shutdown was requested while waiting to try again.
+    #[error("Sekoia startup interrupted by shutdown (last failure: {0})")]
+    Interrupted(#[source] ClientError),
 }
 
 /// Keeps a Sekoia IoC collection in line with the indicators of the stream.
@@ -87,6 +77,7 @@ pub struct SekoiaSink {
     opencti_url: String,
     batching: Batching,
     startup: StartupRetry,
+    shutdown: CancellationToken,
 }
 
 /// The values of one request and the events that asked for each.
@@ -104,7 +95,15 @@ impl SekoiaSink {
             opencti_url: config.opencti_url,
             batching: Batching::up_to(config.batch_size, config.batch_wait),
             startup: StartupRetry::default(),
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Startup stops waiting to try again when `shutdown` fires.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Replaces the startup retry schedule (tests use short delays).
@@ -124,41 +123,46 @@ impl SekoiaSink {
     /// at once; a key that may not read the collection (403) only warns,
     /// since it may still be allowed to write to it.
     pub async fn start(&self) -> Result<(), StartupError> {
-        let mut delay = self.startup.first_delay;
-        let attempts = self.startup.attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            let error = match self.client.check_collection().await {
-                Ok(()) => {
-                    tracing::info!(collection = %self.client.collection_url(), "found the Sekoia IoC collection");
-                    return Ok(());
+        let checked = retry_startup(
+            &self.startup,
+            &self.shutdown,
+            "Sekoia",
+            || async {
+                match self.client.check_collection().await {
+                    Ok(()) => {
+                        tracing::info!(collection = %redact_url(self.client.collection_url()), "found the Sekoia IoC collection");
+                        Ok(())
+                    }
+                    Err(error @ ClientError::Unauthorized { status: 403, .. }) => {
+                        tracing::warn!(%error, "cannot read the IoC collection; going on, pushes will tell");
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
                 }
-                Err(error) => error,
-            };
-            match &error {
-                ClientError::Unauthorized { status: 403, .. } => {
-                    tracing::warn!(%error, "cannot read the IoC collection; going on, pushes will tell");
-                    return Ok(());
-                }
-                _ if error.is_bad_key() => return Err(StartupError::Credentials(error)),
-                ClientError::CollectionNotFound { .. } => {
-                    return Err(StartupError::MissingCollection(error));
-                }
-                _ if !error.is_retryable() => return Err(StartupError::Setup(error)),
-                _ => {}
+            },
+            |error: &ClientError| match error {
+                _ if error.is_bad_key() => RetryClass::Permanent,
+                ClientError::CollectionNotFound { .. } => RetryClass::Permanent,
+                _ if !error.is_retryable() => RetryClass::Permanent,
+                _ => RetryClass::Transient {
+                    retry_after: error.retry_after(),
+                },
+            },
+        )
+        .await;
+        checked.map_err(|failure| match failure {
+            StartupFailure::Refused(error) if error.is_bad_key() => {
+                StartupError::Credentials(error)
             }
-            if attempt == attempts {
-                return Err(StartupError::Unavailable {
-                    attempts,
-                    last: error,
-                });
+            StartupFailure::Refused(error @ ClientError::CollectionNotFound { .. }) => {
+                StartupError::MissingCollection(error)
             }
-            let wait = error.retry_after().map_or(delay, |asked| asked.max(delay));
-            tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis() as u64, "Sekoia not ready");
-            tokio::time::sleep(wait).await;
-            delay = delay.saturating_mul(2);
-            attempt += 1;
-        }
+            StartupFailure::Refused(error) => StartupError::Setup(error),
+            StartupFailure::Exhausted { attempts, last } => {
+                StartupError::Unavailable { attempts, last }
+            }
+            StartupFailure::Cancelled { last } => StartupError::Interrupted(last),
+        })
     }
 
     /// Applies a batch; one outcome per event.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use opencti_connector::config::Secret;
+use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
 use opencti_sekoia_intel::client::{ClientError, ClientSettings, SekoiaClient};
 use opencti_sekoia_intel::config::collections_base;
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
@@ -17,6 +18,8 @@ fn client(fake: &FakeSekoia, key: &str, collection: &str) -> SekoiaClient {
         api_key: Secret::new(key),
         collection: collection.to_owned(),
         timeout: Duration::from_secs(1),
+        max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        network: Network::default(),
     })
     .unwrap()
 }

@@ -37,6 +37,7 @@ fn quick_retry() -> StartupRetry {
     StartupRetry {
         attempts: 3,
         first_delay: Duration::from_millis(10),
+        ..StartupRetry::default()
     }
 }
 

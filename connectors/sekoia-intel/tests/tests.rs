@@ -4,6 +4,7 @@ mod client;
 mod connector;
 mod end_to_end;
 mod examples;
+mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod version;

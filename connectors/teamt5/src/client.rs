@@ -1,13 +1,16 @@
 //! The ThreatVision API client: OAuth2 client-credentials token (renewed
 //! before expiry and after a 401) or a static key, listing pages and STIX
-//! bundle downloads, with retries on 429/5xx/broken connections.
+//! bundle downloads, with retries on 429/5xx/broken connections (the
+//! runtime's HTTP layer: backoff with jitter, `Retry-After` capped).
 
 use std::time::Duration;
 
-use opencti_connector::{answer_excerpt, error_chain};
-
+use opencti_connector::answer_excerpt;
 use opencti_connector::config::Secret;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use opencti_connector::http::{
+    self, Answer, CancellationToken, ClientOptions, LongServerDelay, RetryClass, RetryPolicy,
+    StatusClass, TransportError, redact_url,
+};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -22,6 +25,8 @@ const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 const TOKEN_MARGIN: u64 = 60;
 /// Longest error body quoted in messages.
 const MAX_ERROR_BODY: usize = 300;
+/// Largest listing page or STIX bundle read.
+const MAX_ANSWER_BYTES: u64 = http::DEFAULT_MAX_ANSWER_BYTES;
 
 /// Why a ThreatVision call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,37 +102,30 @@ pub struct Teamt5Client {
     base: Url,
     auth: Auth,
     settings: HttpSettings,
+    retry: RetryPolicy,
+    shutdown: CancellationToken,
     token: Mutex<Option<Token>>,
 }
 
-/// The last answer to a request sent by [`Teamt5Client::send_retrying`].
-struct Answer {
-    status: StatusCode,
-    body: Vec<u8>,
+/// Why an attempt of [`Teamt5Client::send_retrying`] is worth repeating.
+enum Failure {
+    /// No answer.
+    Transport(TransportError),
+    /// 408, 429 or 5xx.
+    Busy(Answer),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transport(error) => error.fmt(f),
+            Self::Busy(answer) => f.write_str(&status_reason(answer.status, &answer.body)),
+        }
+    }
 }
 
 fn url_text(url: &Url) -> String {
-    let mut url = url.clone();
-    url.set_query(None);
-    url.to_string()
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
-fn is_retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_server_error()
+    redact_url(url)
 }
 
 impl Teamt5Client {
@@ -135,21 +133,33 @@ impl Teamt5Client {
     /// request is made; call [`Teamt5Client::authenticate`] to get the
     /// first OAuth2 token.
     pub fn new(base: Url, auth: Auth, settings: HttpSettings) -> Result<Self, ClientError> {
-        // reqwest and the broker client share rustls: pin the provider
-        // before the first TLS client exists.
-        opencti_connector::tls::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let http = ClientOptions::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .connect_timeout(settings.request_timeout)
-            .user_agent(concat!("opencti-teamt5/", env!("CARGO_PKG_VERSION")))
+            .network(settings.network.clone())
             .build()
-            .map_err(|error| ClientError::Setup(error_chain(&error)))?;
+            .map_err(|error| ClientError::Setup(error.to_string()))?;
+        // A Retry-After wins over the backoff, up to the longest backoff.
+        let retry = RetryPolicy {
+            attempts: settings.attempts,
+            initial_backoff: settings.first_backoff,
+            max_backoff: settings.max_backoff,
+            max_server_delay: settings.max_backoff,
+            long_server_delay: LongServerDelay::Cap,
+        };
         Ok(Self {
             http,
             base,
             auth,
             settings,
+            retry,
+            shutdown: CancellationToken::new(),
             token: Mutex::new(None),
         })
+    }
+
+    /// Pauses between retries end when `shutdown` fires.
+    pub fn set_shutdown(&mut self, shutdown: CancellationToken) {
+        self.shutdown = shutdown;
     }
 
     /// The base URL as text without trailing slash, for building URLs.
@@ -199,7 +209,7 @@ impl Teamt5Client {
     /// origin.
     pub async fn bundle_objects(&self, stix_url: &str) -> Result<Vec<Value>, ClientError> {
         let url = Url::parse(stix_url).map_err(|error| ClientError::Malformed {
-            url: stix_url.to_owned(),
+            url: http::redact_urls(stix_url),
             reason: format!("not an absolute URL: {error}"),
         })?;
         let same_origin = url.origin() == self.base.origin();
@@ -273,19 +283,9 @@ impl Teamt5Client {
             Err(reason) => Err(reason),
         };
         token.map_err(|reason| {
-            tracing::error!(token_url = %url, error = %reason, "TeamT5 OAuth token exchange failed");
+            tracing::error!(token_url = %url_text(&url), error = %reason, "TeamT5 OAuth token exchange failed");
             ClientError::Auth { reason }
         })
-    }
-
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self
-            .settings
-            .first_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        retry_after
-            .unwrap_or(exponential)
-            .min(self.settings.max_backoff)
     }
 
     /// Sends the request `build` makes until it gets an answer worth
@@ -297,32 +297,31 @@ impl Teamt5Client {
         url: &Url,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Answer, String> {
-        let mut attempt = 1;
-        loop {
-            let last = attempt >= self.settings.attempts;
-            let (reason, wait) = match build().send().await {
-                Err(error) => (error_chain(&error), None),
-                Ok(response) => {
-                    let status = response.status();
-                    let wait = retry_after(response.headers());
-                    match response.bytes().await {
-                        Ok(body) if last || !is_retryable(status) => {
-                            // Moves the buffer when reqwest holds it alone.
-                            let body = body.into();
-                            return Ok(Answer { status, body });
-                        }
-                        Ok(body) => (status_reason(status, &body), wait),
-                        Err(error) => (error_chain(&error), wait),
-                    }
+        let outcome = http::retry(
+            &self.retry,
+            &self.shutdown,
+            &url_text(url),
+            |_| async {
+                let answer = http::send(build(), MAX_ANSWER_BYTES)
+                    .await
+                    .map_err(Failure::Transport)?;
+                match answer.class() {
+                    StatusClass::Transient => Err(Failure::Busy(answer)),
+                    _ => Ok(answer),
                 }
-            };
-            if last {
-                return Err(reason);
-            }
-            let wait = self.backoff(attempt, wait);
-            tracing::warn!(url = %url_text(url), error = %reason, attempt, wait_ms = wait.as_millis(), "TeamT5 request failed; retrying");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+            },
+            |failure| match failure {
+                Failure::Transport(error) if !error.is_transient() => RetryClass::Permanent,
+                Failure::Transport(_) => RetryClass::TRANSIENT,
+                Failure::Busy(answer) => RetryClass::Transient {
+                    retry_after: answer.retry_after(),
+                },
+            },
+        )
+        .await;
+        match outcome {
+            Ok(answer) | Err(Failure::Busy(answer)) => Ok(answer),
+            Err(Failure::Transport(error)) => Err(error.to_string()),
         }
     }
 
@@ -456,43 +455,6 @@ mod tests {
         // Shorter than the margin: renewed at every use.
         let token = parse_token(br#"{"access_token":"abc","expires_in":30}"#).unwrap();
         assert!(!token.is_fresh());
-    }
-
-    #[test]
-    fn backoff_doubles_and_retry_after_wins_up_to_the_cap() {
-        let settings = HttpSettings {
-            first_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(60),
-            ..HttpSettings::default()
-        };
-        let client = Teamt5Client::new(
-            Url::parse("https://api.threatvision.org").unwrap(),
-            Auth::ApiKey(Secret::new("k")),
-            settings,
-        )
-        .unwrap();
-        let waits: Vec<u64> = (1..=6).map(|n| client.backoff(n, None).as_secs()).collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 60]);
-        assert_eq!(
-            client.backoff(1, Some(Duration::from_secs(9))),
-            Duration::from_secs(9)
-        );
-        assert_eq!(
-            client.backoff(1, Some(Duration::from_secs(3600))),
-            Duration::from_secs(60)
-        );
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

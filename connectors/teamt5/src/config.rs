@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use opencti_connector::config::{ConfigErrors, Secret, Settings, Var, VarKind};
+use opencti_connector::http::Network;
 use reqwest::Url;
 
 /// The connector's variables: runtime variables whose defaults differ for
@@ -77,7 +78,7 @@ pub struct Teamt5Config {
 }
 
 /// Timeouts, retries and pacing of ThreatVision requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Timeout of a GET (the Python connector's 15 s).
     pub request_timeout: Duration,
@@ -92,6 +93,8 @@ pub struct HttpSettings {
     pub max_backoff: Duration,
     /// Pause after each listing page (the Python connector's 1 s throttle).
     pub page_delay: Duration,
+    /// Proxies and extra trusted CAs (the runtime's network variables).
+    pub network: Network,
 }
 
 impl Default for HttpSettings {
@@ -103,6 +106,7 @@ impl Default for HttpSettings {
             first_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60),
             page_delay: Duration::from_secs(1),
+            network: Network::default(),
         }
     }
 }
@@ -175,6 +179,7 @@ impl TryFrom<&Settings> for Teamt5Config {
         {
             check.reject("CONNECTOR_TYPE", "this connector is EXTERNAL_IMPORT");
         }
+        let network = Network::check(&mut check);
         check.finish("teamt5", || {
             Some(Self {
                 api_base_url: api_base_url?,
@@ -182,7 +187,10 @@ impl TryFrom<&Settings> for Teamt5Config {
                 tlp_level: tlp_level?,
                 first_run_timestamp: first_run_timestamp?,
                 author_name: author_name?,
-                http: HttpSettings::default(),
+                http: HttpSettings {
+                    network,
+                    ..HttpSettings::default()
+                },
             })
         })
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::client::{ClientError, Teamt5Client};
 use crate::config::{Teamt5Config, VARS};
 use crate::mapping::{self, BundleRef, Kind, MappingError, Stamp};
+use opencti_connector::http::redact_urls;
 
 /// Consecutive failed listing pages after which a listing is abandoned
 /// for this run (the Python connector's limit).
@@ -114,6 +115,7 @@ impl ImportSource for Teamt5 {
                 self.config.first_run_timestamp
             }
         };
+        self.client.set_shutdown(ctx.shutdown().clone());
         self.client.authenticate().await.map_err(RunError::Auth)?;
         let stamp = Stamp::new(&self.config.author_name, &self.config.tlp_level, now);
         let mut held = false;
@@ -277,11 +279,7 @@ impl Teamt5 {
             };
             // A work error's source is shown to platform users: no query,
             // which may carry a signature.
-            let source = stix_url
-                .split(['?', '#'])
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let source = redact_urls(stix_url);
             let objects = match self.client.bundle_objects(stix_url).await {
                 Ok(objects) => objects,
                 Err(error) if error.is_auth() => return Err(RunError::Auth(error)),

@@ -5,6 +5,7 @@ mod config;
 mod connector_run;
 mod end_to_end;
 mod mapping;
+mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;

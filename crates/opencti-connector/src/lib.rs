@@ -64,6 +64,7 @@ pub mod connector;
 pub mod context;
 pub mod duration;
 mod error;
+pub mod http;
 pub mod import;
 pub mod logging;
 pub mod metrics;

@@ -24,6 +24,7 @@ mod broker;
 mod broker_tls;
 mod config;
 mod import;
+mod network;
 mod platform;
 mod stream_runner;
 mod stream_runtime;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::retry::Retryable;
+use opencti_connector::http::RetryClass;
 
 /// A failed download of one feed file (manifest, event or S3 object).
 ///
@@ -83,17 +83,21 @@ impl FetchError {
     }
 }
 
-impl Retryable for FetchError {
-    fn retry_hint(&self) -> Option<Option<Duration>> {
+impl FetchError {
+    /// Whether a download is worth trying again: 408, 429 and 5xx answers
+    /// (with the server's `Retry-After`) and broken connections are.
+    pub(crate) fn retry_class(&self) -> RetryClass {
         match self {
             FetchError::Status {
                 status,
                 retry_after,
                 ..
-            } if *status == 408 || *status == 429 || *status >= 500 => Some(*retry_after),
-            FetchError::Transport { .. } => Some(None),
+            } if *status == 408 || *status == 429 || *status >= 500 => RetryClass::Transient {
+                retry_after: *retry_after,
+            },
+            FetchError::Transport { .. } => RetryClass::TRANSIENT,
             // The AWS SDK already retried S3 calls with its own policy.
-            _ => None,
+            _ => RetryClass::Permanent,
         }
     }
 }

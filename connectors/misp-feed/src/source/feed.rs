@@ -24,7 +24,10 @@ impl std::fmt::Debug for FeedLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FeedLocation::Http(base) => {
-                let shown = Url::parse(base).map_or_else(|_| base.clone(), |url| display_url(&url));
+                let shown = Url::parse(base).map_or_else(
+                    |_| opencti_connector::http::redact_urls(base),
+                    |url| display_url(&url),
+                );
                 f.debug_tuple("Http").field(&shown).finish()
             }
             FeedLocation::Directory(path) => f.debug_tuple("Directory").field(path).finish(),
@@ -109,6 +112,14 @@ impl FeedReader {
         }
     }
 
+    /// The same reader, its pauses between retries ending when `shutdown`
+    /// fires.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: opencti_connector::http::CancellationToken) -> Self {
+        self.http = self.http.with_shutdown(shutdown);
+        self
+    }
+
     /// Where this reader reads from.
     pub fn location(&self) -> &FeedLocation {
         &self.location
@@ -135,7 +146,7 @@ impl FeedReader {
             FeedLocation::Http(base) => {
                 let raw = format!("{base}/{name}");
                 let url = Url::parse(&raw).map_err(|error| FetchError::Transport {
-                    location: raw.clone(),
+                    location: opencti_connector::http::redact_urls(&raw),
                     message: error.to_string(),
                 })?;
                 self.http.get(&url).await

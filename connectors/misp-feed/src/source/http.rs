@@ -1,15 +1,18 @@
-//! Feed files over HTTP(S): timeouts, retries, a size cap, an optional
-//! `Authorization` header.
+//! Feed files over HTTP(S): timeouts and a total deadline, retries with
+//! jittered backoff (the runtime's HTTP layer), a size cap, an optional
+//! `Authorization` header, the runtime's network (proxies, extra CAs).
 
-use opencti_connector::error_chain;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use bytes::Bytes;
+use opencti_connector::http::{
+    self, CancellationToken, ClientOptions, Network, RetryPolicy, StatusClass, TransportError,
+    Verification,
+};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 use super::error::FetchError;
-use super::retry::{RetryPolicy, with_retries};
 
 /// Connection set-up never needs longer than this, whatever the read timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,12 +22,16 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct HttpSettings {
     /// Longest silence while connecting or reading a response.
     pub timeout: Duration,
+    /// Longest a whole download may take (`MISP_FEED_HTTP_DEADLINE`).
+    pub deadline: Duration,
     /// Verify the server's TLS certificate (`MISP_FEED_SSL_VERIFY`).
     pub ssl_verify: bool,
     /// Retry schedule for transient failures.
     pub retry: RetryPolicy,
     /// Largest accepted file, in bytes.
     pub max_file_size: u64,
+    /// Proxies and extra trusted CAs (the runtime's network variables).
+    pub network: Network,
 }
 
 /// Downloads feed files; cheap to clone.
@@ -34,6 +41,7 @@ pub struct HttpFetcher {
     authorization: Option<HeaderValue>,
     retry: RetryPolicy,
     max_file_size: u64,
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for HttpFetcher {
@@ -76,16 +84,37 @@ impl HttpFetcher {
                 Ok(header)
             })
             .transpose()?;
+        let client = ClientOptions::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
+            .read_timeout(settings.timeout)
+            .total_timeout(settings.deadline)
+            .verification(if settings.ssl_verify {
+                Verification::System
+            } else {
+                Verification::Off
+            })
+            .network(settings.network.clone())
+            .build()
+            .map_err(|error| HttpSetupError::Client(error.to_string()))?;
         Ok(Self {
-            client: build_client(settings)?,
+            client,
             authorization,
             retry: settings.retry,
             max_file_size: settings.max_file_size,
+            shutdown: CancellationToken::new(),
         })
     }
 
-    /// The underlying client (shared with the S3 client: same TLS and
-    /// timeout settings).
+    /// The same fetcher, its pauses between retries ending when `shutdown`
+    /// fires.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The underlying client (shared with the S3 client: same TLS, network
+    /// and timeout settings).
     pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -93,7 +122,14 @@ impl HttpFetcher {
     /// GETs `url` with retries and returns the whole body.
     pub async fn get(&self, url: &Url) -> Result<Bytes, FetchError> {
         let location = display_url(url);
-        with_retries(&self.retry, &location, || self.get_once(url, &location)).await
+        http::retry(
+            &self.retry,
+            &self.shutdown,
+            &location,
+            |_| self.get_once(url, &location),
+            FetchError::retry_class,
+        )
+        .await
     }
 
     async fn get_once(&self, url: &Url, location: &str) -> Result<Bytes, FetchError> {
@@ -101,85 +137,45 @@ impl HttpFetcher {
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
-        let transport = |error: reqwest::Error| FetchError::Transport {
-            location: location.to_owned(),
-            message: error_chain(&error),
+        let failed = |error: TransportError| match error {
+            TransportError::TooLarge { .. } => FetchError::TooLarge {
+                location: location.to_owned(),
+                limit: self.max_file_size,
+            },
+            other => FetchError::Transport {
+                location: location.to_owned(),
+                message: other.to_string(),
+            },
         };
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| failed(TransportError::from_reqwest(error)))?;
         let status = response.status();
-        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-            return Err(FetchError::NotFound {
-                location: location.to_owned(),
-            });
-        }
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                location: location.to_owned(),
-                status: status.as_u16(),
-                retry_after: response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(parse_retry_after),
-            });
-        }
-        let too_large = || FetchError::TooLarge {
-            location: location.to_owned(),
-            limit: self.max_file_size,
-        };
-        let announced = response.content_length();
-        if announced.is_some_and(|length| length > self.max_file_size) {
-            return Err(too_large());
-        }
-        // The announced length only sizes the buffer; the cap is enforced on
-        // what actually arrives.
-        let capacity = announced.unwrap_or(0).min(self.max_file_size);
-        let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if (body.len() + chunk.len()) as u64 > self.max_file_size {
-                return Err(too_large());
+        match StatusClass::of(status) {
+            StatusClass::Success => {}
+            StatusClass::NotFound => {
+                return Err(FetchError::NotFound {
+                    location: location.to_owned(),
+                });
             }
-            body.extend_from_slice(&chunk);
+            _ => {
+                return Err(FetchError::Status {
+                    location: location.to_owned(),
+                    status: status.as_u16(),
+                    retry_after: http::retry_after(response.headers()),
+                });
+            }
         }
-        Ok(body.freeze())
+        http::read_body(response, self.max_file_size)
+            .await
+            .map_err(failed)
     }
 }
 
-fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, HttpSetupError> {
-    // reqwest and the AMQP client both link rustls; pin the process-wide
-    // provider before the first TLS client exists. A provider installed
-    // earlier by the runtime is just as good, so the error is not interesting.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("opencti-misp-feed/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
-        .read_timeout(settings.timeout)
-        .tls_danger_accept_invalid_certs(!settings.ssl_verify)
-        .build()
-        .map_err(|error| HttpSetupError::Client(error_chain(&error)))
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// The URL without any `user:password@` part, for logs and errors.
+/// The URL without user info or query, for logs and errors.
 pub(crate) fn display_url(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    // Both setters only fail for URLs that cannot carry credentials at all.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
+    http::redact_url(url)
 }
 
 #[cfg(test)]
@@ -187,36 +183,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_accepts_seconds_and_dates() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO),
-            "a date in the past means retry now"
-        );
-        let future = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
-        let wait = parse_retry_after(&future).unwrap();
-        assert!(wait > Duration::from_secs(80) && wait <= Duration::from_secs(90));
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn credentials_never_reach_the_display_form() {
-        let url = Url::parse("https://alice:s3cret@feeds.example.org/misp/manifest.json").unwrap();
-        let shown = display_url(&url);
-        assert_eq!(shown, "https://feeds.example.org/misp/manifest.json");
-        let plain = Url::parse("https://feeds.example.org/x").unwrap();
-        assert_eq!(display_url(&plain), "https://feeds.example.org/x");
-    }
-
-    #[test]
     fn the_authorization_value_is_redacted_in_debug() {
         let settings = HttpSettings {
             timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(60),
             ssl_verify: true,
             retry: RetryPolicy::default(),
             max_file_size: 1024,
+            network: Network::default(),
         };
         let fetcher = HttpFetcher::new(&settings, Some("Bearer top-secret")).unwrap();
         let debug = format!("{fetcher:?}");

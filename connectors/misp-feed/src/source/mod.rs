@@ -5,7 +5,6 @@ mod error;
 mod feed;
 mod http;
 mod manifest;
-pub mod retry;
 mod s3;
 mod s3_http;
 

@@ -10,6 +10,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use bytes::{Bytes, BytesMut};
+use opencti_connector::http::redact_urls;
 
 use super::error::FetchError;
 use super::s3_http::ReqwestHttpClient;
@@ -151,7 +152,7 @@ impl S3Source {
         let output = request.send().await.map_err(|error| FetchError::S3 {
             operation: "ListObjectsV2",
             location: self.describe(self.prefix.as_deref().unwrap_or("")),
-            message: DisplayErrorContext(&error).to_string(),
+            message: redact_urls(&DisplayErrorContext(&error).to_string()),
         })?;
         let objects = output
             .contents()
@@ -195,7 +196,7 @@ impl S3Source {
                 other => FetchError::S3 {
                     operation: "GetObject",
                     location: location.clone(),
-                    message: DisplayErrorContext(&other).to_string(),
+                    message: redact_urls(&DisplayErrorContext(&other).to_string()),
                 },
             })?;
         let too_large = || FetchError::TooLarge {
@@ -217,7 +218,7 @@ impl S3Source {
                 .await
                 .map_err(|error| FetchError::Transport {
                     location: location.clone(),
-                    message: DisplayErrorContext(&error).to_string(),
+                    message: redact_urls(&DisplayErrorContext(&error).to_string()),
                 })?;
             let Some(chunk) = chunk else { break };
             if (bytes.len() + chunk.len()) as u64 > self.max_file_size {
@@ -239,7 +240,7 @@ impl S3Source {
             .map_err(|error| FetchError::S3 {
                 operation: "DeleteObject",
                 location: self.describe(key),
-                message: DisplayErrorContext(&error).to_string(),
+                message: redact_urls(&DisplayErrorContext(&error).to_string()),
             })?;
         Ok(())
     }

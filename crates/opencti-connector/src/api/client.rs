@@ -17,6 +17,7 @@ use super::types::{
     Registration, StreamCollection, WorkError,
 };
 use crate::config::{OpenctiConfig, PlatformTls, Secret};
+use crate::http::{ClientOptions, Network};
 
 /// How transport failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,21 +78,24 @@ impl std::fmt::Debug for ApiClient {
     }
 }
 
-const USER_AGENT: &str = concat!("opencti-connector-rs/", env!("CARGO_PKG_VERSION"));
+/// The runtime's name in its user agent (`opencti-connector-rs/<version>`).
+const USER_AGENT_NAME: &str = "opencti-connector-rs";
 
 impl ApiClient {
-    /// A client for the platform at `config.url`.
+    /// A client for the platform at `config.url`, through the configured
+    /// proxies and trusting the configured extra CAs.
     pub fn new(config: &OpenctiConfig) -> Result<Self, ApiError> {
-        Self::build(
+        Self::with_network(
             &config.url,
             &config.token,
             &config.custom_headers,
             &config.tls,
+            &config.network,
             RetryPolicy::default(),
         )
     }
 
-    /// A client with explicit parts (tests, tools).
+    /// A client with explicit parts and a direct connection (tests, tools).
     pub fn build(
         base_url: &Url,
         token: &Secret,
@@ -99,7 +103,24 @@ impl ApiClient {
         tls: &PlatformTls,
         retry: RetryPolicy,
     ) -> Result<Self, ApiError> {
-        crate::tls::install_crypto_provider();
+        Self::with_network(
+            base_url,
+            token,
+            custom_headers,
+            tls,
+            &Network::default(),
+            retry,
+        )
+    }
+
+    fn with_network(
+        base_url: &Url,
+        token: &Secret,
+        custom_headers: &[(String, String)],
+        tls: &PlatformTls,
+        network: &Network,
+        retry: RetryPolicy,
+    ) -> Result<Self, ApiError> {
         let client_error = |reason: String| ApiError::Client { reason };
         let mut headers = HeaderMap::new();
         let mut bearer =
@@ -115,28 +136,12 @@ impl ApiClient {
                 .map_err(|_| client_error(format!("invalid value for header `{name}`")))?;
             headers.insert(name, value);
         }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
+        let http = ClientOptions::new(USER_AGENT_NAME, env!("CARGO_PKG_VERSION"))
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(300));
-        match tls {
-            PlatformTls::Verify => {}
-            PlatformTls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
-            PlatformTls::CaBundle(path) => {
-                let pem = std::fs::read(path).map_err(|error| {
-                    client_error(format!("cannot read {}: {error}", path.display()))
-                })?;
-                let certificates =
-                    reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
-                        client_error(format!("bad CA bundle {}: {error}", path.display()))
-                    })?;
-                for certificate in certificates {
-                    builder = builder.add_root_certificate(certificate);
-                }
-            }
-        }
-        let http = builder
+            .total_timeout(Duration::from_secs(300))
+            .verification(tls.verification())
+            .network(network.clone())
             .build()
             .map_err(|error| client_error(error.to_string()))?;
         let base = base_url.as_str().trim_end_matches('/');

@@ -13,6 +13,7 @@ use super::error::ConfigErrors;
 use super::secret::Secret;
 use super::settings::Settings;
 use super::var::{Var, VarKind};
+use crate::http::{self, Network};
 
 /// `opencti.*` variables.
 pub static OPENCTI_VARS: &[Var] = &[
@@ -46,6 +47,34 @@ pub static OPENCTI_VARS: &[Var] = &[
     )
     .default("true")
     .help("Log one JSON object per line (timestamp, level, name, message, attributes)"),
+    // The network OpenCTI's connector manager gives a container; read once
+    // here, applied by every HTTP client (platform and vendor).
+    Var::new(http::HTTP_PROXY, "proxy", "http_proxy", VarKind::String)
+        .aliases(&["http_proxy"])
+        .secret()
+        .help("Proxy for every http:// request (platform and vendor), as http://[user:password@]host:port"),
+    Var::new(http::HTTPS_PROXY, "proxy", "https_proxy", VarKind::String)
+        .aliases(&["https_proxy"])
+        .secret()
+        .help("Proxy for every https:// request (platform and vendor), tunnelled with CONNECT"),
+    Var::new(http::NO_PROXY, "proxy", "no_proxy", VarKind::String)
+        .aliases(&["no_proxy"])
+        .help("Hosts reached without the proxy, comma-separated (host, .domain, IP, CIDR, *)"),
+    Var::new(
+        http::HTTPS_CA_CERTIFICATES,
+        "proxy",
+        "https_ca_certificates",
+        VarKind::String,
+    )
+    .help("Extra trusted CA certificates for every HTTPS client: inline PEM, or the path of a PEM file"),
+    Var::new(
+        http::HTTPS_PROXY_REJECT_UNAUTHORIZED,
+        "proxy",
+        "https_proxy_reject_unauthorized",
+        VarKind::Bool,
+    )
+    .default("true")
+    .help("false: certificates are not checked by clients whose requests go through HTTPS_PROXY"),
 ];
 
 /// `connector.*` variables shared by every connector.
@@ -239,6 +268,17 @@ pub enum PlatformTls {
     CaBundle(PathBuf),
 }
 
+impl PlatformTls {
+    /// The HTTP layer's verification for the platform's certificate.
+    pub fn verification(&self) -> http::Verification {
+        match self {
+            Self::Verify => http::Verification::System,
+            Self::NoVerify => http::Verification::Off,
+            Self::CaBundle(path) => http::Verification::AlsoBundle(path.clone()),
+        }
+    }
+}
+
 /// Validated `opencti.*` settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -251,6 +291,8 @@ pub struct OpenctiConfig {
     pub custom_headers: Vec<(String, String)>,
     /// Certificate verification.
     pub tls: PlatformTls,
+    /// Proxies and extra trusted CAs, for every HTTP client of the process.
+    pub network: Network,
     /// JSON log lines.
     pub json_logging: bool,
 }
@@ -453,6 +495,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
             );
         }
         let json_logging = check.get("OPENCTI_JSON_LOGGING").unwrap_or(true);
+        let network = Network::check(&mut check);
 
         let id: Option<String> = check.require("CONNECTOR_ID");
         let connector_type = check.parse("CONNECTOR_TYPE", |value| {
@@ -586,6 +629,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                     token: token?,
                     custom_headers,
                     tls,
+                    network,
                     json_logging,
                 },
                 connector: ConnectorSection {

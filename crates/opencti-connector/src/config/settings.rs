@@ -224,7 +224,10 @@ impl Settings {
         self.entries
             .iter()
             .filter_map(|entry| match &entry.origin {
-                Origin::Env(name) if name != entry.var.env => Some((name.clone(), entry.var.env)),
+                // `https_proxy` for `HTTPS_PROXY` is a convention, not a legacy name.
+                Origin::Env(name) if !name.eq_ignore_ascii_case(entry.var.env) => {
+                    Some((name.clone(), entry.var.env))
+                }
                 _ => None,
             })
             .collect()
@@ -337,6 +340,12 @@ impl Check<'_> {
     /// problem is recorded).
     pub fn get<T: FromValue>(&mut self, env: &str) -> Option<T> {
         self.parse(env, T::from_value)
+    }
+
+    /// Whether the settings declare `env` (reading an undeclared variable
+    /// is a problem).
+    pub fn declares(&self, env: &str) -> bool {
+        self.settings.entry(env).is_some()
     }
 
     /// Like [`Check::get`], and records a "required" problem if unset.

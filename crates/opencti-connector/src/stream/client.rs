@@ -25,6 +25,7 @@ use super::metrics::StreamMetrics;
 use super::position::StreamPosition;
 use super::sse::{SseEvent, SseParser};
 use crate::config::{LiveStreamConfig, OpenctiConfig, PlatformTls};
+use crate::http::{BuildError, ClientOptions, Network};
 
 /// How many id-bearing messages the reader may parse ahead of the sink.
 const READ_AHEAD: usize = 256;
@@ -115,33 +116,21 @@ pub enum SetupError {
     },
 }
 
-/// An HTTP client for the live stream: the platform's TLS settings, a
-/// connect timeout, and no overall timeout (a stream response lasts as long
-/// as the connection).
-pub fn http_client(tls: &PlatformTls) -> Result<reqwest::Client, SetupError> {
-    crate::tls::install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("opencti-connector-rs/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30));
-    match tls {
-        PlatformTls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
-        PlatformTls::CaBundle(path) => {
-            let ca_error = |reason: String| SetupError::CaBundle {
-                path: path.display().to_string(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|error| ca_error(error.to_string()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|error| ca_error(error.to_string()))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        _ => {}
-    }
-    builder.build().map_err(|error| SetupError::HttpClient {
-        reason: error.to_string(),
-    })
+/// An HTTP client for the live stream: the platform's TLS settings and
+/// network (proxies, extra CAs), a connect timeout, and no overall timeout
+/// (a stream response lasts as long as the connection).
+pub fn http_client(tls: &PlatformTls, network: &Network) -> Result<reqwest::Client, SetupError> {
+    ClientOptions::new("opencti-connector-rs", env!("CARGO_PKG_VERSION"))
+        .connect_timeout(Duration::from_secs(30))
+        .verification(tls.verification())
+        .network(network.clone())
+        .build()
+        .map_err(|error| match error {
+            BuildError::CaBundle { path, reason } => SetupError::CaBundle { path, reason },
+            other => SetupError::HttpClient {
+                reason: other.to_string(),
+            },
+        })
 }
 
 impl StreamSettings {

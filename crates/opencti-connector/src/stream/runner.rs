@@ -121,7 +121,7 @@ impl<S: StreamSink> StreamRunner<S> {
         let start = StartSettings::from_config(live_stream);
         let http = match self.http.take() {
             Some(http) => http,
-            None => http_client(&self.config.opencti.tls)?,
+            None => http_client(&self.config.opencti.tls, &self.config.opencti.network)?,
         };
         let api = match self.api.take() {
             Some(api) => api,
