@@ -163,11 +163,12 @@ for connector in "${connectors[@]}"; do
 done
 
 # Run each image for real: the checks live in a Rust test, which has the
-# simulator and the fake vendor servers at hand.
+# simulator and the fake vendor servers at hand (--workspace: the same
+# build as scripts/test.sh's, so nothing is compiled twice).
 OPENCTI_IMAGES_BUILDAH="$bah" OPENCTI_IMAGES_TAG="$tag" \
   OPENCTI_IMAGES_CONNECTORS="${connectors[*]}" \
   OPENCTI_IMAGES_RELEASE="$([ -z "$prebuilt" ] && echo 1 || echo 0)" \
-  cargo test -p opencti-quickstart --locked --test tests images:: -- --test-threads=1
+  cargo test --workspace --locked --test tests images:: -- --test-threads=1
 
 echo "images: uncompressed sizes"
 for connector in "${connectors[@]}"; do
