@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use opencti_connector::config::{
-    Check, ConfigErrors, Origin, Secret, Settings, Value, Var, VarKind,
-};
+use opencti_connector::config::{Check, ConfigErrors, Origin, Secret, Settings, Var, VarKind};
 
 use crate::convert::ConvertOptions;
 use crate::source::{FeedLocation, HttpSettings, S3Credentials, S3Settings};
@@ -161,19 +159,6 @@ pub struct MispFeedConfig {
     pub interval: Option<Duration>,
     /// URL mode: events waiting for their broker confirms at once.
     pub events_in_flight: usize,
-}
-
-/// Pydantic's lax booleans, which the Python connector's settings accept.
-fn lax_bool(value: &Value) -> Result<bool, String> {
-    let text = match value {
-        Value::Bool(flag) => return Ok(*flag),
-        other => other.to_string(),
-    };
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
-        "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
-        _ => Err("expected a boolean (true/false, 1/0, yes/no, on/off)".to_owned()),
-    }
 }
 
 /// `import_from_date`: a date, a datetime (naive = UTC) or an ISO 8601
@@ -433,7 +418,7 @@ const SWITCHES: [&str; 10] = [
 ];
 
 fn flag(check: &mut Check<'_>, env: &str) -> Option<bool> {
-    check.parse(env, lax_bool)
+    check.get(env)
 }
 
 /// Whether the value was given (environment or file), not defaulted.

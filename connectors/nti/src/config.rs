@@ -163,19 +163,6 @@ pub fn task_name(kind: FeedKind, package_type: &str) -> String {
     format!("data.NTI.API.V2.0.{}{suffix}", kind.file_part())
 }
 
-/// The booleans pycti understands (`yes`/`true`/`True`, `no`/`false`/`False`)
-/// plus the usual `1`/`0`, `on`/`off`, in any case; anything else is an
-/// error, where Python took any other text for `true`. The variables are
-/// strings (a YAML boolean arrives as its text), so that these spellings
-/// get past the runtime's stricter `VarKind::Bool`.
-fn boolean(value: &Value) -> Result<bool, String> {
-    match value.to_string().trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" => Ok(true),
-        "false" | "no" | "0" | "off" => Ok(false),
-        _ => Err("expected a boolean (true/false, yes/no, 1/0)".to_owned()),
-    }
-}
-
 /// The marking of `NTI_TLP`: `clear` is TLP:WHITE, as in the Python
 /// connector.
 fn marking(value: &Value) -> Result<MarkingDefinition, String> {
@@ -212,7 +199,7 @@ impl TryFrom<&Settings> for NtiConfig {
         let marking = check.parse("NTI_TLP", marking);
         let switches: Vec<(FeedKind, Option<bool>)> = FeedKind::ALL
             .into_iter()
-            .map(|kind| (kind, check.parse(kind.variable(), boolean)))
+            .map(|kind| (kind, check.get::<bool>(kind.variable())))
             .collect();
         let package_type: Option<String> = check.require("NTI_PACKAGE_TYPE");
         let timeout: Option<Duration> = check.require("NTI_HTTP_TIMEOUT");

@@ -15,13 +15,13 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DurationError {
-    /// The text is not an ISO 8601 duration nor `HH:MM:SS`.
-    #[error("`{text}` is not an ISO 8601 duration (e.g. PT1H, P1D) nor HH:MM:SS: {reason}")]
+    /// The text is not an ISO 8601 duration nor `HH:MM:SS`. (The parser's
+    /// own explanation is an internal code such as `duration_invalid_days`,
+    /// which tells an operator nothing: it is left out.)
+    #[error("`{text}` is not a period: expected ISO 8601 (e.g. PT1H, P1D), HH:MM:SS or 0")]
     Invalid {
         /// The rejected text.
         text: String,
-        /// The parser's explanation.
-        reason: String,
     },
     /// The duration is negative.
     #[error("`{text}` is a negative duration")]
@@ -37,11 +37,9 @@ pub fn parse_period(text: &str) -> Result<Duration, DurationError> {
     if trimmed == "0" {
         return Ok(Duration::ZERO);
     }
-    let parsed =
-        speedate::Duration::parse_str(trimmed).map_err(|error| DurationError::Invalid {
-            text: text.to_owned(),
-            reason: error.to_string(),
-        })?;
+    let parsed = speedate::Duration::parse_str(trimmed).map_err(|_| DurationError::Invalid {
+        text: text.to_owned(),
+    })?;
     if !parsed.positive && (parsed.day > 0 || parsed.second > 0 || parsed.microsecond > 0) {
         return Err(DurationError::Negative {
             text: text.to_owned(),
@@ -116,6 +114,15 @@ mod tests {
             parse_period("-PT1H"),
             Err(DurationError::Negative { .. })
         ));
+    }
+
+    #[test]
+    fn rejections_say_what_is_expected_without_parser_codes() {
+        for text in ["-5", "3600", "PT", "one hour"] {
+            let message = parse_period(text).unwrap_err().to_string();
+            assert!(!message.contains("duration_"), "{text}: {message}");
+            assert!(message.contains("PT1H"), "{text}: {message}");
+        }
     }
 
     #[test]

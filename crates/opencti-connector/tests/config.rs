@@ -91,14 +91,21 @@ fn an_empty_value_means_the_default_even_over_yaml() {
 }
 
 #[test]
-fn booleans_use_pycti_spellings_and_yaml_booleans() {
+fn booleans_take_pycti_and_pydantic_spellings_in_any_case_and_yaml_booleans() {
     for (text, expected) in [
         ("yes", true),
         ("true", true),
         ("True", true),
+        ("TRUE", true),
+        ("1", true),
+        ("on", true),
+        ("y", true),
         ("no", false),
         ("false", false),
         ("False", false),
+        ("0", false),
+        ("Off", false),
+        ("n", false),
     ] {
         let settings = resolve(
             &[
@@ -121,16 +128,28 @@ fn booleans_use_pycti_spellings_and_yaml_booleans() {
         settings.value("MISP_FEED_SSL_VERIFY"),
         Some(&Value::Bool(false))
     );
-    for text in ["TRUE", "1", "0", "on"] {
-        let settings = resolve(
-            &[
-                ("MISP_FEED_URL", "https://a.example"),
-                ("MISP_FEED_SSL_VERIFY", text),
-            ],
-            None,
-        );
-        assert_eq!(settings.problems().len(), 1, "{text} must be rejected");
-    }
+}
+
+/// One parser, one message: a variable declared as a boolean and a
+/// connector's own text variable read as a boolean refuse alike.
+#[test]
+fn a_refused_boolean_lists_the_same_spellings_wherever_it_is_read() {
+    let settings = resolve(
+        &[
+            ("MISP_FEED_URL", "https://a.example"),
+            ("MISP_FEED_SSL_VERIFY", "maybe"),
+            ("MISP_FEED_API_KEY", "2"),
+        ],
+        None,
+    );
+    let declared = settings.problems().iter().next().unwrap().to_string();
+    let mut check = settings.check();
+    assert_eq!(check.get::<bool>("MISP_FEED_API_KEY"), None);
+    let errors = check.finish("feed", || Some(())).unwrap_err();
+    let read = errors.iter().nth(1).unwrap().to_string();
+    let reason = |message: &str| message.rsplit_once(": ").unwrap().1.to_owned();
+    assert_eq!(reason(&declared), reason(&read));
+    assert!(reason(&declared).contains("true, yes, on, 1"), "{declared}");
 }
 
 #[test]
@@ -258,10 +277,47 @@ fn config_file_is_read_from_disk() {
         &[FEED_VARS],
         &Source::new().with_yaml_file(&dir.path().join("nope.yml")),
     );
-    assert!(matches!(
-        missing.problems().iter().next(),
-        Some(ConfigError::File { .. })
-    ));
+    let problem = missing.problems().iter().next().unwrap();
+    assert!(matches!(problem, ConfigError::File { .. }));
+    let message = problem.to_string();
+    let path_text = dir.path().join("nope.yml").display().to_string();
+    assert_eq!(message.matches(&path_text).count(), 1, "{message}");
+}
+
+#[test]
+fn a_negative_count_is_called_negative_not_out_of_a_huge_range() {
+    let settings = resolve(
+        &[
+            ("MISP_FEED_URL", "https://a.example"),
+            ("MISP_FEED_LIMIT", "-5"),
+        ],
+        None,
+    );
+    let mut check = settings.check();
+    assert_eq!(check.get::<u64>("MISP_FEED_LIMIT"), None);
+    let message = check.finish("feed", || Some(())).unwrap_err().to_string();
+    assert!(!message.contains("18446744073709551615"), "{message}");
+    assert!(message.contains("must not be negative"), "{message}");
+}
+
+#[test]
+fn an_invalid_value_is_not_also_reported_missing() {
+    let settings = resolve(
+        &[
+            ("MISP_FEED_URL", "https://a.example"),
+            ("MISP_FEED_INTERVAL", "-5"),
+        ],
+        None,
+    );
+    let mut errors = settings.problems().clone();
+    errors.extend(ConfigErrors(vec![ConfigError::Missing {
+        env: "MISP_FEED_INTERVAL",
+        yaml: "misp_feed.interval".to_owned(),
+    }]));
+    assert_eq!(errors.len(), 1, "{errors}");
+    let message = errors.to_string();
+    assert!(message.contains("\"-5\""), "{message}");
+    assert!(!message.contains("duration_"), "{message}");
 }
 
 fn runtime_env() -> Vec<(&'static str, &'static str)> {

@@ -1,13 +1,14 @@
 //! `opencti-sim`: runs the OpenCTI simulator until SIGINT/SIGTERM, then
 //! prints a summary.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use opencti_sim::{BrokerObjects, Secret, Sim, SimConfig, StreamCollectionConfig};
+use clap::{CommandFactory, Parser};
+use opencti_sim::{BrokerObjects, Secret, Sim, SimConfig, SimError, StreamCollectionConfig};
 
 /// A local stand-in for the connector-facing side of the OpenCTI platform.
 #[derive(Debug, Parser)]
@@ -22,7 +23,8 @@ struct Args {
     /// The only accepted API token (default: any non-empty token).
     #[arg(long, env = "OPENCTI_SIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// OpenCTI's `rabbitmq:queue_prefix`.
+    /// OpenCTI's `rabbitmq:queue_prefix` (with --transient-queues, a random
+    /// one when not given).
     #[arg(long)]
     queue_prefix: Option<String>,
     /// Version answered by `about { version }`; 7.x turns on multipart works.
@@ -43,7 +45,11 @@ struct Args {
     /// JSONL file of stream events to inject at startup.
     #[arg(long = "events")]
     events_file: Option<PathBuf>,
-    /// Declare auto-delete queues and delete them on exit (for throwaway runs).
+    /// Declare auto-delete queues and exchanges and delete them on exit (for
+    /// throwaway runs). Their names take a random prefix unless
+    /// --queue-prefix is given, so they never meet the durable ones a
+    /// platform or a durable simulator declared on the same broker (the
+    /// broker refuses to redeclare an exchange as auto-delete).
     #[arg(long)]
     transient_queues: bool,
     /// Messages a push-queue worker may hold unacknowledged.
@@ -73,7 +79,11 @@ async fn main() -> ExitCode {
             .with_env_filter(filter)
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        // Colours only on a terminal: redirected logs stay plain text.
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init();
     }
     // Only needed for amqps:// URLs, harmless otherwise.
     if rustls::crypto::aws_lc_rs::default_provider()
@@ -97,7 +107,10 @@ async fn main() -> ExitCode {
         listen: args.listen,
         amqp_url: args.amqp_url,
         token: args.token.map(Secret::new),
-        queue_prefix: args.queue_prefix,
+        queue_prefix: args.queue_prefix.or_else(|| {
+            args.transient_queues
+                .then(|| format!("sim{}", &uuid::Uuid::new_v4().simple().to_string()[..12]))
+        }),
         platform_version: args.platform_version,
         heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
         stream_collections,
@@ -114,6 +127,12 @@ async fn main() -> ExitCode {
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
+        Err(SimError::InvalidConfig { field, reason }) => {
+            let message = format!("invalid value for {}: {reason}", flag_of(field));
+            Args::command()
+                .error(clap::error::ErrorKind::ValueValidation, message)
+                .exit()
+        }
         Err(error) => {
             tracing::error!(%error, "opencti-sim cannot start");
             return ExitCode::FAILURE;
@@ -130,6 +149,16 @@ async fn main() -> ExitCode {
             tracing::error!(%error, "opencti-sim did not stop cleanly");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The flag that sets a [`SimConfig`] field: errors name what the user typed.
+fn flag_of(field: &str) -> String {
+    match field {
+        "amqp_url" => "--amqp".to_owned(),
+        "heartbeat_interval" => "--heartbeat-ms".to_owned(),
+        "stream_collections" => "--collection/--stopped-collection".to_owned(),
+        other => format!("--{}", other.replace('_', "-")),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of `opencti-sim` against the local RabbitMQ.
 
+mod binary;
 mod common;
 mod graphql;
 mod jwt;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
@@ -18,14 +18,18 @@ fn jsonl(name: &str) -> Vec<Value> {
         .collect()
 }
 
-fn stix_tool(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stix-tool"))
+fn spawn_stix_tool(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_stix-tool"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("stix-tool starts");
+        .expect("stix-tool starts")
+}
+
+fn stix_tool(args: &[&str], input: &[u8]) -> Output {
+    let mut child = spawn_stix_tool(args);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(input).expect("input written");
     drop(stdin);
@@ -49,7 +53,9 @@ fn pattern_reproduces_the_pattern_vectors() {
         .map(|vector| format!("{}\n", vector["pattern"]))
         .collect();
     let output = stix_tool(&["pattern"], input.as_bytes());
-    assert!(output.status.success(), "{output:?}");
+    let all_valid = vectors.iter().all(|vector| vector["valid"] == true);
+    assert!(!all_valid, "the vectors hold invalid patterns");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
     let lines = output_lines(&output);
     assert_eq!(lines.len(), vectors.len());
     for (vector, line) in vectors.iter().zip(&lines) {
@@ -186,6 +192,55 @@ fn split_reproduces_every_split_case() {
         cases += 1;
     }
     assert_eq!(cases, 16);
+}
+
+#[test]
+fn pattern_exits_zero_only_when_every_pattern_is_valid() {
+    let valid = stix_tool(&["pattern"], b"[ipv4-addr:value = '198.51.100.7']\n");
+    assert_eq!(valid.status.code(), Some(0), "{valid:?}");
+    let invalid = stix_tool(&["pattern"], b"[ipv4-addr:value = 'x'\n");
+    assert_eq!(invalid.status.code(), Some(1), "{invalid:?}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_run_quietly() {
+    let mut child = spawn_stix_tool(&["id"]);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let writer = std::thread::spawn(move || {
+        let line = b"{\"type\": \"ipv4-addr\", \"value\": \"198.51.100.7\"}\n";
+        for _ in 0..200_000 {
+            if stdin.write_all(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Like `head -c 100`: read a little, then close the pipe.
+    let mut first = [0_u8; 100];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("first output");
+    drop(stdout);
+    let output = child.wait_with_output().expect("stix-tool ends");
+    writer.join().expect("writer");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn split_refuses_a_document_of_another_type() {
+    let output = stix_tool(&["split"], br#"{"type": "notabundle", "objects": []}"#);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        output_lines(&output),
+        [
+            r#"{"error":"File data is not a valid bundle: `type` is \"notabundle\", not \"bundle\""}"#
+        ]
+    );
+    let bare = stix_tool(&["split"], br#"{"objects": []}"#);
+    assert_eq!(
+        bare.status.code(),
+        Some(0),
+        "pycti splits a bundle without type"
+    );
 }
 
 #[test]

@@ -3,5 +3,7 @@
 
 mod compose;
 mod demo;
+mod docker;
+mod images;
 mod readme;
 mod shipped;

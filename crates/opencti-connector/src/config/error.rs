@@ -99,13 +99,24 @@ impl ConfigErrors {
         self.0.iter()
     }
 
-    /// Appends the problems of `other`, skipping exact duplicates.
+    /// Appends the problems of `other`, skipping exact duplicates and
+    /// "required but not set" for a variable already reported invalid (a
+    /// rejected value leaves the variable without one, yet it was set).
     pub fn extend(&mut self, other: ConfigErrors) {
         for error in other.0 {
-            if !self.0.contains(&error) {
+            if !self.0.contains(&error) && !self.reports_invalid(&error) {
                 self.0.push(error);
             }
         }
+    }
+
+    fn reports_invalid(&self, error: &ConfigError) -> bool {
+        let ConfigError::Missing { env: missing, .. } = error else {
+            return false;
+        };
+        self.0
+            .iter()
+            .any(|known| matches!(known, ConfigError::Invalid { env, .. } if env == missing))
     }
 }
 

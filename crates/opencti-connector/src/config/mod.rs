@@ -8,8 +8,10 @@
 //! * the environment wins (first the variable's name, then its legacy
 //!   aliases), then `config.yml` (`section.key`), then the default;
 //! * an empty value, wherever it comes from, means the default;
-//! * booleans are `yes`/`true`/`True` and `no`/`false`/`False`, or YAML
-//!   booleans;
+//! * booleans are pycti's `yes`/`true`/`True` and `no`/`false`/`False`, the
+//!   lax spellings the Python connectors' pydantic settings accept
+//!   (`on`/`off`, `1`/`0`, `t`/`f`, `y`/`n`, any case), or YAML booleans;
+//!   one parser and one message for every variable;
 //! * string variables keep their text even when it looks like a number.
 //!
 //! Typed configurations are then built with [`Check`], which collects every

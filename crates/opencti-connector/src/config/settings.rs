@@ -70,6 +70,15 @@ impl Source {
     /// Reads `path` as `config.yml`. A missing or malformed file is recorded
     /// as a problem and reported with the other configuration errors.
     pub fn with_yaml_file(mut self, path: &Path) -> Self {
+        // An unreadable file is reported here: figment's own message would
+        // name the path a second time.
+        if let Err(error) = std::fs::File::open(path) {
+            self.problems.push(ConfigError::File {
+                path: path.to_path_buf(),
+                reason: error.to_string(),
+            });
+            return self;
+        }
         let figment = Figment::from(Yaml::file_exact(path));
         self.adopt(path.to_path_buf(), figment);
         self

@@ -127,13 +127,24 @@ fn number_text(number: &figment::value::Num) -> String {
     }
 }
 
-/// pycti's boolean spellings (exact, case-sensitive).
+/// The boolean spellings of every variable, runtime and connectors alike:
+/// pycti's (`yes`/`true`/`True`, `no`/`false`/`False`) and the lax ones the
+/// Python connectors' pydantic settings accept, in any case. A value pycti
+/// would have kept as a (truthy) string is refused instead.
 pub(crate) fn parse_bool_text(text: &str) -> Option<bool> {
-    match text {
-        "yes" | "true" | "True" => Some(true),
-        "no" | "false" | "False" => Some(false),
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" | "t" | "y" => Some(true),
+        "false" | "no" | "0" | "off" | "f" | "n" => Some(false),
         _ => None,
     }
+}
+
+/// The one message for a value [`parse_bool_text`] refuses.
+const EXPECTED_BOOLEAN: &str =
+    "expected a boolean: true, yes, on, 1 or false, no, off, 0 (any case)";
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    parse_bool_text(text).ok_or_else(|| EXPECTED_BOOLEAN.to_owned())
 }
 
 /// Converts raw input into a value of `kind`; the error is a reason phrase.
@@ -146,9 +157,7 @@ pub(crate) fn convert(kind: VarKind, raw: &Raw) -> Result<Value, String> {
             raw => Ok(Value::String(raw.display())),
         },
         (VarKind::Bool, Raw::Yaml(YamlValue::Bool(_, flag))) => Ok(Value::Bool(*flag)),
-        (VarKind::Bool, raw) => parse_bool_text(&raw.display())
-            .map(Value::Bool)
-            .ok_or_else(|| "expected one of yes, true, True, no, false, False".to_owned()),
+        (VarKind::Bool, raw) => parse_bool(&raw.display()).map(Value::Bool),
         (VarKind::Int, Raw::Yaml(YamlValue::Num(_, number))) => number_integer(number)
             .and_then(|n| i64::try_from(n).ok())
             .map(Value::Int)
@@ -221,10 +230,7 @@ impl FromValue for bool {
     fn from_value(value: &Value) -> Result<Self, String> {
         match value {
             Value::Bool(flag) => Ok(*flag),
-            Value::String(text) => {
-                parse_bool_text(text).ok_or_else(|| "expected a boolean".to_owned())
-            }
-            _ => Err("expected a boolean".to_owned()),
+            other => parse_bool(&other.to_string()),
         }
     }
 }
@@ -247,12 +253,24 @@ macro_rules! bounded_integer {
         impl FromValue for $ty {
             fn from_value(value: &Value) -> Result<Self, String> {
                 let wide = i64::from_value(value)?;
-                <$ty>::try_from(wide).map_err(|_| {
-                    format!("expected an integer between {} and {}", <$ty>::MIN, <$ty>::MAX)
-                })
+                <$ty>::try_from(wide)
+                    .map_err(|_| out_of_range(wide, <$ty>::MIN as i128, <$ty>::MAX as i128))
             }
         }
     )*};
+}
+
+/// Why `wide` does not fit in `min..=max`, in the operator's terms: a
+/// negative count is "negative", not "outside 0..18446744073709551615".
+fn out_of_range(wide: i64, min: i128, max: i128) -> String {
+    let wide = i128::from(wide);
+    if min == 0 && wide < 0 {
+        "must not be negative (expected 0 or more)".to_owned()
+    } else if wide > max {
+        format!("expected at most {max}")
+    } else {
+        format!("expected at least {min}")
+    }
 }
 bounded_integer!(u16, u32, u64, usize, i32);
 

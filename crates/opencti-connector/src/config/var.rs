@@ -7,8 +7,8 @@ pub enum VarKind {
     /// Kept verbatim; numbers written in `config.yml` are turned back into
     /// their text, so a token made only of digits still loads.
     String,
-    /// `yes`/`true`/`True` or `no`/`false`/`False` (pycti's spelling), or a
-    /// YAML boolean.
+    /// `yes`/`true`/`on`/`1` or `no`/`false`/`off`/`0` in any case (pycti's
+    /// spellings and pydantic's), or a YAML boolean.
     Bool,
     /// A signed integer.
     Int,

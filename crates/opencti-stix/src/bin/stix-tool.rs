@@ -1,7 +1,7 @@
 //! `stix-tool`: pycti's deterministic ids, pattern validation and bundle
 //! splitting from the command line.
 //!
-//! Install with `cargo install --path crates/opencti-stix --features cli`.
+//! Install with `cargo install --path crates/opencti-stix`.
 //!
 //! * `stix-tool id`: one STIX object (JSON) per input line → one id per line.
 //! * `stix-tool pattern`: one pattern per input line → one JSON line
@@ -13,7 +13,9 @@
 //!
 //! A bad input line produces `{"line": n, "error": "..."}` in its place and
 //! processing goes on (a bad bundle produces `{"error": "..."}`); the exit
-//! status is then 1, and 2 when the output cannot be written.
+//! status is then 1, as it is when a pattern is invalid, and 2 when the
+//! output cannot be written. A reader that stops early (`| head`) ends the
+//! run quietly.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use opencti_stix::id::generate_id_from_data;
 use opencti_stix::pattern::Pattern;
-use opencti_stix::split::{SplitOptions, split_bundle_str};
+use opencti_stix::split::{SplitError, SplitOptions, split_bundle};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -30,8 +32,8 @@ use serde_json::{Value, json};
     version,
     about = "pycti-compatible STIX ids, patterns and bundle splitting",
     after_help = "A bad input line is answered by {\"line\": n, \"error\": \"...\"} and processing \
-                  goes on (a bad bundle by {\"error\": \"...\"}); the exit status is then 1, \
-                  2 when the output cannot be written."
+                  goes on (a bad bundle by {\"error\": \"...\"}); the exit status is then 1, as \
+                  it is when a pattern is invalid, and 2 when the output cannot be written."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -64,6 +66,8 @@ fn main() -> ExitCode {
     match outcome.and_then(|clean| stdout.flush().map(|()| clean)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // The reader has all it wanted (`stix-tool id | head`).
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             // Output is gone (closed pipe, full disk): nothing left to tell.
             let _ignored = writeln!(io::stderr(), "stix-tool: {error}");
@@ -72,12 +76,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `handle` on every input line, writing its result or an error line.
-/// Returns whether every line was handled.
+/// The answer to one input line: its output line, and whether the line was
+/// acceptable (an invalid pattern is answered, yet fails the run).
+struct Answer {
+    text: String,
+    accepted: bool,
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            accepted: true,
+        }
+    }
+}
+
+/// Runs `handle` on every input line, writing its answer or an error line.
+/// Returns whether every line was accepted.
 fn each_line(
     mut input: impl BufRead,
     output: &mut impl Write,
-    handle: fn(&str) -> Result<String, String>,
+    handle: fn(&str) -> Result<Answer, String>,
 ) -> io::Result<bool> {
     let mut clean = true;
     let mut buffer = Vec::new();
@@ -94,7 +114,10 @@ fn each_line(
             .map_err(|error| format!("not UTF-8: {error}"))
             .and_then(handle);
         match result {
-            Ok(text) => writeln!(output, "{text}")?,
+            Ok(answer) => {
+                clean &= answer.accepted;
+                writeln!(output, "{}", answer.text)?;
+            }
             Err(error) => {
                 clean = false;
                 writeln!(output, "{}", json!({"line": number, "error": error}))?;
@@ -103,22 +126,33 @@ fn each_line(
     }
 }
 
-fn id_line(line: &str) -> Result<String, String> {
+fn id_line(line: &str) -> Result<Answer, String> {
     let object: Value =
         serde_json::from_str(line).map_err(|error| format!("not a JSON object: {error}"))?;
-    generate_id_from_data(&object).map_err(|error| error.to_string())
+    generate_id_from_data(&object)
+        .map(Answer::from)
+        .map_err(|error| error.to_string())
 }
 
-fn pattern_line(line: &str) -> Result<String, String> {
+fn pattern_line(line: &str) -> Result<Answer, String> {
     let pattern = match serde_json::from_str::<Value>(line) {
         Ok(Value::String(decoded)) => decoded,
         _ => line.to_owned(),
     };
-    let verdict = match Pattern::parse(&pattern) {
-        Ok(parsed) => json!({"valid": true, "observables": parsed.equalities(), "error": null}),
-        Err(error) => json!({"valid": false, "observables": [], "error": error.to_string()}),
+    let (verdict, accepted) = match Pattern::parse(&pattern) {
+        Ok(parsed) => (
+            json!({"valid": true, "observables": parsed.equalities(), "error": null}),
+            true,
+        ),
+        Err(error) => (
+            json!({"valid": false, "observables": [], "error": error.to_string()}),
+            false,
+        ),
     };
-    Ok(verdict.to_string())
+    Ok(Answer {
+        text: verdict.to_string(),
+        accepted,
+    })
 }
 
 fn split(mut input: impl Read, output: &mut impl Write, cleanup: bool) -> io::Result<bool> {
@@ -130,7 +164,16 @@ fn split(mut input: impl Read, output: &mut impl Write, cleanup: bool) -> io::Re
     };
     let result = String::from_utf8(bytes)
         .map_err(|error| format!("File data is not a valid JSON: not UTF-8: {error}"))
-        .and_then(|text| split_bundle_str(&text, &options).map_err(|error| error.to_string()));
+        .and_then(|text| {
+            let document = serde_json::from_str::<Value>(&text).map_err(|error| {
+                SplitError::InvalidJson {
+                    message: error.to_string(),
+                }
+                .to_string()
+            })?;
+            not_another_type(&document)?;
+            split_bundle(document, &options).map_err(|error| error.to_string())
+        });
     match result {
         Ok(split) => {
             let document = json!({
@@ -146,5 +189,18 @@ fn split(mut input: impl Read, output: &mut impl Write, cleanup: bool) -> io::Re
             writeln!(output, "{}", json!({"error": error}))?;
             Ok(false)
         }
+    }
+}
+
+/// pycti splits any object with `objects`; a document that says it is
+/// something else than a bundle is refused rather than split.
+fn not_another_type(document: &Value) -> Result<(), String> {
+    match document.get("type") {
+        None => Ok(()),
+        Some(Value::String(kind)) if kind == "bundle" => Ok(()),
+        Some(other) => Err(SplitError::InvalidBundle {
+            reason: format!("`type` is {other}, not \"bundle\""),
+        }
+        .to_string()),
     }
 }
