@@ -258,15 +258,67 @@ impl std::io::Write for CapturedLogs {
 
 /// Captures every event of the current thread (a `#[tokio::test]` runs its
 /// tasks there) at every level until the guard is dropped.
-pub fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+///
+/// Events go through one process-wide subscriber that writes to the buffer
+/// of the thread that logged them. A scoped subscriber per test
+/// (`set_default`) loses events at random when tests run in parallel: a
+/// callsite first hit by another thread while this one registers its
+/// subscriber keeps the interest it computed without it.
+pub fn capture_logs() -> (CapturedLogs, CaptureGuard) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other process-wide subscriber in a test binary that captures logs");
+    });
     let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(logs.clone()));
+    (
+        logs,
+        CaptureGuard {
+            _not_send: std::marker::PhantomData,
+        },
+    )
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<CapturedLogs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to the capture of the logging thread, if it has one.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(logs) = capture.borrow_mut().as_mut() {
+                std::io::Write::write_all(logs, bytes)?;
+            }
+            Ok(bytes.len())
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stops [`capture_logs`] on this thread when dropped.
+#[derive(Debug)]
+#[must_use = "the capture stops when the guard is dropped"]
+pub struct CaptureGuard {
+    // The capture belongs to the thread that started it.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|capture| capture.borrow_mut().take());
+    }
 }
 
 /// The test CA as certificates, for [`super::Network::with_extra_roots`].
