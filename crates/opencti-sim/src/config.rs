@@ -184,11 +184,13 @@ impl fmt::Debug for SimConfig {
 }
 
 /// `scheme://user:password@host` -> `scheme://user:***@host`, for logs.
+/// The user info ends at the last `@`: a password may hold `@` itself
+/// (everything up to it is hidden, even a stray one in the path).
 pub(crate) fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
         return url.to_owned();
     };
     match userinfo.split_once(':') {
@@ -455,5 +457,12 @@ mod tests {
             redact_url_password("amqp://u:p@h:1/v"),
             "amqp://u:***@h:1/v"
         );
+    }
+
+    #[test]
+    fn a_password_holding_an_at_sign_is_redacted_whole() {
+        let redacted = redact_url_password("amqp://guest:p@ss@w0rd@127.0.0.1:5672/%2f");
+        assert_eq!(redacted, "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert!(!redacted.contains("w0rd"), "{redacted}");
     }
 }
