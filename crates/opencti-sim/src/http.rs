@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -20,32 +21,49 @@ use crate::objects::EventInjection;
 use crate::stream::{self, RawParameters, StreamRequest};
 
 pub(crate) fn router(core: Arc<Core>) -> Router {
+    // The control API changes the simulated platform: with `--token` it asks
+    // for the same bearer token as the platform's own API.
+    let control = Router::new()
+        .route("/summary", get(summary))
+        .route("/connectors", get(connectors))
+        .route("/connectors/{id}/reset", post(reset_connector))
+        .route("/connectors/{id}/pause", post(pause_worker))
+        .route("/connectors/{id}/resume", post(resume_worker))
+        .route("/connectors/{id}/listen", post(send_listen_message))
+        .route("/works", get(works))
+        .route("/objects", get(objects))
+        .route("/stream-events", get(stream_events).post(inject_events))
+        .route("/stream-collections", get(collections).post(add_collection))
+        .route("/graphql-calls", get(graphql_calls))
+        .route("/rejected-requests", get(rejected_requests))
+        .route("/files", get(files))
+        .route("/drafts", get(drafts))
+        .route("/playbook-steps", get(playbook_steps))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&core),
+            require_control_token,
+        ));
     Router::new()
         .route("/graphql", post(graphql_endpoint))
         .route("/stream", get(raw_stream))
         .route("/stream/{id}", get(collection_stream))
-        .route("/sim/api/summary", get(summary))
-        .route("/sim/api/connectors", get(connectors))
-        .route("/sim/api/connectors/{id}/reset", post(reset_connector))
-        .route("/sim/api/connectors/{id}/pause", post(pause_worker))
-        .route("/sim/api/connectors/{id}/resume", post(resume_worker))
-        .route("/sim/api/connectors/{id}/listen", post(send_listen_message))
-        .route("/sim/api/works", get(works))
-        .route("/sim/api/objects", get(objects))
-        .route(
-            "/sim/api/stream-events",
-            get(stream_events).post(inject_events),
-        )
-        .route(
-            "/sim/api/stream-collections",
-            get(collections).post(add_collection),
-        )
-        .route("/sim/api/graphql-calls", get(graphql_calls))
-        .route("/sim/api/rejected-requests", get(rejected_requests))
-        .route("/sim/api/files", get(files))
-        .route("/sim/api/drafts", get(drafts))
-        .route("/sim/api/playbook-steps", get(playbook_steps))
+        .nest("/sim/api", control)
         .with_state(core)
+}
+
+/// With a configured token, the control API answers 401 to any other.
+async fn require_control_token(
+    State(core): State<Arc<Core>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    if core.config.token.is_some() && !core.accepts_token(bearer(request.headers())) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "the control API needs the simulator's token (Authorization: Bearer)"}),
+        );
+    }
+    next.run(request).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! Integration tests of `opencti-sim` against the local RabbitMQ.
 
 mod common;
+mod control;
 mod graphql;
 mod jwt;
 mod operations;
