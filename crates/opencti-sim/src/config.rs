@@ -141,6 +141,10 @@ pub struct SimConfig {
     /// (pycti 7.x's `jwks`, `config.s3`, `version`/`slug`, multipart works):
     /// proves a client picks its operation texts from the platform version.
     pub strict_generation: bool,
+    /// How long the listen forwarding waits before handing a message back
+    /// to the queue when a connector on the API listen protocol did not take
+    /// it (the platform's worker waits 10 to 30 s).
+    pub listen_callback_retry: Duration,
 }
 
 impl Default for SimConfig {
@@ -159,6 +163,7 @@ impl Default for SimConfig {
             worker_prefetch: 500,
             workers_paused: false,
             strict_generation: false,
+            listen_callback_retry: Duration::from_secs(10),
         }
     }
 }
@@ -179,6 +184,7 @@ impl fmt::Debug for SimConfig {
             .field("worker_prefetch", &self.worker_prefetch)
             .field("workers_paused", &self.workers_paused)
             .field("strict_generation", &self.strict_generation)
+            .field("listen_callback_retry", &self.listen_callback_retry)
             .finish()
     }
 }
@@ -253,6 +259,7 @@ pub(crate) struct CheckedConfig {
     pub(crate) worker_prefetch: u16,
     pub(crate) workers_paused: bool,
     pub(crate) strict_generation: bool,
+    pub(crate) listen_callback_retry: Duration,
 }
 
 impl CheckedConfig {
@@ -350,6 +357,7 @@ impl TryFrom<SimConfig> for CheckedConfig {
             worker_prefetch: raw.worker_prefetch,
             workers_paused: raw.workers_paused,
             strict_generation: raw.strict_generation,
+            listen_callback_retry: raw.listen_callback_retry,
         })
     }
 }

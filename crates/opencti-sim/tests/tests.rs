@@ -4,6 +4,7 @@ mod common;
 mod control;
 mod graphql;
 mod jwt;
+mod listen;
 mod operations;
 mod pycti;
 mod roundtrip;

@@ -3,7 +3,7 @@
 
 mod multipart;
 mod resolve;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 
@@ -114,6 +114,10 @@ pub(crate) struct GraphqlRequest {
     pub(crate) query: String,
     pub(crate) variables: Map<String, Value>,
     pub(crate) operation_name: Option<String>,
+    /// `opencti-applicant-id`: the user a connector acts for.
+    pub(crate) applicant_id: Option<String>,
+    /// `opencti-draft-id`: the draft the request runs in.
+    pub(crate) draft_id: Option<String>,
 }
 
 impl GraphqlRequest {
@@ -144,6 +148,8 @@ impl GraphqlRequest {
             query,
             variables,
             operation_name,
+            applicant_id: None,
+            draft_id: None,
         })
     }
 }
@@ -226,7 +232,7 @@ pub(crate) fn execute(
     );
 
     let response = if authenticated {
-        run(core, runtime, &document, operation, &request.variables)
+        run(core, runtime, &document, operation, request)
     } else {
         json!({
             "errors": [platform_error(
@@ -255,6 +261,8 @@ pub(crate) fn execute(
             operation: operation_name,
             kind: kind.to_owned(),
             errors,
+            applicant_id: request.applicant_id.clone(),
+            draft_id: request.draft_id.clone(),
         });
     });
     response
@@ -265,9 +273,10 @@ fn run(
     runtime: &tokio::runtime::Handle,
     document: &Valid<apollo_compiler::ExecutableDocument>,
     operation: &apollo_compiler::executable::Operation,
-    variables: &Map<String, Value>,
+    request: &GraphqlRequest,
 ) -> Value {
-    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone());
+    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone(), request.draft_id.clone());
+    let variables = &request.variables;
     let root = match operation.operation_type {
         OperationType::Mutation => resolve::GqlObject::Mutation(&ctx),
         _ => resolve::GqlObject::Query(&ctx),
