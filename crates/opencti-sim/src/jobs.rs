@@ -371,26 +371,39 @@ impl Core {
             only_auto: false,
         });
         for (ids, trigger) in [(created, "create"), (updated, "update")] {
+            let wanted: Vec<&ConnectorRecord> = connectors
+                .iter()
+                .filter(|c| {
+                    if trigger == "create" {
+                        c.auto
+                    } else {
+                        c.auto_update
+                    }
+                })
+                .collect();
+            // Most imports meet no automatic enrichment: nothing is cloned then.
+            if wanted.is_empty() {
+                continue;
+            }
             for id in ids {
-                let Some(stored) = self.stored(id) else {
+                let entity_type = self.store.read(|state| {
+                    state
+                        .objects
+                        .get(id)
+                        .filter(|stored| entity::is_core(&stored.stix_type))
+                        .map(|stored| stored.entity_type.clone())
+                });
+                let Some(entity_type) = entity_type else {
                     continue;
                 };
-                if !entity::is_core(&stored.stix_type) {
+                let in_scope: Vec<&&ConnectorRecord> = wanted
+                    .iter()
+                    .filter(|c| c.scope.iter().any(|s| s.eq_ignore_ascii_case(&entity_type)))
+                    .collect();
+                let Some(stored) = in_scope.first().and_then(|_| self.stored(id)) else {
                     continue;
-                }
-                for connector in &connectors {
-                    let wanted = if trigger == "create" {
-                        connector.auto
-                    } else {
-                        connector.auto_update
-                    };
-                    let in_scope = connector
-                        .scope
-                        .iter()
-                        .any(|s| s.eq_ignore_ascii_case(&stored.entity_type));
-                    if !wanted || !in_scope {
-                        continue;
-                    }
+                };
+                for connector in in_scope {
                     let name = format!("Enrichment ({})", stored.id);
                     if let Err(error) = self
                         .send_enrichment(connector, &stored, name, "auto", trigger, None)
