@@ -141,6 +141,10 @@ pub struct SimConfig {
     /// (pycti 7.x's `jwks`, `config.s3`, `version`/`slug`, multipart works):
     /// proves a client picks its operation texts from the platform version.
     pub strict_generation: bool,
+    /// How long the listen forwarding waits before handing a message back
+    /// to the queue when a connector on the API listen protocol did not take
+    /// it (the platform's worker waits 10 to 30 s).
+    pub listen_callback_retry: Duration,
 }
 
 impl Default for SimConfig {
@@ -159,6 +163,7 @@ impl Default for SimConfig {
             worker_prefetch: 500,
             workers_paused: false,
             strict_generation: false,
+            listen_callback_retry: Duration::from_secs(10),
         }
     }
 }
@@ -179,16 +184,19 @@ impl fmt::Debug for SimConfig {
             .field("worker_prefetch", &self.worker_prefetch)
             .field("workers_paused", &self.workers_paused)
             .field("strict_generation", &self.strict_generation)
+            .field("listen_callback_retry", &self.listen_callback_retry)
             .finish()
     }
 }
 
 /// `scheme://user:password@host` -> `scheme://user:***@host`, for logs.
+/// The user info ends at the last `@`: a password may hold `@` itself
+/// (everything up to it is hidden, even a stray one in the path).
 pub(crate) fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
         return url.to_owned();
     };
     match userinfo.split_once(':') {
@@ -251,6 +259,7 @@ pub(crate) struct CheckedConfig {
     pub(crate) worker_prefetch: u16,
     pub(crate) workers_paused: bool,
     pub(crate) strict_generation: bool,
+    pub(crate) listen_callback_retry: Duration,
 }
 
 impl CheckedConfig {
@@ -348,6 +357,7 @@ impl TryFrom<SimConfig> for CheckedConfig {
             worker_prefetch: raw.worker_prefetch,
             workers_paused: raw.workers_paused,
             strict_generation: raw.strict_generation,
+            listen_callback_retry: raw.listen_callback_retry,
         })
     }
 }
@@ -455,5 +465,12 @@ mod tests {
             redact_url_password("amqp://u:p@h:1/v"),
             "amqp://u:***@h:1/v"
         );
+    }
+
+    #[test]
+    fn a_password_holding_an_at_sign_is_redacted_whole() {
+        let redacted = redact_url_password("amqp://guest:p@ss@w0rd@127.0.0.1:5672/%2f");
+        assert_eq!(redacted, "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert!(!redacted.contains("w0rd"), "{redacted}");
     }
 }

@@ -58,6 +58,38 @@ pub(crate) struct RegisterInput {
     pub(crate) slug: Option<String>,
 }
 
+/// Patches everything but the state, as the platform does at registration.
+fn patch_registration(
+    record: &mut ConnectorRecord,
+    input: &RegisterInput,
+    queues: &QueueNames,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let input = input.clone();
+    record.name = input.name;
+    record.connector_type = input.connector_type;
+    record.scope = input.scope.unwrap_or_default();
+    record.auto = input.auto.unwrap_or(false);
+    record.auto_update = input.auto_update.unwrap_or(false);
+    record.enrichment_resolution = input.enrichment_resolution;
+    record.only_contextual = input.only_contextual.unwrap_or(false);
+    record.playbook_compatible = input.playbook_compatible.unwrap_or(false);
+    record.listen_callback_uri = input.listen_callback_uri;
+    record.xtm_one_intent = input.xtm_one_intent;
+    record.version = input.version;
+    record.slug = input.slug;
+    record.updated_at = at;
+    record.queues = queues.clone();
+}
+
+/// What a platform job's work is about (`createWork`'s source id) and the
+/// draft it runs in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobSource {
+    pub(crate) event_source_id: Option<String>,
+    pub(crate) draft_id: Option<String>,
+}
+
 /// Queue size as `connector_queue_details` reports it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct QueueDetails {
@@ -75,6 +107,8 @@ pub(crate) struct Core {
     pub(crate) signer: ConnectorSigner,
     pub(crate) cancel: CancellationToken,
     workers: Mutex<HashMap<String, WorkerControl>>,
+    /// Listen forwarding of API-protocol connectors: callback URI and task.
+    forwarders: Mutex<HashMap<String, (String, tokio::task::JoinHandle<()>)>>,
 }
 
 impl Core {
@@ -93,6 +127,7 @@ impl Core {
             signer,
             cancel: CancellationToken::new(),
             workers: Mutex::new(HashMap::new()),
+            forwarders: Mutex::new(HashMap::new()),
         }
     }
 
@@ -116,58 +151,35 @@ impl Core {
     ) -> Result<ConnectorRecord, SimError> {
         let at = now();
         let queues = QueueNames::for_connector(&self.config.name_prefix, &input.id);
+        let new_record = || ConnectorRecord {
+            worker_paused: self.config.workers_paused,
+            ..ConnectorRecord::new(
+                &input.id,
+                &input.name,
+                &input.connector_type,
+                queues.clone(),
+                at,
+            )
+        };
+        // The queues exist before the connector is visible: a job asked as
+        // soon as it is registered is not published into the void.
+        let mut declared = self
+            .store
+            .read(|state| state.connectors.get(&input.id).cloned())
+            .unwrap_or_else(new_record);
+        patch_registration(&mut declared, &input, &queues, at);
+        self.broker.declare_connector(&declared).await?;
         let record = self.store.write(|state| {
-            let record =
-                state
-                    .connectors
-                    .entry(input.id.clone())
-                    .or_insert_with(|| ConnectorRecord {
-                        id: input.id.clone(),
-                        name: input.name.clone(),
-                        connector_type: input.connector_type.clone(),
-                        scope: Vec::new(),
-                        auto: false,
-                        auto_update: false,
-                        enrichment_resolution: None,
-                        only_contextual: false,
-                        playbook_compatible: false,
-                        listen_callback_uri: None,
-                        version: None,
-                        slug: None,
-                        xtm_one_intent: None,
-                        connector_user_id: crate::model::ADMIN_USER_ID.to_owned(),
-                        state: None,
-                        state_reset: false,
-                        state_timestamp: at,
-                        info: None,
-                        created_at: at,
-                        updated_at: at,
-                        last_ping_at: None,
-                        ping_count: 0,
-                        registration_count: 0,
-                        queues: queues.clone(),
-                        worker_paused: self.config.workers_paused,
-                    });
-            // Patch everything but the state, as the platform does.
-            record.name = input.name;
-            record.connector_type = input.connector_type;
-            record.scope = input.scope.unwrap_or_default();
-            record.auto = input.auto.unwrap_or(false);
-            record.auto_update = input.auto_update.unwrap_or(false);
-            record.enrichment_resolution = input.enrichment_resolution;
-            record.only_contextual = input.only_contextual.unwrap_or(false);
-            record.playbook_compatible = input.playbook_compatible.unwrap_or(false);
-            record.listen_callback_uri = input.listen_callback_uri;
-            record.xtm_one_intent = input.xtm_one_intent;
-            record.version = input.version;
-            record.slug = input.slug;
-            record.updated_at = at;
+            let record = state
+                .connectors
+                .entry(input.id.clone())
+                .or_insert_with(new_record);
+            patch_registration(record, &input, &queues, at);
             record.registration_count += 1;
-            record.queues = queues;
             record.clone()
         });
-        self.broker.declare_connector(&record).await?;
         self.ensure_worker(&record);
+        self.ensure_forwarder(&record);
         tracing::info!(connector_id = %record.id, name = %record.name, kind = %record.connector_type, "connector registered");
         Ok(record)
     }
@@ -201,6 +213,35 @@ impl Core {
         );
     }
 
+    /// Forwards the listen queue of a connector registered with a callback
+    /// URI (API listen protocol), as the platform's worker does; a new URI
+    /// replaces the forwarding of the old one.
+    pub(crate) fn ensure_forwarder(self: &Arc<Self>, record: &ConnectorRecord) {
+        let mut forwarders = self
+            .forwarders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(uri) = record.listen_callback_uri.clone().filter(|u| !u.is_empty()) else {
+            if let Some((_, task)) = forwarders.remove(&record.id) {
+                task.abort();
+            }
+            return;
+        };
+        if let Some((current, task)) = forwarders.get(&record.id) {
+            if *current == uri && !task.is_finished() {
+                return;
+            }
+            task.abort();
+        }
+        let task = tokio::spawn(crate::callback::run(
+            Arc::clone(self),
+            record.id.clone(),
+            record.queues.listen.clone(),
+            uri.clone(),
+        ));
+        forwarders.insert(record.id.clone(), (uri, task));
+    }
+
     /// Restarts the workers of connectors loaded from the data file.
     pub(crate) async fn restore_workers(self: &Arc<Self>) -> Result<(), SimError> {
         let connectors: Vec<ConnectorRecord> = self
@@ -209,6 +250,7 @@ impl Core {
         for record in connectors {
             self.broker.declare_connector(&record).await?;
             self.ensure_worker(&record);
+            self.ensure_forwarder(&record);
         }
         Ok(())
     }
@@ -268,6 +310,14 @@ impl Core {
         let record = record.ok_or_else(|| SimError::UnknownConnector { id: id.to_owned() })?;
         if let Some(worker) = self.workers().remove(id) {
             worker.task.abort();
+        }
+        let forwarder = self
+            .forwarders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        if let Some((_, task)) = forwarder {
+            task.abort();
         }
         self.broker
             .delete_queues(&[&record.queues.push, &record.queues.listen])
@@ -331,7 +381,18 @@ impl Core {
         friendly_name: Option<String>,
         is_multipart: bool,
     ) -> Result<WorkRecord, SimError> {
-        self.add_work(connector_id, friendly_name, is_multipart, false)
+        self.add_work(connector_id, friendly_name, is_multipart, None)
+    }
+
+    /// The platform's `createWork` for a job it sends to a connector: the
+    /// work waits for the connector's `toReceived`.
+    pub(crate) fn create_job_work(
+        &self,
+        connector_id: &str,
+        friendly_name: String,
+        source: JobSource,
+    ) -> Result<WorkRecord, SimError> {
+        self.add_work(connector_id, Some(friendly_name), false, Some(source))
     }
 
     fn add_work(
@@ -339,9 +400,12 @@ impl Core {
         connector_id: &str,
         friendly_name: Option<String>,
         is_multipart: bool,
-        by_platform: bool,
+        job: Option<JobSource>,
     ) -> Result<WorkRecord, SimError> {
         let multipart = is_multipart && self.config.is_7x();
+        let by_platform = job.is_some();
+        let (event_source_id, draft_context) =
+            job.map_or((None, None), |job| (job.event_source_id, job.draft_id));
         self.store.write(|state| {
             let connector =
                 state
@@ -366,6 +430,8 @@ impl Core {
                     friendly_name,
                     is_multipart: multipart,
                     by_platform,
+                    event_source_id,
+                    draft_context,
                 },
                 at,
             );
@@ -434,61 +500,27 @@ impl Core {
             .map_err(PushError::Sim)
     }
 
-    /// What the platform does to ask an internal connector for something:
-    /// a waiting work, then the listen envelope on the connector exchange.
-    pub(crate) async fn send_listen_message(
-        &self,
-        connector_id: &str,
-        event: Value,
-        configuration: Option<String>,
-    ) -> Result<WorkRecord, SimError> {
-        let (queues, name) = self
-            .store
-            .read(|state| {
-                state
-                    .connectors
-                    .get(connector_id)
-                    .map(|c| (c.queues.clone(), c.name.clone()))
-            })
-            .ok_or_else(|| SimError::UnknownConnector {
-                id: connector_id.to_owned(),
-            })?;
-        let friendly = format!("{name} manual run @ {}", crate::model::iso(now()));
-        let work = self.add_work(connector_id, Some(friendly), false, true)?;
-        let message = json!({
-            "internal": {
-                "work_id": work.id,
-                "applicant_id": crate::model::ADMIN_USER_ID,
-                "draft_id": null,
-                "mode": "manual",
-                "trigger": null,
-            },
-            "event": event,
-            "configuration": configuration,
-        });
-        self.broker
-            .publish(
-                &queues.listen_exchange,
-                &queues.listen_routing,
-                message.to_string().as_bytes(),
-            )
-            .await?;
-        Ok(work)
-    }
-
     /// Applies an injected stream event.
     pub(crate) fn inject(&self, injection: EventInjection) -> Result<StreamEvent, SimError> {
         self.store
             .write(|state| objects::inject(state, injection, now()))
     }
 
-    /// Stops every worker (the tasks also watch the cancellation token).
+    /// Stops every worker and forwarding (the tasks also watch the
+    /// cancellation token).
     pub(crate) async fn stop_workers(&self) {
-        let tasks: Vec<_> = self
+        let mut tasks: Vec<_> = self
             .workers()
             .drain()
             .map(|(_, worker)| worker.task)
             .collect();
+        tasks.extend(
+            self.forwarders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain()
+                .map(|(_, (_, task))| task),
+        );
         for task in tasks {
             if let Err(error) = task.await
                 && !error.is_cancelled()

@@ -60,6 +60,13 @@ pub enum SimError {
         /// The id that was looked up.
         id: String,
     },
+    /// A platform request was refused, as the platform's functional errors
+    /// refuse it (unknown entity or file, missing argument).
+    #[error("{reason}")]
+    InvalidRequest {
+        /// The platform's message.
+        reason: String,
+    },
     /// A stream collection could not be added.
     #[error("invalid stream collection `{id}`: {reason}")]
     InvalidCollection {

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -20,32 +21,58 @@ use crate::objects::EventInjection;
 use crate::stream::{self, RawParameters, StreamRequest};
 
 pub(crate) fn router(core: Arc<Core>) -> Router {
+    // The control API changes the simulated platform: with `--token` it asks
+    // for the same bearer token as the platform's own API.
+    let control = Router::new()
+        .route("/summary", get(summary))
+        .route("/connectors", get(connectors))
+        .route("/connectors/{id}/reset", post(reset_connector))
+        .route("/connectors/{id}/pause", post(pause_worker))
+        .route("/connectors/{id}/resume", post(resume_worker))
+        .route("/connectors/{id}/listen", post(send_listen_message))
+        .route("/works", get(works))
+        .route("/objects", get(objects))
+        .route("/stream-events", get(stream_events).post(inject_events))
+        .route("/stream-collections", get(collections).post(add_collection))
+        .route("/graphql-calls", get(graphql_calls))
+        .route("/rejected-requests", get(rejected_requests))
+        .route("/files", get(files).post(upload_file))
+        .route("/drafts", get(drafts).post(add_draft))
+        .route("/jobs", get(jobs))
+        .route("/enrichments", post(ask_enrichment))
+        .route("/imports", post(ask_job_import))
+        .route("/exports", post(ask_entity_export))
+        .route("/list-exports", post(ask_list_export))
+        .route(
+            "/playbook-steps",
+            get(playbook_steps).post(run_playbook_step),
+        )
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&core),
+            require_control_token,
+        ));
     Router::new()
         .route("/graphql", post(graphql_endpoint))
         .route("/stream", get(raw_stream))
         .route("/stream/{id}", get(collection_stream))
-        .route("/sim/api/summary", get(summary))
-        .route("/sim/api/connectors", get(connectors))
-        .route("/sim/api/connectors/{id}/reset", post(reset_connector))
-        .route("/sim/api/connectors/{id}/pause", post(pause_worker))
-        .route("/sim/api/connectors/{id}/resume", post(resume_worker))
-        .route("/sim/api/connectors/{id}/listen", post(send_listen_message))
-        .route("/sim/api/works", get(works))
-        .route("/sim/api/objects", get(objects))
-        .route(
-            "/sim/api/stream-events",
-            get(stream_events).post(inject_events),
-        )
-        .route(
-            "/sim/api/stream-collections",
-            get(collections).post(add_collection),
-        )
-        .route("/sim/api/graphql-calls", get(graphql_calls))
-        .route("/sim/api/rejected-requests", get(rejected_requests))
-        .route("/sim/api/files", get(files))
-        .route("/sim/api/drafts", get(drafts))
-        .route("/sim/api/playbook-steps", get(playbook_steps))
+        .route("/storage/get/{*file}", get(storage_get))
+        .nest("/sim/api", control)
         .with_state(core)
+}
+
+/// With a configured token, the control API answers 401 to any other.
+async fn require_control_token(
+    State(core): State<Arc<Core>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    if core.config.token.is_some() && !core.accepts_token(bearer(request.headers())) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "the control API needs the simulator's token (Authorization: Bearer)"}),
+        );
+    }
+    next.run(request).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -66,9 +93,9 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 fn sim_error(error: &SimError) -> Response {
     let status = match error {
         SimError::UnknownConnector { .. } => StatusCode::NOT_FOUND,
-        SimError::InvalidEvent { .. } | SimError::InvalidCollection { .. } => {
-            StatusCode::BAD_REQUEST
-        }
+        SimError::InvalidEvent { .. }
+        | SimError::InvalidCollection { .. }
+        | SimError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     json_response(status, &json!({"error": error.to_string()}))
@@ -89,7 +116,7 @@ async fn graphql_endpoint(
     } else {
         GraphqlRequest::from_json(&body)
     };
-    let request = match request {
+    let mut request = match request {
         Ok(request) => request,
         Err(reason) => {
             return json_response(
@@ -98,6 +125,14 @@ async fn graphql_endpoint(
             );
         }
     };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    request.applicant_id = header("opencti-applicant-id");
+    request.draft_id = header("opencti-draft-id");
     let authenticated = core.accepts_token(bearer(&headers));
     let runtime = tokio::runtime::Handle::current();
     let answer = tokio::task::spawn_blocking(move || {
@@ -348,10 +383,7 @@ async fn send_listen_message(
         .get("configuration")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    match core.send_listen_message(&id, event, configuration).await {
-        Ok(work) => listing(&work),
-        Err(error) => sim_error(&error),
-    }
+    reply(core.send_listen_message(&id, event, configuration).await)
 }
 
 async fn graphql_calls(State(core): State<Arc<Core>>) -> Response {
@@ -372,4 +404,192 @@ async fn drafts(State(core): State<Arc<Core>>) -> Response {
 
 async fn playbook_steps(State(core): State<Arc<Core>>) -> Response {
     core.store.read(|state| listing(&state.playbook_steps))
+}
+
+/// The platform's `GET /storage/get/<file id>`: the file as an attachment
+/// for an authenticated user (connectors fetch imports with their token).
+async fn storage_get(
+    State(core): State<Arc<Core>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !core.accepts_token(bearer(&headers)) {
+        return (StatusCode::FORBIDDEN, "Forbidden").into_response();
+    }
+    let Some(stored) = core
+        .store
+        .read(|state| state.files.iter().find(|f| f.id == file).cloned())
+    else {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "error", "error": format!("File {file} not found")}),
+        );
+    };
+    let mime = stored
+        .mime_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let disposition = format!("attachment; filename=\"{}\"", stored.name.replace('"', ""));
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        stored.bytes(),
+    )
+        .into_response()
+}
+
+/// Reads a JSON body into `T`, or says what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|error| format!("invalid body: {error}"))
+}
+
+/// A control call's answer: the result as JSON, or the error.
+fn reply<T: serde::Serialize>(result: Result<T, SimError>) -> Response {
+    match result {
+        Ok(value) => listing(&value),
+        Err(error) => sim_error(&error),
+    }
+}
+
+fn bad_body(reason: &str) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": reason}))
+}
+
+async fn jobs(
+    State(core): State<Arc<Core>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let connector = query.get("connector_id");
+    core.store.read(|state| {
+        listing(
+            &state
+                .jobs
+                .iter()
+                .filter(|job| connector.is_none_or(|c| *c == job.connector_id))
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct EnrichmentBody {
+    entity_id: String,
+    connector_id: String,
+    #[serde(default)]
+    draft_id: Option<String>,
+}
+
+/// Body: `{"entity_id", "connector_id", "draft_id"?}`; answers the work
+/// (`null` for an unknown connector, as the platform does).
+async fn ask_enrichment(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: EnrichmentBody = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    reply(
+        core.ask_enrichment(&request.entity_id, &request.connector_id, request.draft_id)
+            .await,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct PlaybookBody {
+    connector_id: String,
+    entity_id: String,
+}
+
+/// Body: `{"connector_id", "entity_id"}`; answers the step sent.
+async fn run_playbook_step(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: PlaybookBody = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    reply(
+        core.run_playbook_step(&request.connector_id, &request.entity_id)
+            .await,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct UploadBody {
+    name: String,
+    #[serde(default)]
+    mime_type: Option<String>,
+    /// Text content, or Base64 with `base64: true`.
+    content: String,
+    #[serde(default)]
+    base64: bool,
+    #[serde(default)]
+    markings: Vec<String>,
+    #[serde(default)]
+    no_trigger_import: bool,
+}
+
+/// `uploadImport` through the control API: body `{"name", "mime_type"?,
+/// "content", "base64"?, "markings"?, "no_trigger_import"?}`; answers the
+/// file and the works of the automatic imports.
+async fn upload_file(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let upload: UploadBody = match json_body(&body) {
+        Ok(upload) => upload,
+        Err(reason) => return bad_body(&reason),
+    };
+    let file = crate::model::UploadedFile {
+        id: String::new(),
+        name: upload.name,
+        mime_type: upload.mime_type,
+        content: upload.content,
+        base64: upload.base64,
+        entity_id: None,
+        markings: upload.markings,
+        list_filters: None,
+        uploaded_at: crate::model::now(),
+    };
+    let uploaded = core.upload_import(file, upload.no_trigger_import).await;
+    reply(uploaded.map(|(file, works)| json!({"file": file, "works": works})))
+}
+
+/// Body: an `ImportRequest` (`{"file_id", "connector_id"?, ...}`).
+async fn ask_job_import(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: crate::jobs::ImportRequest = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    reply(core.ask_job_import(&request).await.map(|(_, works)| works))
+}
+
+/// Body: an `ExportRequest` (`{"entity_id", "format", "export_type", ...}`).
+async fn ask_entity_export(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: crate::jobs::ExportRequest = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    reply(core.ask_entity_export(&request).await)
+}
+
+/// Body: a `ListExportRequest` (`{"entity_type", "format", ...}`).
+async fn ask_list_export(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: crate::jobs::ListExportRequest = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    reply(core.ask_list_export(&request).await)
+}
+
+#[derive(serde::Deserialize)]
+struct DraftBody {
+    name: String,
+    #[serde(default)]
+    entity_id: Option<String>,
+}
+
+/// Body: `{"name", "entity_id"?}`; answers the draft (as `draftWorkspaceAdd`).
+async fn add_draft(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let request: DraftBody = match json_body(&body) {
+        Ok(request) => request,
+        Err(reason) => return bad_body(&reason),
+    };
+    listing(&core.add_draft(request.name, request.entity_id))
 }

@@ -48,11 +48,14 @@
 //! ```
 
 mod broker;
+mod callback;
 mod config;
 mod core;
+mod entity;
 mod error;
 mod graphql;
 mod http;
+mod jobs;
 mod jwt;
 mod model;
 mod objects;
@@ -74,10 +77,13 @@ pub use crate::config::{
     StreamCollectionConfig,
 };
 pub use crate::error::SimError;
+pub use crate::jobs::{
+    AUTOMATION_USER_ID, ExportRequest, ImportRequest, ListExportRequest, PlaybookRun,
+};
 pub use crate::model::{
-    ADMIN_USER_ID, ConnectorRecord, DraftRecord, GraphqlCall, PlaybookStep, QueueNames,
-    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkMessage,
-    WorkRecord, WorkStatus, WorkerCounters,
+    ADMIN_USER_ID, ConnectorRecord, DraftRecord, GraphqlCall, JobKind, JobRecord, PlaybookStep,
+    QueueNames, RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile,
+    WorkMessage, WorkRecord, WorkStatus, WorkerCounters,
 };
 pub use crate::objects::{EventInjection, EventKind};
 
@@ -392,19 +398,52 @@ impl SimHandle {
         self.core.store.read(|s| s.calls.iter().cloned().collect())
     }
 
-    /// Files received by `uploadPending` / `uploadImport`.
+    /// Files in the simulated storage: uploads (`uploadPending`,
+    /// `uploadImport`) and the files export connectors pushed.
     pub fn uploaded_files(&self) -> Vec<UploadedFile> {
         self.core.store.read(|s| s.files.clone())
     }
 
-    /// Drafts created by `draftWorkspaceAdd`.
+    /// One stored file, by storage id (`import/global/<name>`, ...).
+    pub fn file(&self, id: &str) -> Option<UploadedFile> {
+        self.core
+            .store
+            .read(|s| s.files.iter().find(|f| f.id == id).cloned())
+    }
+
+    /// Drafts created by `draftWorkspaceAdd` (or [`SimHandle::add_draft`]),
+    /// with the objects imported into them.
     pub fn drafts(&self) -> Vec<DraftRecord> {
         self.core.store.read(|s| s.drafts.clone())
+    }
+
+    /// Creates a draft, as `draftWorkspaceAdd` does.
+    pub fn add_draft(&self, name: &str, entity_id: Option<&str>) -> DraftRecord {
+        self.core
+            .add_draft(name.to_owned(), entity_id.map(str::to_owned))
     }
 
     /// `playbookStepExecution` calls.
     pub fn playbook_steps(&self) -> Vec<PlaybookStep> {
         self.core.store.read(|s| s.playbook_steps.clone())
+    }
+
+    /// The `playbookStepExecution` answering a step, once it arrived.
+    pub fn playbook_answer(&self, run: &PlaybookRun) -> Option<PlaybookStep> {
+        self.core.store.read(|s| {
+            s.playbook_steps
+                .iter()
+                .find(|step| {
+                    step.arguments["execution_id"] == run.execution_id.as_str()
+                        && step.arguments["step_id"] == run.step_id.as_str()
+                })
+                .cloned()
+        })
+    }
+
+    /// Messages sent to listen queues (the last 10,000), oldest first.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.core.store.read(|s| s.jobs.iter().cloned().collect())
     }
 
     /// Counts so far.
@@ -425,6 +464,103 @@ impl SimHandle {
         self.core
             .send_listen_message(connector_id, event, configuration)
             .await
+    }
+
+    /// What the UI's "enrich" button does
+    /// (`stixCoreObjectEdit(id) { askEnrichment(connectorId) }`): a waiting
+    /// work and the enrichment message. `None` when the connector is unknown.
+    pub async fn ask_enrichment(
+        &self,
+        entity_id: &str,
+        connector_id: &str,
+    ) -> Result<Option<WorkRecord>, SimError> {
+        self.core
+            .ask_enrichment(entity_id, connector_id, None)
+            .await
+    }
+
+    /// [`SimHandle::ask_enrichment`] from inside a draft.
+    pub async fn ask_enrichment_in_draft(
+        &self,
+        entity_id: &str,
+        connector_id: &str,
+        draft_id: &str,
+    ) -> Result<Option<WorkRecord>, SimError> {
+        self.core
+            .ask_enrichment(entity_id, connector_id, Some(draft_id.to_owned()))
+            .await
+    }
+
+    /// A playbook's "enrich through connector" step on a stored entity; the
+    /// connector's answer arrives through `playbookStepExecution`
+    /// ([`SimHandle::playbook_answer`]).
+    pub async fn run_playbook_step(
+        &self,
+        connector_id: &str,
+        entity_id: &str,
+    ) -> Result<PlaybookRun, SimError> {
+        self.core.run_playbook_step(connector_id, entity_id).await
+    }
+
+    /// The UI's file upload (`uploadImport`): the file lands in
+    /// `import/global/<name>` and the live import connectors registered with
+    /// `auto` for its MIME type are asked to import it (their works are
+    /// returned).
+    pub async fn upload_import(
+        &self,
+        name: &str,
+        mime_type: &str,
+        content: &[u8],
+        markings: Vec<String>,
+    ) -> Result<(UploadedFile, Vec<WorkRecord>), SimError> {
+        let (content, base64) = match std::str::from_utf8(content) {
+            Ok(text) => (text.to_owned(), false),
+            Err(_) => {
+                use base64::Engine as _;
+                (
+                    base64::engine::general_purpose::STANDARD.encode(content),
+                    true,
+                )
+            }
+        };
+        let file = UploadedFile {
+            id: String::new(),
+            name: name.to_owned(),
+            mime_type: Some(mime_type.to_owned()),
+            content,
+            base64,
+            entity_id: None,
+            markings,
+            list_filters: None,
+            uploaded_at: crate::model::now(),
+        };
+        self.core.upload_import(file, false).await
+    }
+
+    /// `askJobImport`: one work and message per live import connector of the
+    /// file's MIME type (or only `connector_id`).
+    pub async fn ask_job_import(
+        &self,
+        request: &ImportRequest,
+    ) -> Result<Vec<WorkRecord>, SimError> {
+        Ok(self.core.ask_job_import(request).await?.1)
+    }
+
+    /// An entity export (`stixDomainObjectEdit(id) { exportAsk(input) }`):
+    /// one work per export connector of the format, named after the file.
+    pub async fn ask_entity_export(
+        &self,
+        request: &ExportRequest,
+    ) -> Result<Vec<WorkRecord>, SimError> {
+        self.core.ask_entity_export(request).await
+    }
+
+    /// A list export (`stixCoreObjectsExportAsk(input)`).
+    pub async fn ask_list_export(
+        &self,
+        request: &ListExportRequest,
+    ) -> Result<Vec<WorkRecord>, SimError> {
+        self.core.ask_list_export(request).await
     }
 
     /// Appends an event to the live stream and applies it to the object store.
@@ -498,6 +634,26 @@ impl SimHandle {
         self.wait_until(&format!("work {work_id} to complete"), timeout, |sim| {
             sim.work(work_id)
                 .is_some_and(|w| w.status == WorkStatus::Complete)
+        })
+        .await?;
+        self.work(work_id).ok_or_else(|| SimError::Timeout {
+            what: format!("work {work_id} (deleted meanwhile)"),
+            waited: timeout,
+        })
+    }
+
+    /// Waits until the connector closed a work (`toProcessed`) and the work
+    /// is complete, and returns it. A non-multipart work may complete on its
+    /// last expectation before the connector's `toProcessed` (as on the
+    /// platform); this waits for both.
+    pub async fn wait_for_work_processed(
+        &self,
+        work_id: &str,
+        timeout: Duration,
+    ) -> Result<WorkRecord, SimError> {
+        self.wait_until(&format!("work {work_id} to be processed"), timeout, |sim| {
+            sim.work(work_id)
+                .is_some_and(|w| w.status == WorkStatus::Complete && w.processed_time.is_some())
         })
         .await?;
         self.work(work_id).ok_or_else(|| SimError::Timeout {

@@ -124,6 +124,7 @@ async fn main() -> ExitCode {
         },
         worker_prefetch: args.worker_prefetch,
         workers_paused: args.workers_paused,
+        ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,

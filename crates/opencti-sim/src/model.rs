@@ -112,6 +112,43 @@ pub struct ConnectorRecord {
 }
 
 impl ConnectorRecord {
+    /// A connector as first registered: no state, flags off.
+    pub(crate) fn new(
+        id: &str,
+        name: &str,
+        connector_type: &str,
+        queues: QueueNames,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            connector_type: connector_type.to_owned(),
+            scope: Vec::new(),
+            auto: false,
+            auto_update: false,
+            enrichment_resolution: None,
+            only_contextual: false,
+            playbook_compatible: false,
+            listen_callback_uri: None,
+            version: None,
+            slug: None,
+            xtm_one_intent: None,
+            connector_user_id: ADMIN_USER_ID.to_owned(),
+            state: None,
+            state_reset: false,
+            state_timestamp: at,
+            info: None,
+            created_at: at,
+            updated_at: at,
+            last_ping_at: None,
+            ping_count: 0,
+            registration_count: 0,
+            queues,
+            worker_paused: false,
+        }
+    }
+
     /// Active = pinged or registered in the last 5 minutes (platform rule).
     pub fn is_active(&self, at: DateTime<Utc>) -> bool {
         at.signed_duration_since(self.updated_at) < chrono::Duration::minutes(5)
@@ -201,8 +238,13 @@ pub struct WorkRecord {
     pub messages: Vec<WorkMessage>,
     /// Errors (expectation errors and `toProcessed(inError)`), at most 100.
     pub errors: Vec<WorkMessage>,
-    /// Draft attached with `addDraftContext`.
+    /// Draft attached with `addDraftContext`, or the draft a platform job ran in.
     pub draft_context: Option<String>,
+    /// What a platform job is about: the entity's standard id (enrichment),
+    /// the file id (import), the export path (export); `None` for the
+    /// connector's own works.
+    #[serde(default)]
+    pub event_source_id: Option<String>,
 }
 
 /// An object stored by the worker (or by an injected event).
@@ -225,6 +267,10 @@ pub struct StoredObject {
     pub is_inferred: bool,
     /// Work whose message stored or last changed it.
     pub work_id: Option<String>,
+    /// `applicant_id` of the push message that stored or last changed it
+    /// (the user a connector imported on behalf of).
+    #[serde(default)]
+    pub applicant_id: Option<String>,
     /// The STIX object as received (splitter bookkeeping removed).
     pub stix: Value,
 }
@@ -348,26 +394,54 @@ pub struct GraphqlCall {
     pub kind: String,
     /// Error messages returned, if any.
     pub errors: Vec<String>,
+    /// The `opencti-applicant-id` header (impersonation), when sent.
+    #[serde(default)]
+    pub applicant_id: Option<String>,
+    /// The `opencti-draft-id` header, when sent (pycti sends `""` outside drafts).
+    #[serde(default)]
+    pub draft_id: Option<String>,
 }
 
-/// A file received through `uploadPending` / `uploadImport`.
+/// A file in the simulated storage: uploaded by the UI (`uploadImport`,
+/// `uploadPending`) or by an export connector (the export push mutations).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct UploadedFile {
-    /// Platform-style file id (`import/pending/<name>`).
+    /// Storage path, as the platform names files: `import/global/<name>`,
+    /// `import/pending/<name>`, `export/<entity type>[/<entity id>]/<name>`.
     pub id: String,
     /// File name.
     pub name: String,
     /// MIME type given by the client.
     pub mime_type: Option<String>,
-    /// The content (UTF-8, lossily decoded).
+    /// The content: UTF-8 text, or Base64 when `base64` is set.
     pub content: String,
-    /// `entityId` argument.
+    /// `content` is the Base64 of bytes that are not UTF-8.
+    #[serde(default)]
+    pub base64: bool,
+    /// Entity the file belongs to (`entityId`, or the exported entity).
     pub entity_id: Option<String>,
     /// Markings given with the file.
     pub markings: Vec<String>,
+    /// `listFilters` of a list export.
+    #[serde(default)]
+    pub list_filters: Option<String>,
     /// When it arrived.
     pub uploaded_at: DateTime<Utc>,
+}
+
+impl UploadedFile {
+    /// The file's bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        if self.base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(self.content.as_bytes())
+                .unwrap_or_default()
+        } else {
+            self.content.clone().into_bytes()
+        }
+    }
 }
 
 /// A draft workspace created through `draftWorkspaceAdd`.
@@ -382,6 +456,43 @@ pub struct DraftRecord {
     pub entity_id: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Objects the worker imported into the draft (push messages carrying
+    /// its `draft_id`), by STIX id; they stay out of the live knowledge.
+    #[serde(default)]
+    pub objects: std::collections::BTreeMap<String, Value>,
+}
+
+/// What a platform job asked of an internal connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobKind {
+    /// Enrichment of an entity (manual or automatic).
+    Enrichment,
+    /// A playbook's "enrich through connector" step.
+    Playbook,
+    /// Import of an uploaded file.
+    Import,
+    /// Export of an entity or a list.
+    Export,
+    /// A message given as is (`send_listen_message`).
+    Custom,
+}
+
+/// A message the simulator sent to a connector's listen queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JobRecord {
+    /// The connector asked.
+    pub connector_id: String,
+    /// What for.
+    pub kind: JobKind,
+    /// The work created for it (`None` for playbook steps, as on the platform).
+    pub work_id: Option<String>,
+    /// When it was published.
+    pub sent_at: DateTime<Utc>,
+    /// The message as published (`internal`, `event`, `configuration`).
+    pub message: Value,
 }
 
 /// A `playbookStepExecution` call.

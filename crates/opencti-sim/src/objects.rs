@@ -198,6 +198,7 @@ pub(crate) fn upsert_from_worker(
                 created_at: at,
                 updated_at: at,
                 work_id: work_id.map(str::to_owned),
+                applicant_id: None,
                 stix: Value::Object(incoming),
             };
             let payload = payload(EventKind::Create, &stored, None, &origin, None);
@@ -273,6 +274,7 @@ pub(crate) fn inject(
         created_at: previous.as_ref().map_or(at, |p| p.created_at),
         updated_at: at,
         work_id: None,
+        applicant_id: None,
         id: id.clone(),
         stix_type,
         stix: Value::Object(new_map.clone()),
@@ -479,7 +481,21 @@ fn internal_id_of(map: &Map<String, Value>) -> String {
 /// The platform's entity type for a STIX object.
 pub(crate) fn entity_type(stix_type: &str, map: &Map<String, Value>) -> String {
     let field = |key: &str| map.get(key).and_then(Value::as_str);
+    // Objects exported by a platform say their type in OpenCTI's extension.
+    if let Some(octi_type) = map
+        .get("extensions")
+        .and_then(|e| e.get(OCTI_EXTENSION))
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+    {
+        return octi_type.to_owned();
+    }
     match stix_type {
+        "file" => "StixFile".to_owned(),
+        "ssh-key" => "SSH-Key".to_owned(),
+        "ai-prompt" => "AI-Prompt".to_owned(),
+        "imei" | "iccid" | "imsi" => stix_type.to_ascii_uppercase(),
+        "threat-actor" => "Threat-Actor-Group".to_owned(),
         "relationship" => field("relationship_type")
             .unwrap_or("stix-core-relationship")
             .to_owned(),

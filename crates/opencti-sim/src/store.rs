@@ -14,14 +14,17 @@ use tokio::sync::watch;
 
 use crate::error::SimError;
 use crate::model::{
-    ConnectorRecord, DraftRecord, GraphqlCall, PlaybookStep, RecordedEvent, RejectedRequest,
-    StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkRecord, WorkerCounters,
+    ConnectorRecord, DraftRecord, GraphqlCall, JobRecord, PlaybookStep, RecordedEvent,
+    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkRecord,
+    WorkerCounters,
 };
 
 /// At most this many GraphQL calls are remembered for inspection.
 const MAX_CALLS: usize = 10_000;
 /// At most this many rejected documents are remembered.
 const MAX_REJECTED: usize = 1_000;
+/// At most this many listen messages are remembered.
+const MAX_JOBS: usize = 10_000;
 
 /// A Redis-style stream id `<ms>-<seq>`, ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,6 +77,7 @@ pub(crate) struct State {
     pub(crate) files: Vec<UploadedFile>,
     pub(crate) drafts: Vec<DraftRecord>,
     pub(crate) playbook_steps: Vec<PlaybookStep>,
+    pub(crate) jobs: VecDeque<JobRecord>,
     pub(crate) rejected: VecDeque<RejectedRequest>,
     pub(crate) worker: WorkerCounters,
     /// Highest stream position handed out (events and heartbeats), so that
@@ -130,6 +134,13 @@ impl State {
             self.calls.pop_front();
         }
         self.calls.push_back(call);
+    }
+
+    pub(crate) fn record_job(&mut self, job: JobRecord) {
+        if self.jobs.len() == MAX_JOBS {
+            self.jobs.pop_front();
+        }
+        self.jobs.push_back(job);
     }
 
     pub(crate) fn record_rejection(&mut self, rejected: RejectedRequest) {

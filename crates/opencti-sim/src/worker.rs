@@ -260,12 +260,41 @@ pub(crate) async fn handle_message(core: &Core, queues: &QueueNames, body: &[u8]
     }
     if objects.len() == 1 || no_split {
         let objects = std::mem::take(objects);
-        import(core, objects, work_id.as_deref(), &types);
+        let target = Target {
+            work_id: work_id.as_deref(),
+            applicant_id: string_field(&envelope, "applicant_id"),
+            draft_id: string_field(&envelope, "draft_id").filter(|d| !d.is_empty()),
+            types: &types,
+        };
+        let changed = import(core, objects, &target);
         core.store
             .write(|state| state.worker.imported_messages += 1);
+        core.auto_enrich(&changed.created, &changed.updated).await;
         return Verdict::Ack;
     }
     split_and_republish(core, queues, envelope, bundle, work_id.as_deref()).await
+}
+
+fn string_field(envelope: &Map<String, Value>, key: &str) -> Option<String> {
+    envelope.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Where a push message's objects go, on whose behalf.
+struct Target<'a> {
+    work_id: Option<&'a str>,
+    /// The user the connector imports for (`applicant_id`).
+    applicant_id: Option<String>,
+    /// Objects of a message carrying a draft id go into that draft.
+    draft_id: Option<String>,
+    /// `entities_types`: only these STIX types are imported.
+    types: &'a [String],
+}
+
+/// Ids of the live objects an import created or changed.
+#[derive(Debug, Default)]
+struct Changed {
+    created: Vec<String>,
+    updated: Vec<String>,
 }
 
 fn decode_content(envelope: &Map<String, Value>) -> Result<Value, String> {
@@ -286,25 +315,41 @@ fn decode_content(envelope: &Map<String, Value>) -> Result<Value, String> {
     Ok(bundle)
 }
 
-/// Stores every object and reports one expectation per object on the work.
-fn import(core: &Core, objects: Vec<Value>, work_id: Option<&str>, types: &[String]) {
+/// Stores every object (in the live knowledge, or in the message's draft)
+/// and reports one expectation per object on the work.
+fn import(core: &Core, objects: Vec<Value>, target: &Target<'_>) -> Changed {
     let at = now();
+    let mut changed = Changed::default();
     core.store.write(|state| {
         for object in objects {
-            let filtered_out = !types.is_empty()
+            let filtered_out = !target.types.is_empty()
                 && object
                     .get("type")
                     .and_then(Value::as_str)
-                    .is_none_or(|t| !types.iter().any(|wanted| wanted == t));
+                    .is_none_or(|t| !target.types.iter().any(|wanted| wanted == t));
+            let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
             let outcome = if filtered_out {
                 Ok(Upsert::Unchanged)
+            } else if let Some(draft_id) = &target.draft_id {
+                into_draft(state, draft_id, object)
             } else {
-                objects::upsert_from_worker(state, object, work_id, at)
+                objects::upsert_from_worker(state, object, target.work_id, at)
                     .map_err(|(message, object)| (message, object.to_string()))
             };
             let error = match outcome {
-                Ok(Upsert::Created | Upsert::Updated) => {
+                Ok(kind @ (Upsert::Created | Upsert::Updated)) => {
                     state.worker.objects_upserted += 1;
+                    if target.draft_id.is_none()
+                        && let Some(id) = id
+                    {
+                        if let Some(stored) = state.objects.get_mut(&id) {
+                            stored.applicant_id.clone_from(&target.applicant_id);
+                        }
+                        match kind {
+                            Upsert::Created => changed.created.push(id),
+                            _ => changed.updated.push(id),
+                        }
+                    }
                     None
                 }
                 Ok(Upsert::Unchanged) => None,
@@ -317,11 +362,36 @@ fn import(core: &Core, objects: Vec<Value>, work_id: Option<&str>, types: &[Stri
                     })
                 }
             };
-            if let Some(work) = work_id.and_then(|id| state.works.get_mut(id)) {
+            if let Some(work) = target.work_id.and_then(|id| state.works.get_mut(id)) {
                 work.report_expectation(error, at);
             }
         }
     });
+    changed
+}
+
+/// Stores an object in a draft: drafts keep their content apart from the
+/// live knowledge (no stream event, no enrichment).
+fn into_draft(
+    state: &mut crate::store::State,
+    draft_id: &str,
+    object: Value,
+) -> Result<Upsert, (String, String)> {
+    let (_, id) = objects::validate(&object).map_err(|message| (message, object.to_string()))?;
+    let Some(draft) = state.drafts.iter_mut().find(|d| d.id == draft_id) else {
+        return Err((
+            format!("Draft {draft_id} does not exist"),
+            object.to_string(),
+        ));
+    };
+    let mut object = object;
+    if let Some(map) = object.as_object_mut() {
+        map.shift_remove("nb_deps");
+    }
+    Ok(match draft.objects.insert(id, object) {
+        None => Upsert::Created,
+        Some(_) => Upsert::Updated,
+    })
 }
 
 async fn split_and_republish(

@@ -26,6 +26,10 @@ pub(crate) struct NewWork<'a> {
     /// Works the platform creates for a listen message wait for the
     /// connector's `toReceived`; a connector's own works start received.
     pub(crate) by_platform: bool,
+    /// What a platform job is about (entity, file or export path).
+    pub(crate) event_source_id: Option<String>,
+    /// The draft a platform job runs in.
+    pub(crate) draft_context: Option<String>,
 }
 
 impl WorkRecord {
@@ -56,7 +60,8 @@ impl WorkRecord {
             processed_flag: false,
             messages: Vec::new(),
             errors: Vec::new(),
-            draft_context: None,
+            draft_context: new.draft_context,
+            event_source_id: new.event_source_id,
         }
     }
 
@@ -173,6 +178,8 @@ mod tests {
                 friendly_name: Some("run".to_owned()),
                 is_multipart: multipart,
                 by_platform: false,
+                event_source_id: None,
+                draft_context: None,
             },
             at(0),
         )
@@ -197,6 +204,8 @@ mod tests {
                 friendly_name: None,
                 is_multipart: false,
                 by_platform: true,
+                event_source_id: Some("ipv4-addr--1".to_owned()),
+                draft_context: None,
             },
             at(0),
         );

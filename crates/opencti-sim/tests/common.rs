@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: a GraphQL client speaking like
-//! pycti, an AMQP publisher producing pycti's envelopes, and an SSE reader.
+//! pycti (uploads included), an AMQP publisher producing pycti's envelopes,
+//! a listen-queue reader, and an SSE reader.
 
 use std::time::Duration;
 
 use base64::Engine as _;
+use futures::StreamExt as _;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use opencti_sim::{Sim, SimConfig, SimHandle};
@@ -86,6 +88,94 @@ pub(crate) async fn sim_api(sim: &SimHandle, path: &str) -> Value {
         .json()
         .await
         .expect("JSON body")
+}
+
+/// Reads a connector's listen queue as pycti does (here without acks).
+pub(crate) struct ListenQueue {
+    connection: lapin::Connection,
+    consumer: lapin::Consumer,
+}
+
+impl ListenQueue {
+    pub(crate) async fn open(sim: &SimHandle, connector_id: &str) -> Self {
+        let connection = lapin::Connection::connect(
+            opencti_sim::DEFAULT_AMQP_URL,
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .expect("broker");
+        let channel = connection.create_channel().await.expect("channel");
+        let consumer = channel
+            .basic_consume(
+                sim.queue_names(connector_id).listen.as_str().into(),
+                "listen-test".into(),
+                lapin::options::BasicConsumeOptions {
+                    no_ack: true,
+                    ..lapin::options::BasicConsumeOptions::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        Self {
+            connection,
+            consumer,
+        }
+    }
+
+    pub(crate) async fn next(&mut self) -> Value {
+        let delivery = tokio::time::timeout(TIMEOUT, self.consumer.next())
+            .await
+            .expect("a listen message in time")
+            .expect("stream open")
+            .expect("delivery");
+        serde_json::from_slice(&delivery.data).expect("JSON message")
+    }
+
+    pub(crate) async fn close(self) {
+        self.connection
+            .close(200, "done".into())
+            .await
+            .expect("close");
+    }
+}
+
+/// Sends a GraphQL multipart upload as pycti and the UI do: `operations`,
+/// `map`, and the file as part `0` bound to `variables.<file_variable>`.
+pub(crate) async fn graphql_upload(
+    sim: &SimHandle,
+    query: &str,
+    mut variables: Value,
+    file_variable: &str,
+    (name, mime, content): (&str, &str, &[u8]),
+) -> Value {
+    variables[file_variable] = Value::Null;
+    let operations = json!({"query": query, "variables": variables});
+    let map = json!({"0": [format!("variables.{file_variable}")]});
+    let mut body = Vec::new();
+    for (field, value) in [("operations", operations), ("map", map)] {
+        body.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--b0undary\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", sim.url()))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "multipart/form-data; boundary=b0undary")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    response.json().await.expect("JSON body")
 }
 
 pub(crate) const REGISTER_6_8: &str = r"
@@ -250,6 +340,30 @@ pub(crate) async fn publish_bundles(
     work_id: Option<&str>,
     applicant_id: &str,
 ) {
+    let messages: Vec<Value> = bundles
+        .iter()
+        .enumerate()
+        .map(|(index, bundle)| {
+            let mut message = json!({
+                "bundle_type": "QUEUE_BUNDLE",
+                "applicant_id": applicant_id,
+                "action_sequence": index + 1,
+                "entities_types": [],
+                "content": base64::engine::general_purpose::STANDARD.encode(bundle.to_string()),
+                "update": false,
+                "draft_id": null,
+            });
+            if let Some(work_id) = work_id {
+                message["work_id"] = json!(work_id);
+            }
+            message
+        })
+        .collect();
+    publish_messages(config, &messages).await;
+}
+
+/// Publishes push messages as given, persistent and confirmed as pycti does.
+pub(crate) async fn publish_messages(config: &Value, messages: &[Value]) {
     let connection = Connection::connect(
         opencti_sim::DEFAULT_AMQP_URL,
         ConnectionProperties::default(),
@@ -263,19 +377,7 @@ pub(crate) async fn publish_bundles(
         .expect("confirms");
     let exchange = config["push_exchange"].as_str().expect("push_exchange");
     let routing = config["push_routing"].as_str().expect("push_routing");
-    for (index, bundle) in bundles.iter().enumerate() {
-        let mut message = json!({
-            "bundle_type": "QUEUE_BUNDLE",
-            "applicant_id": applicant_id,
-            "action_sequence": index + 1,
-            "entities_types": [],
-            "content": base64::engine::general_purpose::STANDARD.encode(bundle.to_string()),
-            "update": false,
-            "draft_id": null,
-        });
-        if let Some(work_id) = work_id {
-            message["work_id"] = json!(work_id);
-        }
+    for message in messages {
         channel
             .basic_publish(
                 exchange.into(),

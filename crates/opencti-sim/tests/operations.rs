@@ -1,9 +1,9 @@
 //! The rest of the connector operations of the protocol, with pycti's texts.
 
 use opencti_sim::StreamCollectionConfig;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{TOKEN, graphql, graphql_ok, register, start_with, work_add};
+use crate::common::{graphql, graphql_ok, register, start_with, work_add};
 
 #[tokio::test]
 async fn every_remaining_helper_operation_is_answered() {
@@ -86,7 +86,8 @@ async fn every_remaining_helper_operation_is_answered() {
                "playbook_id": "p", "previous_step_id": "s0", "step_id": "s1", "previous_bundle": "{}", "bundle": "{}"}),
     )
     .await;
-    assert_eq!(step, json!({"playbookStepExecution": true}));
+    // Kept, but `false` like the platform: no playbook step "s1" was sent.
+    assert_eq!(step, json!({"playbookStepExecution": false}));
     assert_eq!(sim.playbook_steps()[0].arguments["step_id"], "s1");
 
     // The 7.x worker's discovery query.
@@ -145,27 +146,14 @@ async fn every_remaining_helper_operation_is_answered() {
 #[tokio::test]
 async fn files_are_uploaded_as_graphql_multipart_requests() {
     let sim = start_with(opencti_sim::SimConfig::for_tests()).await;
-    let operations = json!({
-        "query": "mutation UploadPending($file: Upload!, $entityId: String, $file_markings: [String!]) { uploadPending(file: $file, entityId: $entityId, file_markings: $file_markings) { id name } }",
-        "variables": {"file": null, "entityId": null, "file_markings": ["marking-definition--x"]},
-    });
-    let body = format!(
-        "--b0undary\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
-         --b0undary\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
-         --b0undary\r\nContent-Disposition: form-data; name=\"0\"; filename=\"work.json\"\r\nContent-Type: application/json\r\n\r\n\
-         {{\"type\": \"bundle\", \"objects\": []}}\r\n--b0undary--\r\n"
-    );
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/graphql", sim.url()))
-        .bearer_auth(TOKEN)
-        .header("Content-Type", "multipart/form-data; boundary=b0undary")
-        .body(body)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = crate::common::graphql_upload(
+        &sim,
+        "mutation UploadPending($file: Upload!, $entityId: String, $file_markings: [String!]) { uploadPending(file: $file, entityId: $entityId, file_markings: $file_markings) { id name } }",
+        json!({"entityId": null, "file_markings": ["marking-definition--x"]}),
+        "file",
+        ("work.json", "application/json", br#"{"type": "bundle", "objects": []}"#),
+    )
+    .await;
     assert_eq!(
         answer,
         json!({"data": {"uploadPending": {"id": "import/pending/work.json", "name": "work.json"}}})

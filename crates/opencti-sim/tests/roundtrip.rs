@@ -406,11 +406,9 @@ async fn multipart_works_on_7x_wait_for_to_processed() {
 
 #[tokio::test]
 async fn platform_jobs_reach_an_internal_connector_through_its_listen_queue() {
-    use futures::StreamExt as _;
-
     let sim = start().await;
     let connector_id = uuid::Uuid::new_v4().to_string();
-    let registered = register(&sim, &connector_id).await;
+    register(&sim, &connector_id).await;
     let event = json!({"event_type": "INTERNAL_ENRICHMENT", "entity_id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"});
     let answer: Value = reqwest::Client::new()
         .post(format!(
@@ -428,34 +426,8 @@ async fn platform_jobs_reach_an_internal_connector_through_its_listen_queue() {
     let work_id = answer["id"].as_str().expect("work id").to_owned();
 
     // Consume as pycti's listen thread would.
-    let connection = lapin::Connection::connect(
-        opencti_sim::DEFAULT_AMQP_URL,
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let mut consumer = channel
-        .basic_consume(
-            registered["config"]["listen"]
-                .as_str()
-                .expect("listen queue")
-                .into(),
-            "test-listener".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..lapin::options::BasicConsumeOptions::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let delivery = tokio::time::timeout(TIMEOUT, consumer.next())
-        .await
-        .expect("a listen message in time")
-        .expect("stream open")
-        .expect("delivery");
-    let message: Value = serde_json::from_slice(&delivery.data).expect("JSON envelope");
+    let mut queue = crate::common::ListenQueue::open(&sim, &connector_id).await;
+    let message = queue.next().await;
     assert_eq!(message["internal"]["work_id"], work_id.as_str());
     assert_eq!(
         message["internal"]["applicant_id"],
@@ -474,6 +446,6 @@ async fn platform_jobs_reach_an_internal_connector_through_its_listen_queue() {
         sim.work(&work_id).expect("work").status,
         WorkStatus::Progress
     );
-    connection.close(200, "done".into()).await.expect("close");
+    queue.close().await;
     sim.shutdown().await.expect("clean shutdown");
 }

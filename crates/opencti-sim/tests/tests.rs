@@ -2,8 +2,10 @@
 
 mod binary;
 mod common;
+mod control;
 mod graphql;
 mod jwt;
+mod listen;
 mod operations;
 mod pycti;
 mod roundtrip;

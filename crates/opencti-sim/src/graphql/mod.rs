@@ -3,7 +3,7 @@
 
 mod multipart;
 mod resolve;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 
@@ -52,10 +52,17 @@ const SIX_X_EDITS: &[(&str, Option<&str>, usize)] = &[
     ),
 ];
 
+/// Where the generated listening-connector section of the schema starts:
+/// the 6.x edits concern the connector part above it only.
+const LISTEN_SECTION: &str = "# LISTENING CONNECTORS";
+
 fn six_x_schema_text() -> Result<String, String> {
+    let (connector_part, listen_part) = SCHEMA
+        .find(LISTEN_SECTION)
+        .map_or((SCHEMA, ""), |at| SCHEMA.split_at(at));
     let mut counts = vec![0_usize; SIX_X_EDITS.len()];
     let mut text = String::with_capacity(SCHEMA.len());
-    for line in SCHEMA.lines() {
+    for line in connector_part.lines() {
         match SIX_X_EDITS
             .iter()
             .position(|(from, _, _)| line.trim_end() == *from)
@@ -80,6 +87,7 @@ fn six_x_schema_text() -> Result<String, String> {
             ));
         }
     }
+    text.push_str(listen_part);
     Ok(text)
 }
 
@@ -106,6 +114,10 @@ pub(crate) struct GraphqlRequest {
     pub(crate) query: String,
     pub(crate) variables: Map<String, Value>,
     pub(crate) operation_name: Option<String>,
+    /// `opencti-applicant-id`: the user a connector acts for.
+    pub(crate) applicant_id: Option<String>,
+    /// `opencti-draft-id`: the draft the request runs in.
+    pub(crate) draft_id: Option<String>,
 }
 
 impl GraphqlRequest {
@@ -136,6 +148,8 @@ impl GraphqlRequest {
             query,
             variables,
             operation_name,
+            applicant_id: None,
+            draft_id: None,
         })
     }
 }
@@ -218,7 +232,7 @@ pub(crate) fn execute(
     );
 
     let response = if authenticated {
-        run(core, runtime, &document, operation, &request.variables)
+        run(core, runtime, &document, operation, request)
     } else {
         json!({
             "errors": [platform_error(
@@ -247,6 +261,8 @@ pub(crate) fn execute(
             operation: operation_name,
             kind: kind.to_owned(),
             errors,
+            applicant_id: request.applicant_id.clone(),
+            draft_id: request.draft_id.clone(),
         });
     });
     response
@@ -257,9 +273,10 @@ fn run(
     runtime: &tokio::runtime::Handle,
     document: &Valid<apollo_compiler::ExecutableDocument>,
     operation: &apollo_compiler::executable::Operation,
-    variables: &Map<String, Value>,
+    request: &GraphqlRequest,
 ) -> Value {
-    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone());
+    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone(), request.draft_id.clone());
+    let variables = &request.variables;
     let root = match operation.operation_type {
         OperationType::Mutation => resolve::GqlObject::Mutation(&ctx),
         _ => resolve::GqlObject::Query(&ctx),
@@ -363,6 +380,24 @@ mod tests {
         assert!(validates(&six, register_6_8));
         assert!(!validates(&six, work_add_7x));
         assert!(validates(&six, worker_6x) && !validates(&full, worker_6x));
+    }
+
+    #[test]
+    fn the_uis_job_requests_validate_against_both_generations() {
+        let documents = [
+            include_str!("../../tests/documents/ui_ask_enrichment.graphql"),
+            include_str!("../../tests/documents/ui_upload_import.graphql"),
+            include_str!("../../tests/documents/ui_ask_job_import.graphql"),
+            include_str!("../../tests/documents/ui_entity_export_ask.graphql"),
+            include_str!("../../tests/documents/ui_core_object_export_ask.graphql"),
+            include_str!("../../tests/documents/ui_list_export_ask.graphql"),
+        ];
+        for schema in [load_schema(false), load_schema(true)] {
+            let schema = schema.expect("schema");
+            for document in documents {
+                assert!(validates(&schema, document), "{document}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::views;
 use crate::core::{Core, PushError, RegisterInput};
 use crate::error::SimError;
-use crate::model::{DraftRecord, PlaybookStep, UploadedFile, WorkRecord, now};
+use crate::model::{UploadedFile, WorkRecord, now};
 use crate::works::ExpectationError;
 
 /// An error the platform would raise, attached to the field error by message.
@@ -30,14 +30,21 @@ pub(crate) struct Ctx {
     core: Arc<Core>,
     runtime: tokio::runtime::Handle,
     errors: Mutex<Vec<PlatformError>>,
+    /// The draft the request runs in (`opencti-draft-id`, non-empty).
+    draft_id: Option<String>,
 }
 
 impl Ctx {
-    pub(crate) fn new(core: Arc<Core>, runtime: tokio::runtime::Handle) -> Self {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        runtime: tokio::runtime::Handle,
+        draft_id: Option<String>,
+    ) -> Self {
         Self {
             core,
             runtime,
             errors: Mutex::new(Vec::new()),
+            draft_id: draft_id.filter(|d| !d.is_empty()),
         }
     }
 
@@ -77,6 +84,7 @@ impl Ctx {
             SimError::UnknownConnector { .. } => {
                 self.functional("No connector found with the specified ID")
             }
+            SimError::InvalidRequest { reason } => self.functional(reason),
             other => self.fail(
                 "DATABASE_ERROR",
                 other.to_string(),
@@ -95,6 +103,9 @@ pub(crate) enum GqlObject<'a> {
     Query(&'a Ctx),
     Mutation(&'a Ctx),
     WorkEdit(&'a Ctx, String),
+    /// `stixCoreObjectEdit(id)` / `stixDomainObjectEdit(id)`: the type name
+    /// of the edit object and the entity id.
+    EntityEdit(&'a Ctx, &'static str, String),
     Json {
         ctx: &'a Ctx,
         type_name: &'a str,
@@ -108,6 +119,7 @@ impl ObjectValue for GqlObject<'_> {
             Self::Query(_) => "Query",
             Self::Mutation(_) => "Mutation",
             Self::WorkEdit(..) => "WorkEditMutations",
+            Self::EntityEdit(_, type_name, _) => type_name,
             Self::Json { type_name, .. } => type_name,
         }
     }
@@ -120,6 +132,7 @@ impl ObjectValue for GqlObject<'_> {
             Self::Query(ctx) => query_field(ctx, info),
             Self::Mutation(ctx) => mutation_field(ctx, info),
             Self::WorkEdit(ctx, id) => work_edit_field(ctx, id, info),
+            Self::EntityEdit(ctx, _, id) => entity_edit_field(ctx, id, info),
             Self::Json {
                 ctx,
                 type_name,
@@ -180,7 +193,10 @@ fn to_resolved<'b>(ctx: &'b Ctx, value: Cow<'b, Value>, ty: &'b Type) -> Resolve
             )
         }
         Type::Named(name) | Type::NonNullNamed(name) => {
-            if ctx.core.schema.get_object(name).is_none() {
+            let schema = &ctx.core.schema;
+            let abstract_type =
+                schema.get_interface(name).is_some() || schema.get_union(name).is_some();
+            if schema.get_object(name).is_none() && !abstract_type {
                 return ResolvedValue::leaf(to_bytes(&value));
             }
             let map = match value {
@@ -188,9 +204,19 @@ fn to_resolved<'b>(ctx: &'b Ctx, value: Cow<'b, Value>, ty: &'b Type) -> Resolve
                 Cow::Owned(Value::Object(map)) => Cow::Owned(map),
                 _ => return ResolvedValue::null(),
             };
+            // Values of an interface or union type name their concrete type.
+            let type_name = if abstract_type {
+                let concrete = map.get("__typename").and_then(Value::as_str);
+                match concrete.and_then(|t| schema.get_object(t)) {
+                    Some(object) => object.name.as_str(),
+                    None => return ResolvedValue::null(),
+                }
+            } else {
+                name.as_str()
+            };
             ResolvedValue::object(GqlObject::Json {
                 ctx,
-                type_name: name.as_str(),
+                type_name,
                 map,
             })
         }
@@ -213,6 +239,17 @@ fn arguments(info: &ResolveInfo<'_>) -> Map<String, Value> {
     info.arguments()
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), from_bytes(value)))
+        .collect()
+}
+
+/// The strings of a JSON list (nothing for anything else).
+fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
         .collect()
 }
 
@@ -250,6 +287,18 @@ fn json_field<'b>(
                         w.connector_id == id
                             && status.as_deref().is_none_or(|s| s == w.status.as_str())
                     })
+                    .map(views::work)
+                    .collect()
+            });
+            owned(ctx, info, Value::Array(works))
+        }
+        ("File", "works") => {
+            let id = map.get("id").and_then(Value::as_str).unwrap_or_default();
+            let works: Vec<Value> = ctx.core.store.read(|state| {
+                state
+                    .works
+                    .values()
+                    .filter(|w| w.event_source_id.as_deref() == Some(id))
                     .map(views::work)
                     .collect()
             });
@@ -319,6 +368,33 @@ fn query_field<'b>(
                 .map(|c| views::connector(c, &core.config, core.signer.jwks()))
                 .collect()
         })),
+        "stixCyberObservable" | "stixCoreObject" => {
+            let observables_only = info.field_name() == "stixCyberObservable";
+            core.store.read(|state| {
+                crate::entity::find(state, &id)
+                    .filter(|stored| {
+                        crate::entity::is_core(&stored.stix_type)
+                            && (!observables_only
+                                || crate::entity::is_observable(&stored.stix_type))
+                    })
+                    .map_or(Value::Null, |stored| {
+                        crate::entity::view(state, stored, true)
+                    })
+            })
+        }
+        "stixNestedRefRelationships" => {
+            let from = string_arg(&args, "fromId").unwrap_or_default();
+            let edges = core.store.read(|state| {
+                crate::entity::find(state, &from)
+                    .map(|stored| crate::entity::nested_refs(state, stored))
+                    .unwrap_or_default()
+            });
+            json!({
+                "edges": edges,
+                "pageInfo": {"startCursor": "", "endCursor": "", "hasNextPage": false,
+                             "hasPreviousPage": false, "globalCount": edges.len()},
+            })
+        }
         "streamCollection" => core
             .store
             .read(|state| state.collections.get(&id).map(views::stream_collection))
@@ -494,71 +570,187 @@ fn mutation_field<'b>(
                 Err(PushError::Sim(error)) => return Err(ctx.sim_error(error)),
             }
         }
-        "uploadPending" | "uploadImport" => {
-            let file = args.get("file").cloned().unwrap_or(Value::Null);
-            let name = file
-                .get("filename")
-                .and_then(Value::as_str)
-                .unwrap_or("upload")
-                .to_owned();
-            let markings = ["file_markings", "fileMarkings"]
-                .iter()
-                .filter_map(|key| args.get(*key).and_then(Value::as_array))
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
-            let uploaded = UploadedFile {
-                id: format!("import/pending/{name}"),
-                mime_type: file
-                    .get("mimetype")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                content: file
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                entity_id: string_arg(&args, "entityId"),
-                markings,
-                uploaded_at: now(),
-                name,
-            };
-            let view = views::file(&uploaded);
-            core.store.write(|state| state.files.push(uploaded));
+        "uploadPending" => {
+            let mut file = uploaded(&args, "file", &["file_markings"]);
+            file.id = format!("import/pending/{}", file.name);
+            file.entity_id = string_arg(&args, "entityId");
+            let view = views::file(&file);
+            core.store.write(|state| {
+                state.files.retain(|f| f.id != file.id);
+                state.files.push(file);
+            });
             view
         }
-        "draftWorkspaceAdd" => {
+        "uploadImport" => {
+            let file = uploaded(&args, "file", &["fileMarkings"]);
+            let no_trigger = args
+                .get("noTriggerImport")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let (file, _) = ctx
+                .block_on(core.upload_import(file, no_trigger))
+                .map_err(|e| ctx.sim_error(e))?;
+            views::file(&file)
+        }
+        "askJobImport" => {
+            let request = crate::jobs::ImportRequest {
+                file_id: string_arg(&args, "fileName").unwrap_or_default(),
+                connector_id: string_arg(&args, "connectorId"),
+                configuration: string_arg(&args, "configuration"),
+                bypass_entity_id: string_arg(&args, "bypassEntityId"),
+                bypass_validation: args
+                    .get("bypassValidation")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                validation_mode: string_arg(&args, "validationMode"),
+                force_validation: args
+                    .get("forceValidation")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                draft_id: ctx.draft_id.clone(),
+            };
+            let (file, _) = ctx
+                .block_on(core.ask_job_import(&request))
+                .map_err(|e| ctx.sim_error(e))?;
+            views::file(&file)
+        }
+        edit @ ("stixCoreObjectEdit" | "stixDomainObjectEdit") => {
+            let type_name = if edit == "stixCoreObjectEdit" {
+                "StixCoreObjectEditMutations"
+            } else {
+                "StixDomainObjectEditMutations"
+            };
+            let id = string_arg(&args, "id").unwrap_or_default();
+            return Ok(ResolvedValue::object(GqlObject::EntityEdit(
+                ctx, type_name, id,
+            )));
+        }
+        "stixCoreObjectsExportAsk" => {
             let input = args.get("input").cloned().unwrap_or(Value::Null);
-            let draft = DraftRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                name: input
-                    .get("name")
+            let strings = |key: &str| string_list(input.get(key));
+            let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
+            let context = input.get("exportContext").cloned().unwrap_or(Value::Null);
+            let request = crate::jobs::ListExportRequest {
+                entity_type: context
+                    .get("entity_type")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                entity_id: input
+                entity_id: context
                     .get("entity_id")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                created_at: now(),
+                format: text("format").unwrap_or_default(),
+                export_type: text("exportType").unwrap_or_default(),
+                selected_ids: strings("selectedIds"),
+                search: text("search"),
+                filters: input.get("filters").cloned().filter(|f| !f.is_null()),
+                order_by: text("orderBy"),
+                order_mode: text("orderMode"),
+                content_max_markings: strings("contentMaxMarkings"),
+                file_markings: strings("fileMarkings"),
             };
-            let view = views::draft(&draft);
-            core.store.write(|state| state.drafts.push(draft));
-            view
+            let works = ctx
+                .block_on(core.ask_list_export(&request))
+                .map_err(|e| ctx.sim_error(e))?;
+            Value::Array(works.iter().map(views::export_file).collect())
         }
-        "playbookStepExecution" => {
-            core.store.write(|state| {
-                state.playbook_steps.push(PlaybookStep {
-                    at: now(),
-                    arguments: Value::Object(args.clone()),
-                });
-            });
+        "stixCoreObjectsExportPush"
+        | "stixDomainObjectsExportPush"
+        | "stixCyberObservablesExportPush" => {
+            let mut file = uploaded(&args, "file", &["file_markings"]);
+            file.list_filters = string_arg(&args, "listFilters");
+            let entity_type = string_arg(&args, "entity_type");
+            core.store_export(
+                string_arg(&args, "entity_id").as_deref(),
+                entity_type.as_deref(),
+                file,
+            )
+            .map_err(|e| ctx.sim_error(e))?;
             json!(true)
         }
+        "draftWorkspaceAdd" => {
+            let input = args.get("input").cloned().unwrap_or(Value::Null);
+            let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_owned);
+            views::draft(&core.add_draft(text("name").unwrap_or_default(), text("entity_id")))
+        }
+        "playbookStepExecution" => json!(core.playbook_step_execution(args)),
         "connectorJWT" => json!(core.signer.issue(chrono::Utc::now().timestamp())),
         other => {
             return Err(ctx.functional(format!("Mutation.{other} is not served by the simulator")));
+        }
+    };
+    owned(ctx, info, value)
+}
+
+/// A file given to a mutation (`{filename, mimetype, content, encoding?}`
+/// as the multipart parser leaves it) with the markings of `marking_keys`.
+fn uploaded(args: &Map<String, Value>, key: &str, marking_keys: &[&str]) -> UploadedFile {
+    let file = args.get(key).cloned().unwrap_or(Value::Null);
+    let text = |key: &str| file.get(key).and_then(Value::as_str).map(str::to_owned);
+    let name = text("filename").unwrap_or_else(|| "upload".to_owned());
+    UploadedFile {
+        id: name.clone(),
+        mime_type: text("mimetype"),
+        content: text("content").unwrap_or_default(),
+        base64: text("encoding").as_deref() == Some("base64"),
+        entity_id: None,
+        markings: marking_keys
+            .iter()
+            .flat_map(|key| string_list(args.get(*key)))
+            .collect(),
+        list_filters: None,
+        uploaded_at: now(),
+        name,
+    }
+}
+
+fn entity_edit_field<'b>(
+    ctx: &'b Ctx,
+    id: &str,
+    info: &'b ResolveInfo<'b>,
+) -> Result<ResolvedValue<'b>, FieldError> {
+    let args = arguments(info);
+    let core = &ctx.core;
+    let value = match info.field_name() {
+        "askEnrichment" => {
+            let connector_id = string_arg(&args, "connectorId").unwrap_or_default();
+            let work = ctx
+                .block_on(core.ask_enrichment(id, &connector_id, ctx.draft_id.clone()))
+                .map_err(|e| ctx.sim_error(e))?;
+            work.as_ref().map_or(Value::Null, views::work)
+        }
+        "exportAsk" => {
+            let input = args.get("input").cloned().unwrap_or(Value::Null);
+            let strings = |key: &str| string_list(input.get(key));
+            let request = crate::jobs::ExportRequest {
+                entity_id: id.to_owned(),
+                format: input
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                export_type: input
+                    .get("exportType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                content_max_markings: strings("contentMaxMarkings"),
+                file_markings: strings("fileMarkings"),
+            };
+            let works = ctx
+                .block_on(core.ask_entity_export(&request))
+                .map_err(|e| ctx.sim_error(e))?;
+            Value::Array(works.iter().map(views::export_file).collect())
+        }
+        "exportPush" => {
+            let file = uploaded(&args, "file", &["file_markings"]);
+            core.store_export(Some(id), None, file)
+                .map_err(|e| ctx.sim_error(e))?;
+            json!(true)
+        }
+        other => {
+            return Err(ctx.functional(format!("{other} is not served by the simulator")));
         }
     };
     owned(ctx, info, value)

@@ -178,7 +178,7 @@ pub(crate) fn work(record: &WorkRecord) -> Value {
         "connector_id": record.connector_id,
         "timestamp": iso(record.timestamp),
         "status": record.status.as_str(),
-        "event_source_id": null,
+        "event_source_id": record.event_source_id,
         "received_time": record.received_time.map(iso),
         "processed_time": record.processed_time.map(iso),
         "completed_time": record.completed_time.map(iso),
@@ -228,16 +228,53 @@ pub(crate) fn stream_collection(collection: &StreamCollection) -> Value {
     })
 }
 
+/// A stored file; `works` (the jobs opened on it) is resolved on demand.
 pub(crate) fn file(file: &UploadedFile) -> Value {
     json!({
         "id": file.id,
         "entity_type": "File",
         "name": file.name,
-        "size": file.content.len(),
+        "size": file.bytes().len(),
         "lastModified": iso(file.uploaded_at),
         "lastModifiedSinceMin": 0,
         "uploadStatus": "complete",
-        "works": [],
+        "metaData": {
+            "mimetype": file.mime_type,
+            "version": iso(file.uploaded_at),
+            "messages": [],
+            "errors": [],
+            "file_markings": file.markings,
+            "list_filters": file.list_filters,
+            "entity_id": file.entity_id,
+        },
+        "objectMarking": [],
+    })
+}
+
+/// An export in progress, as the platform lists it (`workToExportFile`):
+/// the work under the name of the file it will produce.
+pub(crate) fn export_file(work: &WorkRecord) -> Value {
+    let since = crate::model::now()
+        .signed_duration_since(work.updated_at)
+        .num_minutes();
+    let status = if since < 20 || work.status == crate::model::WorkStatus::Complete {
+        work.status.as_str()
+    } else {
+        "timeout"
+    };
+    json!({
+        "id": work.id,
+        "entity_type": "File",
+        "name": work.name.clone().unwrap_or_else(|| "Unknown".to_owned()),
+        "size": 0,
+        "lastModified": iso(work.updated_at),
+        "lastModifiedSinceMin": since,
+        "uploadStatus": status,
+        "metaData": {
+            "messages": work_messages(&work.messages),
+            "errors": work_messages(&work.errors),
+        },
+        "objectMarking": [],
     })
 }
 

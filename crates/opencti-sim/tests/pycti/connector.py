@@ -13,6 +13,7 @@ import sys
 import time
 
 from pycti import OpenCTIConnectorHelper
+from settings import helper_config
 
 BUNDLE = {
     "type": "bundle",
@@ -57,20 +58,13 @@ BUNDLE = {
 
 
 def main() -> None:
-    config = {
-        "opencti": {
-            "url": os.environ["OPENCTI_URL"],
-            "token": os.environ["OPENCTI_TOKEN"],
-            "json_logging": False,
-        },
-        "connector": {
-            "id": os.environ["CONNECTOR_ID"],
+    config = helper_config(
+        {
             "type": "EXTERNAL_IMPORT",
             "name": "pycti simulator check",
             "scope": "identity,indicator,malware",
-            "log_level": "error",
-        },
-    }
+        }
+    )
     helper = OpenCTIConnectorHelper(config)
     work_id = helper.api.work.initiate_work(helper.connect_id, "pycti round trip")
     sent = helper.send_stix2_bundle(json.dumps(BUNDLE), work_id=work_id)

@@ -1,0 +1,76 @@
+"""Writes the GraphQL documents pycti sends for the calls opencti-sim must
+answer on behalf of listening connectors, one file per call, into the
+directory given as the only argument.
+
+Run it with the python of the pycti venv (scripts/setup-pycti-venv.sh): the
+documents are taken from the installed pycti, never retyped. No request is
+sent: the client's `query` method is replaced by a recorder.
+"""
+
+import os
+import sys
+
+from pycti import OpenCTIApiClient
+
+
+def capture(call):
+    client = OpenCTIApiClient("http://127.0.0.1:9", "unused", perform_health_check=False)
+    documents = []
+
+    def record(query, variables=None, *args, **kwargs):
+        documents.append(query)
+        # A reader indexes into `data`; an empty answer ends the call.
+        return {"data": {}}
+
+    client.query = record
+    try:
+        call(client)
+    except Exception:  # the empty answer makes some calls raise afterwards
+        pass
+    return documents
+
+
+# What a listening pycti connector reads or sends that the simulator serves.
+CALLS = {
+    # _data_handler reads the entity of an enrichment (observables, and
+    # playbook messages, which carry no entity_type).
+    "reader_stix_cyber_observable": lambda c: c.stix_cyber_observable.read(
+        id="x", withFiles=True
+    ),
+    "reader_stix_core_object": lambda c: c.stix_core_object.read(
+        id="x", withFiles=True
+    ),
+    # ...and, when the message carries no STIX objects, lists the entity's
+    # nested references to rebuild them (prepare_export).
+    "reader_nested_refs": lambda c: c.stix_nested_ref_relationship.list(
+        fromId="x", filters=None
+    ),
+    # Export connectors upload their files with these.
+    "push_entity_export": lambda c: c.stix_domain_object.push_entity_export(
+        entity_id="x", file_name="f", data="d", file_markings=[]
+    ),
+    "push_list_export_core": lambda c: c.stix_core_object.push_list_export(
+        "x", "Stix-Core-Object", "f", [], "d", ""
+    ),
+    "push_list_export_domain": lambda c: c.stix_domain_object.push_list_export(
+        "x", "Report", "f", [], "d", ""
+    ),
+    "push_list_export_observable": lambda c: c.stix_cyber_observable.push_list_export(
+        "x", "Stix-Cyber-Observable", "f", [], "d", ""
+    ),
+}
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    for name, call in CALLS.items():
+        documents = capture(call)
+        if not documents:
+            sys.exit(f"{name}: pycti sent no document")
+        with open(os.path.join(out, f"pycti_{name}.graphql"), "w") as f:
+            f.write(documents[0])
+
+
+if __name__ == "__main__":
+    main()
