@@ -314,6 +314,19 @@ async fn failures_of_pt_nad_delay_but_do_not_lose_events() {
     let running = launch(&sim, &fake).await;
 
     inject(&sim, first_half());
+    // Startup (login, lists) is over once the first event's value is in:
+    // the faults below are meant for the stream, not for startup.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while !fake
+        .values("opencti-ip")
+        .is_some_and(|values| values.contains("198.51.100.1"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first event never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     fake.expire_sessions();
     fake.inject_failures(axum::http::StatusCode::SERVICE_UNAVAILABLE, 1, None);
     inject(&sim, second_half());
