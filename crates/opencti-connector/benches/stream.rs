@@ -60,7 +60,9 @@ fn parse(c: &mut Criterion, stream: &[u8]) {
             let mut messages = Vec::new();
             let mut decoded = 0;
             for chunk in stream.chunks(CHUNK) {
-                parser.feed(chunk, &mut messages);
+                parser
+                    .feed(chunk, &mut messages)
+                    .expect("events within the limit");
                 for message in messages.drain(..) {
                     if let (Some(id), "create") = (&message.id, message.event.as_str()) {
                         let event = StreamEvent::parse(id, EventKind::Create, &message.data)

@@ -212,3 +212,44 @@ async fn resumes_from_the_stored_state_and_restarts_after_a_ui_reset() {
         json!({"start_from": "1718010586000-0", "recover_until": stored["recover_until"]})
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_event_over_the_configured_size_drops_the_connection_and_resumes() {
+    // Two MiB without a line ending, against a limit of one.
+    let endless = format!("id: 2-0\nevent: create\ndata: {}", "x".repeat(2 << 20));
+    let server = ScriptedServer::start(vec![
+        Reply::Stream(vec![
+            Step::Send(indicator_event("create", "1-0")),
+            Step::Send(endless),
+            Step::Sleep(Duration::from_secs(600)),
+        ]),
+        Reply::Stream(vec![Step::Send(indicator_event("create", "3-0"))]),
+    ])
+    .await;
+    let config = config(&server, &[("CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB", "1")]);
+    let metrics = Metrics::new("");
+    let runner = StreamRunner::new(IdSink::default(), config)
+        .with_api(api(&server))
+        .with_http(reqwest::Client::new())
+        .with_metrics(metrics.clone());
+    let sink = run_until(runner, &server, |server| {
+        start_from(server).as_deref() == Some("3-0")
+    })
+    .await;
+
+    assert_eq!(*sink.ids.lock().unwrap(), ["1-0", "3-0"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].header("last-event-id"), Some("1-0"));
+    assert!(
+        requests[1].at - requests[0].at < Duration::from_secs(45),
+        "dropped at once, not after the silence timeout"
+    );
+    let exposed = metrics.encode();
+    assert!(
+        exposed
+            .lines()
+            .any(|line| line == "stream_events_oversized_total 1"),
+        "{exposed}"
+    );
+}

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opencti_connector::http::testing::capture_logs;
 use opencti_connector::stream::client::StreamSettings;
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::position::StartSettings;
@@ -23,6 +24,8 @@ struct Seen {
     batches: Vec<Vec<String>>,
     /// `start_from` in the state when each event was handed over.
     state_at_handling: Vec<(String, Option<String>)>,
+    /// When each `handle_batch` call came.
+    batch_times: Vec<tokio::time::Instant>,
 }
 
 type Decide = Box<dyn FnMut(&StreamEvent, usize) -> Outcome + Send>;
@@ -70,6 +73,7 @@ impl StreamSink for RecordingSink {
             let mut seen = self.seen.lock().unwrap();
             seen.batches
                 .push(events.iter().map(|e| e.id.clone()).collect());
+            seen.batch_times.push(tokio::time::Instant::now());
             for event in events {
                 let attempt = seen.ids.iter().filter(|id| **id == event.id).count();
                 seen.ids.push(event.id.clone());
@@ -99,37 +103,6 @@ fn state(value: Value) -> Option<Map<String, Value>> {
     match value {
         Value::Object(object) => Some(object),
         other => panic!("not an object: {other}"),
-    }
-}
-
-/// Captures log lines for assertions.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || logs.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
@@ -246,15 +219,15 @@ async fn resumes_after_a_drop_with_last_event_id_delivering_each_event_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn waits_and_recovers_after_410_and_401() {
+async fn retries_a_stopped_stream_within_seconds_and_a_refused_token_slowly() {
     let server = ScriptedServer::start(vec![
+        Reply::Status(410),
         Reply::Status(410),
         Reply::Status(401),
         Reply::Stream(vec![Step::Send(indicator_event("create", "5-0"))]),
     ])
     .await;
-    let logs = Logs::default();
-    let _guard = logs.install();
+    let (logs, _guard) = capture_logs();
     let state = Arc::new(MemoryState::default());
     let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
     let mut sink = RecordingSink::new(&state);
@@ -265,13 +238,18 @@ async fn waits_and_recovers_after_410_and_401() {
 
     assert_eq!(sink.handled_ids(), ["5-0"]);
     let requests = server.requests();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4);
+    let first_retry = requests[1].at - requests[0].at;
     assert!(
-        requests[1].at - requests[0].at >= Duration::from_secs(30),
-        "410 waits before retrying"
+        first_retry <= Duration::from_secs(4),
+        "a stream stopped a moment is asked again within seconds: {first_retry:?}"
     );
     assert!(
-        requests[2].at - requests[1].at >= Duration::from_secs(60),
+        requests[2].at - requests[1].at >= Duration::from_secs(4),
+        "a 410 that persists is asked again more slowly"
+    );
+    assert!(
+        requests[3].at - requests[2].at >= Duration::from_secs(60),
         "401 retries slowly"
     );
     let text = logs.text();
@@ -287,6 +265,127 @@ async fn waits_and_recovers_after_410_and_401() {
         !text.contains("s3cret-token"),
         "the token leaked into the logs"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_platform_that_never_answers_the_request_is_asked_again() {
+    let server = ScriptedServer::start(vec![
+        Reply::NoAnswer,
+        Reply::Stream(vec![Step::Send(indicator_event("create", "4-0"))]),
+    ])
+    .await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let mut sink = RecordingSink::new(&state);
+    let run = run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
+        !seen.ids.is_empty()
+    });
+    tokio::time::timeout(Duration::from_secs(3600), run)
+        .await
+        .expect("the reader gave up on the silent request");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let waited = requests[1].at - requests[0].at;
+    assert!(
+        waited >= Duration::from_secs(45) && waited < Duration::from_secs(50),
+        "{waited:?}"
+    );
+    assert_eq!(runtime.metrics().reconnects(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_retry_of_a_day_is_honoured_up_to_a_minute() {
+    let server = ScriptedServer::start(vec![
+        Reply::Stream(vec![
+            Step::Send("retry: 86400000\n\n".to_owned()),
+            Step::Send(indicator_event("create", "1-0")),
+            Step::Close,
+        ]),
+        Reply::Stream(vec![Step::Send(indicator_event("create", "2-0"))]),
+    ])
+    .await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let mut sink = RecordingSink::new(&state);
+    run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
+        seen.ids.len() == 2
+    })
+    .await;
+
+    let requests = server.requests();
+    let waited = requests[1].at - requests[0].at;
+    assert!(
+        waited >= Duration::from_secs(60) && waited <= Duration::from_secs(120),
+        "{waited:?}"
+    );
+    assert_eq!(requests[1].header("last-event-id"), Some("1-0"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_asking_to_wait_a_day_is_retried_within_its_longest_backoff() {
+    let server = ScriptedServer::start(vec![Reply::Stream(vec![Step::Send(indicator_event(
+        "create", "1-0",
+    ))])])
+    .await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let mut sink = RecordingSink::new(&state);
+    sink.decide = Box::new(|_, attempt| {
+        if attempt == 0 {
+            Outcome::retry_after("rate limited", Duration::from_secs(86_400))
+        } else {
+            Outcome::Done
+        }
+    });
+    run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
+        seen.ids.len() == 2
+    })
+    .await;
+
+    let times = sink.seen.lock().unwrap().batch_times.clone();
+    let waited = times[1] - times[0];
+    // The default schedule's longest delay is 300 s (jitter adds up to as
+    // much again to the backoff part).
+    assert!(
+        waited >= Duration::from_secs(300) && waited <= Duration::from_secs(600),
+        "{waited:?}"
+    );
+    assert_eq!(start_from(&state).as_deref(), Some("1-0"));
+}
+
+/// A sink whose start never ends (a remote system that never answers).
+struct StuckStart;
+
+test_sink_identity!(StuckStart, StuckStart);
+
+impl StreamSink for StuckStart {
+    async fn handle(&mut self, _event: &StreamEvent) -> Outcome {
+        Outcome::Done
+    }
+
+    async fn on_start(&mut self) -> Result<(), SinkError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_interrupts_a_sink_that_is_starting() {
+    let server = ScriptedServer::start(Vec::new()).await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let stopper = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        stopper.cancel();
+    });
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(3600), runtime.run(&mut StuckStart))
+        .await
+        .expect("the start was interrupted")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(server.requests().is_empty(), "never connected");
 }
 
 #[tokio::test(start_paused = true)]
@@ -328,8 +427,7 @@ async fn rejects_malformed_event_data_with_its_id_and_moves_on() {
         indicator_event("create", "3-0")
     ))])])
     .await;
-    let logs = Logs::default();
-    let _guard = logs.install();
+    let (logs, _guard) = capture_logs();
     let state = Arc::new(MemoryState::default());
     let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
     let mut sink = RecordingSink::new(&state);

@@ -22,6 +22,8 @@ pub(crate) enum Reply {
     Status(u16),
     /// Answer 200 with an SSE body played step by step.
     Stream(Vec<Step>),
+    /// Accept the request and never answer it (not even headers).
+    NoAnswer,
 }
 
 /// One step of a streamed body.
@@ -246,6 +248,9 @@ async fn serve(mut socket: TcpStream, server: &ScriptedServer) {
             .unwrap_or(Reply::Stream(Vec::new()))
     };
     match reply {
+        Reply::NoAnswer => {
+            let _ = socket.read(&mut buffer).await;
+        }
         Reply::Status(status) => {
             let response = format!(
                 "HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"

@@ -88,10 +88,10 @@ fn parse(bytes: &[u8], cuts: &[usize]) -> (Vec<SseEvent>, Option<std::time::Dura
     let mut events = Vec::new();
     let mut start = 0;
     for &cut in cuts {
-        parser.feed(&bytes[start..cut], &mut events);
+        parser.feed(&bytes[start..cut], &mut events).unwrap();
         start = cut;
     }
-    parser.feed(&bytes[start..], &mut events);
+    parser.feed(&bytes[start..], &mut events).unwrap();
     (events, parser.retry())
 }
 
@@ -125,7 +125,7 @@ proptest! {
         let cut = cut.index(bytes.len());
         let mut parser = SseParser::new();
         let mut events = Vec::new();
-        parser.feed(&bytes[..cut], &mut events);
+        parser.feed(&bytes[..cut], &mut events).unwrap();
         parser.reset();
         // Whatever was dispatched before the cut is a prefix of the full parse.
         let all = expected(&blocks);

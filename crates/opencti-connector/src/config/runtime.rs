@@ -146,6 +146,9 @@ pub static CONNECTOR_VARS: &[Var] = &[
         .help("Stream connectors: on the first run, recover history up to this ISO date"),
     Var::new("CONNECTOR_LIVE_STREAM_START_TIMESTAMP", "connector", "live_stream_start_timestamp", VarKind::String)
         .help("Stream connectors: on the first run, start at this epoch-milliseconds position"),
+    Var::new("CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB", "connector", "live_stream_max_event_size_mb", VarKind::Int)
+        .default("64")
+        .help("Not in pycti: stream connectors: largest live stream event accepted, in MiB; a larger one drops the connection (logged), which resumes from the last event"),
     Var::new("CONNECTOR_EXPOSE_METRICS", "connector", "expose_metrics", VarKind::Bool)
         .default("false")
         .help("Serve Prometheus metrics over HTTP"),
@@ -190,6 +193,9 @@ pub static MQ_VARS: &[Var] = &[
         .default("false")
         .help("Verify the broker's certificate and host name (false: encrypt without verifying, like pycti)"),
 ];
+
+/// Highest `CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB` accepted (4 GiB).
+const MAX_EVENT_SIZE_MIB_CEILING: u32 = 4096;
 
 /// Every runtime table, in the order they are documented.
 pub static RUNTIME_TABLES: &[&[Var]] = &[OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS];
@@ -323,6 +329,8 @@ pub struct LiveStreamConfig {
     pub recover_iso_date: Option<String>,
     /// First-run start position (epoch milliseconds).
     pub start_timestamp: Option<String>,
+    /// The most bytes one line, or the fields of one event, may take.
+    pub max_event_bytes: usize,
 }
 
 /// Validated metrics settings.
@@ -552,6 +560,15 @@ impl TryFrom<&Settings> for RuntimeConfig {
                 _ => Err("expected amqp or api".to_owned()),
             }
         });
+        let max_event_mib: u32 = check
+            .get("CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB")
+            .unwrap_or(64);
+        if !(1..=MAX_EVENT_SIZE_MIB_CEILING).contains(&max_event_mib) {
+            check.reject(
+                "CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB",
+                format!("must be between 1 and {MAX_EVENT_SIZE_MIB_CEILING} (MiB)"),
+            );
+        }
         let live_stream = LiveStreamConfig {
             id: check.get("CONNECTOR_LIVE_STREAM_ID"),
             listen_delete: check
@@ -565,6 +582,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                 .unwrap_or(false),
             recover_iso_date: check.get("CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE"),
             start_timestamp: check.get("CONNECTOR_LIVE_STREAM_START_TIMESTAMP"),
+            max_event_bytes: usize::try_from(max_event_mib).unwrap_or(usize::MAX) << 20,
         };
         let namespace: String = check.get("CONNECTOR_METRICS_NAMESPACE").unwrap_or_default();
         let subsystem: String = check.get("CONNECTOR_METRICS_SUBSYSTEM").unwrap_or_default();

@@ -3,10 +3,15 @@
 //!
 //! The reader never gives up: a dropped connection is resumed with
 //! `Last-Event-ID` after an exponential, jittered delay; a refused token
-//! (401/403) or a missing or stopped stream (404/410) is logged clearly and
-//! retried slowly, since an operator can fix either without restarting the
-//! connector; and a connection that delivers no id-bearing message for
-//! [`ReconnectPolicy::silence_timeout`] is dropped and reopened.
+//! (401/403) is logged clearly and retried slowly, and a missing or stopped
+//! stream (404/410) is retried within seconds, then ever more slowly while
+//! it lasts, since an operator can fix either without restarting the
+//! connector; a platform that does not answer the request, or a connection
+//! that delivers no id-bearing message, for
+//! [`ReconnectPolicy::silence_timeout`] is dropped and reopened; and an
+//! event over [`StreamSettings::max_event_bytes`] drops the connection
+//! before it is buffered whole. A delay the server announces with `retry:`
+//! is honoured up to [`ReconnectPolicy::max`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +28,7 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::metrics::StreamMetrics;
 use super::position::StreamPosition;
-use super::sse::{SseEvent, SseParser};
+use super::sse::{DEFAULT_MAX_EVENT_BYTES, SseEvent, SseParser};
 use crate::config::{LiveStreamConfig, OpenctiConfig, PlatformTls};
 use crate::http::{BuildError, ClientOptions, Network};
 
@@ -34,18 +39,22 @@ const READ_AHEAD: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconnectPolicy {
     /// First delay after a dropped connection or a server error; a larger
-    /// `retry:` announced by the server wins.
+    /// `retry:` announced by the server wins, up to [`Self::max`].
     pub initial: Duration,
-    /// Upper bound of that delay (before jitter, which adds up to 100 %).
+    /// Upper bound of that delay (before jitter, which adds up to 100 %),
+    /// and of a server's `retry:`.
     pub max: Duration,
     /// First delay after 401/403; doubles up to [`Self::max_slow`].
     pub unauthorized: Duration,
-    /// First delay after 404/410; doubles up to [`Self::max_slow`].
+    /// First delay after 404/410 (a stream stopped in the platform may be
+    /// restarted at any moment); doubles up to [`Self::max_slow`] while the
+    /// answer stays the same.
     pub unavailable: Duration,
     /// Upper bound of the slow delays.
     pub max_slow: Duration,
-    /// A connection with no id-bearing message (event or heartbeat) for
-    /// this long is considered dead.
+    /// A request whose response headers take longer than this, or a
+    /// connection with no id-bearing message (event or heartbeat) for this
+    /// long, is considered dead.
     pub silence_timeout: Duration,
 }
 
@@ -55,7 +64,7 @@ impl Default for ReconnectPolicy {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(60),
             unauthorized: Duration::from_secs(60),
-            unavailable: Duration::from_secs(30),
+            unavailable: Duration::from_secs(2),
             max_slow: Duration::from_secs(600),
             silence_timeout: Duration::from_secs(45),
         }
@@ -77,6 +86,9 @@ pub struct StreamSettings {
     pub with_inferences: bool,
     /// Reconnection delays.
     pub reconnect: ReconnectPolicy,
+    /// `CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB`: the most bytes one line,
+    /// or the fields of one event, may take.
+    pub max_event_bytes: usize,
     authorization: HeaderValue,
 }
 
@@ -89,6 +101,7 @@ impl std::fmt::Debug for StreamSettings {
             .field("no_dependencies", &self.no_dependencies)
             .field("with_inferences", &self.with_inferences)
             .field("reconnect", &self.reconnect)
+            .field("max_event_bytes", &self.max_event_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +164,7 @@ impl StreamSettings {
             no_dependencies: true,
             with_inferences: false,
             reconnect: ReconnectPolicy::default(),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             authorization,
         })
     }
@@ -169,6 +183,7 @@ impl StreamSettings {
         settings.listen_delete = live_stream.listen_delete;
         settings.no_dependencies = live_stream.no_dependencies;
         settings.with_inferences = live_stream.with_inferences;
+        settings.max_event_bytes = live_stream.max_event_bytes;
         Ok(settings)
     }
 
@@ -236,7 +251,7 @@ impl StreamReader {
         let connection = Connection {
             url: settings.url(position),
             last_event_id: position.last_event_id().map(str::to_owned),
-            parser: SseParser::new(),
+            parser: SseParser::with_max_event_bytes(settings.max_event_bytes),
             settings,
             http,
             metrics,
@@ -302,9 +317,10 @@ impl Connection {
             }
             let delay = match ended {
                 Ended::Closed => return,
+                // The server's `retry:` may ask for longer, within reason.
                 Ended::Dropped => normal
                     .next_delay()
-                    .max(self.parser.retry().unwrap_or_default()),
+                    .max(self.parser.retry().unwrap_or_default().min(policy.max)),
                 Ended::Unauthorized => unauthorized.next_delay(),
                 Ended::Unavailable => unavailable.next_delay(),
             };
@@ -324,10 +340,18 @@ impl Connection {
             .http
             .get(&self.url)
             .headers(self.settings.headers(self.last_event_id.as_deref()));
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
+        let silence = self.settings.reconnect.silence_timeout;
+        let response = match tokio::time::timeout(silence, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
                 tracing::warn!(url = %self.url, "cannot connect to the live stream: {error}");
+                return (Ended::Dropped, false);
+            }
+            Err(_) => {
+                tracing::warn!(
+                    url = %self.url,
+                    "the platform did not answer the live stream request within {silence:?}; reconnecting"
+                );
                 return (Ended::Dropped, false);
             }
         };
@@ -412,7 +436,7 @@ impl Connection {
                 }
                 Some(Ok(chunk)) => chunk,
             };
-            self.parser.feed(&chunk, &mut parsed);
+            let fed = self.parser.feed(&chunk, &mut parsed);
             let mut got_id = false;
             for message in parsed.drain(..) {
                 let Some(id) = &message.id else {
@@ -429,6 +453,18 @@ impl Connection {
                 delivered = true;
                 // Time spent waiting for the sink to catch up is not silence.
                 deadline = Instant::now() + silence;
+            }
+            if let Err(too_large) = fed {
+                self.metrics.oversized.inc();
+                tracing::error!(
+                    url = %self.url,
+                    last_event_id = self.last_event_id.as_deref(),
+                    limit_bytes = too_large.limit,
+                    "the live stream sent an event larger than CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB \
+                     allows; dropping the connection and resuming from the last event (raise the limit \
+                     if the platform's events are that large)"
+                );
+                return (Ended::Dropped, delivered);
             }
         }
     }

@@ -10,6 +10,22 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use crate::metrics::Metrics;
 
+/// The label of an event name: the names the platform sends, else
+/// `other`, so that a stream cannot grow the set of time series.
+fn label(event: &str) -> &'static str {
+    match event {
+        "create" => "create",
+        "update" => "update",
+        "delete" => "delete",
+        "merge" => "merge",
+        "heartbeat" => "heartbeat",
+        "connected" => "connected",
+        "consumer_metrics" => "consumer_metrics",
+        "no-recover" => "no-recover",
+        _ => "other",
+    }
+}
+
 /// Label of [`StreamMetrics::received`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventType {
@@ -24,6 +40,7 @@ pub struct StreamMetrics {
     rejected: Counter,
     retries: Counter,
     pub(crate) reconnects: Counter,
+    pub(crate) oversized: Counter,
     lag_seconds: Gauge<f64, AtomicU64>,
 }
 
@@ -56,17 +73,23 @@ impl StreamMetrics {
             self.reconnects.clone(),
         );
         registry.register(
+            "stream_events_oversized",
+            "Live stream events over CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB (each one drops the connection)",
+            self.oversized.clone(),
+        );
+        registry.register(
             "stream_lag_seconds",
             "Age of the last stream message received (now minus the time in its id)",
             self.lag_seconds.clone(),
         );
     }
 
-    /// Messages of type `event` received so far.
+    /// Messages of type `event` received so far; every name the runtime
+    /// does not know is counted as `other`.
     pub fn received(&self, event: &str) -> u64 {
         self.received
             .get(&EventType {
-                r#type: Cow::Owned(event.to_owned()),
+                r#type: Cow::Borrowed(label(event)),
             })
             .map_or(0, |c| c.get())
     }
@@ -91,25 +114,21 @@ impl StreamMetrics {
         self.reconnects.get()
     }
 
+    /// Events refused as too large so far.
+    pub fn oversized(&self) -> u64 {
+        self.oversized.get()
+    }
+
     /// The last lag measured, in seconds.
     pub fn lag_seconds(&self) -> f64 {
         self.lag_seconds.get()
     }
 
     pub(crate) fn count_received(&self, event: &str, timestamp_ms: Option<u64>, now_ms: u64) {
-        let label = match event {
-            "create" => Cow::Borrowed("create"),
-            "update" => Cow::Borrowed("update"),
-            "delete" => Cow::Borrowed("delete"),
-            "merge" => Cow::Borrowed("merge"),
-            "heartbeat" => Cow::Borrowed("heartbeat"),
-            "connected" => Cow::Borrowed("connected"),
-            "consumer_metrics" => Cow::Borrowed("consumer_metrics"),
-            "no-recover" => Cow::Borrowed("no-recover"),
-            other => Cow::Owned(other.to_owned()),
-        };
         self.received
-            .get_or_create(&EventType { r#type: label })
+            .get_or_create(&EventType {
+                r#type: Cow::Borrowed(label(event)),
+            })
             .inc();
         if let Some(timestamp_ms) = timestamp_ms {
             // Millisecond precision is plenty for a lag gauge.
@@ -129,5 +148,30 @@ impl StreamMetrics {
 
     pub(crate) fn count_retry(&self) {
         self.retries.inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_event_names_share_one_label() {
+        let metrics = StreamMetrics::default();
+        let registry = Metrics::default();
+        metrics.register(&registry);
+        for n in 0..100 {
+            metrics.count_received(&format!("made-up-{n}"), None, 0);
+        }
+        metrics.count_received("create", None, 0);
+        assert_eq!(metrics.received("other"), 100);
+        assert_eq!(metrics.received("made-up-7"), 100, "read under its label");
+        let text = registry.encode();
+        assert!(!text.contains("made-up"), "{text}");
+        let series = text
+            .lines()
+            .filter(|line| line.starts_with("stream_events_received_total"))
+            .count();
+        assert_eq!(series, 2, "{text}");
     }
 }

@@ -184,13 +184,21 @@ impl<St: StateStore> StreamRuntime<St> {
     }
 
     /// Runs `sink` until shutdown. The position is written to the state
-    /// before returning.
+    /// before returning. Shutdown interrupts [`StreamSink::on_start`] (the
+    /// sink is then not stopped, since it never started).
     pub async fn run<S: StreamSink>(&self, sink: &mut S) -> Result<(), StreamError> {
         let mut resets = self.state.resets();
         let mut seen = *resets.borrow_and_update();
         let mut position = self.resume_position()?;
         self.persist(&position, seen);
-        sink.on_start().await.map_err(StreamError::SinkStart)?;
+        tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => {
+                tracing::info!("stopped while the stream sink was starting");
+                return Ok(());
+            }
+            started = sink.on_start() => started.map_err(StreamError::SinkStart)?,
+        }
         loop {
             let reader = StreamReader::spawn(
                 self.settings.clone(),
@@ -399,10 +407,8 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let mut backoff = {
-            let schedule = self.sink.retry_backoff();
-            Backoff::new(schedule.initial, schedule.max)
-        };
+        let schedule = self.sink.retry_backoff();
+        let mut backoff = Backoff::new(schedule.initial, schedule.max);
         let shutdown = self.runtime.shutdown.clone();
         loop {
             let outcome = tokio::select! {
@@ -421,7 +427,15 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
             // Events before the first retried one are finished.
             self.advance(self.before[0].clone());
             self.persist();
-            let delay = backoff.next_delay().max(hint);
+            // A remote system's wish (Retry-After) is honoured up to the
+            // sink's own longest delay.
+            if hint > schedule.max {
+                tracing::info!(
+                    "the sink asked to wait {hint:?} before retrying; waiting {:?} at most",
+                    schedule.max
+                );
+            }
+            let delay = backoff.next_delay().max(hint.min(schedule.max));
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Err(self.abandon(Stop::Shutdown)),

@@ -23,7 +23,8 @@ pub enum Outcome {
         /// Why, for the log.
         reason: String,
         /// Wait at least this long before the next attempt, when the remote
-        /// system said so; otherwise the runtime's backoff decides.
+        /// system said so (up to [`RetryBackoff::max`]); otherwise the
+        /// runtime's backoff decides.
         after: Option<Duration>,
     },
     /// The event can never be handled (unsupported content, refused by the
@@ -109,7 +110,8 @@ impl Default for Batching {
 pub struct RetryBackoff {
     /// Delay before the first retry.
     pub initial: Duration,
-    /// Upper bound of the delay; attempts continue forever at this pace.
+    /// Upper bound of the delay, and of a remote system's
+    /// [`Outcome::Retry::after`]; attempts continue forever at this pace.
     pub max: Duration,
 }
 

@@ -6,11 +6,35 @@
 //! that starts the next. A UTF-8 byte-order mark at the start of a stream is
 //! skipped. [`SseParser::reset`] drops whatever was half received when a
 //! connection ends, so a truncated event is never dispatched.
+//!
+//! What the parser holds is bounded: the line being received plus the
+//! fields kept for the event being assembled may not exceed
+//! [`SseParser::max_event_bytes`]; past it, [`SseParser::feed`] fails with
+//! [`EventTooLarge`] instead of buffering more.
 
 use std::time::Duration;
 
 /// The UTF-8 byte-order mark, ignored when a stream starts with it.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The default of [`SseParser::max_event_bytes`]: 64 MiB. The platform's
+/// largest events (reports whose content embeds images, objects with
+/// tens of thousands of references) weigh a few MB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 << 20;
+
+/// The line buffer keeps its allocation for the next line up to this size;
+/// a larger one is given back, so one big event does not pin its memory.
+const RETAINED_LINE_CAPACITY: usize = 64 << 10;
+
+/// A line, or the fields of one event, went over the parser's limit. The
+/// parser must be [`reset`](SseParser::reset) (with a new connection)
+/// before it is fed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a live stream event is larger than {limit} bytes")]
+pub struct EventTooLarge {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
 
 /// One dispatched server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +52,7 @@ pub struct SseEvent {
 }
 
 /// Incremental parser state for one SSE byte stream.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseParser {
     /// Bytes of the line that has not been terminated yet.
     line: Vec<u8>,
@@ -41,7 +65,16 @@ pub struct SseParser {
     /// Whether the start of the stream has been checked for a BOM.
     started: bool,
     pending: PendingEvent,
+    /// Bytes of the fields kept for the pending event.
+    pending_bytes: usize,
+    max_event_bytes: usize,
     retry: Option<Duration>,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_max_event_bytes(DEFAULT_MAX_EVENT_BYTES)
+    }
 }
 
 /// Fields of the event being assembled.
@@ -60,9 +93,29 @@ impl PendingEvent {
 }
 
 impl SseParser {
-    /// A parser at the start of a stream.
+    /// A parser at the start of a stream, accepting events up to
+    /// [`DEFAULT_MAX_EVENT_BYTES`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser accepting events up to `max_event_bytes` (at least 1).
+    pub fn with_max_event_bytes(max_event_bytes: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            skip_leading_lf: false,
+            start: Vec::new(),
+            started: false,
+            pending: PendingEvent::default(),
+            pending_bytes: 0,
+            max_event_bytes: max_event_bytes.max(1),
+            retry: None,
+        }
+    }
+
+    /// The most bytes one line, or the fields of one event, may take.
+    pub fn max_event_bytes(&self) -> usize {
+        self.max_event_bytes
     }
 
     /// The reconnection delay last announced by the server with `retry:`.
@@ -73,15 +126,22 @@ impl SseParser {
     /// Forgets any partial line and partial event, ready for a new
     /// connection. The announced `retry` delay is kept.
     pub fn reset(&mut self) {
-        self.line.clear();
+        let line = std::mem::take(&mut self.line);
+        self.recycle_line(line);
         self.skip_leading_lf = false;
         self.start.clear();
         self.started = false;
         self.pending = PendingEvent::default();
+        self.pending_bytes = 0;
     }
 
     /// Parses `chunk` and appends every event it completes to `events`.
-    pub fn feed(&mut self, chunk: &[u8], events: &mut Vec<SseEvent>) {
+    ///
+    /// Fails when a line, or the fields of the event being assembled, would
+    /// exceed [`max_event_bytes`](Self::max_event_bytes); the events
+    /// completed before that point are in `events`, and the parser must be
+    /// reset before it is fed again.
+    pub fn feed(&mut self, chunk: &[u8], events: &mut Vec<SseEvent>) -> Result<(), EventTooLarge> {
         let stripped = self.strip_bom(chunk);
         let mut rest: &[u8] = &stripped;
         if self.skip_leading_lf && !rest.is_empty() {
@@ -91,15 +151,14 @@ impl SseParser {
             }
         }
         while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.within_limit(end)?;
             if self.line.is_empty() {
                 self.process_line(&rest[..end], events);
             } else {
                 self.line.extend_from_slice(&rest[..end]);
                 let line = std::mem::take(&mut self.line);
                 self.process_line(&line, events);
-                // Give the allocation back for the next partial line.
-                self.line = line;
-                self.line.clear();
+                self.recycle_line(line);
             }
             let terminator = rest[end];
             rest = &rest[end + 1..];
@@ -111,7 +170,32 @@ impl SseParser {
                 }
             }
         }
+        self.within_limit(rest.len())?;
         self.line.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// Whether `more` bytes of the current line still fit, with the line
+    /// received so far and the fields kept for the pending event.
+    fn within_limit(&self, more: usize) -> Result<(), EventTooLarge> {
+        let held = self.pending_bytes + self.line.len();
+        if held.saturating_add(more) > self.max_event_bytes {
+            return Err(EventTooLarge {
+                limit: self.max_event_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps `line`'s allocation for the next partial line, unless it grew
+    /// large.
+    fn recycle_line(&mut self, mut line: Vec<u8>) {
+        line.clear();
+        self.line = if line.capacity() > RETAINED_LINE_CAPACITY {
+            Vec::new()
+        } else {
+            line
+        };
     }
 
     /// Removes a leading BOM, possibly spread over several chunks. Bytes
@@ -157,11 +241,16 @@ impl SseParser {
                 }
                 self.pending.has_data = true;
                 self.pending.data.push_str(&String::from_utf8_lossy(value));
+                self.pending_bytes += line.len();
             }
-            b"event" => self.pending.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"event" => {
+                self.pending.event = Some(String::from_utf8_lossy(value).into_owned());
+                self.pending_bytes += line.len();
+            }
             // An id containing NUL is ignored, as in the HTML standard.
             b"id" if !value.contains(&0) => {
                 self.pending.id = Some(String::from_utf8_lossy(value).into_owned());
+                self.pending_bytes += line.len();
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 if let Some(millis) = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
@@ -177,6 +266,7 @@ impl SseParser {
             return;
         }
         let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         events.push(SseEvent {
             id: pending.id,
             event: pending.event.unwrap_or_else(|| "message".to_owned()),
@@ -193,7 +283,7 @@ mod tests {
         let mut parser = SseParser::new();
         let mut events = Vec::new();
         for chunk in chunks {
-            parser.feed(chunk, &mut events);
+            parser.feed(chunk, &mut events).unwrap();
         }
         events
     }
@@ -275,7 +365,9 @@ mod tests {
     fn retry_sets_the_reconnection_delay_only_when_numeric() {
         let mut parser = SseParser::new();
         let mut events = Vec::new();
-        parser.feed(b"retry: 1500\n\nretry: 2s\n\n", &mut events);
+        parser
+            .feed(b"retry: 1500\n\nretry: 2s\n\n", &mut events)
+            .unwrap();
         assert!(events.is_empty());
         assert_eq!(parser.retry(), Some(Duration::from_millis(1500)));
     }
@@ -284,10 +376,65 @@ mod tests {
     fn reset_discards_a_partial_event() {
         let mut parser = SseParser::new();
         let mut events = Vec::new();
-        parser.feed(b"id: 1\ndata: half", &mut events);
+        parser.feed(b"id: 1\ndata: half", &mut events).unwrap();
         parser.reset();
-        parser.feed(b"\n\nid: 2\ndata: whole\n\n", &mut events);
+        parser
+            .feed(b"\n\nid: 2\ndata: whole\n\n", &mut events)
+            .unwrap();
         assert_eq!(events, vec![event(Some("2"), "message", "whole")]);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_fails_without_buffering_it() {
+        let mut parser = SseParser::with_max_event_bytes(64);
+        let mut events = Vec::new();
+        parser.feed(b"id: 1\ndata: ok\n\n", &mut events).unwrap();
+        // No line ending: the bytes would otherwise pile up forever.
+        let endless = [b'x'; 40];
+        parser.feed(&endless, &mut events).unwrap();
+        assert_eq!(
+            parser.feed(&endless, &mut events),
+            Err(EventTooLarge { limit: 64 })
+        );
+        assert!(parser.line.len() <= 64, "{} bytes held", parser.line.len());
+        assert_eq!(events, vec![event(Some("1"), "message", "ok")]);
+        parser.reset();
+        parser.feed(b"data: again\n\n", &mut events).unwrap();
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn many_short_data_lines_count_towards_the_event_limit() {
+        let mut parser = SseParser::with_max_event_bytes(100);
+        let mut events = Vec::new();
+        let mut failed = false;
+        for _ in 0..20 {
+            if parser.feed(b"data: 0123456789\n", &mut events).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "an event of 20 data lines passed a 100-byte limit");
+        assert!(parser.pending.data.len() <= 100);
+        // Comments and unknown fields are not kept, so they do not count.
+        let mut parser = SseParser::with_max_event_bytes(100);
+        for _ in 0..20 {
+            parser
+                .feed(b": keep-alive 0123456789\n", &mut events)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_large_line_does_not_keep_its_allocation() {
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        let big = format!("data: {}", "y".repeat(1 << 20));
+        parser.feed(&big.as_bytes()[..1000], &mut events).unwrap();
+        parser.feed(&big.as_bytes()[1000..], &mut events).unwrap();
+        parser.feed(b"\n\n", &mut events).unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(parser.line.capacity() <= RETAINED_LINE_CAPACITY);
     }
 
     #[test]
