@@ -15,8 +15,12 @@ use std::io::Write as _;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, RetryPolicy};
@@ -187,8 +191,10 @@ where
     if cli.check {
         return tokio.block_on(check(&runtime_config, &settings));
     }
+    let grace = runtime_config.connector.stop_grace;
+    let stopped_by = Arc::new(AtomicU8::new(0));
     let outcome = tokio.block_on(async {
-        let shutdown = shutdown_on_signals()?;
+        let shutdown = stop_on_signals(grace, Arc::clone(&stopped_by))?;
         body(Launch {
             connector: connector_config,
             runtime: runtime_config,
@@ -197,8 +203,19 @@ where
         })
         .await
     });
+    // Tasks still running (a blocking write, say) do not hold the exit.
+    tokio.shutdown_timeout(EXIT_WAIT);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // 128 + the signal's number, as a shell reports a process the
+        // signal ended: the one-shot job did not complete.
+        Err(Error::Interrupted) => {
+            tracing::warn!("Connector stopped before its run completed");
+            match stopped_by.load(Ordering::Relaxed) {
+                0 => ExitCode::FAILURE,
+                status => ExitCode::from(status),
+            }
+        }
         Err(error) => {
             let reason = error_chain(&error);
             tracing::error!(attributes.reason = %reason, "Connector stopped on an error");
@@ -241,23 +258,82 @@ async fn check(config: &RuntimeConfig, settings: &Settings) -> ExitCode {
     }
 }
 
+/// How long the exit waits for tasks still running once the connector's
+/// body returned.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+
+/// SIGTERM and SIGINT, the signals that stop a connector.
+struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignals {
+    /// Starts listening (inside a Tokio runtime).
+    fn listen() -> Result<Self, Error> {
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|source| Error::Io {
+                context: format!("cannot listen for {name}"),
+                source,
+            })
+        };
+        Ok(Self {
+            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    /// The next signal: its name and the exit status it stands for (128 +
+    /// its number, as shells report it).
+    async fn next(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.terminate.recv() => ("SIGTERM", 128 + 15),
+            _ = self.interrupt.recv() => ("SIGINT", 128 + 2),
+        }
+    }
+}
+
 /// A token cancelled on the first SIGTERM or SIGINT (call inside a Tokio
-/// runtime). The stream runtime uses the same signal handling through
-/// [`run`].
+/// runtime). [`run`] adds the bounded stop on top of it: the process
+/// exits when `CONNECTOR_STOP_GRACE_PERIOD` is over, or at once on a
+/// second signal.
 pub fn shutdown_on_signals() -> Result<CancellationToken, Error> {
+    let mut signals = StopSignals::listen()?;
     let shutdown = CancellationToken::new();
     let cancel = shutdown.clone();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|source| Error::Io {
-        context: "cannot listen for SIGTERM".to_owned(),
-        source,
-    })?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, stopping"),
-        }
+        let (name, _) = signals.next().await;
+        tracing::info!("{name} received, stopping");
         cancel.cancel();
+    });
+    Ok(shutdown)
+}
+
+/// [`shutdown_on_signals`], then the process exits `grace` after the first
+/// signal, or at once on a second one, whatever is still running; the
+/// first signal's exit status is stored in `stopped_by`.
+fn stop_on_signals(grace: Duration, stopped_by: Arc<AtomicU8>) -> Result<CancellationToken, Error> {
+    let mut signals = StopSignals::listen()?;
+    let shutdown = CancellationToken::new();
+    let cancel = shutdown.clone();
+    tokio::spawn(async move {
+        let (name, status) = signals.next().await;
+        stopped_by.store(status, Ordering::Relaxed);
+        tracing::info!(
+            "{name} received, stopping within {grace:?} (a second signal stops at once)"
+        );
+        cancel.cancel();
+        // A thread of its own: it fires even if the async runtime is stuck.
+        std::thread::spawn(move || {
+            std::thread::sleep(grace);
+            tracing::error!(
+                "the stop did not finish within CONNECTOR_STOP_GRACE_PERIOD ({grace:?}); exiting now"
+            );
+            std::process::exit(i32::from(status));
+        });
+        let (name, status) = signals.next().await;
+        tracing::warn!("{name} received again, exiting at once");
+        std::process::exit(i32::from(status));
     });
     Ok(shutdown)
 }

@@ -47,6 +47,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A stop was requested before the work completed (the start, or the
+    /// single run of a run-and-terminate connector).
+    #[error("stopped before the run completed")]
+    Interrupted,
 }
 
 /// Why [`crate::context::RunContext::send_bundle`] failed. The bundle was

@@ -30,10 +30,6 @@ use crate::session::PlatformSession;
 use crate::state::PingSchedule;
 use crate::work::RunWork;
 
-/// How long a run may go on after shutdown was requested before it is
-/// dropped (its current bundle abandoned, its state not advanced).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// An import connector: a [`Connector`] with one required method,
 /// [`ImportSource::run`], called once per scheduled run.
 pub trait ImportSource: Connector {
@@ -158,7 +154,13 @@ impl<C: ImportSource> ImportRunner<C> {
 
     /// Registers, then runs on schedule until shutdown (or once). Returns
     /// an error if the session cannot start, or if the single run of a
-    /// run-and-terminate connector failed.
+    /// run-and-terminate connector failed, or ([`Error::Interrupted`]) did
+    /// not complete because a stop was requested.
+    ///
+    /// On shutdown, the run in progress gets half of
+    /// `CONNECTOR_STOP_GRACE_PERIOD` to finish (it is dropped after that:
+    /// its current bundle abandoned, its state not advanced), then closing
+    /// its work, the last ping and the broker connection get the rest.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
         let schedule = match (
             self.config.connector.duration_period,
@@ -177,8 +179,21 @@ impl<C: ImportSource> ImportRunner<C> {
             .unwrap_or_else(|| Metrics::new(&self.config.connector.metrics.prefix));
         let mut options = spec::<C>().session_options(ConnectorType::ExternalImport);
         options.pings = self.pings;
-        let session =
-            PlatformSession::start_with(self.config.clone(), options, api, metrics).await?;
+        let session = match PlatformSession::start_with(
+            self.config.clone(),
+            options,
+            api,
+            metrics,
+            shutdown.clone(),
+        )
+        .await
+        {
+            Ok(session) => session,
+            // A scheduled connector stopped while starting has nothing to
+            // finish; a single run that never happened did not complete.
+            Err(Error::Interrupted) if schedule != Schedule::Once => return Ok(()),
+            Err(error) => return Err(error),
+        };
         let connector = &session.config().connector;
         let publisher =
             if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
@@ -206,12 +221,15 @@ impl<C: ImportSource> ImportRunner<C> {
             )
             .with_delays(self.buffering_poll, self.buffering_interval),
         );
-        let mut failed_once = false;
+        // What the single run of a run-and-terminate connector came to;
+        // interrupted until it ends.
+        let mut single_run = RunOutcome::Interrupted;
         loop {
             if !buffering.wait(&shutdown, true).await {
                 break;
             }
-            let outcome = self.one_run(&session, &sender, &buffering, &shutdown).await;
+            // Boxed: the connector's run future is large.
+            let outcome = Box::pin(self.one_run(&session, &sender, &buffering, &shutdown)).await;
             let finished = Utc::now();
             session
                 .state()
@@ -220,7 +238,7 @@ impl<C: ImportSource> ImportRunner<C> {
                 break;
             }
             let Schedule::Every(period) = schedule else {
-                failed_once = outcome == RunOutcome::Failed;
+                single_run = outcome;
                 break;
             };
             let next =
@@ -233,14 +251,22 @@ impl<C: ImportSource> ImportRunner<C> {
                 () = tokio::time::sleep(period) => {}
             }
         }
-        session.close().await;
-        if let Some(publisher) = publisher {
-            publisher.link().close().await;
+        let close_step = crate::stop::close_step_share(self.config.connector.stop_grace);
+        let close_broker = async {
+            if let Some(publisher) = publisher {
+                let closed =
+                    crate::stop::or_stop_after(&shutdown, close_step, publisher.link().close());
+                if closed.await.is_none() {
+                    tracing::warn!("the broker connection did not close within {close_step:?}");
+                }
+            }
+        };
+        tokio::join!(session.close(), close_broker);
+        match (schedule, single_run) {
+            (Schedule::Once, RunOutcome::Failed) => Err(Error::RunFailed),
+            (Schedule::Once, RunOutcome::Interrupted) => Err(Error::Interrupted),
+            _ => Ok(()),
         }
-        if failed_once {
-            return Err(Error::RunFailed);
-        }
-        Ok(())
     }
 
     async fn one_run(
@@ -269,17 +295,13 @@ impl<C: ImportSource> ImportRunner<C> {
             shutdown.clone(),
             name,
         );
-        let result = {
-            let run = self.source.run(&ctx);
-            tokio::pin!(run);
-            tokio::select! {
-                result = &mut run => Some(result),
-                () = async {
-                    shutdown.cancelled().await;
-                    tokio::time::sleep(SHUTDOWN_GRACE).await;
-                } => None,
-            }
-        };
+        let grace = session.config().connector.stop_grace;
+        let result = crate::stop::or_stop_after(
+            shutdown,
+            crate::stop::work_share(grace),
+            self.source.run(&ctx),
+        )
+        .await;
         let (outcome, message, in_error) = match result {
             _ if shutdown.is_cancelled() => {
                 tracing::info!("Run interrupted by shutdown; its last bundle was not acknowledged");
@@ -302,19 +324,28 @@ impl<C: ImportSource> ImportRunner<C> {
             }
             None => (RunOutcome::Interrupted, "Run interrupted".to_owned(), true),
         };
-        let closed = if outcome == RunOutcome::Interrupted {
-            // Only close a work that exists; do not create one on the way out.
-            match work.created() {
-                Some(id) => {
-                    session
-                        .api()
-                        .work_to_processed(id, &message, in_error)
-                        .await
+        let close = async {
+            if outcome == RunOutcome::Interrupted {
+                // Only close a work that exists; do not create one on the way out.
+                match work.created() {
+                    Some(id) => {
+                        session
+                            .api()
+                            .work_to_processed(id, &message, in_error)
+                            .await
+                    }
+                    None => Ok(()),
                 }
-                None => Ok(()),
+            } else {
+                work.finish(&message, in_error).await
             }
-        } else {
-            work.finish(&message, in_error).await
+        };
+        let close_step = crate::stop::close_step_share(grace);
+        let Some(closed) = crate::stop::or_stop_after(shutdown, close_step, close).await else {
+            tracing::warn!(
+                "the run's work was not closed within {close_step:?}; the platform shows it in progress"
+            );
+            return outcome;
         };
         if let Err(error) = closed {
             metrics.emit(RuntimeEvent::Error {

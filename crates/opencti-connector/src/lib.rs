@@ -72,6 +72,7 @@ pub mod publish;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub mod state;
+mod stop;
 pub mod task;
 pub mod tls;
 pub(crate) mod work;

@@ -131,12 +131,20 @@ impl Buffering {
         if !force && recent {
             return true;
         }
-        while self.check().await {
+        loop {
+            // A platform slow to answer does not hold a stop back.
+            let buffering = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return false,
+                buffering = self.check() => buffering,
+            };
+            if !buffering {
+                return !shutdown.is_cancelled();
+            }
             tokio::select! {
                 () = shutdown.cancelled() => return false,
                 () = tokio::time::sleep(self.poll) => {}
             }
         }
-        !shutdown.is_cancelled()
     }
 }

@@ -51,20 +51,25 @@ pub(crate) struct PlatformSession {
     registration: Registration,
     state: StateHandle,
     metrics: Metrics,
+    /// The process-wide stop signal.
+    shutdown: CancellationToken,
     background: CancellationToken,
     pinger: Pinger,
 }
 
 impl PlatformSession {
     /// Health check, metrics endpoint (if enabled), registration, first
-    /// ping, with this platform client and metrics registry.
+    /// ping, with this platform client and metrics registry. `shutdown`
+    /// is the process-wide stop signal: it interrupts the start with
+    /// [`Error::Interrupted`], and bounds the final ping of [`Self::close`].
     pub(crate) async fn start_with(
         config: RuntimeConfig,
         options: SessionOptions,
         api: ApiClient,
         metrics: Metrics,
+        shutdown: CancellationToken,
     ) -> Result<Self, Error> {
-        let platform = api.health_check().await?;
+        let platform = unless_stopped(&shutdown, api.health_check()).await?;
         tracing::info!(
             attributes.version = %platform.version,
             "Connected to the OpenCTI platform"
@@ -97,7 +102,7 @@ impl PlatformSession {
         input.playbook_compatible = options.playbook_compatible;
         input.version = options.version.clone();
         input.slug = options.slug.clone();
-        let registration = api.register(&input).await?;
+        let registration = unless_stopped(&shutdown, api.register(&input)).await?;
         tracing::info!(attributes.id = %registration.id, "Connector registered");
         let state = StateHandle::new(registration.connector_state.as_deref());
         let run_and_terminate = section.run_and_terminate
@@ -122,6 +127,7 @@ impl PlatformSession {
             registration,
             state,
             metrics,
+            shutdown,
             background,
             pinger,
         })
@@ -158,9 +164,24 @@ impl PlatformSession {
     }
 
     /// Final ping with the final state, then stops the background tasks.
+    /// Once a stop was requested, the final ping gets a fifth of
+    /// `CONNECTOR_STOP_GRACE_PERIOD` (see `stop`).
     pub(crate) async fn close(self) {
         self.metrics.set_state(RunState::Stopped);
-        self.pinger.stop().await;
+        let limit = crate::stop::close_step_share(self.config.connector.stop_grace);
+        self.pinger.stop(&self.shutdown, limit).await;
         self.background.cancel();
+    }
+}
+
+/// `call`, unless a stop is requested first.
+async fn unless_stopped<T>(
+    shutdown: &CancellationToken,
+    call: impl std::future::Future<Output = Result<T, crate::api::ApiError>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Err(Error::Interrupted),
+        result = call => Ok(result?),
     }
 }

@@ -259,11 +259,22 @@ impl Pinger {
         Self { stop, task }
     }
 
-    /// Sends the last ping and stops.
-    pub async fn stop(self) {
+    /// Sends the last ping and stops. A ping in flight is abandoned; once
+    /// `shutdown` has fired, the last ping gets `limit` and is abandoned
+    /// too if the platform does not answer by then (it keeps the state of
+    /// the previous ping).
+    pub async fn stop(self, shutdown: &CancellationToken, limit: Duration) {
         self.stop.cancel();
-        // A panic in the ping task is already reported by tokio.
-        let _ = self.task.await;
+        let mut task = self.task;
+        if crate::stop::or_stop_after(shutdown, limit, &mut task)
+            .await
+            .is_none()
+        {
+            task.abort();
+            tracing::warn!(
+                "the last ping did not finish within {limit:?}; the platform keeps the state of the previous ping"
+            );
+        }
     }
 }
 
@@ -280,7 +291,12 @@ async fn ping_loop<F, Fut>(
     Fut: Future<Output = Result<Option<String>, String>>,
 {
     loop {
-        ping_with(&ping, &state, &metrics).await;
+        // A stop does not wait for a ping the platform is slow to answer.
+        tokio::select! {
+            biased;
+            () = stopped.cancelled() => break,
+            () = ping_with(&ping, &state, &metrics) => {}
+        }
         let last_ping = Instant::now();
         tokio::select! {
             () = stopped.cancelled() => break,

@@ -35,6 +35,8 @@ struct Scripted {
     wait_for_shutdown: bool,
     prepare_ahead: bool,
     never_sent: usize,
+    /// After its bundles, the run never returns (a vendor call that hangs).
+    hang: bool,
 }
 
 impl Connector for Scripted {
@@ -54,6 +56,7 @@ impl Connector for Scripted {
             wait_for_shutdown: false,
             prepare_ahead: false,
             never_sent: 0,
+            hang: false,
         })
     }
 }
@@ -75,6 +78,9 @@ impl ImportSource for Scripted {
             let mut state = ctx.state().unwrap_or_default();
             state.insert("sent".to_owned(), json!(index + 1));
             ctx.set_state(state);
+        }
+        if self.hang {
+            std::future::pending::<()>().await;
         }
         if self.wait_for_shutdown {
             ctx.shutdown().cancelled().await;
@@ -98,6 +104,7 @@ fn scripted(bundles: Vec<Value>) -> Scripted {
         wait_for_shutdown: false,
         prepare_ahead: false,
         never_sent: 0,
+        hang: false,
     }
 }
 
@@ -143,6 +150,16 @@ async fn platform_and_queue(
     )
     .await;
     (platform, queue)
+}
+
+/// Returns once `done` holds, or after 10 s.
+async fn poll_until(mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 fn quick_runner(
@@ -415,12 +432,7 @@ async fn shutdown_while_the_broker_is_down_stops_cleanly_without_advancing_state
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(runner.run(shutdown.clone()));
     // The bundle is stuck: expectations announced, broker unreachable.
-    for _ in 0..400 {
-        if !platform.calls("addExpectations").is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    poll_until(|| !platform.calls("addExpectations").is_empty()).await;
     assert_eq!(platform.calls("addExpectations").len(), 1);
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(15), running)
@@ -711,4 +723,65 @@ async fn workbench_validation_on_7x_completes_the_work_with_one_expectation() {
             .is_empty(),
         "nothing queued"
     );
+}
+
+#[tokio::test]
+async fn a_stop_fits_in_the_grace_when_the_run_and_the_platform_hang() {
+    let (platform, _queue) = platform_and_queue("6.8.10", None).await;
+    let mut source = scripted(vec![single(1)]);
+    source.hang = true;
+    let runner = quick_runner(
+        source,
+        &platform,
+        &[
+            ("CONNECTOR_DURATION_PERIOD", "PT1H"),
+            ("CONNECTOR_STOP_GRACE_PERIOD", "PT2S"),
+        ],
+    )
+    .with_pings(PingSchedule {
+        interval: Duration::from_secs(40),
+        debounce: Duration::from_millis(20),
+    });
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    poll_until(|| platform.stored_state().as_deref() == Some("{\"sent\":1}")).await;
+    assert_eq!(platform.stored_state().as_deref(), Some("{\"sent\":1}"));
+    platform.stall();
+    let stopping = std::time::Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the stop ended")
+        .unwrap()
+        .expect("a scheduled connector's stop is clean");
+    let took = stopping.elapsed();
+    assert!(took <= Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        platform.calls("workToProcessed").len(),
+        1,
+        "closing the work was tried"
+    );
+    assert_eq!(platform.stored_state().as_deref(), Some("{\"sent\":1}"));
+}
+
+#[tokio::test]
+async fn a_one_shot_run_cut_short_by_a_stop_is_an_error() {
+    let (platform, _queue) = platform_and_queue("6.8.10", None).await;
+    let mut source = scripted(vec![single(1)]);
+    source.wait_for_shutdown = true;
+    let runner = quick_runner(
+        source,
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    poll_until(|| !platform.calls("addExpectations").is_empty()).await;
+    shutdown.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("stopped promptly")
+        .unwrap();
+    let error = outcome.expect_err("the single run did not complete");
+    assert_eq!(error.to_string(), "stopped before the run completed");
 }

@@ -2,6 +2,7 @@
 //! sends, recording what it received.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use opencti_connector::api::{ApiClient, RetryPolicy};
 use opencti_connector::config::runtime::RUNTIME_TABLES;
@@ -32,6 +33,9 @@ struct Shared {
     /// Answers of `GetConnector`, in order; the last one repeats.
     queue_sizes: Vec<f64>,
     queue_checks: usize,
+    /// Requests are recorded and left unanswered, as by a platform that
+    /// hangs.
+    stalled: bool,
 }
 
 pub(crate) struct FakePlatform {
@@ -148,6 +152,9 @@ impl FakePlatform {
                     operation: operation.clone(),
                     variables: variables.clone(),
                 });
+                if shared.stalled {
+                    return ResponseTemplate::new(200).set_delay(Duration::from_secs(3600));
+                }
                 let data = match operation.as_str() {
                     "healthCheck" => json!({ "about": { "version": version } }),
                     "RegisterConnector" => json!({ "registerConnector": {
@@ -186,6 +193,11 @@ impl FakePlatform {
             .mount(&server)
             .await;
         Self { server, shared }
+    }
+
+    /// From now on, every request is left unanswered (and changes nothing).
+    pub(crate) fn stall(&self) {
+        self.shared.lock().unwrap().stalled = true;
     }
 
     /// Sizes (bytes) `GetConnector` reports, in order; the last repeats.

@@ -19,6 +19,8 @@ use crate::stream_server::{Reply, ScriptedServer, Step, connected, heartbeat, in
 struct IdSink {
     ids: Arc<Mutex<Vec<String>>>,
     stopped: bool,
+    /// `on_stop` never returns (a remote system that hangs).
+    stuck_on_stop: bool,
 }
 
 test_sink_identity!(IdSink, IdSink::default());
@@ -30,6 +32,9 @@ impl StreamSink for IdSink {
     }
 
     async fn on_stop(&mut self) {
+        if self.stuck_on_stop {
+            std::future::pending::<()>().await;
+        }
         self.stopped = true;
     }
 }
@@ -251,5 +256,47 @@ async fn an_event_over_the_configured_size_drops_the_connection_and_resumes() {
             .lines()
             .any(|line| line == "stream_events_oversized_total 1"),
         "{exposed}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_ends_within_the_grace_when_the_sink_and_the_platform_hang() {
+    let server = ScriptedServer::start(vec![Reply::Stream(vec![Step::Send(indicator_event(
+        "create", "1-0",
+    ))])])
+    .await;
+    let config = config(&server, &[("CONNECTOR_STOP_GRACE_PERIOD", "PT10S")]);
+    let sink = IdSink {
+        stuck_on_stop: true,
+        ..IdSink::default()
+    };
+    let runner = StreamRunner::new(sink, config)
+        .with_api(api(&server))
+        .with_http(reqwest::Client::new());
+    let mut stop_requested = None;
+    let run = run_until(runner, &server, |server| {
+        if start_from(server).as_deref() != Some("1-0") {
+            return false;
+        }
+        server.stall("PingConnector");
+        stop_requested = Some(tokio::time::Instant::now());
+        true
+    });
+    let sink = tokio::time::timeout(Duration::from_secs(3600), run)
+        .await
+        .expect("the stop ended");
+    let took = stop_requested.unwrap().elapsed();
+    assert!(took <= Duration::from_secs(10), "{took:?}");
+    assert!(!sink.stopped);
+    let operations = server.operations();
+    assert_eq!(
+        operations.last().unwrap().name,
+        "PingConnector",
+        "the last ping was tried"
+    );
+    assert_eq!(
+        start_from(&server).as_deref(),
+        Some("1-0"),
+        "the platform keeps the last confirmed position"
     );
 }

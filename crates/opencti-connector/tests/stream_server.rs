@@ -72,6 +72,8 @@ struct Shared {
     /// The UI's "reset state" was clicked; consumed by the next ping.
     reset_pending: bool,
     replies: std::collections::VecDeque<Reply>,
+    /// GraphQL operations left unanswered, as by a platform that hangs.
+    stalled: Vec<String>,
 }
 
 /// The running server.
@@ -144,6 +146,12 @@ impl ScriptedServer {
         shared.reset_pending = true;
     }
 
+    /// From now on, requests for the GraphQL operation `name` are accepted
+    /// and never answered.
+    pub(crate) fn stall(&self, name: &str) {
+        self.lock().stalled.push(name.to_owned());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().expect("server lock")
     }
@@ -153,8 +161,9 @@ impl ScriptedServer {
         self.activity.notify_one();
     }
 
-    /// Answers a GraphQL document the way the platform does.
-    fn graphql(&self, body: &[u8]) -> Value {
+    /// Answers a GraphQL document the way the platform does; `None` for a
+    /// stalled operation.
+    fn graphql(&self, body: &[u8]) -> Option<Value> {
         let body: Value = serde_json::from_slice(body).expect("GraphQL JSON body");
         let document = body["query"].as_str().expect("query");
         let name = document
@@ -165,6 +174,10 @@ impl ScriptedServer {
             .to_owned();
         let variables = body["variables"].clone();
         let mut shared = self.lock();
+        if shared.stalled.contains(&name) {
+            shared.operations.push(Operation { name, variables });
+            return None;
+        }
         let data = match name.as_str() {
             "healthCheck" => json!({ "about": { "version": "6.8.10" } }),
             "RegisterConnector" => json!({ "registerConnector": {
@@ -186,7 +199,7 @@ impl ScriptedServer {
             other => panic!("unexpected GraphQL operation {other}"),
         };
         shared.operations.push(Operation { name, variables });
-        json!({ "data": data })
+        Some(json!({ "data": data }))
     }
 }
 
@@ -227,7 +240,12 @@ async fn serve(mut socket: TcpStream, server: &ScriptedServer) {
                 Ok(n) => body.extend_from_slice(&buffer[..n]),
             }
         }
-        let answer = server.graphql(&body).to_string();
+        let Some(answer) = server.graphql(&body) else {
+            // Hold the request until the client goes away.
+            let _ = socket.read(&mut buffer).await;
+            return;
+        };
+        let answer = answer.to_string();
         let response = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
             answer.len()

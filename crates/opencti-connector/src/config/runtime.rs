@@ -164,6 +164,9 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_METRICS_HOST", "connector", "metrics_host", VarKind::String)
         .default("127.0.0.1")
         .help("Address the metrics endpoint binds (0.0.0.0 to expose it outside a container)"),
+    Var::new("CONNECTOR_STOP_GRACE_PERIOD", "connector", "stop_grace_period", VarKind::Duration)
+        .default("PT10S")
+        .help("Not in pycti: longest a stop on SIGTERM or SIGINT may take (ISO 8601): the run in progress gets half of it, closing its work and the last ping the rest; a second signal exits at once"),
     Var::new("CONNECTOR_WORKER_THREADS", "connector", "worker_threads", VarKind::Int)
         .help("Not in pycti: threads of the async runtime; 0 runs everything on one thread (unset: 2, or 0 for stream connectors)"),
 ];
@@ -193,6 +196,10 @@ pub static MQ_VARS: &[Var] = &[
         .default("false")
         .help("Verify the broker's certificate and host name (false: encrypt without verifying, like pycti)"),
 ];
+
+/// Default of `CONNECTOR_STOP_GRACE_PERIOD`: inside the 10 seconds
+/// `docker stop` waits before it kills.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Highest `CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB` accepted (4 GiB).
 const MAX_EVENT_SIZE_MIB_CEILING: u32 = 4096;
@@ -393,6 +400,8 @@ pub struct ConnectorSection {
     /// `CONNECTOR_WORKER_THREADS`: worker threads of the async runtime
     /// (0: the current thread); `None` leaves the choice to the binary.
     pub worker_threads: Option<u16>,
+    /// `CONNECTOR_STOP_GRACE_PERIOD`: how long a stop may take.
+    pub stop_grace: Duration,
 }
 
 /// Validated `mq.*` overrides; `None` keeps the platform's value.
@@ -584,6 +593,12 @@ impl TryFrom<&Settings> for RuntimeConfig {
             start_timestamp: check.get("CONNECTOR_LIVE_STREAM_START_TIMESTAMP"),
             max_event_bytes: usize::try_from(max_event_mib).unwrap_or(usize::MAX) << 20,
         };
+        let stop_grace: Duration = check
+            .get("CONNECTOR_STOP_GRACE_PERIOD")
+            .unwrap_or(DEFAULT_STOP_GRACE);
+        if stop_grace < Duration::from_secs(1) {
+            check.reject("CONNECTOR_STOP_GRACE_PERIOD", "must be at least 1 second");
+        }
         let namespace: String = check.get("CONNECTOR_METRICS_NAMESPACE").unwrap_or_default();
         let subsystem: String = check.get("CONNECTOR_METRICS_SUBSYSTEM").unwrap_or_default();
         let prefix = [namespace, subsystem]
@@ -676,6 +691,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                         port: metrics_port?,
                     },
                     worker_threads,
+                    stop_grace,
                 },
                 mq,
             })

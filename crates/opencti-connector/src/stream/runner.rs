@@ -131,14 +131,24 @@ impl<S: StreamSink> StreamRunner<S> {
             .metrics
             .take()
             .unwrap_or_else(|| Metrics::new(&self.config.connector.metrics.prefix));
+        let stop_grace = self.config.connector.stop_grace;
         let mut options = spec::<S>().session_options(ConnectorType::Stream);
         options.pings = self.pings;
-        let session = PlatformSession::start_with(self.config, options, api, metrics).await?;
+        let session =
+            match PlatformSession::start_with(self.config, options, api, metrics, shutdown.clone())
+                .await
+            {
+                Ok(session) => session,
+                // Stopped before it started: nothing to close.
+                Err(Error::Interrupted) => return Ok(self.sink),
+                Err(error) => return Err(error),
+            };
         let stream_metrics = Arc::new(StreamMetrics::default());
         stream_metrics.register(session.metrics());
         session.metrics().set_state(RunState::Running);
         let runtime = StreamRuntime::new(settings, start, http, session.state().clone(), shutdown)
-            .with_metrics(stream_metrics);
+            .with_metrics(stream_metrics)
+            .with_stop_grace(stop_grace);
         let result = runtime.run(&mut self.sink).await;
         session.close().await;
         result?;

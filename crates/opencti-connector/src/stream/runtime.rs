@@ -147,6 +147,7 @@ pub struct StreamRuntime<St> {
     state: St,
     metrics: Arc<StreamMetrics>,
     shutdown: CancellationToken,
+    stop_grace: Duration,
 }
 
 impl<St: StateStore> StreamRuntime<St> {
@@ -168,7 +169,16 @@ impl<St: StateStore> StreamRuntime<St> {
             state,
             metrics: Arc::default(),
             shutdown,
+            stop_grace: crate::config::runtime::DEFAULT_STOP_GRACE,
         }
+    }
+
+    /// How long a stop may take (`CONNECTOR_STOP_GRACE_PERIOD`): the sink's
+    /// [`StreamSink::on_stop`] gets half of it.
+    #[must_use]
+    pub fn with_stop_grace(mut self, stop_grace: Duration) -> Self {
+        self.stop_grace = stop_grace;
+        self
     }
 
     /// Uses `metrics` instead of private ones (to expose them).
@@ -185,7 +195,8 @@ impl<St: StateStore> StreamRuntime<St> {
 
     /// Runs `sink` until shutdown. The position is written to the state
     /// before returning. Shutdown interrupts [`StreamSink::on_start`] (the
-    /// sink is then not stopped, since it never started).
+    /// sink is then not stopped, since it never started) and leaves
+    /// [`StreamSink::on_stop`] half the stop grace.
     pub async fn run<S: StreamSink>(&self, sink: &mut S) -> Result<(), StreamError> {
         let mut resets = self.state.resets();
         let mut seen = *resets.borrow_and_update();
@@ -231,7 +242,10 @@ impl<St: StateStore> StreamRuntime<St> {
             }
         }
         self.persist(&position, seen);
-        sink.on_stop().await;
+        let limit = self.stop_grace / 2;
+        if tokio::time::timeout(limit, sink.on_stop()).await.is_err() {
+            tracing::warn!("the stream sink did not stop within {limit:?}; leaving it");
+        }
         Ok(())
     }
 
