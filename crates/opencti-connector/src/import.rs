@@ -201,6 +201,7 @@ impl<C: ImportSource> ImportRunner<C> {
                     &session.registration().config.connection,
                     &session.config().mq,
                 )?;
+                crate::tls::warn_if_broker_unverified(&params);
                 let link = BrokerLink::new(params, session.metrics().clone());
                 Some(ConfirmPublisher::new(link, session.metrics().clone()))
             } else {

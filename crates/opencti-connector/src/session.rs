@@ -62,6 +62,8 @@ impl PlatformSession {
     /// ping, with this platform client and metrics registry. `shutdown`
     /// is the process-wide stop signal: it interrupts the start with
     /// [`Error::Interrupted`], and bounds the final ping of [`Self::close`].
+    /// A warning is logged when the platform is reached over `https`
+    /// without verifying its certificate.
     pub(crate) async fn start_with(
         config: RuntimeConfig,
         options: SessionOptions,
@@ -69,6 +71,7 @@ impl PlatformSession {
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
+        crate::tls::warn_if_platform_unverified(&config.opencti);
         let platform = unless_stopped(&shutdown, api.health_check()).await?;
         tracing::info!(
             attributes.version = %platform.version,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use opencti_connector::config::NoConfig;
 use opencti_connector::context::RunContext;
+use opencti_connector::http::testing::capture_logs;
 use opencti_connector::import::{ImportRunner, ImportSource};
 use opencti_connector::metrics::Metrics;
 use opencti_connector::publish::{SendOptions, ValidationMode};
@@ -784,4 +785,51 @@ async fn a_one_shot_run_cut_short_by_a_stop_is_an_error() {
         .unwrap();
     let error = outcome.expect_err("the single run did not complete");
     assert_eq!(error.to_string(), "stopped before the run completed");
+}
+
+/// The log of one run-and-terminate run with no bundle and `extra`
+/// settings. The API client reaches the fake platform whatever
+/// `OPENCTI_URL` says.
+async fn log_of_an_empty_run(platform: &FakePlatform, extra: &[(&str, &str)]) -> String {
+    let (logs, _guard) = capture_logs();
+    let mut settings = vec![("CONNECTOR_RUN_AND_TERMINATE", "true")];
+    settings.extend_from_slice(extra);
+    let runner = quick_runner(scripted(Vec::new()), platform, &settings);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    logs.text()
+}
+
+#[tokio::test]
+async fn unverified_tls_to_the_platform_and_the_broker_is_named_once_at_start() {
+    let (platform, _queue) = platform_and_queue("6.8.10", None).await;
+    let https_platform = ("OPENCTI_URL", "https://opencti.example");
+    let amqps_broker = ("MQ_USE_SSL", "true");
+    let text = log_of_an_empty_run(&platform, &[https_platform, amqps_broker]).await;
+    assert_eq!(
+        text.matches("OPENCTI_SSL_VERIFY is false").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("MQ_USE_SSL_REJECT_UNAUTHORIZED is false")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+
+    let verified = [
+        https_platform,
+        amqps_broker,
+        ("OPENCTI_SSL_VERIFY", "true"),
+        ("MQ_USE_SSL_REJECT_UNAUTHORIZED", "true"),
+    ];
+    let text = log_of_an_empty_run(&platform, &verified).await;
+    assert!(!text.contains("is not verified"), "{text}");
 }
