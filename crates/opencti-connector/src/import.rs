@@ -247,6 +247,9 @@ impl<C: ImportSource> ImportRunner<C> {
             session
                 .state()
                 .update_info(|info| info.next_run_datetime = Some(info_datetime(next)));
+            // The platform learns at once when the run ended (failed or not)
+            // and when the next one comes.
+            session.state().ping_soon();
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(period) => {}

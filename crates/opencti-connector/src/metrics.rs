@@ -5,7 +5,9 @@
 //! `ping_api_total`, `ping_api_errors_total`, `errors_total`,
 //! `client_errors_total`, `state{state=...}`. Ours: `publish_latency_seconds`
 //! (broker confirm latency of a batch), `confirms_pending`,
-//! `publish_retries_total`, `buffering` and `queue_messages_size_mb`.
+//! `publish_retries_total`, `buffering`, `queue_messages_size_mb`,
+//! `run_failures_total` and `last_run_failed` (1 from a failed run until a
+//! run succeeds: a dependency down, the connector retrying on schedule).
 //! Everything is prefixed `<namespace>_<subsystem>_` when configured.
 
 use std::net::SocketAddr;
@@ -60,6 +62,8 @@ struct Inner {
     publish_retries: Counter,
     buffering: Gauge,
     queue_size_mb: Gauge<f64, AtomicU64>,
+    run_failures: Counter,
+    last_run_failed: Gauge,
 }
 
 /// The metrics registry of a connector process. Cheap to clone.
@@ -103,6 +107,8 @@ impl Metrics {
             publish_retries: Counter::default(),
             buffering: Gauge::default(),
             queue_size_mb: Gauge::default(),
+            run_failures: Counter::default(),
+            last_run_failed: Gauge::default(),
         };
         registry.register(
             "bundles_sent",
@@ -156,6 +162,16 @@ impl Metrics {
             "queue_messages_size_mb",
             "Last measured size of the platform queue, MB",
             inner.queue_size_mb.clone(),
+        );
+        registry.register(
+            "run_failures",
+            "Runs that ended in error",
+            inner.run_failures.clone(),
+        );
+        registry.register(
+            "last_run_failed",
+            "1 if the last run ended in error, 0 once a run succeeds",
+            inner.last_run_failed.clone(),
         );
         *inner
             .registry
@@ -290,11 +306,14 @@ impl Metrics {
                 tracing::info!("Connector run started");
             }
             RuntimeEvent::RunFinished { bundles } => {
+                inner.last_run_failed.set(0);
                 self.set_state(RunState::Idle);
                 tracing::info!(attributes.bundles = bundles, "Connector run finished");
             }
             RuntimeEvent::RunFailed { reason } => {
                 inner.errors.inc();
+                inner.run_failures.inc();
+                inner.last_run_failed.set(1);
                 self.set_state(RunState::Idle);
                 tracing::error!(attributes.reason = reason, "Connector run failed");
             }
@@ -318,6 +337,7 @@ impl Metrics {
             "errors" => &inner.errors,
             "client_errors" => &inner.client_errors,
             "publish_retries" => &inner.publish_retries,
+            "run_failures" => &inner.run_failures,
             _ => return None,
         };
         Some(counter.get())

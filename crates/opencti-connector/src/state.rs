@@ -172,6 +172,12 @@ impl StateHandle {
         );
     }
 
+    /// Has the next ping go out within the debounce delay, as for a state
+    /// change (after a run, so that the platform sees its new dates).
+    pub(crate) fn ping_soon(&self) {
+        self.inner.changed.notify_one();
+    }
+
     /// Notified (the counter increases) each time the platform reset or
     /// replaced the state.
     pub fn resets(&self) -> watch::Receiver<u64> {

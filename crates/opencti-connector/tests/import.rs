@@ -163,6 +163,19 @@ async fn poll_until(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Stops a scheduled runner and checks that it ends well, promptly.
+async fn stop_cleanly(
+    shutdown: &CancellationToken,
+    running: tokio::task::JoinHandle<Result<(), opencti_connector::Error>>,
+) {
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("stopped promptly")
+        .unwrap()
+        .expect("a clean stop");
+}
+
 fn quick_runner(
     source: Scripted,
     platform: &FakePlatform,
@@ -435,12 +448,7 @@ async fn shutdown_while_the_broker_is_down_stops_cleanly_without_advancing_state
     // The bundle is stuck: expectations announced, broker unreachable.
     poll_until(|| !platform.calls("addExpectations").is_empty()).await;
     assert_eq!(platform.calls("addExpectations").len(), 1);
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(15), running)
-        .await
-        .expect("stopped promptly")
-        .unwrap()
-        .expect("a clean stop");
+    stop_cleanly(&shutdown, running).await;
     assert_eq!(
         platform.stored_state().as_deref(),
         Some("{\"sent\":41}"),
@@ -476,12 +484,7 @@ async fn a_state_change_reaches_the_platform_long_before_the_next_liveness_ping(
         persisted,
         "the state was not pushed within 3 s (liveness pings are an hour apart here)"
     );
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(15), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, running).await;
 }
 
 #[tokio::test]
@@ -832,4 +835,49 @@ async fn unverified_tls_to_the_platform_and_the_broker_is_named_once_at_start() 
     ];
     let text = log_of_an_empty_run(&platform, &verified).await;
     assert!(!text.contains("is not verified"), "{text}");
+}
+
+#[tokio::test]
+async fn a_failed_scheduled_run_is_reported_at_once_with_its_next_run() {
+    let (platform, _queue) = platform_and_queue("6.8.10", Some("{\"sent\": 7}")).await;
+    let mut source = scripted(Vec::new());
+    source.fail = true;
+    let metrics = Metrics::new("");
+    let runner = quick_runner(source, &platform, &[("CONNECTOR_DURATION_PERIOD", "PT1H")])
+        .with_metrics(metrics.clone())
+        .with_pings(PingSchedule {
+            interval: Duration::from_secs(40),
+            debounce: Duration::from_millis(20),
+        });
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    let scheduled = |ping: &Value| !ping["connectorInfo"]["next_run_datetime"].is_null();
+    poll_until(|| platform.calls("PingConnector").iter().any(scheduled)).await;
+    let pings = platform.calls("PingConnector");
+    let ping = pings
+        .iter()
+        .find(|ping| scheduled(ping))
+        .expect("a ping right after the failed run, long before the next liveness ping");
+    let info = &ping["connectorInfo"];
+    let last =
+        chrono::DateTime::parse_from_rfc3339(info["last_run_datetime"].as_str().unwrap()).unwrap();
+    let next =
+        chrono::DateTime::parse_from_rfc3339(info["next_run_datetime"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        next - last,
+        chrono::Duration::hours(1),
+        "retried on its schedule"
+    );
+    assert_eq!(ping["state"], "{\"sent\":7}", "state untouched");
+    assert_eq!(metrics.counter("run_failures"), Some(1));
+    assert!(
+        metrics
+            .encode()
+            .lines()
+            .any(|line| line == "last_run_failed 1"),
+        "{}",
+        metrics.encode()
+    );
+    assert_eq!(platform.calls("workToProcessed")[0]["inError"], json!(true));
+    stop_cleanly(&shutdown, running).await;
 }
