@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -32,8 +32,11 @@ use super::sse::{DEFAULT_MAX_EVENT_BYTES, SseEvent, SseParser};
 use crate::config::{LiveStreamConfig, OpenctiConfig, PlatformTls};
 use crate::http::{BuildError, ClientOptions, Network};
 
-/// How many id-bearing messages the reader may parse ahead of the sink.
+/// How many id-bearing messages the reader may parse ahead of the sink...
 const READ_AHEAD: usize = 256;
+/// ... and how many bytes they may hold together (a message larger than
+/// this takes the whole budget), so that large events do not pile up.
+const READ_AHEAD_BYTES: usize = 16 << 20;
 
 /// Delays of the reconnection loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +235,7 @@ impl StreamSettings {
 /// reconnects by itself. Dropping the reader closes the connection.
 #[derive(Debug)]
 pub struct StreamReader {
-    messages: mpsc::Receiver<SseEvent>,
+    messages: mpsc::Receiver<(SseEvent, OwnedSemaphorePermit)>,
     task: JoinHandle<()>,
 }
 
@@ -248,6 +251,7 @@ impl StreamReader {
         metrics: Arc<StreamMetrics>,
     ) -> Self {
         let (sender, messages) = mpsc::channel(READ_AHEAD);
+        let read_ahead = Arc::new(Semaphore::new(READ_AHEAD_BYTES));
         let connection = Connection {
             url: settings.url(position),
             last_event_id: position.last_event_id().map(str::to_owned),
@@ -256,6 +260,7 @@ impl StreamReader {
             http,
             metrics,
             sender,
+            read_ahead,
         };
         Self {
             messages,
@@ -270,7 +275,8 @@ impl StreamReader {
 
     /// The next message that carries an id, in stream order. Cancel-safe.
     pub async fn next(&mut self) -> Option<SseEvent> {
-        self.messages.recv().await
+        // The message's bytes leave the read-ahead budget.
+        self.messages.recv().await.map(|(message, _permit)| message)
     }
 }
 
@@ -299,7 +305,8 @@ struct Connection {
     last_event_id: Option<String>,
     parser: SseParser,
     metrics: Arc<StreamMetrics>,
-    sender: mpsc::Sender<SseEvent>,
+    sender: mpsc::Sender<(SseEvent, OwnedSemaphorePermit)>,
+    read_ahead: Arc<Semaphore>,
 }
 
 impl Connection {
@@ -445,7 +452,15 @@ impl Connection {
                 };
                 self.last_event_id = Some(id.clone());
                 got_id = true;
-                if self.sender.send(message).await.is_err() {
+                let size = message.data.len() + id.len() + message.event.len();
+                let permits = u32::try_from(size.min(READ_AHEAD_BYTES)).unwrap_or(u32::MAX);
+                let Ok(permit) = Arc::clone(&self.read_ahead)
+                    .acquire_many_owned(permits)
+                    .await
+                else {
+                    return (Ended::Closed, delivered);
+                };
+                if self.sender.send((message, permit)).await.is_err() {
                     return (Ended::Closed, delivered);
                 }
             }
@@ -516,6 +531,48 @@ mod tests {
         assert_eq!(headers["last-event-id"], "0-0");
         assert!(settings.headers(None).get("last-event-id").is_none());
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn large_messages_are_not_read_far_ahead_of_the_sink() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let data = "x".repeat(6 << 20);
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+                .await;
+            for n in 0..10 {
+                let event = format!("id: {n}-0\nevent: create\ndata: {data}\n\n");
+                if socket.write_all(event.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        });
+        let settings = StreamSettings::new(&format!("http://{address}"), "t", None).unwrap();
+        let mut reader = StreamReader::spawn(
+            settings,
+            reqwest::Client::new(),
+            &position("0-0", RecoverUntil::Disabled),
+            Arc::default(),
+        );
+        // Time enough to read all 60 MiB if nothing held the reader back.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mut queued = 0;
+        while reader.messages.try_recv().is_ok() {
+            queued += 1;
+        }
+        // 16 MiB of read-ahead holds two of them.
+        assert!(
+            (1..=2).contains(&queued),
+            "{queued} messages of 6 MiB read ahead"
+        );
     }
 
     #[test]
