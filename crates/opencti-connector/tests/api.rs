@@ -222,3 +222,32 @@ async fn queue_details_and_generic_queries() {
         .unwrap();
     assert_eq!(found, json!({ "stixCoreObjects": { "edges": [] } }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_platform_that_never_answers_a_call_fails_it_within_a_minute() {
+    let server = crate::stream_server::ScriptedServer::start(Vec::new()).await;
+    server.stall("PingConnector");
+    let client = ApiClient::build(
+        &server.url().parse().unwrap(),
+        &Secret::new("token"),
+        &[],
+        &PlatformTls::Verify,
+        RetryPolicy::none(),
+    )
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    let info = ConnectorInfo::default();
+    let ping = client.ping("c", "null", &info);
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(3600), ping)
+        .await
+        .expect("the call gave up");
+    assert!(
+        matches!(outcome, Err(ApiError::Transport { .. })),
+        "{outcome:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(60) && waited < std::time::Duration::from_secs(61),
+        "{waited:?}"
+    );
+}

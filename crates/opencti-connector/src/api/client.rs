@@ -81,6 +81,12 @@ impl std::fmt::Debug for ApiClient {
 /// The runtime's name in its user agent (`opencti-connector-rs/<version>`).
 const USER_AGENT_NAME: &str = "opencti-connector-rs";
 
+/// Longest wait for the answer to one platform call, retries apart, other
+/// than a bundle push or a file upload (which carry data and keep the
+/// client's 300 s): the platform answers these in well under a second, so
+/// a minute of silence means it hangs, and the call is tried again or fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl ApiClient {
     /// A client for the platform at `config.url`, through the configured
     /// proxies and trusting the configured extra CAs.
@@ -203,12 +209,19 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let operation = operation_name(document);
         let body = json!({ "query": document, "variables": variables });
+        let carries_data = document == documents::STIX_BUNDLE_PUSH;
         let data = self
             .with_retries(&operation, || {
-                self.inner
+                let request = self
+                    .inner
                     .http
                     .post(self.inner.endpoint.clone())
-                    .json(&body)
+                    .json(&body);
+                if carries_data {
+                    request
+                } else {
+                    request.timeout(CALL_TIMEOUT)
+                }
             })
             .await?;
         serde_json::from_value(data).map_err(|error| ApiError::Decode {
