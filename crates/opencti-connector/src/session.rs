@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiClient, RegisterInput, Registration};
+use crate::api::{ApiClient, ApiError, PlatformVersion, RegisterInput, Registration};
 use crate::config::{ConnectorType, RuntimeConfig};
 use crate::error::Error;
+use crate::http::{RetryClass, StartupFailure, StartupRetry, retry_startup};
 use crate::metrics::{Metrics, RunState};
 use crate::state::{PingSchedule, Pinger, StateHandle};
 
@@ -72,7 +74,7 @@ impl PlatformSession {
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
         crate::tls::warn_if_platform_unverified(&config.opencti);
-        let platform = unless_stopped(&shutdown, api.health_check()).await?;
+        let platform = wait_for_platform(&api, &shutdown).await?;
         tracing::info!(
             attributes.version = %platform.version,
             "Connected to the OpenCTI platform"
@@ -178,6 +180,42 @@ impl PlatformSession {
 }
 
 /// `call`, unless a stop is requested first.
+/// Waits until the platform answers: a container started before its
+/// platform (or while it restarts) waits here, logging each attempt,
+/// instead of exiting and being restarted in a loop. A refusal (bad token,
+/// wrong URL path) fails at once.
+async fn wait_for_platform(
+    api: &ApiClient,
+    shutdown: &CancellationToken,
+) -> Result<PlatformVersion, Error> {
+    let policy = StartupRetry {
+        attempts: u32::MAX,
+        first_delay: Duration::from_secs(2),
+        max_delay: Duration::from_secs(60),
+        max_server_delay: Duration::from_secs(60),
+    };
+    let reached = retry_startup(
+        &policy,
+        shutdown,
+        "the OpenCTI platform",
+        || api.health_check(),
+        |error: &ApiError| match error {
+            ApiError::Transport { .. } => RetryClass::TRANSIENT,
+            ApiError::Http { status, .. } if *status == 429 || *status >= 500 => {
+                RetryClass::TRANSIENT
+            }
+            _ => RetryClass::Permanent,
+        },
+    )
+    .await;
+    reached.map_err(|failure| match failure {
+        StartupFailure::Refused(error) | StartupFailure::Exhausted { last: error, .. } => {
+            Error::Api(error)
+        }
+        StartupFailure::Cancelled { .. } => Error::Interrupted,
+    })
+}
+
 async fn unless_stopped<T>(
     shutdown: &CancellationToken,
     call: impl std::future::Future<Output = Result<T, crate::api::ApiError>>,

@@ -186,6 +186,34 @@ fn quick_runner(
         .with_buffering_delays(Duration::from_millis(20), Duration::ZERO)
 }
 
+/// A connector started before its platform waits for it (logging each
+/// attempt) instead of exiting, so a container does not crash-loop.
+#[tokio::test]
+async fn a_connector_started_before_its_platform_waits_for_it() {
+    let (platform, queue) = platform_and_queue("6.8.10", None).await;
+    platform.refuse_health_checks(1);
+    let (logs, _guard) = capture_logs();
+    let runner = quick_runner(
+        scripted(vec![four_object_bundle()]),
+        &platform,
+        &[("CONNECTOR_RUN_AND_TERMINATE", "true")],
+    );
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the run finished in time")
+    .expect("the platform came up and the run succeeded");
+    assert_eq!(platform.calls("healthCheck").len(), 2);
+    assert_eq!(queue.consume(4, Duration::from_secs(10)).await.len(), 4);
+    assert!(
+        logs.text().contains("the OpenCTI platform not ready"),
+        "{}",
+        logs.text()
+    );
+}
+
 #[tokio::test]
 async fn a_run_publishes_the_split_bundle_with_pycti_envelopes() {
     for (version, has_no_split) in [("6.8.10", false), ("7.261026.0", true)] {

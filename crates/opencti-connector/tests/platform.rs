@@ -36,6 +36,8 @@ struct Shared {
     /// Requests are recorded and left unanswered, as by a platform that
     /// hangs.
     stalled: bool,
+    /// Health checks answered 503 before the platform is up.
+    health_checks_refused: usize,
 }
 
 pub(crate) struct FakePlatform {
@@ -155,6 +157,10 @@ impl FakePlatform {
                 if shared.stalled {
                     return ResponseTemplate::new(200).set_delay(Duration::from_secs(3600));
                 }
+                if operation == "healthCheck" && shared.health_checks_refused > 0 {
+                    shared.health_checks_refused -= 1;
+                    return ResponseTemplate::new(503).set_body_string("starting");
+                }
                 let data = match operation.as_str() {
                     "healthCheck" => json!({ "about": { "version": version } }),
                     "RegisterConnector" => json!({ "registerConnector": {
@@ -198,6 +204,12 @@ impl FakePlatform {
     /// From now on, every request is left unanswered (and changes nothing).
     pub(crate) fn stall(&self) {
         self.shared.lock().unwrap().stalled = true;
+    }
+
+    /// The next `count` health checks are answered 503, as by a platform
+    /// still starting.
+    pub(crate) fn refuse_health_checks(&self, count: usize) {
+        self.shared.lock().unwrap().health_checks_refused = count;
     }
 
     /// Sizes (bytes) `GetConnector` reports, in order; the last repeats.
