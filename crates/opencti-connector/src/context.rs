@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use opencti_stix::StixObject;
+use opencti_stix::split::CompactBundle;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -12,15 +14,17 @@ use crate::api::{ApiClient, RetryPolicy, WorkError};
 use crate::config::{PlatformTls, Secret};
 use crate::error::SendError;
 use crate::metrics::Metrics;
-use crate::publish::{BundleSender, PreparedSend, SendOptions, SendReport};
+use crate::publish::{BundleSender, OutgoingBundle, PreparedSend, SendOptions, SendReport};
 use crate::schedule::Buffering;
 use crate::state::{State, StateHandle};
 use crate::work::RunWork;
 
 /// The context of one run.
 ///
-/// Send bundles with [`RunContext::send_bundle`]; it returns only once the
-/// broker confirmed every message, so advance the state *after* it:
+/// Send bundles with [`RunContext::send_bundle`] (a typed
+/// [`opencti_stix::Bundle`], a JSON [`Value`] or JSON text); it returns
+/// only once the broker confirmed every message, so advance the state
+/// *after* it:
 ///
 /// ```no_run
 /// # async fn demo(ctx: &opencti_connector::context::RunContext, bundle: serde_json::Value) -> Result<(), opencti_connector::SendError> {
@@ -264,21 +268,33 @@ impl RunContext {
     /// Splits `bundle`, announces the expectations on the run's work,
     /// publishes every message and waits for every broker confirm. Pauses
     /// first if the platform is buffering.
-    pub async fn send_bundle(&self, bundle: Value) -> Result<SendReport, SendError> {
+    ///
+    /// The bundle is a typed [`opencti_stix::Bundle`], a JSON [`Value`] or
+    /// JSON text (`String`); the send holds it once, compactly (its
+    /// objects' JSON text and references, read object by object while the
+    /// input is dropped), and writes each message only when the publishing
+    /// window has room for it. For sources too large to hold even so, see
+    /// [`RunContext::bundle_stream`].
+    pub async fn send_bundle(
+        &self,
+        bundle: impl Into<OutgoingBundle>,
+    ) -> Result<SendReport, SendError> {
         self.send_bundle_with(bundle, &SendOptions::default()).await
     }
 
     /// [`RunContext::send_bundle`] with options.
     pub async fn send_bundle_with(
         &self,
-        bundle: Value,
+        bundle: impl Into<OutgoingBundle>,
         options: &SendOptions,
     ) -> Result<SendReport, SendError> {
+        let bundle = bundle.into();
         if self.shutdown.is_cancelled() {
             return Err(SendError::Cancelled);
         }
         let report = match &self.backend {
             Backend::Recorder(recorded) => {
+                let bundle = bundle.into_value()?;
                 recorded
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -314,17 +330,22 @@ impl RunContext {
     }
 
     /// The first half of [`RunContext::send_bundle`]: pauses if the
-    /// platform is buffering, then splits and encodes `bundle`;
+    /// platform is buffering, then reads and splits `bundle`;
     /// [`RunContext::send_prepared`] announces its messages on the run's
-    /// work and publishes them. A connector sending several bundles at once
-    /// prepares the next one while earlier ones are being confirmed, so the
-    /// broker never waits for the splitting.
-    pub async fn prepare_bundle(&self, bundle: Value) -> Result<PreparedBundle, SendError> {
+    /// work, writes and publishes them. A connector sending several bundles
+    /// at once prepares the next one while earlier ones are being
+    /// confirmed, so the broker never waits for the splitting.
+    pub async fn prepare_bundle(
+        &self,
+        bundle: impl Into<OutgoingBundle>,
+    ) -> Result<PreparedBundle, SendError> {
         if self.shutdown.is_cancelled() {
             return Err(SendError::Cancelled);
         }
         match &self.backend {
-            Backend::Recorder(_) => Ok(PreparedBundle(PreparedInner::Recorded(Box::new(bundle)))),
+            Backend::Recorder(_) => Ok(PreparedBundle(PreparedInner::Recorded(Box::new(
+                bundle.into().into_value()?,
+            )))),
             Backend::Live {
                 sender,
                 work,
@@ -364,6 +385,32 @@ impl RunContext {
         };
         self.bundles_sent.fetch_add(1, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// A sender that objects are streamed into, for sources too large to
+    /// hold as one bundle: see [`BundleStream`]. Splits every 10,000
+    /// objects.
+    pub fn bundle_stream(&self) -> BundleStream<'_> {
+        self.bundle_stream_with(SendOptions::default(), BundleStream::DEFAULT_CHUNK)
+    }
+
+    /// [`RunContext::bundle_stream`] with options, splitting every
+    /// `chunk_objects` objects.
+    pub fn bundle_stream_with(
+        &self,
+        options: SendOptions,
+        chunk_objects: usize,
+    ) -> BundleStream<'_> {
+        let id = format!("bundle--{}", uuid::Uuid::new_v4());
+        BundleStream {
+            ctx: self,
+            options,
+            chunk_objects: chunk_objects.max(1),
+            chunk: CompactBundle::with_id(id.as_str()),
+            id,
+            publishing: None,
+            report: SendReport::default(),
+        }
     }
 
     /// Waits while the platform's queue is over the threshold (call it
@@ -431,6 +478,161 @@ impl RunContext {
     }
 }
 
+/// A sender that a run streams objects into: every `chunk` objects (10,000
+/// unless set) it splits what it holds as one bundle, announces it on the
+/// run's work and publishes it, while the run goes on pushing the next
+/// objects. Memory stays that of two chunks (one being published, one
+/// being filled) whatever the number of objects; [`BundleStream::finish`]
+/// sends the rest and returns once every message is confirmed, so advance
+/// the state after it.
+///
+/// The trade-off: pycti's order (an object after the objects it
+/// references) holds within a chunk only. Across chunks the order is the
+/// push order, each chunk confirmed before the next is published, so push
+/// the objects others refer to (authors, markings, the targets of
+/// relationships) first, or in the same chunk. A reference to an object in
+/// another chunk is sent as it is; with
+/// [`SendOptions::cleanup_inconsistent_bundle`] it is dropped, as a
+/// reference to an object outside the bundle.
+///
+/// ```no_run
+/// # async fn demo(ctx: &opencti_connector::RunContext, objects: Vec<opencti_stix::StixObject>) -> Result<(), opencti_connector::SendError> {
+/// let mut stream = ctx.bundle_stream();
+/// for object in &objects {
+///     stream.push(object).await?;
+/// }
+/// stream.finish().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct BundleStream<'c> {
+    ctx: &'c RunContext,
+    options: SendOptions,
+    chunk_objects: usize,
+    id: String,
+    chunk: CompactBundle,
+    /// The previous chunk, being published.
+    publishing: Option<AbortOnDrop<Result<SendReport, SendError>>>,
+    report: SendReport,
+}
+
+impl BundleStream<'_> {
+    /// Objects per chunk unless set otherwise: a chunk of typical objects
+    /// holds a few megabytes.
+    pub const DEFAULT_CHUNK: usize = 10_000;
+
+    /// Adds a typed object.
+    ///
+    /// # Errors
+    ///
+    /// When the object has no id, or a chunk cannot be sent (see
+    /// [`RunContext::send_bundle`]).
+    pub async fn push(&mut self, object: &StixObject) -> Result<(), SendError> {
+        let pushed = self.chunk.push_object(object);
+        self.pushed(pushed).await
+    }
+
+    /// Adds an object given as a JSON value.
+    ///
+    /// # Errors
+    ///
+    /// As [`BundleStream::push`], and when it is not an object.
+    pub async fn push_value(&mut self, object: &Value) -> Result<(), SendError> {
+        let pushed = self.chunk.push_value(object);
+        self.pushed(pushed).await
+    }
+
+    /// Adds an object given as JSON text.
+    ///
+    /// # Errors
+    ///
+    /// As [`BundleStream::push_value`], and when it is not JSON.
+    pub async fn push_json(&mut self, object: &str) -> Result<(), SendError> {
+        let pushed = self.chunk.push_json(object);
+        self.pushed(pushed).await
+    }
+
+    async fn pushed(
+        &mut self,
+        pushed: Result<(), opencti_stix::split::SplitError>,
+    ) -> Result<(), SendError> {
+        pushed.map_err(|error| SendError::InvalidBundle {
+            reason: error.to_string(),
+        })?;
+        if self.chunk.len() >= self.chunk_objects {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is held, waiting only for the previous chunk's confirms.
+    async fn flush(&mut self) -> Result<(), SendError> {
+        let chunk = std::mem::replace(&mut self.chunk, CompactBundle::with_id(self.id.as_str()));
+        let ctx = self.ctx;
+        let Backend::Live {
+            sender,
+            work,
+            buffering,
+        } = &ctx.backend
+        else {
+            let report = ctx.send_bundle_with(chunk, &self.options).await?;
+            self.report = self.report.and(report);
+            return Ok(());
+        };
+        if ctx.shutdown.is_cancelled() {
+            return Err(SendError::Cancelled);
+        }
+        let work_id = ctx.work_after_buffering(work, buffering).await?;
+        // Split while the previous chunk is being confirmed.
+        let prepared = sender.prepare(chunk, work_id, &self.options).await?;
+        self.wait_for_publishing().await?;
+        let (sender, shutdown) = (sender.clone(), ctx.shutdown.clone());
+        self.publishing = Some(AbortOnDrop(tokio::spawn(async move {
+            sender.publish_prepared(prepared, &shutdown).await
+        })));
+        ctx.bundles_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn wait_for_publishing(&mut self) -> Result<(), SendError> {
+        if let Some(mut publishing) = self.publishing.take() {
+            let report = (&mut publishing.0).await.map_err(|error| {
+                if error.is_panic() {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+                SendError::Cancelled
+            })??;
+            self.report = self.report.and(report);
+        }
+        Ok(())
+    }
+
+    /// Sends the objects still held and waits until every message of the
+    /// stream is confirmed.
+    ///
+    /// # Errors
+    ///
+    /// As [`RunContext::send_bundle`].
+    pub async fn finish(mut self) -> Result<SendReport, SendError> {
+        if !self.chunk.is_empty() {
+            self.flush().await?;
+        }
+        self.wait_for_publishing().await?;
+        Ok(self.report)
+    }
+}
+
+/// A task aborted when its handle is dropped (a stream dropped mid-way
+/// stops publishing).
+#[derive(Debug)]
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A receiver of the state's resets and the reset count it has seen.
 fn watch_resets(state: &StateHandle) -> (watch::Receiver<u64>, u64) {
     let mut resets = state.resets();
@@ -448,6 +650,31 @@ mod tests {
             Value::Object(map) => map,
             _ => unreachable!("test values are objects"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_stream_sends_its_objects_a_chunk_at_a_time() {
+        let (ctx, probe) = RunContext::for_test(None);
+        let mut stream = ctx.bundle_stream_with(SendOptions::default(), 10);
+        for index in 0..25 {
+            let object = json!({"type": "note", "id": format!("note--{index}")});
+            stream.push_value(&object).await.unwrap();
+        }
+        assert_eq!(probe.bundles().len(), 2, "two full chunks went out");
+        stream.finish().await.unwrap();
+        let bundles = probe.bundles();
+        let sizes: Vec<usize> = bundles
+            .iter()
+            .map(|bundle| bundle["objects"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [10, 10, 5]);
+        assert_eq!(bundles[2]["objects"][4]["id"], "note--24");
+        assert_eq!(
+            bundles[0]["id"], bundles[2]["id"],
+            "one bundle id per stream"
+        );
+        let refused = ctx.bundle_stream().push_json("[1]").await;
+        assert!(matches!(refused, Err(SendError::InvalidBundle { .. })));
     }
 
     #[test]

@@ -25,6 +25,41 @@ enum ScriptError {
     Broken,
 }
 
+/// Streams `count` objects (`chunk` per split) into the run's sends.
+struct Streamed {
+    count: usize,
+    chunk: usize,
+}
+
+impl Connector for Streamed {
+    type Config = NoConfig;
+    type Error = SendError;
+    const NAME: &'static str = "opencti-streamed";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = "Streams objects into its sends";
+
+    fn from_config(_: NoConfig) -> Result<Self, SendError> {
+        Ok(Self { count: 0, chunk: 1 })
+    }
+}
+
+impl ImportSource for Streamed {
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, SendError> {
+        let mut stream = ctx.bundle_stream_with(SendOptions::default(), self.chunk);
+        let author = json!({"type": "identity", "spec_version": "2.1", "id": IDENTITY, "name": "ACME", "identity_class": "organization"});
+        stream.push_value(&author).await?;
+        for index in 1..self.count {
+            let note = json!({"type": "note", "spec_version": "2.1",
+                "id": format!("note--00000000-0000-4000-8000-{index:012}"),
+                "content": "streamed", "created_by_ref": IDENTITY});
+            stream.push_json(&note.to_string()).await?;
+        }
+        let report = stream.finish().await?;
+        assert_eq!(report.messages, self.count);
+        Ok(format!("{} objects streamed", self.count))
+    }
+}
+
 /// Sends its bundles, recording progress in the state after each, then
 /// fails if asked, or waits for shutdown if asked. With `prepare_ahead`,
 /// prepares every bundle first and publishes them last to first, except
@@ -174,6 +209,26 @@ async fn stop_cleanly(
         .expect("stopped promptly")
         .unwrap()
         .expect("a clean stop");
+}
+
+/// A platform whose registration names a broker that is gone (a closed
+/// port), and that port.
+async fn platform_without_broker(stored_state: Option<&str>) -> (FakePlatform, u16) {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let platform = FakePlatform::start(
+        "6.8.10",
+        BrokerTarget {
+            port: closed_port,
+            exchange: "nowhere".to_owned(),
+            routing_key: "nowhere".to_owned(),
+        },
+        stored_state,
+    )
+    .await;
+    (platform, closed_port)
 }
 
 fn quick_runner(
@@ -452,20 +507,7 @@ async fn buffering_pauses_a_run_between_bundles() {
 
 #[tokio::test]
 async fn shutdown_while_the_broker_is_down_stops_cleanly_without_advancing_state() {
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let platform = FakePlatform::start(
-        "6.8.10",
-        BrokerTarget {
-            port: closed_port,
-            exchange: "nowhere".to_owned(),
-            routing_key: "nowhere".to_owned(),
-        },
-        Some("{\"sent\": 41}"),
-    )
-    .await;
+    let (platform, _) = platform_without_broker(Some("{\"sent\": 41}")).await;
     let runner = quick_runner(
         scripted(vec![single(1)]),
         &platform,
@@ -485,6 +527,81 @@ async fn shutdown_while_the_broker_is_down_stops_cleanly_without_advancing_state
     let processed = platform.calls("workToProcessed");
     assert_eq!(processed.len(), 1);
     assert_eq!(processed[0]["inError"], json!(true));
+}
+
+#[tokio::test]
+async fn streamed_objects_are_split_and_published_a_chunk_at_a_time() {
+    let (platform, queue) = platform_and_queue("6.8.10", None).await;
+    let runner = ImportRunner::new(
+        Streamed {
+            count: 2_500,
+            chunk: 1_000,
+        },
+        platform.runtime_config(&[("CONNECTOR_RUN_AND_TERMINATE", "true")]),
+    )
+    .with_api(platform.api())
+    .with_buffering_delays(Duration::from_millis(20), Duration::ZERO);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let expectations: Vec<u64> = platform
+        .calls("addExpectations")
+        .iter()
+        .map(|call| call["expectations"].as_u64().unwrap())
+        .collect();
+    assert_eq!(expectations, [1_000, 1_000, 500]);
+    let received = queue.consume(2_500, Duration::from_secs(20)).await;
+    assert_eq!(received.len(), 2_500);
+    // The author leads its chunk: the notes of that chunk depend on it.
+    let first: Value = serde_json::from_slice(&received[0].body).unwrap();
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(first["content"].as_str().unwrap())
+        .unwrap();
+    let first_bundle: Value = serde_json::from_slice(&content).unwrap();
+    assert_eq!(first_bundle["objects"][0]["id"], IDENTITY);
+}
+
+#[tokio::test]
+async fn a_broker_gone_for_good_fails_the_run_after_the_outage_bound() {
+    let (platform, closed_port) = platform_without_broker(Some("{\"sent\": 41}")).await;
+    let runner = quick_runner(
+        scripted(vec![single(1)]),
+        &platform,
+        &[
+            ("CONNECTOR_RUN_AND_TERMINATE", "true"),
+            ("MQ_OUTAGE_TIMEOUT", "PT2S"),
+        ],
+    );
+    // Before the bound, the run went on retrying forever, its work "in
+    // progress" and its pings healthy.
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        runner.run(CancellationToken::new()),
+    )
+    .await
+    .expect("the run ends once the broker stayed away past MQ_OUTAGE_TIMEOUT");
+    assert!(
+        outcome.is_err(),
+        "a failed single run makes the process fail"
+    );
+    let processed = platform.calls("workToProcessed");
+    assert_eq!(processed.len(), 1);
+    assert_eq!(processed[0]["inError"], json!(true));
+    let message = processed[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("127.0.0.1:{closed_port}"))
+            && message.contains("MQ_OUTAGE_TIMEOUT"),
+        "{message}"
+    );
+    assert_eq!(
+        platform.stored_state().as_deref(),
+        Some("{\"sent\":41}"),
+        "state untouched"
+    );
 }
 
 #[tokio::test]

@@ -21,11 +21,13 @@ macro_rules! test_sink_identity {
 mod amqp;
 mod api;
 mod broker;
+mod broker_outage;
 mod broker_tls;
 mod config;
 mod import;
 mod network;
 mod platform;
+mod private_broker;
 mod stream_runner;
 mod stream_runtime;
 mod stream_server;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use opencti_stix::split::{SplitOptions, split_bundle, split_bundle_str};
+use opencti_stix::split::{CompactBundle, SplitOptions, split_bundle, split_bundle_str};
 use serde_json::{Value, json};
 
 fn split_dir() -> PathBuf {
@@ -218,4 +218,91 @@ fn a_reentered_object_sees_the_refs_kept_so_far() {
             ("report--x".to_owned(), 6, json!(["note--y", "note--w"])),
         ]
     );
+}
+
+/// The parts of the compact bundle's plan, from each form of the input.
+fn planned_parts(bundle: CompactBundle) -> (Vec<Value>, usize) {
+    let plan = bundle.split(&SplitOptions::default()).expect("splits");
+    (plan.parts().collect(), plan.incompatible())
+}
+
+#[test]
+fn text_values_typed_bundles_and_pushed_objects_split_alike() {
+    let input = read("misp_event_report.input.json");
+    let value: Value = serde_json::from_str(&input).expect("json");
+    let expected = planned_parts(CompactBundle::from_json(input.clone()).expect("text"));
+    assert_eq!(
+        planned_parts(CompactBundle::from_value(value.clone()).expect("value")),
+        expected
+    );
+    let typed = opencti_stix::Bundle::from_value(value.clone()).expect("typed");
+    assert_eq!(
+        planned_parts(CompactBundle::from_bundle(typed).expect("typed")),
+        expected
+    );
+    let mut pushed = CompactBundle::with_id(value["id"].as_str().expect("id"));
+    for object in value["objects"].as_array().expect("objects") {
+        pushed.push_json(&object.to_string()).expect("object");
+    }
+    assert_eq!(planned_parts(pushed), expected);
+    let eager = split_bundle_str(&input, &SplitOptions::default()).expect("splits");
+    assert_eq!((eager.bundles, eager.incompatible_items.len()), expected);
+}
+
+#[test]
+fn a_compact_bundle_keeps_the_text_it_was_given() {
+    let text = "{\"objects\": [ {\"type\":  \"note\", \"id\": \"note--1\"} ], \"id\": \"bundle--t\", \"x_extra\": [1]}";
+    let bundle = CompactBundle::from_json(text).expect("bundle");
+    assert_eq!(bundle.len(), 1);
+    assert_eq!(bundle.id(), Some("bundle--t"));
+    assert_eq!(
+        bundle.object_text(0),
+        "{\"type\":  \"note\", \"id\": \"note--1\"}"
+    );
+    // The whole bundle comes back with its properties in their order.
+    let keys: Vec<String> = bundle
+        .to_value()
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["objects", "id", "x_extra"]);
+}
+
+#[test]
+fn bundle_problems_are_reported_in_the_order_of_a_parsed_bundle() {
+    let cases = [
+        ("[1, 2", "File data is not a valid JSON"),
+        (
+            "[1, 2]",
+            "File data is not a valid bundle: the bundle is not a JSON object",
+        ),
+        (
+            "{\"id\": 1, \"objects\": [{\"id\": 2}]}",
+            "File data is not a valid bundle: `id` is not a string",
+        ),
+        (
+            "{\"objects\": [{\"type\": \"note\"}, 3], \"id\": \"bundle--1\"}",
+            "File data is not a valid bundle: objects[0] (no id): `id` is missing",
+        ),
+        (
+            "{\"objects\": {\"id\": \"x\"}}",
+            "File data is not a valid bundle: `objects` is not a list",
+        ),
+        (
+            "{\"objects\": [{\"type\": \"note\"}], \"id\": \"bundle--1\"",
+            "File data is not a valid JSON",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = CompactBundle::from_json(text).expect_err(text).to_string();
+        assert!(error.starts_with(expected), "{text}: {error}");
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            let from_value = CompactBundle::from_value(value)
+                .expect_err(text)
+                .to_string();
+            assert_eq!(from_value, error, "{text}");
+        }
+    }
 }

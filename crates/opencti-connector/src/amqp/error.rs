@@ -27,6 +27,21 @@ pub enum AmqpError {
         /// Why.
         reason: String,
     },
+    /// The broker made no progress (unreachable, refusing messages, or not
+    /// confirming them) for longer than `MQ_OUTAGE_TIMEOUT`: the send
+    /// fails, so the run fails and is retried on the connector's schedule.
+    #[error(
+        "the broker at {address} made no progress for {} s: {reason} (MQ_OUTAGE_TIMEOUT bounds this wait)",
+        waited.as_secs()
+    )]
+    Unavailable {
+        /// `host:port`.
+        address: String,
+        /// The bound that was reached.
+        waited: std::time::Duration,
+        /// The last failure seen.
+        reason: String,
+    },
     /// Shutdown was requested before every message was confirmed; the
     /// unconfirmed ones may or may not have reached the queue.
     #[error("publishing interrupted by shutdown ({unconfirmed} messages unconfirmed)")]

@@ -14,6 +14,7 @@ use lapin::{Channel, Connection, ConnectionProperties};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AmqpError;
@@ -74,11 +75,15 @@ impl BrokerLink {
         &self.params
     }
 
-    /// A live confirm channel, connecting (and retrying forever with
-    /// backoff) if needed. Fails only on shutdown or unusable TLS material.
+    /// A live confirm channel, connecting (and retrying with backoff) if
+    /// needed. Fails on shutdown, on unusable TLS material or a refused TLS
+    /// handshake (retrying cannot fix those), and with
+    /// [`AmqpError::Unavailable`] when `deadline` passes without a
+    /// connection.
     pub(crate) async fn channel(
         &self,
         shutdown: &CancellationToken,
+        deadline: Instant,
     ) -> Result<LiveChannel, AmqpError> {
         let mut live = self.live.lock().await;
         if let Some(current) = live.as_ref()
@@ -99,9 +104,17 @@ impl BrokerLink {
             .without_max_times()
             .with_jitter()
             .build();
+        let unavailable = |reason: String| AmqpError::Unavailable {
+            address: self.params.address(),
+            waited: self.params.outage_timeout,
+            reason,
+        };
         loop {
             let attempt = tokio::select! {
                 () = shutdown.cancelled() => return Err(AmqpError::Cancelled { unconfirmed: 0 }),
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(unavailable("still connecting".to_owned()));
+                }
                 attempt = self.connect() => attempt,
             };
             match attempt {
@@ -126,8 +139,12 @@ impl BrokerLink {
                 }
                 Err(error) => {
                     let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                    let reason = error.to_string();
+                    if Instant::now() + delay >= deadline {
+                        return Err(unavailable(reason));
+                    }
                     self.metrics.emit(RuntimeEvent::BrokerUnreachable {
-                        reason: &error.to_string(),
+                        reason: &reason,
                         delay,
                     });
                     tokio::select! {
@@ -450,7 +467,10 @@ mod tests {
         for (tls, expected) in cases {
             let outcome = tokio::time::timeout(
                 Duration::from_secs(5),
-                link(tls).channel(&CancellationToken::new()),
+                link(tls).channel(
+                    &CancellationToken::new(),
+                    Instant::now() + Duration::from_secs(60),
+                ),
             )
             .await
             .expect("reported, not retried");

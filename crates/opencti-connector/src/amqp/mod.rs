@@ -9,5 +9,5 @@ mod publisher;
 
 pub use error::AmqpError;
 pub use link::BrokerLink;
-pub use params::{BrokerParams, BrokerTls};
+pub use params::{BrokerParams, BrokerTls, DEFAULT_OUTAGE_TIMEOUT};
 pub use publisher::{ConfirmPublisher, OutgoingMessage};

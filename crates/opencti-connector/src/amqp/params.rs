@@ -1,6 +1,7 @@
 //! Broker connection parameters: the platform's, with `MQ_*` overrides.
 
 use std::fmt;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -50,7 +51,15 @@ pub struct BrokerParams {
     pub pass: Secret,
     /// TLS, if `amqps`.
     pub tls: Option<BrokerTls>,
+    /// How long a publish waits on a broker that makes no progress before
+    /// it fails (`MQ_OUTAGE_TIMEOUT`).
+    pub outage_timeout: Duration,
 }
+
+/// `MQ_OUTAGE_TIMEOUT`'s default: long enough for a broker restart or a
+/// fail-over, short enough that a connector whose broker is gone reports
+/// its run in error instead of looking busy.
+pub const DEFAULT_OUTAGE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl BrokerParams {
     /// Plain AMQP parameters.
@@ -68,6 +77,7 @@ impl BrokerParams {
             user: user.into(),
             pass,
             tls: None,
+            outage_timeout: DEFAULT_OUTAGE_TIMEOUT,
         }
     }
 
@@ -123,6 +133,7 @@ impl BrokerParams {
                 .clone()
                 .unwrap_or_else(|| platform.pass.clone()),
             tls,
+            outage_timeout: overrides.outage_timeout,
         })
     }
 

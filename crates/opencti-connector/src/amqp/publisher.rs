@@ -1,21 +1,28 @@
 //! Pipelined publishing with publisher confirms and at-least-once retries.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Confirmation};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AmqpError;
 use super::link::BrokerLink;
 use crate::metrics::{Metrics, RuntimeEvent};
 
-/// How many messages may wait for their confirm at once.
-const WINDOW: usize = 8192;
+/// How many messages may wait for their confirm at once. With the broker
+/// on the same host, about a thousand keep it busy (the `broker_ceiling`
+/// example measures its rate at that depth); more only holds memory.
+const WINDOW_MESSAGES: usize = 1024;
+/// How many bytes of message bodies may wait for their confirm at once
+/// (large messages get a smaller window).
+const WINDOW_BYTES: usize = 4 * 1024 * 1024;
 
 /// One message body, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +31,20 @@ pub struct OutgoingMessage {
     pub body: Vec<u8>,
 }
 
-/// Publishes batches and returns only when the broker confirmed every
-/// message. A nack, an unroutable return or a lost connection makes the
+/// Publishes messages and returns only when the broker confirmed every
+/// one. A nack, an unroutable return or a lost connection makes the
 /// affected messages go out again (at least once); the caller never sees a
 /// partial success.
+///
+/// Messages are taken from an iterator as the window frees (at most
+/// `WINDOW_MESSAGES` and `WINDOW_BYTES` wait for a confirm), and each
+/// body is dropped as soon as it is confirmed: memory stays that of the
+/// window whatever the number of messages.
+///
+/// A broker that makes no progress (unreachable, refusing, or not
+/// confirming) for the link's outage bound (`MQ_OUTAGE_TIMEOUT`) fails the
+/// publish with [`AmqpError::Unavailable`]; shutdown fails it at once with
+/// [`AmqpError::Cancelled`], confirms pending or not.
 #[derive(Debug, Clone)]
 pub struct ConfirmPublisher {
     link: Arc<BrokerLink>,
@@ -38,6 +55,12 @@ enum Outcome {
     Confirmed,
     Refused(&'static str),
     Broken(String),
+}
+
+/// A message waiting to be published again, with its place in the input.
+struct Unconfirmed {
+    index: usize,
+    body: Vec<u8>,
 }
 
 impl ConfirmPublisher {
@@ -51,9 +74,11 @@ impl ConfirmPublisher {
         &self.link
     }
 
-    /// Publishes every message to `exchange` with `routing_key` (persistent,
-    /// `content_encoding=utf-8`, mandatory) and waits for all confirms.
-    /// Returns [`AmqpError::Cancelled`] if `shutdown` fires first.
+    /// [`ConfirmPublisher::publish`] for messages already in memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConfirmPublisher::publish`].
     pub async fn publish_all(
         &self,
         exchange: &str,
@@ -61,7 +86,30 @@ impl ConfirmPublisher {
         messages: &[OutgoingMessage],
         shutdown: &CancellationToken,
     ) -> Result<(), AmqpError> {
+        self.publish(exchange, routing_key, messages.iter().cloned(), shutdown)
+            .await
+            .map(|_| ())
+    }
+
+    /// Publishes every message of `messages`, in order, to `exchange` with
+    /// `routing_key` (persistent, `content_encoding=utf-8`, mandatory) and
+    /// waits for all confirms. Returns how many messages were confirmed.
+    ///
+    /// # Errors
+    ///
+    /// [`AmqpError::Cancelled`] if `shutdown` fires first,
+    /// [`AmqpError::Unavailable`] after an outage longer than the link's
+    /// bound, [`AmqpError::Tls`] or [`AmqpError::TlsHandshake`] when TLS
+    /// cannot work.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        messages: impl Iterator<Item = OutgoingMessage>,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, AmqpError> {
         let started = Instant::now();
+        let outage_bound = self.link.params().outage_timeout;
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_encoding("utf-8".into());
@@ -69,75 +117,111 @@ impl ConfirmPublisher {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
-        let mut pending: Vec<usize> = (0..messages.len()).collect();
+        let mut source = messages.enumerate();
+        let mut source_done = false;
+        // Messages to publish again, in input order, before any new one.
+        let mut again: VecDeque<Unconfirmed> = VecDeque::new();
+        let mut confirmed = 0_usize;
+        let mut last_progress = Instant::now();
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(10))
             .without_max_times()
             .with_jitter()
             .build();
-        while !pending.is_empty() {
+        let cancelled = |pending: usize| AmqpError::Cancelled {
+            unconfirmed: pending,
+        };
+        loop {
+            if again.is_empty() && source_done {
+                break;
+            }
             let live = self
                 .link
-                .channel(shutdown)
+                .channel(shutdown, last_progress + outage_bound)
                 .await
                 .map_err(|error| match error {
-                    AmqpError::Cancelled { .. } => AmqpError::Cancelled {
-                        unconfirmed: pending.len(),
-                    },
+                    AmqpError::Cancelled { .. } => cancelled(again.len()),
                     other => other,
                 })?;
-            let mut failed: Vec<usize> = Vec::new();
+            let mut failed: Vec<Unconfirmed> = Vec::new();
             let mut reason: Option<String> = None;
             let mut broken = false;
             let mut in_flight = FuturesUnordered::new();
-            let mut next = 0;
-            while next < pending.len() || !in_flight.is_empty() {
-                if shutdown.is_cancelled() {
-                    self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
-                    return Err(AmqpError::Cancelled {
-                        unconfirmed: pending.len() - next + in_flight.len() + failed.len(),
-                    });
-                }
-                while !broken && next < pending.len() && in_flight.len() < WINDOW {
-                    let index = pending[next];
-                    next += 1;
-                    // Not awaited here: the delivery tag and the frames are
-                    // queued on the first poll, in push order, so many
-                    // messages travel per round trip to the I/O thread.
-                    let publish = live.channel.basic_publish(
-                        exchange.into(),
-                        routing_key.into(),
-                        options,
-                        &messages[index].body,
-                        properties.clone(),
-                    );
+            let mut bytes_in_flight = 0_usize;
+            loop {
+                while !broken && in_flight.len() < WINDOW_MESSAGES && bytes_in_flight < WINDOW_BYTES
+                {
+                    let next = match again.pop_front() {
+                        Some(message) => message,
+                        None if source_done => break,
+                        None => match source.next() {
+                            Some((index, message)) => Unconfirmed {
+                                index,
+                                body: message.body,
+                            },
+                            None => {
+                                source_done = true;
+                                break;
+                            }
+                        },
+                    };
+                    bytes_in_flight += next.body.len();
+                    let channel = live.channel.clone();
+                    let (target, key) = (exchange.into(), routing_key.into());
+                    let properties = properties.clone();
+                    // The delivery tag and the frames are queued on the
+                    // first poll, in push order, so many messages travel
+                    // per round trip to the I/O thread. The body stays
+                    // here until its confirm, in case it must go again.
                     in_flight.push(async move {
-                        match publish.await {
-                            Ok(confirm) => (index, confirm.await),
-                            Err(error) => (index, Err(error)),
-                        }
+                        let publish =
+                            channel.basic_publish(target, key, options, &next.body, properties);
+                        let confirmation = match publish.await {
+                            Ok(confirm) => confirm.await,
+                            Err(error) => Err(error),
+                        };
+                        (next, confirmation)
                     });
-                }
-                if broken && next < pending.len() {
-                    failed.extend_from_slice(&pending[next..]);
-                    next = pending.len();
                 }
                 self.metrics
                     .emit(RuntimeEvent::ConfirmsPending(in_flight.len() as u64));
-                let Some((index, confirmation)) = in_flight.next().await else {
-                    continue;
+                if in_flight.is_empty() {
+                    break;
+                }
+                let (message, confirmation) = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => {
+                        self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
+                        return Err(cancelled(in_flight.len() + failed.len() + again.len()));
+                    }
+                    () = tokio::time::sleep_until(last_progress + outage_bound) => {
+                        self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
+                        self.link.invalidate(live.epoch).await;
+                        return Err(self.unavailable(
+                            outage_bound,
+                            reason.unwrap_or_else(|| format!(
+                                "{} messages published and not confirmed",
+                                in_flight.len()
+                            )),
+                        ));
+                    }
+                    Some(done) = in_flight.next() => done,
                 };
+                bytes_in_flight -= message.body.len();
                 match classify(confirmation) {
-                    Outcome::Confirmed => {}
+                    Outcome::Confirmed => {
+                        confirmed += 1;
+                        last_progress = Instant::now();
+                    }
                     Outcome::Refused(why) => {
                         reason.get_or_insert_with(|| why.to_owned());
-                        failed.push(index);
+                        failed.push(message);
                     }
                     Outcome::Broken(why) => {
                         broken = true;
                         reason.get_or_insert(why);
-                        failed.push(index);
+                        failed.push(message);
                     }
                 }
             }
@@ -145,27 +229,41 @@ impl ConfirmPublisher {
             if broken {
                 self.link.invalidate(live.epoch).await;
             }
-            if !failed.is_empty() {
-                let delay = delays.next().unwrap_or(Duration::from_secs(10));
-                self.metrics.emit(RuntimeEvent::PublishRetry {
-                    messages: failed.len() as u64,
-                    reason: reason.as_deref().unwrap_or("unknown"),
-                    delay,
-                });
-                tokio::select! {
-                    () = shutdown.cancelled() => {
-                        return Err(AmqpError::Cancelled { unconfirmed: failed.len() });
-                    }
-                    () = tokio::time::sleep(delay) => {}
-                }
+            if failed.is_empty() {
+                continue;
             }
-            pending = failed;
+            failed.extend(again.drain(..));
+            failed.sort_by_key(|message| message.index);
+            again = failed.into();
+            let delay = delays.next().unwrap_or(Duration::from_secs(10));
+            let reason = reason.unwrap_or_else(|| "unknown".to_owned());
+            self.metrics.emit(RuntimeEvent::PublishRetry {
+                messages: again.len() as u64,
+                reason: &reason,
+                delay,
+            });
+            let deadline = last_progress + outage_bound;
+            if Instant::now() + delay >= deadline {
+                return Err(self.unavailable(outage_bound, reason));
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(cancelled(again.len())),
+                () = tokio::time::sleep(delay) => {}
+            }
         }
         self.metrics.emit(RuntimeEvent::MessagesConfirmed {
-            count: messages.len() as u64,
+            count: confirmed as u64,
             latency: started.elapsed(),
         });
-        Ok(())
+        Ok(confirmed)
+    }
+
+    fn unavailable(&self, waited: Duration, reason: String) -> AmqpError {
+        AmqpError::Unavailable {
+            address: self.link.params().address(),
+            waited,
+            reason,
+        }
     }
 }
 

@@ -195,6 +195,9 @@ pub static MQ_VARS: &[Var] = &[
     Var::new("MQ_USE_SSL_REJECT_UNAUTHORIZED", "mq", "use_ssl_reject_unauthorized", VarKind::Bool)
         .default("false")
         .help("Verify the broker's certificate and host name (false: encrypt without verifying, like pycti)"),
+    Var::new("MQ_OUTAGE_TIMEOUT", "mq", "outage_timeout", VarKind::Duration)
+        .default("PT5M")
+        .help("Not in pycti: how long a send waits on a broker that is unreachable or does not confirm before the run fails (and is retried on schedule)"),
 ];
 
 /// Default of `CONNECTOR_STOP_GRACE_PERIOD`: inside the 10 seconds
@@ -405,7 +408,7 @@ pub struct ConnectorSection {
 }
 
 /// Validated `mq.*` overrides; `None` keeps the platform's value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct MqOverrides {
     /// Host.
@@ -430,6 +433,27 @@ pub struct MqOverrides {
     pub passphrase: Option<Secret>,
     /// Verify the broker certificate.
     pub reject_unauthorized: bool,
+    /// `MQ_OUTAGE_TIMEOUT`.
+    pub outage_timeout: Duration,
+}
+
+impl Default for MqOverrides {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: None,
+            vhost: None,
+            use_ssl: None,
+            user: None,
+            pass: None,
+            ca: None,
+            cert: None,
+            key: None,
+            passphrase: None,
+            reject_unauthorized: false,
+            outage_timeout: crate::amqp::DEFAULT_OUTAGE_TIMEOUT,
+        }
+    }
 }
 
 /// The runtime's validated configuration.
@@ -642,6 +666,9 @@ impl TryFrom<&Settings> for RuntimeConfig {
             key: check.get("MQ_USE_SSL_KEY"),
             passphrase: check.get("MQ_USE_SSL_PASSPHRASE"),
             reject_unauthorized: check.get("MQ_USE_SSL_REJECT_UNAUTHORIZED").unwrap_or(false),
+            outage_timeout: check
+                .get("MQ_OUTAGE_TIMEOUT")
+                .unwrap_or(crate::amqp::DEFAULT_OUTAGE_TIMEOUT),
         };
 
         check.finish("runtime", || {

@@ -22,7 +22,7 @@
 //!   pre-signed URLs carry their signature in the query. [`error_text`]
 //!   is a reqwest error's chain with its URLs redacted.
 //!
-//! With the `test-util` feature, [`testing`] has loopback servers for
+//! With the `test-util` feature, `testing` has loopback servers for
 //! tests: a TLS front signed by a test CA and a proxy that records what it
 //! relays.
 

@@ -1,0 +1,164 @@
+//! `CONNECTOR_SEND_TO_DIRECTORY`: a copy of each bundle in a directory, as
+//! pycti writes it, with old copies pruned.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::python_json::write_python_json;
+use crate::config::DirectoryOutput;
+use crate::error::SendError;
+
+/// Identity fields of the directory copy.
+#[derive(Debug, Clone)]
+pub(super) struct ConnectorIdentity {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) connector_type: String,
+    pub(super) scope_text: String,
+    pub(super) auto: bool,
+}
+
+#[derive(Serialize)]
+struct DirectoryBundle<'a, B> {
+    bundle_type: &'static str,
+    applicant_id: Option<&'a str>,
+    connector: ConnectorFields<'a>,
+    entities_types: Option<()>,
+    bundle: &'a B,
+    update: bool,
+}
+
+#[derive(Serialize)]
+struct ConnectorFields<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    connector_type: &'a str,
+    scope: &'a str,
+    auto: bool,
+    validate_before_import: bool,
+}
+
+/// The directory copy's text: pycti's `DIRECTORY_BUNDLE` document around
+/// `bundle`, written as Python's `json.dumps` writes it.
+pub(super) fn document(
+    identity: &ConnectorIdentity,
+    applicant_id: Option<&str>,
+    validate_before_import: bool,
+    bundle: &impl Serialize,
+) -> Vec<u8> {
+    let document = DirectoryBundle {
+        bundle_type: "DIRECTORY_BUNDLE",
+        applicant_id,
+        connector: ConnectorFields {
+            id: &identity.id,
+            name: &identity.name,
+            connector_type: &identity.connector_type,
+            scope: &identity.scope_text,
+            auto: identity.auto,
+            validate_before_import,
+        },
+        entities_types: None,
+        bundle,
+        update: false,
+    };
+    let mut text = Vec::with_capacity(4096);
+    write_python_json(&mut text, &document);
+    text
+}
+
+/// Writes `text` as a new file of `directory` (through a temporary file)
+/// and removes the `*.json` files older than the retention.
+pub(super) async fn write(
+    directory: &DirectoryOutput,
+    connector_name: &str,
+    text: Vec<u8>,
+) -> Result<(), SendError> {
+    let file_name = file_name(connector_name);
+    let directory = directory.clone();
+    tokio::task::spawn_blocking(move || write_and_prune(&directory, &file_name, &text))
+        .await
+        .map_err(|error| SendError::Directory {
+            path: String::new(),
+            reason: error.to_string(),
+        })?
+}
+
+/// `<name lowercased, spaces as _>-<local %Y%m%d-%H%M%S>-<epoch seconds>.json`.
+fn file_name(connector_name: &str) -> String {
+    let now = chrono::Local::now();
+    let epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    format!(
+        "{}-{}-{epoch}.json",
+        connector_name.to_lowercase().replace(' ', "_"),
+        now.format("%Y%m%d-%H%M%S")
+    )
+}
+
+fn write_and_prune(
+    directory: &DirectoryOutput,
+    file_name: &str,
+    text: &[u8],
+) -> Result<(), SendError> {
+    let failed = |path: &Path, error: std::io::Error| SendError::Directory {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    let target: PathBuf = directory.path.join(file_name);
+    let temporary = target.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary).map_err(|error| failed(&temporary, error))?;
+    file.write_all(text)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| failed(&temporary, error))?;
+    std::fs::rename(&temporary, &target).map_err(|error| failed(&target, error))?;
+    if directory.retention_days > 0 {
+        let horizon = Duration::from_secs(u64::from(directory.retention_days) * 86_400);
+        let entries =
+            std::fs::read_dir(&directory.path).map_err(|error| failed(&directory.path, error))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let expired = path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+                && entry
+                    .metadata()
+                    .and_then(|metadata| metadata.modified())
+                    .ok()
+                    .and_then(|modified| modified.elapsed().ok())
+                    .is_some_and(|age| age > horizon);
+            if expired && let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!(attributes.path = %path.display(), "Cannot remove an expired bundle file: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_document_is_pycti_s_directory_bundle() {
+        let identity = ConnectorIdentity {
+            id: "c-1".to_owned(),
+            name: "Feed".to_owned(),
+            connector_type: "EXTERNAL_IMPORT".to_owned(),
+            scope_text: "indicator".to_owned(),
+            auto: false,
+        };
+        let bundle = json!({"type": "bundle", "objects": []});
+        let text = document(&identity, Some("user-1"), true, &bundle);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "{\"bundle_type\": \"DIRECTORY_BUNDLE\", \"applicant_id\": \"user-1\", \"connector\": {\"id\": \"c-1\", \"name\": \"Feed\", \"type\": \"EXTERNAL_IMPORT\", \"scope\": \"indicator\", \"auto\": false, \"validate_before_import\": true}, \"entities_types\": null, \"bundle\": {\"type\": \"bundle\", \"objects\": []}, \"update\": false}"
+        );
+    }
+}
