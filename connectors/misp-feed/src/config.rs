@@ -30,12 +30,14 @@ pub static VARS: &[Var] = &[
         .help("Deprecated: minutes between runs; when set, replaces CONNECTOR_DURATION_PERIOD"),
     Var::new("MISP_FEED_SOURCE_TYPE", "misp_feed", "source_type", VarKind::String)
         .default("url")
+        .choices(&["url", "s3"])
         .help("url (a MISP feed over HTTP(S), file:// or a local directory) or s3 (a bucket of event files)"),
     Var::new("MISP_FEED_URL", "misp_feed", "url", VarKind::String)
+        .required_when("MISP_FEED_SOURCE_TYPE", "url")
         .help("Feed base URL (manifest.json lives under it), a file:// URL or a directory; required for url"),
-    Var::new("MISP_FEED_SSL_VERIFY", "misp_feed", "ssl_verify", VarKind::String)
+    Var::new("MISP_FEED_SSL_VERIFY", "misp_feed", "ssl_verify", VarKind::Bool)
         .default("true")
-        .help("Boolean. Verify the feed's TLS certificate"),
+        .help("Verify the feed's TLS certificate"),
     Var::new("MISP_FEED_HTTP_AUTHORIZATION_HEADER", "misp_feed", "http_authorization_header", VarKind::String)
         .secret()
         .help("Sent verbatim as the Authorization header of every feed request (e.g. `Bearer <key>`)"),
@@ -56,61 +58,64 @@ pub static VARS: &[Var] = &[
         .help("URL mode: events whose bundles may wait for the broker's confirms at once (more is faster on a slow broker, and takes more memory)"),
     Var::new("MISP_FEED_BUCKET_NAME", "misp_feed", "bucket_name", VarKind::String)
         .aliases(&["MISP_BUCKET_NAME"])
+        .required_when("MISP_FEED_SOURCE_TYPE", "s3")
         .help("S3 bucket holding one MISP event JSON file per object; required for s3"),
     Var::new("MISP_FEED_BUCKET_PREFIX", "misp_feed", "bucket_prefix", VarKind::String)
         .aliases(&["MISP_BUCKET_PREFIX"])
         .help("Only objects whose key starts with this prefix"),
-    Var::new("MISP_FEED_BUCKET_DELETE_AFTER_IMPORT", "misp_feed", "bucket_delete_after_import", VarKind::String)
+    Var::new("MISP_FEED_BUCKET_DELETE_AFTER_IMPORT", "misp_feed", "bucket_delete_after_import", VarKind::Bool)
         .default("true")
-        .help("Boolean. Delete each object once its bundle is sent (the Python behaviour); false keeps objects and resumes after the last processed key"),
+        .help("Delete each object once its bundle is sent (the Python behaviour); false keeps objects and resumes after the last processed key"),
     Var::new("MISP_FEED_IMPORT_FROM_DATE", "misp_feed", "import_from_date", VarKind::String)
         .help("First run only: import events modified after this date (2024-01-31, 2024-01-31T12:00:00Z) or this long ago (P30D)"),
-    Var::new("MISP_FEED_CREATE_REPORTS", "misp_feed", "create_reports", VarKind::String)
+    Var::new("MISP_FEED_CREATE_REPORTS", "misp_feed", "create_reports", VarKind::Bool)
         .default("true")
-        .help("Boolean. A report per event (with notes and attachments)"),
+        .help("A report per event (with notes and attachments)"),
     Var::new("MISP_FEED_REPORT_TYPE", "misp_feed", "report_type", VarKind::String)
         .default("misp-event")
         .help("report_types value of the reports"),
-    Var::new("MISP_FEED_CREATE_INDICATORS", "misp_feed", "create_indicators", VarKind::String)
+    Var::new("MISP_FEED_CREATE_INDICATORS", "misp_feed", "create_indicators", VarKind::Bool)
         .default("false")
-        .help("Boolean. Indicators from attributes (and sightings, indicates, based-on)"),
-    Var::new("MISP_FEED_CREATE_OBSERVABLES", "misp_feed", "create_observables", VarKind::String)
+        .help("Indicators from attributes (and sightings, indicates, based-on)"),
+    Var::new("MISP_FEED_CREATE_OBSERVABLES", "misp_feed", "create_observables", VarKind::Bool)
         .default("false")
-        .help("Boolean. Observables from attributes"),
-    Var::new("MISP_FEED_CREATE_OBJECT_OBSERVABLES", "misp_feed", "create_object_observables", VarKind::String)
+        .help("Observables from attributes"),
+    Var::new("MISP_FEED_CREATE_OBJECT_OBSERVABLES", "misp_feed", "create_object_observables", VarKind::Bool)
         .default("false")
-        .help("Boolean. A text observable per MISP object, related to its attributes"),
-    Var::new("MISP_FEED_CREATE_TAGS_AS_LABELS", "misp_feed", "create_tags_as_labels", VarKind::String)
+        .help("A text observable per MISP object, related to its attributes"),
+    Var::new("MISP_FEED_CREATE_TAGS_AS_LABELS", "misp_feed", "create_tags_as_labels", VarKind::Bool)
         .default("true")
         .aliases(&["MISP_CREATE_TAGS_AS_LABELS"])
-        .help("Boolean. Tags become labels"),
-    Var::new("MISP_FEED_GUESS_THREATS_FROM_TAGS", "misp_feed", "guess_threats_from_tags", VarKind::String)
+        .help("Tags become labels"),
+    Var::new("MISP_FEED_GUESS_THREATS_FROM_TAGS", "misp_feed", "guess_threats_from_tags", VarKind::Bool)
         .default("false")
-        .help("Boolean. Look tags up in the platform as intrusion sets, malware, tools, attack patterns"),
-    Var::new("MISP_FEED_GUESS_THREAT_FROM_TAGS", "misp_feed", "guess_threat_from_tags", VarKind::String)
-        .help("Boolean. Deprecated spelling of MISP_FEED_GUESS_THREATS_FROM_TAGS"),
-    Var::new("MISP_FEED_MARKINGS_FROM_TAGS", "misp_feed", "markings_from_tags", VarKind::String)
+        .help("Look tags up in the platform as intrusion sets, malware, tools, attack patterns"),
+    Var::new("MISP_FEED_GUESS_THREAT_FROM_TAGS", "misp_feed", "guess_threat_from_tags", VarKind::Bool)
+        .help("Deprecated spelling of MISP_FEED_GUESS_THREATS_FROM_TAGS"),
+    Var::new("MISP_FEED_MARKINGS_FROM_TAGS", "misp_feed", "markings_from_tags", VarKind::Bool)
         .default("false")
-        .help("Boolean. `marking:TYPE=NAME` tags become markings"),
-    Var::new("MISP_FEED_AUTHOR_FROM_TAGS", "misp_feed", "author_from_tags", VarKind::String)
+        .help("`marking:TYPE=NAME` tags become markings"),
+    Var::new("MISP_FEED_AUTHOR_FROM_TAGS", "misp_feed", "author_from_tags", VarKind::Bool)
         .default("false")
-        .help("Boolean. A `creator=NAME` tag sets the author"),
+        .help("A `creator=NAME` tag sets the author"),
     Var::new("MISP_FEED_IMPORT_TO_IDS_NO_SCORE", "misp_feed", "import_to_ids_no_score", VarKind::Int)
         .help("Score of attributes whose to_ids is false (default: from the threat level)"),
-    Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT", "misp_feed", "import_unsupported_observables_as_text", VarKind::String)
+    Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT", "misp_feed", "import_unsupported_observables_as_text", VarKind::Bool)
         .default("false")
-        .help("Boolean. Attributes of unsupported types become text observables `value (type=TYPE)`"),
-    Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT_TRANSPARENT", "misp_feed", "import_unsupported_observables_as_text_transparent", VarKind::String)
+        .help("Attributes of unsupported types become text observables `value (type=TYPE)`"),
+    Var::new("MISP_FEED_IMPORT_UNSUPPORTED_OBSERVABLES_AS_TEXT_TRANSPARENT", "misp_feed", "import_unsupported_observables_as_text_transparent", VarKind::Bool)
         .default("true")
-        .help("Boolean. Object text observables hold the first attribute's value (false: `name (type=value)`)"),
-    Var::new("MISP_FEED_IMPORT_WITH_ATTACHMENTS", "misp_feed", "import_with_attachments", VarKind::String)
+        .help("Object text observables hold the first attribute's value (false: `name (type=value)`)"),
+    Var::new("MISP_FEED_IMPORT_WITH_ATTACHMENTS", "misp_feed", "import_with_attachments", VarKind::Bool)
         .default("false")
-        .help("Boolean. PDF attachments are added to the report's files"),
+        .help("PDF attachments are added to the report's files"),
     Var::new("AWS_ENDPOINT_URL", "aws", "endpoint_url", VarKind::String)
         .help("S3-compatible endpoint (MinIO, Ceph, ...); unset for AWS"),
     Var::new("AWS_ACCESS_KEY_ID", "aws", "access_key_id", VarKind::String)
+        .required_with(&["AWS_SECRET_ACCESS_KEY"])
         .help("S3 access key id (unset: anonymous requests)"),
     Var::new("AWS_SECRET_ACCESS_KEY", "aws", "secret_access_key", VarKind::String)
+        .required_with(&["AWS_ACCESS_KEY_ID"])
         .secret()
         .help("S3 secret access key"),
     Var::new("AWS_SESSION_TOKEN", "aws", "session_token", VarKind::String)
@@ -120,8 +125,8 @@ pub static VARS: &[Var] = &[
         .default("us-east-1")
         .aliases(&["AWS_REGION"])
         .help("S3 region"),
-    Var::new("AWS_S3_FORCE_PATH_STYLE", "aws", "s3_force_path_style", VarKind::String)
-        .help("Boolean. Path-style S3 URLs (default: true when AWS_ENDPOINT_URL is set, false for AWS)"),
+    Var::new("AWS_S3_FORCE_PATH_STYLE", "aws", "s3_force_path_style", VarKind::Bool)
+        .help("Path-style S3 URLs (default: true when AWS_ENDPOINT_URL is set, false for AWS)"),
 ];
 
 /// Where events come from.

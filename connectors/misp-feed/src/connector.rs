@@ -16,6 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::state::State;
 use opencti_connector::task;
@@ -113,6 +114,14 @@ impl Connector for MispFeed {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = "Imports MISP feeds (HTTP(S), local directory or S3) into OpenCTI, one STIX bundle per event";
     const SLUG: Option<&'static str> = Some("misp-feed");
+    const LISTING: Listing = Listing {
+        title: "MISP Feed",
+        description: "Imports the events of a MISP feed (over HTTP(S), from a local directory, or from an S3 bucket of event files) into OpenCTI, one STIX bundle per event, with the Python misp-feed connector's variables and state",
+        use_cases: &[UseCase::AdversaryInsights],
+        solution_categories: &[SolutionCategory::ThreatIntelligenceFeed],
+        subscription_link: "https://www.misp-project.org/feeds/",
+        ..Listing::DEFAULT
+    };
 
     fn from_config(config: MispFeedConfig) -> Result<Self, RunError> {
         let authorization = match &config.source {

@@ -1,10 +1,13 @@
 //! Integration tests of the MISP feed connector (one binary, see the modules).
 
+#[path = "../../../tests/catalog_metadata.rs"]
+mod catalog_metadata;
 mod config;
 mod connector_run;
 mod convert_golden;
 mod convert_options;
 mod end_to_end;
+mod metadata;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

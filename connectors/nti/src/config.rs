@@ -36,22 +36,23 @@ pub static VARS: &[Var] = &[
         .help("NTI API key, sent as the X-Ns-Nti-Key header"),
     Var::new("NTI_TLP", "nti", "tlp", VarKind::String)
         .default("white")
+        .choices(&["clear", "white", "green", "amber", "amber+strict", "red"])
         .help("Marking of everything imported: clear, white, green, amber, amber+strict or red"),
-    Var::new("NTI_CREATE_IOC", "nti", "create_ioc", VarKind::String)
+    Var::new("NTI_CREATE_IOC", "nti", "create_ioc", VarKind::Bool)
         .default("false")
-        .help("Boolean. Import the IOC files (indicators, their observables, based-on)"),
-    Var::new("NTI_CREATE_IP", "nti", "create_ip", VarKind::String)
+        .help("Import the IOC files (indicators, their observables, based-on)"),
+    Var::new("NTI_CREATE_IP", "nti", "create_ip", VarKind::Bool)
         .default("false")
-        .help("Boolean. Import the IP files (addresses, locations, autonomous systems)"),
-    Var::new("NTI_CREATE_DOMAIN", "nti", "create_domain", VarKind::String)
+        .help("Import the IP files (addresses, locations, autonomous systems)"),
+    Var::new("NTI_CREATE_DOMAIN", "nti", "create_domain", VarKind::Bool)
         .default("false")
-        .help("Boolean. Import the domain files (domain names and the addresses they resolve to)"),
-    Var::new("NTI_CREATE_URL", "nti", "create_url", VarKind::String)
+        .help("Import the domain files (domain names and the addresses they resolve to)"),
+    Var::new("NTI_CREATE_URL", "nti", "create_url", VarKind::Bool)
         .default("false")
-        .help("Boolean. Import the URL files (URLs labelled with their categories)"),
-    Var::new("NTI_CREATE_FILE", "nti", "create_file", VarKind::String)
+        .help("Import the URL files (URLs labelled with their categories)"),
+    Var::new("NTI_CREATE_FILE", "nti", "create_file", VarKind::Bool)
         .default("false")
-        .help("Boolean. Import the sample files (file observables with their hashes)"),
+        .help("Import the sample files (file observables with their hashes)"),
     Var::new("NTI_PACKAGE_TYPE", "nti", "package_type", VarKind::String)
         .default("updated")
         .help("Feed package type (the `type` query parameter); `updated` is the daily package"),

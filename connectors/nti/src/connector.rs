@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::publish::SendOptions;
 use opencti_connector::state::State;
@@ -264,6 +265,14 @@ impl Connector for Nti {
     const ABOUT: &'static str =
         "Imports the NSFOCUS Threat Intelligence (NTI) feed packages into OpenCTI";
     const SLUG: Option<&'static str> = Some("nti");
+    const LISTING: Listing = Listing {
+        title: "NSFOCUS NTI",
+        description: "Imports the daily NSFOCUS Threat Intelligence (NTI) feed package (indicators, IP addresses, domains, URLs, samples) into OpenCTI, with the Python nti connector's variables and state",
+        use_cases: &[UseCase::AdversaryInsights, UseCase::DetectionAndResponse],
+        solution_categories: &[SolutionCategory::ThreatIntelligenceFeed],
+        subscription_link: "https://nti.nsfocusglobal.com/",
+        ..Listing::DEFAULT
+    };
 
     fn from_config(config: NtiConfig) -> Result<Self, RunError> {
         let tasks: Vec<String> = config

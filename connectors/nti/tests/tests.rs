@@ -1,9 +1,12 @@
 //! Integration tests of the NTI connector (one binary, see the modules).
 
+#[path = "../../../tests/catalog_metadata.rs"]
+mod catalog_metadata;
 mod client;
 mod config;
 mod end_to_end;
 mod golden;
+mod metadata;
 mod network;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]

@@ -32,11 +32,14 @@ pub static VARS: &[Var] = &[
         .help("Verify PT NAD's TLS certificate: true, false, or the path of a CA bundle (PEM)"),
     Var::new("PTNAD_TOKEN", "ptnad", "token", VarKind::String)
         .secret()
+        .required_in_choice("credentials", "token")
         .help("API token (PT MC deployments); when set, the username and password are not used"),
     Var::new("PTNAD_USERNAME", "ptnad", "username", VarKind::String)
+        .required_in_choice("credentials", "login")
         .help("PT NAD account, required without PTNAD_TOKEN"),
     Var::new("PTNAD_PASSWORD", "ptnad", "password", VarKind::String)
         .secret()
+        .required_in_choice("credentials", "login")
         .help("Password of PTNAD_USERNAME"),
     Var::new("PTNAD_IP_REPLIST_NAME", "ptnad", "ip_replist_name", VarKind::String)
         .default("opencti-ip-replist")

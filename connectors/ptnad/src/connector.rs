@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::http::{CancellationToken, RetryClass, StartupFailure, retry_startup};
 use opencti_connector::stream::event::StreamEvent;
@@ -299,6 +300,14 @@ impl Connector for PtnadSink {
     const ABOUT: &'static str =
         "OpenCTI live-stream connector keeping PT NAD reputation lists in sync with indicators";
     const SLUG: Option<&'static str> = Some("ptnad");
+    const LISTING: Listing = Listing {
+        title: "PT NAD",
+        description: "Follows an OpenCTI live stream and keeps Positive Technologies Network Attack Discovery (PT NAD) reputation lists of IP addresses, domains, URLs and MD5 hashes in sync with its indicators",
+        use_cases: &[UseCase::DetectionAndResponse],
+        solution_categories: &[SolutionCategory::NetworkSecurity],
+        subscription_link: "https://global.ptsecurity.com/products/network-attack-discovery",
+        ..Listing::DEFAULT
+    };
 
     fn from_config(config: PtnadConfig) -> Result<Self, ClientError> {
         Self::new(config)

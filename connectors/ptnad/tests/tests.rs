@@ -1,8 +1,11 @@
 //! Integration tests of the PT NAD connector against the in-process fake PT NAD.
 
+#[path = "../../../tests/catalog_metadata.rs"]
+mod catalog_metadata;
 mod client;
 mod connector;
 mod end_to_end;
+mod metadata;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

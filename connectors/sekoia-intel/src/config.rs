@@ -20,6 +20,14 @@ pub static VARS: &[Var] = &[
     Var::new("CONNECTOR_TYPE", "connector", "type", VarKind::String)
         .default("STREAM")
         .help("Connector type; always STREAM"),
+    Var::new(
+        "CONNECTOR_LIVE_STREAM_ID",
+        "connector",
+        "live_stream_id",
+        VarKind::String,
+    )
+    .required()
+    .help("Live stream collection id whose indicators are pushed (`live` for everything)"),
     Var::new("SEKOIA_INTEL_URL", "sekoia_intel", "url", VarKind::Url)
         .required()
         .help(

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::http::{
     CancellationToken, RetryClass, StartupFailure, redact_url, retry_startup,
@@ -487,6 +488,14 @@ impl Connector for SekoiaSink {
     const ABOUT: &'static str =
         "OpenCTI live-stream connector pushing indicators into a Sekoia.io IoC collection";
     const SLUG: Option<&'static str> = Some("sekoia-intel");
+    const LISTING: Listing = Listing {
+        title: "Sekoia.io Intel",
+        description: "Follows an OpenCTI live stream and pushes its indicators into a Sekoia.io IoC collection, revoking them there when they are deleted or revoked in OpenCTI",
+        use_cases: &[UseCase::DetectionAndResponse],
+        solution_categories: &[SolutionCategory::SiemAndAnalytics],
+        subscription_link: "https://www.sekoia.io/",
+        ..Listing::DEFAULT
+    };
 
     fn from_config(config: SekoiaConfig) -> Result<Self, ClientError> {
         Self::new(config)

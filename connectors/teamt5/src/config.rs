@@ -25,15 +25,19 @@ pub static VARS: &[Var] = &[
         .help("Base URL of the ThreatVision API (trailing slashes ignored)"),
     Var::new("TEAMT5_CLIENT_ID", "teamt5", "client_id", VarKind::String)
         .secret()
+        .required_in_choice("credentials", "oauth2")
         .help("OAuth2 client id (client-credentials grant); needs TEAMT5_CLIENT_SECRET"),
     Var::new("TEAMT5_CLIENT_SECRET", "teamt5", "client_secret", VarKind::String)
         .secret()
+        .required_in_choice("credentials", "oauth2")
         .help("OAuth2 client secret; needs TEAMT5_CLIENT_ID"),
     Var::new("TEAMT5_API_KEY", "teamt5", "api_key", VarKind::String)
         .secret()
+        .required_in_choice("credentials", "api key")
         .help("Deprecated: static Bearer token, used when no OAuth2 client is configured"),
     Var::new("TEAMT5_TLP_LEVEL", "teamt5", "tlp_level", VarKind::String)
         .default("clear")
+        .choices(&TLP_LEVELS)
         .help("TLP marking of every object: clear, white, green, amber, amber+strict or red"),
     Var::new("TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP", "teamt5", "first_run_retrieval_timestamp", VarKind::Int)
         .default("0")

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use opencti_connector::catalog::{Listing as CatalogListing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::publish::SendOptions;
 use opencti_connector::state::State;
@@ -84,6 +85,14 @@ impl Connector for Teamt5 {
     const ABOUT: &'static str =
         "Imports TeamT5 ThreatVision reports and IoC bundles (STIX 2.1) into OpenCTI";
     const SLUG: Option<&'static str> = Some("teamt5");
+    const LISTING: CatalogListing = CatalogListing {
+        title: "TeamT5 ThreatVision",
+        description: "Imports TeamT5 ThreatVision reports and IoC bundles (STIX 2.1) into OpenCTI, with the Python teamt5 connector's variables and state",
+        use_cases: &[UseCase::AdversaryInsights],
+        solution_categories: &[SolutionCategory::ThreatIntelligenceFeed],
+        subscription_link: "https://teamt5.org/en/products/threatvision/",
+        ..CatalogListing::DEFAULT
+    };
 
     fn from_config(config: Teamt5Config) -> Result<Self, RunError> {
         let client = Teamt5Client::new(

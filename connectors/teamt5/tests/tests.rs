@@ -1,10 +1,13 @@
 //! Integration tests of the TeamT5 connector (one binary, see the modules).
 
+#[path = "../../../tests/catalog_metadata.rs"]
+mod catalog_metadata;
 mod client;
 mod config;
 mod connector_run;
 mod end_to_end;
 mod mapping;
+mod metadata;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

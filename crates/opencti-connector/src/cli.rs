@@ -4,6 +4,8 @@
 //! Options: `--config PATH`, `--check` (validate the configuration and
 //! reach the platform), `--print-config` (effective configuration, secrets
 //! masked), `--vars-markdown` (the variable table for a README),
+//! `--config-schema` and `--manifest` (the connector for OpenCTI's
+//! connector catalog, see [`crate::catalog`]),
 //! `--help` (lists every variable), `--version`.
 //!
 //! The Tokio runtime is small: a connector waits on the network most of the
@@ -24,6 +26,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, RetryPolicy};
+use crate::catalog;
 use crate::config::render::{effective_config, help_text, markdown_table};
 use crate::config::{ConfigErrors, ConnectorType, RuntimeConfig, Settings, Source};
 use crate::connector::ConnectorSpec;
@@ -45,6 +48,12 @@ pub struct Cli {
     /// Print the configuration variables as a Markdown table and exit.
     #[arg(long)]
     pub vars_markdown: bool,
+    /// Print the configuration's JSON Schema (OpenCTI's connector catalog) and exit.
+    #[arg(long)]
+    pub config_schema: bool,
+    /// Print the connector's catalog manifest and exit.
+    #[arg(long)]
+    pub manifest: bool,
 }
 
 /// Worker threads of a connector other than a stream connector.
@@ -145,6 +154,20 @@ where
     };
     if cli.vars_markdown {
         stdout_text(&markdown_table(&tables));
+        return ExitCode::SUCCESS;
+    }
+    if cli.config_schema {
+        stdout_text(&catalog::to_file_text(&catalog::config_schema(
+            spec,
+            connector_type,
+        )));
+        return ExitCode::SUCCESS;
+    }
+    if cli.manifest {
+        stdout_text(&catalog::to_file_text(&catalog::manifest(
+            spec,
+            connector_type,
+        )));
         return ExitCode::SUCCESS;
     }
     let mut source = Source::from_process_env();

@@ -7,6 +7,7 @@
 //! connector, [`StreamSink::handle`](crate::stream::StreamSink::handle) for
 //! a stream connector.
 
+use crate::catalog::Listing;
 use crate::config::runtime::{CONNECTOR_VARS, MQ_VARS, OPENCTI_VARS};
 use crate::config::{ConfigErrors, ConnectorType, Settings, Var};
 use crate::session::SessionOptions;
@@ -60,6 +61,9 @@ pub trait Connector: Sized + Send + 'static {
     const ABOUT: &'static str;
     /// Slug registered with 7.x platforms.
     const SLUG: Option<&'static str> = None;
+    /// How the connector presents itself in OpenCTI's connector catalog
+    /// (see [`crate::catalog`]).
+    const LISTING: Listing = Listing::DEFAULT;
 
     /// Builds the connector from its configuration. Remote setup (logins,
     /// creating lists) belongs in the kind's start hook, such as
@@ -81,6 +85,8 @@ pub struct ConnectorSpec {
     pub vars: &'static [Var],
     /// Slug registered with 7.x platforms.
     pub slug: Option<&'static str>,
+    /// How the connector presents itself in the catalog.
+    pub listing: Listing,
 }
 
 impl ConnectorSpec {
@@ -109,5 +115,6 @@ pub const fn spec<C: Connector>() -> ConnectorSpec {
         about: C::ABOUT,
         vars: C::VARS,
         slug: C::SLUG,
+        listing: C::LISTING,
     }
 }

@@ -58,6 +58,7 @@
 #[doc(hidden)]
 pub mod amqp;
 pub mod api;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod connector;
@@ -91,6 +92,7 @@ pub mod stream;
 /// errors.
 pub mod prelude {
     pub use crate::api::{ApiClient, ApiError};
+    pub use crate::catalog::{Listing, SolutionCategory, UseCase};
     pub use crate::config::{
         Check, ConfigError, ConfigErrors, NoConfig, Secret, Settings, Var, VarKind,
     };

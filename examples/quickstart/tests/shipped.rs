@@ -3,7 +3,7 @@
 //! added here, and the README and compose checks then cover it.
 
 use opencti_connector::ConnectorSpec;
-use opencti_connector::config::Var;
+use opencti_connector::config::{ConnectorType, Var};
 
 /// One shipped connector.
 pub(crate) struct Shipped {
@@ -12,6 +12,8 @@ pub(crate) struct Shipped {
     pub(crate) dir: &'static str,
     /// Its command-line description and variable tables.
     pub(crate) spec: ConnectorSpec,
+    /// What it registers as (the kind its `main` runs).
+    pub(crate) connector_type: ConnectorType,
 }
 
 impl Shipped {
@@ -35,22 +37,27 @@ pub(crate) fn shipped() -> Vec<Shipped> {
         Shipped {
             dir: "misp-feed",
             spec: opencti_misp_feed::SPEC,
+            connector_type: ConnectorType::ExternalImport,
         },
         Shipped {
             dir: "ptnad",
             spec: opencti_ptnad::SPEC,
+            connector_type: ConnectorType::Stream,
         },
         Shipped {
             dir: "sekoia-intel",
             spec: opencti_sekoia_intel::SPEC,
+            connector_type: ConnectorType::Stream,
         },
         Shipped {
             dir: "teamt5",
             spec: opencti_teamt5::SPEC,
+            connector_type: ConnectorType::ExternalImport,
         },
         Shipped {
             dir: "nti",
             spec: opencti_nti::SPEC,
+            connector_type: ConnectorType::ExternalImport,
         },
     ]
 }

@@ -40,6 +40,11 @@ impl Connector for Template {
     const NAME: &'static str = "opencti-template-connector";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = "Imports a local list of IPv4 addresses as indicators";
+    const LISTING: Listing = Listing {
+        title: "Template connector",
+        directory: "examples/template-connector",
+        ..Listing::DEFAULT
+    };
 
     fn from_config(config: TemplateConfig) -> Result<Self, TemplateError> {
         Ok(Self(config))

@@ -3,7 +3,10 @@
 //! RabbitMQ, and the binary stopped by signals.
 
 mod against_sim;
+#[path = "../../../tests/catalog_metadata.rs"]
+mod catalog_metadata;
 mod config;
+mod metadata;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

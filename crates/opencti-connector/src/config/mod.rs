@@ -33,5 +33,6 @@ pub use runtime::{
 };
 pub use secret::Secret;
 pub use settings::{Check, NoConfig, Settings, Source};
+pub(crate) use value::parse_bool_text;
 pub use value::{FromValue, Origin, Value};
 pub use var::{Var, VarKind};

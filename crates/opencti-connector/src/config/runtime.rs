@@ -104,6 +104,7 @@ pub static CONNECTOR_VARS: &[Var] = &[
         .help("Registered `only_contextual` flag"),
     Var::new("CONNECTOR_LOG_LEVEL", "connector", "log_level", VarKind::String)
         .default("error")
+        .choices(&["debug", "info", "warn", "warning", "error", "critical", "trace"])
         .help("debug, info, warn (warning), error (critical)"),
     Var::new("CONNECTOR_DURATION_PERIOD", "connector", "duration_period", VarKind::Duration)
         .help("Delay between the end of a run and the start of the next (ISO 8601 such as PT1H, or HH:MM:SS); 0 runs once"),
@@ -130,6 +131,7 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_QUEUE_PROTOCOL", "connector", "queue_protocol", VarKind::String)
         .default("amqp")
         .aliases(&["QUEUE_PROTOCOL"])
+        .choices(&["amqp", "api"])
         .help("amqp (RabbitMQ) or api (stixBundlePush mutation)"),
     Var::new("CONNECTOR_LIVE_STREAM_ID", "connector", "live_stream_id", VarKind::String)
         .help("Stream connectors: live stream collection id (`live` for everything)"),

@@ -77,6 +77,17 @@ pub struct Var {
     pub aliases: &'static [&'static str],
     /// One line of help for `--help` and the README tables.
     pub help: &'static str,
+    /// The only values accepted, when the connector checks against a
+    /// fixed set (an `enum` in the configuration schema).
+    pub choices: &'static [&'static str],
+    /// Required only while another variable has a given value:
+    /// `(other variable, value)`.
+    pub required_when: Option<(&'static str, &'static str)>,
+    /// Variables that must be set too whenever this one is.
+    pub required_with: &'static [&'static str],
+    /// One of several sets of variables is required: `(choice, option)`;
+    /// the variables naming the same option make up one set.
+    pub required_in_choice: Option<(&'static str, &'static str)>,
 }
 
 impl Var {
@@ -97,6 +108,10 @@ impl Var {
             secret: false,
             aliases: &[],
             help: "",
+            choices: &[],
+            required_when: None,
+            required_with: &[],
+            required_in_choice: None,
         }
     }
 
@@ -132,6 +147,39 @@ impl Var {
     /// The help line.
     pub const fn help(self, help: &'static str) -> Self {
         Self { help, ..self }
+    }
+
+    /// The accepted values (checked by the connector; listed by the
+    /// configuration schema and the README).
+    pub const fn choices(self, choices: &'static [&'static str]) -> Self {
+        Self { choices, ..self }
+    }
+
+    /// Required only while `other` is `value` (its default counting): a
+    /// mode's own settings, like the feed URL of a feed read over HTTP.
+    pub const fn required_when(self, other: &'static str, value: &'static str) -> Self {
+        Self {
+            required_when: Some((other, value)),
+            ..self
+        }
+    }
+
+    /// Whenever this variable is set, `others` must be set too (a key id
+    /// and its secret).
+    pub const fn required_with(self, others: &'static [&'static str]) -> Self {
+        Self {
+            required_with: others,
+            ..self
+        }
+    }
+
+    /// Part of `option`, one of the sets of variables of which `choice`
+    /// needs one complete set (an API key, or a client id and secret).
+    pub const fn required_in_choice(self, choice: &'static str, option: &'static str) -> Self {
+        Self {
+            required_in_choice: Some((choice, option)),
+            ..self
+        }
     }
 
     /// `section.key`, the `config.yml` path.
