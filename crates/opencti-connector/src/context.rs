@@ -1,8 +1,10 @@
 //! What a connector's run is handed: state, bundle sending, the platform
 //! client, error reporting, buffering and the shutdown signal.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::{Mutex, PoisonError};
 
 use opencti_stix::StixObject;
 use opencti_stix::split::CompactBundle;
@@ -10,7 +12,10 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiClient, RetryPolicy, WorkError};
+#[cfg(any(test, feature = "test-util"))]
+use crate::api::RetryPolicy;
+use crate::api::{ApiClient, WorkError};
+#[cfg(any(test, feature = "test-util"))]
 use crate::config::{PlatformTls, Secret};
 use crate::error::SendError;
 use crate::metrics::Metrics;
@@ -63,6 +68,7 @@ enum Backend {
         work: Arc<RunWork>,
         buffering: Arc<Buffering>,
     },
+    #[cfg(any(test, feature = "test-util"))]
     Recorder(Arc<Mutex<Recorded>>),
 }
 
@@ -76,9 +82,11 @@ pub struct PreparedBundle(PreparedInner);
 enum PreparedInner {
     Live(PreparedSend),
     /// A test context records the bundle when it is "published".
+    #[cfg(any(test, feature = "test-util"))]
     Recorded(Box<Value>),
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
 struct Recorded {
     bundles: Vec<(Value, SendOptions)>,
@@ -87,6 +95,7 @@ struct Recorded {
     refuse_after: Option<usize>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Recorded {
     /// Records a sent bundle, or refuses it as a failing platform would.
     fn record(&mut self, bundle: Value, options: SendOptions) -> Result<(), SendError> {
@@ -106,6 +115,9 @@ impl Recorded {
 }
 
 /// What a test context recorded (see [`RunContext::for_test`]).
+///
+/// Available with the `test-util` feature only.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone)]
 pub struct TestProbe {
     recorded: Arc<Mutex<Recorded>>,
@@ -113,6 +125,7 @@ pub struct TestProbe {
     shutdown: CancellationToken,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl TestProbe {
     /// Bundles sent, in order.
     pub fn bundles(&self) -> Vec<Value> {
@@ -192,6 +205,10 @@ impl RunContext {
     /// A context that records bundles and errors in memory, with `state` as
     /// the stored state. Its API client points at a closed local port; use
     /// [`RunContext::for_test_with_api`] to give it a faked platform.
+    ///
+    /// Available with the `test-util` feature only (enable it in your
+    /// `[dev-dependencies]`), so release binaries carry no recorder.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn for_test(state: Option<State>) -> (Self, TestProbe) {
         let api = ApiClient::build(
             &reqwest::Url::parse("http://127.0.0.1:9").expect("a static URL"),
@@ -205,6 +222,9 @@ impl RunContext {
     }
 
     /// [`RunContext::for_test`] with a given API client.
+    ///
+    /// Available with the `test-util` feature only.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn for_test_with_api(state: Option<State>, api: ApiClient) -> (Self, TestProbe) {
         let handle = StateHandle::new(None);
         handle.set(state);
@@ -293,6 +313,7 @@ impl RunContext {
             return Err(SendError::Cancelled);
         }
         let report = match &self.backend {
+            #[cfg(any(test, feature = "test-util"))]
             Backend::Recorder(recorded) => {
                 let bundle = bundle.into_value()?;
                 recorded
@@ -343,6 +364,7 @@ impl RunContext {
             return Err(SendError::Cancelled);
         }
         match &self.backend {
+            #[cfg(any(test, feature = "test-util"))]
             Backend::Recorder(_) => Ok(PreparedBundle(PreparedInner::Recorded(Box::new(
                 bundle.into().into_value()?,
             )))),
@@ -367,6 +389,7 @@ impl RunContext {
             return Err(SendError::Cancelled);
         }
         let report = match (prepared.0, &self.backend) {
+            #[cfg(any(test, feature = "test-util"))]
             (PreparedInner::Recorded(bundle), Backend::Recorder(recorded)) => {
                 recorded
                     .lock()
@@ -377,6 +400,7 @@ impl RunContext {
             (PreparedInner::Live(prepared), Backend::Live { sender, .. }) => {
                 sender.publish_prepared(prepared, &self.shutdown).await?
             }
+            #[cfg(any(test, feature = "test-util"))]
             _ => {
                 return Err(SendError::InvalidBundle {
                     reason: "the bundle was prepared by another kind of context".to_owned(),
@@ -417,7 +441,7 @@ impl RunContext {
     /// between long batches of work that do not send bundles). `Err` on
     /// shutdown.
     pub async fn wait_while_buffering(&self) -> Result<(), SendError> {
-        if let Backend::Live { buffering, .. } = &self.backend
+        if let Some((_, _, buffering)) = self.live_parts()
             && !buffering.wait(&self.shutdown, true).await
         {
             return Err(SendError::Cancelled);
@@ -435,6 +459,7 @@ impl RunContext {
         let error = WorkError::new(error, source);
         tracing::warn!(attributes.source = %error.source, "{}", error.error);
         match &self.backend {
+            #[cfg(any(test, feature = "test-util"))]
             Backend::Recorder(recorded) => {
                 recorded
                     .lock()
@@ -445,6 +470,20 @@ impl RunContext {
             Backend::Live { work, .. } => work.report_error(&error).await?,
         }
         Ok(())
+    }
+
+    /// The sender, work and buffering of a live context; `None` for a test
+    /// context.
+    fn live_parts(&self) -> Option<(&BundleSender, &RunWork, &Buffering)> {
+        match &self.backend {
+            Backend::Live {
+                sender,
+                work,
+                buffering,
+            } => Some((sender, work, buffering)),
+            #[cfg(any(test, feature = "test-util"))]
+            Backend::Recorder(_) => None,
+        }
     }
 
     /// The platform client, for extra GraphQL queries.
@@ -569,12 +608,7 @@ impl BundleStream<'_> {
     async fn flush(&mut self) -> Result<(), SendError> {
         let chunk = std::mem::replace(&mut self.chunk, CompactBundle::with_id(self.id.as_str()));
         let ctx = self.ctx;
-        let Backend::Live {
-            sender,
-            work,
-            buffering,
-        } = &ctx.backend
-        else {
+        let Some((sender, work, buffering)) = ctx.live_parts() else {
             let report = ctx.send_bundle_with(chunk, &self.options).await?;
             self.report = self.report.and(report);
             return Ok(());

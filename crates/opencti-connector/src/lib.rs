@@ -33,8 +33,23 @@
 //! semantics, pushed to the platform within a second), `send_bundle` (split,
 //! expectations, publish, wait for every broker confirm), `api()` for extra
 //! GraphQL, `report_error`, `wait_while_buffering` and the shutdown signal.
-//! Test a connector with [`RunContext::for_test`] (import) or
-//! [`StreamEvent::for_test`](stream::StreamEvent::for_test) (stream).
+//! Test a connector with `RunContext::for_test` (import) or
+//! `StreamEvent::for_test` (stream), and end to end with the
+//! `opencti-testkit` crate.
+//!
+//! # Features
+//!
+//! * `stream` (default): the live-stream listener and [`StreamSink`](stream::StreamSink).
+//! * `test-util`: test support, compiled only when asked for so that
+//!   release binaries carry none of it. Enable it in your crate's
+//!   `[dev-dependencies]`:
+//!   `opencti-connector = { version = "0.1", features = ["test-util"] }`.
+//!   It adds `RunContext::for_test` and `for_test_with_api` with their
+//!   `TestProbe` (a context recording bundles, work errors and state),
+//!   `StreamEvent::for_test`, the stream runtime's `MemoryState`, and
+//!   `http::testing` (a TLS front signed by a test CA, a recording proxy,
+//!   log capture). Items behind it say "Available with the `test-util`
+//!   feature only" in their documentation.
 //!
 //! # Public contract and internals
 //!
@@ -97,7 +112,9 @@ pub mod prelude {
         Check, ConfigError, ConfigErrors, NoConfig, Secret, Settings, Var, VarKind,
     };
     pub use crate::connector::{Connector, ConnectorSpec, spec};
-    pub use crate::context::{PreparedBundle, RunContext, TestProbe};
+    #[cfg(any(test, feature = "test-util"))]
+    pub use crate::context::TestProbe;
+    pub use crate::context::{PreparedBundle, RunContext};
     pub use crate::error::{Error, SendError};
     pub use crate::import::{ImportSource, run_import};
     pub use crate::publish::{SendOptions, SendReport};

@@ -1,72 +1,38 @@
-//! Whole runs of the template connector against `opencti-sim`: what the
-//! platform stores, the errors on the work, and the state carried from one
-//! run to the next.
+//! Whole runs of the template connector through the runtime's runner,
+//! against `opencti-testkit`'s simulated platform (and the local RabbitMQ):
+//! what the platform stores, the errors on the work, the state carried from
+//! one run to the next, and a vendor that throttles, drops and fails.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
-use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::ImportRunner;
-use opencti_connector::{Connector, tls};
-use opencti_sim::{Sim, SimConfig, SimHandle, WorkRecord};
-use opencti_template_connector::{Template, TemplateConfig, VARS};
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use opencti_connector::http::{Network, RetryPolicy};
+use opencti_template_connector::{ListClient, Template};
+use opencti_testkit::axum::{Router, routing::get};
+use opencti_testkit::vendor::{FakeVendor, Fault};
+use opencti_testkit::{ConnectorHarness, ImportRun, TestPlatform};
 
-/// Every wait is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One run-and-terminate run of the connector; returns the run's work once
-/// the simulator's worker has imported everything it announced.
-async fn run_once(sim: &SimHandle, connector_id: &str, file: &Path) -> WorkRecord {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    let file = file.display().to_string();
-    let settings = Settings::from_env_pairs(
-        &tables,
-        [
-            ("OPENCTI_URL", sim.url()),
-            ("OPENCTI_TOKEN", "template-test".to_owned()),
-            ("CONNECTOR_ID", connector_id.to_owned()),
-            ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
-            ("TEMPLATE_FILE", file),
-        ],
-    );
-    let runtime = RuntimeConfig::try_from(&settings).unwrap();
-    let source = Template::from_config(TemplateConfig::try_from(&settings).unwrap()).unwrap();
-    let works_before = sim.works().len();
-    tokio::time::timeout(
-        TIMEOUT,
-        ImportRunner::new(source, runtime).run(CancellationToken::new()),
-    )
-    .await
-    .expect("the run ends")
-    .unwrap();
-    let works = sim.works();
-    assert_eq!(works.len(), works_before + 1, "one work per run");
-    let work = works.last().unwrap();
-    sim.wait_for_work_complete(&work.id, TIMEOUT).await.unwrap()
-}
-
-fn counts_by_type(sim: &SimHandle) -> BTreeMap<String, usize> {
+fn counts_by_type(platform: &TestPlatform) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for object in sim.objects() {
+    for object in platform.objects() {
         *counts.entry(object.stix_type).or_default() += 1;
     }
     counts
 }
 
-fn stored_lines(sim: &SimHandle, connector_id: &str) -> Value {
-    let state = sim.connector(connector_id).unwrap().state.expect("a state");
-    serde_json::from_str::<Value>(&state).unwrap()["lines"].clone()
+fn indicator_names(run: &ImportRun) -> Vec<String> {
+    let mut names: Vec<String> = run
+        .objects_of_type("indicator")
+        .iter()
+        .map(|object| object.stix["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_lines_become_indicators_and_the_state_remembers_where_it_stopped() {
-    tls::install_crypto_provider();
-    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
-    let connector_id = uuid::Uuid::new_v4().to_string();
+    let platform = TestPlatform::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("addresses.txt");
     std::fs::write(
@@ -74,22 +40,23 @@ async fn new_lines_become_indicators_and_the_state_remembers_where_it_stopped() 
         "198.51.100.1\n198.51.100.2\nnot an address\n198.51.100.3\n",
     )
     .unwrap();
+    let harness = ConnectorHarness::new(&platform).var("TEMPLATE_FILE", file.display().to_string());
 
-    let work = run_once(&sim, &connector_id, &file).await;
+    let run = harness.run_import::<Template>().await.unwrap();
+    assert!(run.succeeded(), "{run:?}");
     let expected = BTreeMap::from([
         ("identity".to_owned(), 1),
         ("indicator".to_owned(), 3),
         ("marking-definition".to_owned(), 1),
     ]);
-    assert_eq!(counts_by_type(&sim), expected);
-    let summary = work.messages.iter().filter_map(|m| m.message.as_deref());
+    assert_eq!(counts_by_type(&platform), expected);
     assert!(
-        summary.clone().any(|text| text == "3 new indicators sent"),
+        run.messages().contains(&"3 new indicators sent"),
         "the run's summary closes its work: {:?}",
-        summary.collect::<Vec<_>>()
+        run.messages()
     );
-    assert_eq!(work.errors.len(), 1, "{:?}", work.errors);
-    let error = &work.errors[0];
+    assert_eq!(run.errors().len(), 1, "{:?}", run.errors());
+    let error = &run.errors()[0];
     assert!(
         error
             .message
@@ -106,12 +73,8 @@ async fn new_lines_become_indicators_and_the_state_remembers_where_it_stopped() 
             .ends_with("addresses.txt:3"),
         "{error:?}"
     );
-    assert_eq!(stored_lines(&sim, &connector_id), 4);
-    for object in sim
-        .objects()
-        .iter()
-        .filter(|object| object.stix_type == "indicator")
-    {
+    assert_eq!(run.state.as_ref().unwrap()["lines"], 4);
+    for object in run.objects_of_type("indicator") {
         assert_eq!(object.stix["x_opencti_score"], 50, "{object:?}");
         assert_eq!(object.stix["pattern_type"], "stix", "{object:?}");
     }
@@ -120,18 +83,96 @@ async fn new_lines_become_indicators_and_the_state_remembers_where_it_stopped() 
     let mut text = std::fs::read_to_string(&file).unwrap();
     text.push_str("198.51.100.4\n");
     std::fs::write(&file, text).unwrap();
-    let work = run_once(&sim, &connector_id, &file).await;
-    assert!(work.errors.is_empty(), "{:?}", work.errors);
-    assert_eq!(counts_by_type(&sim)["indicator"], 4);
-    let newest = sim
-        .objects()
-        .into_iter()
-        .filter(|object| object.work_id.as_deref() == Some(work.id.as_str()))
-        .filter(|object| object.stix_type == "indicator")
-        .map(|object| object.stix["name"].clone())
-        .collect::<Vec<_>>();
-    assert_eq!(newest, ["198.51.100.4"]);
-    assert_eq!(stored_lines(&sim, &connector_id), 5);
+    let run = harness.run_import::<Template>().await.unwrap();
+    assert!(run.errors().is_empty(), "{:?}", run.errors());
+    assert_eq!(counts_by_type(&platform)["indicator"], 4);
+    assert_eq!(indicator_names(&run), ["198.51.100.4"]);
+    assert_eq!(run.state.as_ref().unwrap()["lines"], 5);
+    assert_eq!(platform.works().len(), 2, "one work per run");
 
-    sim.shutdown().await.unwrap();
+    platform.shutdown().await.unwrap();
+}
+
+/// A vendor serving `list` at `/list`.
+async fn vendor(list: &'static str) -> FakeVendor {
+    FakeVendor::start(Router::new().route("/list", get(move || async move { list })))
+        .await
+        .unwrap()
+}
+
+/// The template reading `vendor`'s list, retrying three times 50 ms apart
+/// (the vendor's `Retry-After` still wins).
+fn from_vendor(harness: &ConnectorHarness<'_>, vendor: &FakeVendor) -> Template {
+    let url = vendor.url_for("/list").parse().unwrap();
+    let retry = RetryPolicy {
+        attempts: 3,
+        initial_backoff: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    };
+    let client = ListClient::new(url, Network::default()).unwrap();
+    harness
+        .build::<Template>()
+        .unwrap()
+        .with_client(client.with_retry(retry))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_vendor_is_waited_for_and_a_dropped_answer_fetched_again() {
+    let platform = TestPlatform::start().await.unwrap();
+    let vendor = vendor("198.51.100.7\n198.51.100.8\n").await;
+    vendor.fail_next_on("/list", [Fault::too_many_requests(1), Fault::Drop]);
+    let harness = ConnectorHarness::new(&platform).var("TEMPLATE_URL", vendor.url_for("/list"));
+
+    let run = harness
+        .run_import_with(from_vendor(&harness, &vendor))
+        .await
+        .unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    assert_eq!(indicator_names(&run), ["198.51.100.7", "198.51.100.8"]);
+    assert!(run.errors().is_empty(), "{:?}", run.errors());
+    assert_eq!(run.state.as_ref().unwrap()["lines"], 2);
+    let requests = vendor.requests_to("/list");
+    let statuses: Vec<u16> = requests.iter().map(|request| request.status).collect();
+    assert_eq!(statuses, [429, 200, 200], "throttled, dropped, answered");
+    let user_agent = requests[0].headers["user-agent"].to_str().unwrap();
+    assert!(
+        user_agent.starts_with("opencti-template-connector/"),
+        "{user_agent}"
+    );
+    platform.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_vendor_fails_the_run_and_the_state_stays() {
+    let platform = TestPlatform::start().await.unwrap();
+    let vendor = vendor("198.51.100.7\n").await;
+    vendor.fail_next_on("/list", [Fault::status(503); 3]);
+    let harness = ConnectorHarness::new(&platform).var("TEMPLATE_URL", vendor.url_for("/list"));
+
+    let run = harness
+        .run_import_with(from_vendor(&harness, &vendor))
+        .await
+        .unwrap();
+    assert!(!run.succeeded(), "{run:?}");
+    assert!(run.objects.is_empty());
+    assert_eq!(run.state, None, "the cursor did not move");
+    let errors: Vec<&str> = run
+        .errors()
+        .iter()
+        .filter_map(|error| error.message.as_deref())
+        .collect();
+    assert!(
+        errors.iter().any(|error| error.contains("HTTP 503")),
+        "the work says why: {errors:?}"
+    );
+    assert_eq!(vendor.requests_to("/list").len(), 3, "every attempt made");
+
+    // The vendor recovers: the next run imports the list.
+    let run = harness
+        .run_import_with(from_vendor(&harness, &vendor))
+        .await
+        .unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    assert_eq!(indicator_names(&run), ["198.51.100.7"]);
+    platform.shutdown().await.unwrap();
 }

@@ -19,3 +19,16 @@ fn a_missing_file_and_an_out_of_range_score_are_both_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn the_list_comes_from_a_file_or_an_address_not_both() {
+    let both = [
+        ("TEMPLATE_FILE", "/tmp/addresses.txt"),
+        ("TEMPLATE_URL", "https://vendor.example/list"),
+    ];
+    let errors = TemplateConfig::try_from(&settings(&both)).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors}");
+    assert!(errors.to_string().contains("not both"), "{errors}");
+    let url = [("TEMPLATE_URL", "https://vendor.example/list")];
+    assert!(TemplateConfig::try_from(&settings(&url)).is_ok());
+}

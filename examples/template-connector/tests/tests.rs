@@ -1,6 +1,6 @@
 //! The template connector's tests: configuration checks, runs with a
-//! recording context, and whole runs against `opencti-sim` and the local
-//! RabbitMQ, and the binary stopped by signals.
+//! recording context, whole runs against `opencti-testkit`'s platform and
+//! fake vendor (and the local RabbitMQ), and the binary stopped by signals.
 
 mod against_sim;
 #[path = "../../../tests/catalog_metadata.rs"]

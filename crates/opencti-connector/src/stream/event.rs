@@ -232,6 +232,10 @@ impl StreamEvent {
     ///
     /// When the stream's reader would refuse the event: `object` without a
     /// string `type` or `id`, a `context` whose lists are not lists.
+    ///
+    /// Available with the `test-util` feature only (enable it in your
+    /// `[dev-dependencies]`).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn for_test(id: &str, kind: EventKind, object: Value, context: Option<Value>) -> Self {
         let mut payload = Map::new();
         payload.insert("data".to_owned(), object);

@@ -49,5 +49,7 @@ pub mod sse;
 
 pub use event::{EventContext, EventKind, StixData, StreamEvent, previous_fields};
 pub use runner::{StreamRunner, run_stream};
-pub use runtime::{MemoryState, StateStore, StreamError, StreamRuntime};
+#[cfg(any(test, feature = "test-util"))]
+pub use runtime::MemoryState;
+pub use runtime::{StateStore, StreamError, StreamRuntime};
 pub use sink::{BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, StreamSink};

@@ -2,7 +2,9 @@
 //! [`StreamSink`], and moves the position in the connector state only past
 //! events the sink has finished with.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -27,8 +29,9 @@ const MARKER_PERSIST_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The connector state as the stream runtime uses it.
 ///
-/// The platform session's [`StateHandle`] implements it; [`MemoryState`] is
-/// an in-process implementation for tests.
+/// The platform session's [`StateHandle`] implements it; with the
+/// `test-util` feature, `MemoryState` is an in-process implementation for
+/// tests.
 pub trait StateStore: Send + Sync {
     /// The current state; `None` when empty.
     fn load(&self) -> Option<State>;
@@ -59,18 +62,23 @@ impl StateStore for StateHandle {
 }
 
 /// A [`StateStore`] in memory, with a way to simulate a remote reset.
+///
+/// Available with the `test-util` feature only.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug)]
 pub struct MemoryState {
     state: Mutex<Option<State>>,
     resets: watch::Sender<u64>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Default for MemoryState {
     fn default() -> Self {
         Self::new(None)
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryState {
     /// A store holding `state`.
     pub fn new(state: Option<State>) -> Self {
@@ -90,6 +98,7 @@ impl MemoryState {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl StateStore for MemoryState {
     fn load(&self) -> Option<State> {
         self.state

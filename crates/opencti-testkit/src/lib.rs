@@ -1,0 +1,114 @@
+//! A test kit for OpenCTI connector authors.
+//!
+//! Add it to your connector's `[dev-dependencies]` and test the connector
+//! the way it runs in production, inside the test process:
+//!
+//! * [`TestPlatform`] starts `opencti-sim` (GraphQL API, works, the
+//!   connector state, a worker importing from RabbitMQ, the live stream)
+//!   on a loopback port, with random queue and exchange names that the
+//!   broker deletes when the test ends. It needs RabbitMQ on
+//!   `127.0.0.1:5672` (guest/guest), or the broker named in the
+//!   [`SimConfig`] given to [`TestPlatform::start_with`].
+//! * [`ConnectorHarness`] runs an import connector once through the
+//!   runtime's real runner (registration, works, splitting, publishing,
+//!   pings) and gives back what the platform stored ([`ImportRun`]), or
+//!   runs a stream connector over events injected into the platform's live
+//!   stream until a condition holds ([`StreamRun`]).
+//! * [`vendor::FakeVendor`] serves the routes you write for your vendor on
+//!   a loopback port, and plays faults in front of them: error statuses
+//!   with `Retry-After`, dropped connections, slow answers, oversized
+//!   bodies.
+//!
+//! Every wait is bounded ([`DEFAULT_TIMEOUT`] unless set otherwise) and
+//! every server binds `127.0.0.1` only.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), opencti_testkit::KitError> {
+//! # #[derive(Debug)] struct MyConnector;
+//! # impl opencti_connector::Connector for MyConnector {
+//! #     type Config = opencti_connector::config::NoConfig;
+//! #     type Error = std::convert::Infallible;
+//! #     const NAME: &'static str = "my-connector";
+//! #     const VERSION: &'static str = "1.0.0";
+//! #     const ABOUT: &'static str = "demo";
+//! #     fn from_config(_: Self::Config) -> Result<Self, Self::Error> { Ok(Self) }
+//! # }
+//! # impl opencti_connector::ImportSource for MyConnector {
+//! #     async fn run(&mut self, _: &opencti_connector::RunContext) -> Result<String, Self::Error> { Ok(String::new()) }
+//! # }
+//! use opencti_testkit::vendor::{FakeVendor, Fault};
+//! use opencti_testkit::{ConnectorHarness, TestPlatform};
+//! use opencti_testkit::axum::{Router, routing::get};
+//!
+//! let platform = TestPlatform::start().await?;
+//! let vendor = FakeVendor::start(Router::new().route(
+//!     "/v1/indicators",
+//!     get(|| async { "198.51.100.7\n" }),
+//! ))
+//! .await?;
+//! vendor.fail_next([Fault::too_many_requests(1)]);
+//!
+//! let run = ConnectorHarness::new(&platform)
+//!     .var("MY_VENDOR_URL", vendor.url())
+//!     .run_import::<MyConnector>()
+//!     .await?;
+//! assert!(run.succeeded(), "{run:?}");
+//! assert_eq!(run.objects_of_type("indicator").len(), 1);
+//! assert!(run.errors().is_empty());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod harness;
+mod platform;
+pub mod vendor;
+
+use std::time::Duration;
+
+pub use harness::{ConnectorHarness, ImportRun, StreamRun};
+pub use platform::TestPlatform;
+
+/// The web framework [`vendor::FakeVendor`] serves routes with, so that a
+/// test writes its vendor's routes without a dependency of its own.
+pub use axum;
+
+/// What the kit hands back from the simulated platform, re-exported so
+/// that tests need no direct dependency on `opencti-sim`.
+pub use opencti_sim::{
+    EventInjection, EventKind, SimConfig, StoredObject, WorkMessage, WorkRecord, WorkStatus,
+};
+
+/// How long any wait of the kit lasts at most unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the kit could not do what a test asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KitError {
+    /// The simulated platform failed to start or to answer.
+    #[error("simulated platform: {0}")]
+    Platform(#[from] opencti_sim::SimError),
+    /// The connector's configuration (or the runtime's) was refused.
+    #[error("configuration: {0}")]
+    Config(#[from] opencti_connector::config::ConfigErrors),
+    /// The connector could not be built from its configuration.
+    #[error("cannot build the connector: {0}")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stream connector stopped on an error before the condition held.
+    #[error("the connector stopped: {0}")]
+    Stopped(#[source] opencti_connector::Error),
+    /// The connector's task panicked.
+    #[error("the connector panicked: {0}")]
+    Panicked(String),
+    /// Something did not happen in time.
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        waited: Duration,
+    },
+    /// A loopback server could not be started.
+    #[error("cannot start a loopback server: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,7 @@
+//! The kit's own tests: the fake vendor's faults as a client meets them,
+//! a stream sink run over a scripted stream, and no test support in the
+//! shipped binaries.
+
+mod release_features;
+mod stream;
+mod vendor;
