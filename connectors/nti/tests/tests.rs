@@ -2,6 +2,7 @@
 
 mod client;
 mod config;
+mod drills;
 mod end_to_end;
 mod golden;
 mod network;
