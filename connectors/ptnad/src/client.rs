@@ -287,6 +287,20 @@ pub enum ClientError {
         /// What was wrong with it.
         detail: String,
     },
+    /// A write answered with success but with a body PT NAD does not send
+    /// (a proxy's or portal's login page, say): nothing is known to be
+    /// applied, so the values are sent again later.
+    #[error(
+        "PT NAD answered {operation} with HTTP {status} but not with its answer (no body or JSON), so it is not counted as applied: {detail}"
+    )]
+    UnconfirmedWrite {
+        /// The call.
+        operation: Operation,
+        /// The success status received.
+        status: u16,
+        /// The start of the body.
+        detail: String,
+    },
     /// An existing list carries our external key but holds another kind of values.
     #[error(
         "reputation list {name:?} with external key {external_key:?} has type {found:?}, expected {expected:?}"
@@ -314,6 +328,7 @@ impl ClientError {
                 | ClientError::Unreachable { .. }
                 | ClientError::Unauthorized { .. }
                 | ClientError::LoginRefused { .. }
+                | ClientError::UnconfirmedWrite { .. }
         )
     }
 
@@ -603,14 +618,16 @@ impl PtnadClient {
         for chunk in values.chunks(MAX_BULK_VALUES) {
             let items: Vec<BulkItem<'_>> = chunk.iter().map(|value| BulkItem { value }).collect();
             let body = serde_json::to_vec(&items).expect("strings always serialise");
-            self.call(
-                Operation::AddItems,
-                Method::POST,
-                &["replists", "dynamic", external_key, "_bulk"],
-                &[],
-                Some(body),
-            )
-            .await?;
+            let answer = self
+                .call(
+                    Operation::AddItems,
+                    Method::POST,
+                    &["replists", "dynamic", external_key, "_bulk"],
+                    &[],
+                    Some(body),
+                )
+                .await?;
+            confirm_write(Operation::AddItems, &answer)?;
         }
         Ok(())
     }
@@ -624,14 +641,16 @@ impl PtnadClient {
     ) -> Result<(), ClientError> {
         for chunk in values.chunks(MAX_BULK_VALUES) {
             let body = serde_json::to_vec(chunk).expect("strings always serialise");
-            self.call(
-                Operation::RemoveItems,
-                Method::POST,
-                &["replists", "dynamic", external_key, "_delete"],
-                &[],
-                Some(body),
-            )
-            .await?;
+            let answer = self
+                .call(
+                    Operation::RemoveItems,
+                    Method::POST,
+                    &["replists", "dynamic", external_key, "_delete"],
+                    &[],
+                    Some(body),
+                )
+                .await?;
+            confirm_write(Operation::RemoveItems, &answer)?;
         }
         Ok(())
     }
@@ -818,6 +837,29 @@ fn parse<T: serde::de::DeserializeOwned>(
         operation,
         detail: format!("{e}; body: {}", error_text(body)),
     })
+}
+
+/// PT NAD answers `_bulk` with 200 and JSON, `_delete` with 204 and no
+/// body; any other success body (HTML above all) came from something else
+/// in the way and confirms nothing.
+fn confirm_write(operation: Operation, answer: &Answer) -> Result<(), ClientError> {
+    let body = answer.body.trim_ascii();
+    let confirmed = match answer.status {
+        StatusCode::NO_CONTENT => body.is_empty(),
+        StatusCode::OK | StatusCode::CREATED => {
+            body.is_empty() || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        }
+        _ => false,
+    };
+    if confirmed {
+        Ok(())
+    } else {
+        Err(ClientError::UnconfirmedWrite {
+            operation,
+            status: answer.status.as_u16(),
+            detail: error_text(&answer.body),
+        })
+    }
 }
 
 /// PT NAD's answer as readable text, cut to a sane length.

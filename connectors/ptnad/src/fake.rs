@@ -91,6 +91,7 @@ struct FakeState {
     sessions: BTreeMap<String, String>,
     logins: usize,
     injected: VecDeque<Injected>,
+    login_pages: usize,
     delay: Option<Duration>,
     requests: Vec<RecordedRequest>,
     next_id: u64,
@@ -230,6 +231,12 @@ impl FakePtnad {
         }
     }
 
+    /// The next `count` authenticated requests get a login page with 200
+    /// (a proxy or portal in the way) instead of being served.
+    pub fn inject_login_pages(&self, count: usize) {
+        self.shared.state().login_pages += count;
+    }
+
     /// Makes every answer wait this long (to trigger client timeouts); `None` removes it.
     pub fn set_delay(&self, delay: Option<Duration>) {
         self.shared.state().delay = delay;
@@ -298,6 +305,15 @@ fn serve(
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         return response;
+    }
+    if state.login_pages > 0 {
+        state.login_pages -= 1;
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><form action=\"/login\">Sign in</form></body></html>",
+        )
+            .into_response();
     }
     match (method, segments.as_slice()) {
         (&Method::GET, ["monitoring", "status"]) => {
