@@ -134,6 +134,10 @@ pub struct ClientSettings {
     pub max_server_delay: Duration,
     /// Proxies and extra trusted CAs (the runtime's network variables).
     pub network: Network,
+    /// Most pages of reputation lists read (`PTNAD_MAX_LIST_PAGES`).
+    pub max_list_pages: usize,
+    /// Most reputation lists read (`PTNAD_MAX_LISTS`).
+    pub max_lists: usize,
 }
 
 /// A reputation list as PT NAD describes it. Fields PT NAD may omit default.
@@ -301,6 +305,19 @@ pub enum ClientError {
         /// The start of the body.
         detail: String,
     },
+    /// PT NAD's list of reputation lists goes on past a configured bound
+    /// (a broken or hostile pagination).
+    #[error(
+        "PT NAD's reputation lists go on past {limit} {what}; stopped reading (raise {variable} if PT NAD really holds that many)"
+    )]
+    TooManyLists {
+        /// Pages or lists.
+        what: &'static str,
+        /// The bound reached.
+        limit: usize,
+        /// The variable setting it.
+        variable: &'static str,
+    },
     /// An existing list carries our external key but holds another kind of values.
     #[error(
         "reputation list {name:?} with external key {external_key:?} has type {found:?}, expected {expected:?}"
@@ -409,6 +426,8 @@ impl Session {
 pub struct PtnadClient {
     http: reqwest::Client,
     max_server_delay: Duration,
+    max_list_pages: usize,
+    max_lists: usize,
     api_base: Url,
     referer: HeaderValue,
     credentials: Credentials,
@@ -479,6 +498,8 @@ impl PtnadClient {
         Ok(Self {
             http,
             max_server_delay: settings.max_server_delay,
+            max_list_pages: settings.max_list_pages,
+            max_lists: settings.max_lists,
             api_base,
             referer,
             credentials: settings.credentials,
@@ -523,7 +544,7 @@ impl PtnadClient {
     /// Every reputation list, following PT NAD's pages.
     pub async fn replists(&self) -> Result<Vec<RepList>, ClientError> {
         let mut lists = Vec::new();
-        loop {
+        for _ in 0..self.max_list_pages {
             let offset = lists.len().to_string();
             let answer = self
                 .call(
@@ -537,10 +558,22 @@ impl PtnadClient {
             let page: Page = parse(Operation::ListReplists, &answer.body)?;
             let last = page.results.is_empty() || page.next.is_none_or(|next| next.is_null());
             lists.extend(page.results);
+            if lists.len() > self.max_lists {
+                return Err(ClientError::TooManyLists {
+                    what: "lists",
+                    limit: self.max_lists,
+                    variable: "PTNAD_MAX_LISTS",
+                });
+            }
             if last {
                 return Ok(lists);
             }
         }
+        Err(ClientError::TooManyLists {
+            what: "pages",
+            limit: self.max_list_pages,
+            variable: "PTNAD_MAX_LIST_PAGES",
+        })
     }
 
     /// Creates a dynamic reputation list.
@@ -912,6 +945,8 @@ mod tests {
             credentials: Credentials::Token("t".to_owned()),
             timeout: Duration::from_secs(1),
             max_server_delay: http::DEFAULT_MAX_SERVER_DELAY,
+            max_list_pages: 100,
+            max_lists: 10_000,
             network: Network::default(),
         })
         .unwrap();
