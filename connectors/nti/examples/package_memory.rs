@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use opencti_nti::config::PackageLimits;
 use opencti_nti::convert::{Converted, Converter};
 use opencti_nti::fake;
 use opencti_nti::package::{self, RecordLine};
@@ -50,7 +51,8 @@ async fn measure(path: &Path) {
     let entry = entries[0].clone();
     let size = entry.size;
     let converter = Converter::new(opencti_stix::marking::TLP_WHITE.clone());
-    let mut batches = package::stream_records(path.to_owned(), entry, 1_000);
+    let mut batches =
+        package::stream_records(path.to_owned(), entry, 1_000, PackageLimits::default());
     let (mut records, mut objects, mut bundle_bytes) = (0usize, 0usize, 0usize);
     while let Some(batch) = batches.recv().await {
         let mut converted = Converted::default();

@@ -44,6 +44,8 @@ pub struct ClientSettings {
     pub initial_backoff: Duration,
     /// Proxies and extra trusted CAs.
     pub network: Network,
+    /// Largest package accepted, in bytes after gzip decoding.
+    pub max_package_bytes: u64,
 }
 
 impl From<&NtiConfig> for ClientSettings {
@@ -57,6 +59,7 @@ impl From<&NtiConfig> for ClientSettings {
             retries: config.retries,
             initial_backoff: Duration::from_secs(2),
             network: config.network.clone(),
+            max_package_bytes: config.limits.max_package_bytes,
         }
     }
 }
@@ -93,6 +96,15 @@ pub enum DownloadError {
         /// The last failure.
         reason: String,
     },
+    /// The package is larger than `NTI_MAX_PACKAGE_SIZE_MB` (announced or
+    /// received); not retried, the partial file is removed.
+    #[error(
+        "the NTI feed package is larger than {limit_mib} MiB; download stopped (raise NTI_MAX_PACKAGE_SIZE_MB if the package is genuine)"
+    )]
+    TooLarge {
+        /// The limit in MiB.
+        limit_mib: u64,
+    },
     /// The package could not be written to disk.
     #[error("cannot write the feed package to {path}: {reason}")]
     Disk {
@@ -113,6 +125,7 @@ pub struct NtiClient {
     feed_url: Url,
     retry: RetryPolicy,
     shutdown: CancellationToken,
+    max_package_bytes: u64,
 }
 
 /// A downloaded package file, removed when dropped.
@@ -177,6 +190,7 @@ impl NtiClient {
             feed_url,
             retry,
             shutdown: CancellationToken::new(),
+            max_package_bytes: settings.max_package_bytes,
         })
     }
 
@@ -265,6 +279,19 @@ impl NtiClient {
                 reason: error.to_string(),
             })
         };
+        let too_large = || {
+            Failure::Final(DownloadError::TooLarge {
+                limit_mib: self.max_package_bytes >> 20,
+            })
+        };
+        // Without gzip the announced length is the package's: refuse it
+        // before writing anything.
+        if response
+            .content_length()
+            .is_some_and(|length| length > self.max_package_bytes)
+        {
+            return Err(too_large());
+        }
         let mut file = tokio::fs::File::create(path).await.map_err(disk)?;
         // From here the file exists: it is removed on any failure.
         let mut package = PackageFile {
@@ -276,8 +303,11 @@ impl NtiClient {
             .await
             .map_err(|error| transport(TransportError::from_reqwest(error)))?
         {
-            file.write_all(&chunk).await.map_err(disk)?;
             package.size += chunk.len() as u64;
+            if package.size > self.max_package_bytes {
+                return Err(too_large());
+            }
+            file.write_all(&chunk).await.map_err(disk)?;
         }
         file.flush().await.map_err(disk)?;
         Ok(package)

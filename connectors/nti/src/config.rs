@@ -62,7 +62,50 @@ pub static VARS: &[Var] = &[
     Var::new("NTI_HTTP_RETRIES", "nti", "http_retries", VarKind::Int)
         .default("3")
         .help("Retries of the download after a timeout, a broken connection, HTTP 429 or 5xx (Retry-After honoured)"),
+    Var::new("NTI_MAX_PACKAGE_SIZE_MB", "nti", "max_package_size_mb", VarKind::Int)
+        .default("1024")
+        .help("Largest feed package downloaded, in MiB (after gzip decoding); a larger one fails the run"),
+    Var::new("NTI_MAX_FILE_SIZE_MB", "nti", "max_file_size_mb", VarKind::Int)
+        .default("4096")
+        .help("Largest uncompressed file of the package, in MiB (declared or actually inflated); a larger one fails the run"),
+    Var::new("NTI_MAX_LINE_SIZE_MB", "nti", "max_line_size_mb", VarKind::Int)
+        .default("4")
+        .help("Longest line (one record) of a feed file, in MiB; a longer one fails the run"),
 ];
+
+/// Bytes in a MiB, the unit of the size limits.
+const MIB: u64 = 1 << 20;
+
+/// The size limits of a package, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PackageLimits {
+    /// Largest download (`NTI_MAX_PACKAGE_SIZE_MB`).
+    pub max_package_bytes: u64,
+    /// Largest uncompressed file (`NTI_MAX_FILE_SIZE_MB`).
+    pub max_file_bytes: u64,
+    /// Longest line (`NTI_MAX_LINE_SIZE_MB`).
+    pub max_line_bytes: u64,
+}
+
+impl PackageLimits {
+    /// Limits in MiB, as the variables give them.
+    #[must_use]
+    pub fn from_mib(package: u64, file: u64, line: u64) -> Self {
+        Self {
+            max_package_bytes: package.saturating_mul(MIB),
+            max_file_bytes: file.saturating_mul(MIB),
+            max_line_bytes: line.saturating_mul(MIB),
+        }
+    }
+}
+
+impl Default for PackageLimits {
+    /// The variables' defaults.
+    fn default() -> Self {
+        Self::from_mib(1024, 4096, 4)
+    }
+}
 
 /// The kinds of feed files, in the order the Python connector lists its
 /// tasks.
@@ -142,6 +185,8 @@ pub struct NtiConfig {
     pub retries: u32,
     /// Proxies and extra trusted CAs (the runtime's network variables).
     pub network: Network,
+    /// Size limits of the package, its files and their lines.
+    pub limits: PackageLimits,
 }
 
 impl NtiConfig {
@@ -208,6 +253,16 @@ impl TryFrom<&Settings> for NtiConfig {
             check.reject("NTI_HTTP_TIMEOUT", "must be longer than zero");
         }
         let retries = check.require::<u32>("NTI_HTTP_RETRIES");
+        let mut size_mib = |name: &str| {
+            let value = check.require::<u64>(name);
+            if value == Some(0) {
+                check.reject(name, "must be at least 1");
+            }
+            value
+        };
+        let max_package = size_mib("NTI_MAX_PACKAGE_SIZE_MB");
+        let max_file = size_mib("NTI_MAX_FILE_SIZE_MB");
+        let max_line = size_mib("NTI_MAX_LINE_SIZE_MB");
         let network = Network::check(&mut check);
         check.finish("nti", || {
             let mut kinds = Vec::new();
@@ -225,6 +280,7 @@ impl TryFrom<&Settings> for NtiConfig {
                 timeout: timeout?,
                 retries: retries?,
                 network,
+                limits: PackageLimits::from_mib(max_package?, max_file?, max_line?),
             })
         })
     }

@@ -103,7 +103,12 @@ impl Nti {
         kind: FeedKind,
     ) -> Result<usize, RunError> {
         tracing::info!(file = %entry.name, kind = kind.label(), "Importing NTI {} feed file", kind.label());
-        let mut batches = package::stream_records(path.to_owned(), entry.clone(), RECORDS_PER_SEND);
+        let mut batches = package::stream_records(
+            path.to_owned(),
+            entry.clone(),
+            RECORDS_PER_SEND,
+            self.config.limits,
+        );
         let mut records = 0;
         let mut merger = IocMerger::default();
         let mut problems = Problems::default();
@@ -320,6 +325,7 @@ impl ImportSource for Nti {
         // Only the current package's files are remembered.
         let mut imported = imported_files(&state);
         imported.retain(|name, _| entries.iter().any(|entry| &entry.name == name));
+        let mut pending = Vec::new();
         for entry in &entries {
             let Some(kind) = self.kind_of(entry) else {
                 continue;
@@ -328,6 +334,12 @@ impl ImportSource for Nti {
                 tracing::info!(file = %entry.name, "NTI feed file already imported, skipped");
                 continue;
             }
+            // A file declaring an oversized content refuses the package
+            // before anything of it is imported.
+            entry.check_size(&self.config.limits)?;
+            pending.push((entry, kind));
+        }
+        for (entry, kind) in pending {
             let records = self.import_entry(ctx, &path, entry, kind).await?;
             let last_run = Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
             tracing::info!("{records} {} objects were sent to OpenCTI.", entry.task());

@@ -38,6 +38,10 @@ pub enum Fault {
     Truncated,
     /// These bytes instead of the package (200, `application/zip`).
     Body(Vec<u8>),
+    /// A body that never ends (chunks of zeros, 200, `application/zip`).
+    Endless,
+    /// A login page answered with 200 (a proxy or portal in the way).
+    LoginPage,
 }
 
 impl Fault {
@@ -214,6 +218,24 @@ async fn download(
             )
                 .into_response();
         }
+        Some(Fault::Endless) => {
+            let chunks =
+                futures::stream::repeat_with(|| Ok::<_, std::io::Error>(vec![0u8; 64 << 10]));
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/zip")],
+                Body::from_stream(chunks),
+            )
+                .into_response();
+        }
+        Some(Fault::LoginPage) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body><form action=\"/login\">Sign in</form></body></html>",
+            )
+                .into_response();
+        }
         Some(Fault::Body(bytes)) => bytes,
         None => inner.package.clone(),
     };
@@ -256,6 +278,60 @@ pub fn package<Name: AsRef<str>, Content: AsRef<[u8]>>(entries: &[(Name, Content
             .expect("write a zip entry");
     }
     writer.finish().expect("finish the zip").into_inner()
+}
+
+/// A zip bomb: one deflated entry `name` whose content is a header line
+/// then `size` bytes of one record line that never ends (zeros compress
+/// about a thousandfold).
+///
+/// # Panics
+/// Never for in-memory archives.
+#[must_use]
+pub fn bomb(name: &str, size: usize) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(size > u32::MAX as usize);
+    writer.start_file(name, options).expect("start a zip entry");
+    writer
+        .write_all(b"{\"header\": \"NTI feed\"}\n{\"padding\": \"")
+        .expect("write a zip entry");
+    let zeros = vec![b'0'; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let part = left.min(zeros.len());
+        writer.write_all(&zeros[..part]).expect("write a zip entry");
+        left -= part;
+    }
+    writer.finish().expect("finish the zip").into_inner()
+}
+
+/// `package` with every entry's declared uncompressed size set to
+/// `declared` (local headers and central directory), as a hostile server
+/// would lie about it. Only for archives without ZIP64 records.
+#[must_use]
+pub fn declare_sizes(mut package: Vec<u8>, declared: u32) -> Vec<u8> {
+    const LOCAL: [u8; 4] = *b"PK\x03\x04";
+    const CENTRAL: [u8; 4] = *b"PK\x01\x02";
+    let bytes = declared.to_le_bytes();
+    let mut at = 0;
+    while at + 4 <= package.len() {
+        let signature = &package[at..at + 4];
+        let field = if signature == LOCAL {
+            Some(at + 22)
+        } else if signature == CENTRAL {
+            Some(at + 24)
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            package[field..field + 4].copy_from_slice(&bytes);
+            at = field;
+        } else {
+            at += 1;
+        }
+    }
+    package
 }
 
 /// A feed file's content: a header line, then one record per line.

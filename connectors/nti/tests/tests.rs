@@ -4,6 +4,7 @@
 mod catalog_metadata;
 mod client;
 mod config;
+mod drills;
 mod end_to_end;
 mod golden;
 mod metadata;

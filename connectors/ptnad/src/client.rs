@@ -134,6 +134,10 @@ pub struct ClientSettings {
     pub max_server_delay: Duration,
     /// Proxies and extra trusted CAs (the runtime's network variables).
     pub network: Network,
+    /// Most pages of reputation lists read (`PTNAD_MAX_LIST_PAGES`).
+    pub max_list_pages: usize,
+    /// Most reputation lists read (`PTNAD_MAX_LISTS`).
+    pub max_lists: usize,
 }
 
 /// A reputation list as PT NAD describes it. Fields PT NAD may omit default.
@@ -287,6 +291,33 @@ pub enum ClientError {
         /// What was wrong with it.
         detail: String,
     },
+    /// A write answered with success but with a body PT NAD does not send
+    /// (a proxy's or portal's login page, say): nothing is known to be
+    /// applied, so the values are sent again later.
+    #[error(
+        "PT NAD answered {operation} with HTTP {status} but not with its answer (no body or JSON), so it is not counted as applied: {detail}"
+    )]
+    UnconfirmedWrite {
+        /// The call.
+        operation: Operation,
+        /// The success status received.
+        status: u16,
+        /// The start of the body.
+        detail: String,
+    },
+    /// PT NAD's list of reputation lists goes on past a configured bound
+    /// (a broken or hostile pagination).
+    #[error(
+        "PT NAD's reputation lists go on past {limit} {what}; stopped reading (raise {variable} if PT NAD really holds that many)"
+    )]
+    TooManyLists {
+        /// Pages or lists.
+        what: &'static str,
+        /// The bound reached.
+        limit: usize,
+        /// The variable setting it.
+        variable: &'static str,
+    },
     /// An existing list carries our external key but holds another kind of values.
     #[error(
         "reputation list {name:?} with external key {external_key:?} has type {found:?}, expected {expected:?}"
@@ -314,6 +345,7 @@ impl ClientError {
                 | ClientError::Unreachable { .. }
                 | ClientError::Unauthorized { .. }
                 | ClientError::LoginRefused { .. }
+                | ClientError::UnconfirmedWrite { .. }
         )
     }
 
@@ -394,6 +426,8 @@ impl Session {
 pub struct PtnadClient {
     http: reqwest::Client,
     max_server_delay: Duration,
+    max_list_pages: usize,
+    max_lists: usize,
     api_base: Url,
     referer: HeaderValue,
     credentials: Credentials,
@@ -464,6 +498,8 @@ impl PtnadClient {
         Ok(Self {
             http,
             max_server_delay: settings.max_server_delay,
+            max_list_pages: settings.max_list_pages,
+            max_lists: settings.max_lists,
             api_base,
             referer,
             credentials: settings.credentials,
@@ -508,7 +544,7 @@ impl PtnadClient {
     /// Every reputation list, following PT NAD's pages.
     pub async fn replists(&self) -> Result<Vec<RepList>, ClientError> {
         let mut lists = Vec::new();
-        loop {
+        for _ in 0..self.max_list_pages {
             let offset = lists.len().to_string();
             let answer = self
                 .call(
@@ -522,10 +558,22 @@ impl PtnadClient {
             let page: Page = parse(Operation::ListReplists, &answer.body)?;
             let last = page.results.is_empty() || page.next.is_none_or(|next| next.is_null());
             lists.extend(page.results);
+            if lists.len() > self.max_lists {
+                return Err(ClientError::TooManyLists {
+                    what: "lists",
+                    limit: self.max_lists,
+                    variable: "PTNAD_MAX_LISTS",
+                });
+            }
             if last {
                 return Ok(lists);
             }
         }
+        Err(ClientError::TooManyLists {
+            what: "pages",
+            limit: self.max_list_pages,
+            variable: "PTNAD_MAX_LIST_PAGES",
+        })
     }
 
     /// Creates a dynamic reputation list.
@@ -603,14 +651,16 @@ impl PtnadClient {
         for chunk in values.chunks(MAX_BULK_VALUES) {
             let items: Vec<BulkItem<'_>> = chunk.iter().map(|value| BulkItem { value }).collect();
             let body = serde_json::to_vec(&items).expect("strings always serialise");
-            self.call(
-                Operation::AddItems,
-                Method::POST,
-                &["replists", "dynamic", external_key, "_bulk"],
-                &[],
-                Some(body),
-            )
-            .await?;
+            let answer = self
+                .call(
+                    Operation::AddItems,
+                    Method::POST,
+                    &["replists", "dynamic", external_key, "_bulk"],
+                    &[],
+                    Some(body),
+                )
+                .await?;
+            confirm_write(Operation::AddItems, &answer)?;
         }
         Ok(())
     }
@@ -624,14 +674,16 @@ impl PtnadClient {
     ) -> Result<(), ClientError> {
         for chunk in values.chunks(MAX_BULK_VALUES) {
             let body = serde_json::to_vec(chunk).expect("strings always serialise");
-            self.call(
-                Operation::RemoveItems,
-                Method::POST,
-                &["replists", "dynamic", external_key, "_delete"],
-                &[],
-                Some(body),
-            )
-            .await?;
+            let answer = self
+                .call(
+                    Operation::RemoveItems,
+                    Method::POST,
+                    &["replists", "dynamic", external_key, "_delete"],
+                    &[],
+                    Some(body),
+                )
+                .await?;
+            confirm_write(Operation::RemoveItems, &answer)?;
         }
         Ok(())
     }
@@ -820,6 +872,29 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// PT NAD answers `_bulk` with 200 and JSON, `_delete` with 204 and no
+/// body; any other success body (HTML above all) came from something else
+/// in the way and confirms nothing.
+fn confirm_write(operation: Operation, answer: &Answer) -> Result<(), ClientError> {
+    let body = answer.body.trim_ascii();
+    let confirmed = match answer.status {
+        StatusCode::NO_CONTENT => body.is_empty(),
+        StatusCode::OK | StatusCode::CREATED => {
+            body.is_empty() || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        }
+        _ => false,
+    };
+    if confirmed {
+        Ok(())
+    } else {
+        Err(ClientError::UnconfirmedWrite {
+            operation,
+            status: answer.status.as_u16(),
+            detail: error_text(&answer.body),
+        })
+    }
+}
+
 /// PT NAD's answer as readable text, cut to a sane length.
 fn error_text(body: &[u8]) -> String {
     answer_excerpt(body, MAX_ERROR_TEXT)
@@ -870,6 +945,8 @@ mod tests {
             credentials: Credentials::Token("t".to_owned()),
             timeout: Duration::from_secs(1),
             max_server_delay: http::DEFAULT_MAX_SERVER_DELAY,
+            max_list_pages: 100,
+            max_lists: 10_000,
             network: Network::default(),
         })
         .unwrap();

@@ -75,6 +75,12 @@ pub static VARS: &[Var] = &[
     Var::new("PTNAD_TIMEOUT", "ptnad", "timeout", VarKind::Int)
         .default("30")
         .help("Timeout of each PT NAD request, in seconds"),
+    Var::new("PTNAD_MAX_LIST_PAGES", "ptnad", "max_list_pages", VarKind::Int)
+        .default("100")
+        .help("Most pages of reputation lists read at startup (100 lists a page); more fails the startup"),
+    Var::new("PTNAD_MAX_LISTS", "ptnad", "max_lists", VarKind::Int)
+        .default("10000")
+        .help("Most reputation lists read at startup; more fails the startup"),
 ];
 
 /// How each list type is named in `CONNECTOR_SCOPE` and in the variables.
@@ -232,6 +238,16 @@ impl TryFrom<&Settings> for PtnadConfig {
         if timeout == Some(0) {
             check.reject("PTNAD_TIMEOUT", "must be at least 1 second");
         }
+        let max_list_pages: Option<usize> = check.require("PTNAD_MAX_LIST_PAGES");
+        let max_lists: Option<usize> = check.require("PTNAD_MAX_LISTS");
+        for (name, value) in [
+            ("PTNAD_MAX_LIST_PAGES", max_list_pages),
+            ("PTNAD_MAX_LISTS", max_lists),
+        ] {
+            if value == Some(0) {
+                check.reject(name, "must be at least 1");
+            }
+        }
         let network = Network::check(&mut check);
 
         check.finish("ptnad", || {
@@ -243,6 +259,8 @@ impl TryFrom<&Settings> for PtnadConfig {
                     timeout: Duration::from_secs(timeout?),
                     max_server_delay: DEFAULT_MAX_SERVER_DELAY,
                     network,
+                    max_list_pages: max_list_pages?,
+                    max_lists: max_lists?,
                 },
                 scope,
                 lists,

@@ -91,6 +91,8 @@ struct FakeState {
     sessions: BTreeMap<String, String>,
     logins: usize,
     injected: VecDeque<Injected>,
+    login_pages: usize,
+    endless_pages: bool,
     delay: Option<Duration>,
     requests: Vec<RecordedRequest>,
     next_id: u64,
@@ -230,6 +232,18 @@ impl FakePtnad {
         }
     }
 
+    /// The next `count` authenticated requests get a login page with 200
+    /// (a proxy or portal in the way) instead of being served.
+    pub fn inject_login_pages(&self, count: usize) {
+        self.shared.state().login_pages += count;
+    }
+
+    /// Whether `GET /replists` always announces a next page (a broken or
+    /// hostile pagination).
+    pub fn set_endless_pages(&self, endless: bool) {
+        self.shared.state().endless_pages = endless;
+    }
+
     /// Makes every answer wait this long (to trigger client timeouts); `None` removes it.
     pub fn set_delay(&self, delay: Option<Duration>) {
         self.shared.state().delay = delay;
@@ -298,6 +312,15 @@ fn serve(
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         return response;
+    }
+    if state.login_pages > 0 {
+        state.login_pages -= 1;
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><form action=\"/login\">Sign in</form></body></html>",
+        )
+            .into_response();
     }
     match (method, segments.as_slice()) {
         (&Method::GET, ["monitoring", "status"]) => {
@@ -430,20 +453,21 @@ fn list_page(shared: &Shared, state: &FakeState, uri: &Uri) -> Response {
     }
     let limit = limit.max(1);
     let total = state.lists.len();
-    let results: Vec<Value> = state
-        .lists
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(list_json)
-        .collect();
+    // Endless pages repeat the lists for ever.
+    let results: Vec<Value> = if state.endless_pages {
+        let lists = state.lists.iter().cycle();
+        lists.skip(offset).take(limit).map(list_json).collect()
+    } else {
+        let lists = state.lists.iter();
+        lists.skip(offset).take(limit).map(list_json).collect()
+    };
     let page_url = |offset: usize| {
         format!(
             "{}api/v2/replists?limit={limit}&offset={offset}",
             shared.origin
         )
     };
-    let next = (offset + limit < total).then(|| page_url(offset + limit));
+    let next = (state.endless_pages || offset + limit < total).then(|| page_url(offset + limit));
     let previous = (offset > 0).then(|| page_url(offset.saturating_sub(limit)));
     Json(json!({"count": total, "next": next, "previous": previous, "results": results}))
         .into_response()

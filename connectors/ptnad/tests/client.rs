@@ -34,6 +34,8 @@ fn client_with_timeout(
         credentials,
         timeout,
         max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        max_list_pages: 100,
+        max_lists: 10_000,
         network: Network::default(),
     })
     .unwrap()
@@ -474,6 +476,8 @@ async fn an_unreachable_server_is_retryable() {
         credentials: login(),
         timeout: Duration::from_secs(2),
         max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        max_list_pages: 100,
+        max_lists: 10_000,
         network: Network::default(),
     })
     .unwrap();
@@ -491,6 +495,8 @@ async fn an_unreadable_ca_bundle_is_a_setup_error() {
         credentials: login(),
         timeout: Duration::from_secs(1),
         max_server_delay: DEFAULT_MAX_SERVER_DELAY,
+        max_list_pages: 100,
+        max_lists: 10_000,
         network: Network::default(),
     })
     .unwrap_err();
@@ -498,4 +504,34 @@ async fn an_unreadable_ca_bundle_is_a_setup_error() {
         matches!(&error, ClientError::Tls { detail } if detail.contains("/nonexistent/ca.pem")),
         "{error}"
     );
+}
+
+/// Vendor drill: a list of reputation lists that announces a next page
+/// for ever stops at the page bound with an error naming the variable, and
+/// the next call works once the pagination is sane.
+#[tokio::test]
+async fn endless_list_pagination_stops_at_the_bounds() {
+    let fake = fake().await;
+    let client = client_for(&fake, login());
+    client.connect().await.unwrap();
+    client.ensure_lists(&default_specs()).await.unwrap();
+    fake.set_endless_pages(true);
+    let error = tokio::time::timeout(Duration::from_secs(30), client.replists())
+        .await
+        .expect("bounded in time")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::TooManyLists {
+                what: "pages",
+                limit: 100,
+                ..
+            } | ClientError::TooManyLists { what: "lists", .. }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("PTNAD_MAX_"), "{error}");
+    fake.set_endless_pages(false);
+    assert_eq!(client.replists().await.unwrap().len(), 4);
 }

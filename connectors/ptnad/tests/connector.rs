@@ -421,3 +421,44 @@ async fn a_list_of_the_wrong_type_stops_the_startup_with_its_name() {
         "{message}"
     );
 }
+
+/// Vendor drill: a login page answered with 200 to the bulk add or remove
+/// (a proxy or portal in the way) marks no event done; the batch is retried
+/// and applied once PT NAD answers again.
+#[tokio::test]
+async fn a_login_page_answered_with_200_marks_no_event_done() {
+    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    let sink = started(&fake).await;
+    let add = [event(
+        0,
+        EventKind::Create,
+        indicator("a", "[ipv4-addr:value = '192.0.2.1']", false),
+        None,
+    )];
+    fake.inject_login_pages(1);
+    match sink.apply(&add).await {
+        BatchOutcome::All(Outcome::Retry { reason, .. }) => {
+            assert!(reason.contains("not counted as applied"), "{reason}");
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    assert_eq!(outcomes(sink.apply(&add).await), vec![Outcome::Done]);
+    assert_eq!(fake.values("opencti-ip").unwrap(), set(&["192.0.2.1"]));
+
+    let remove = [event(
+        1,
+        EventKind::Delete,
+        indicator("a", "[ipv4-addr:value = '192.0.2.1']", false),
+        None,
+    )];
+    fake.inject_login_pages(1);
+    assert!(
+        matches!(
+            sink.apply(&remove).await,
+            BatchOutcome::All(Outcome::Retry { .. })
+        ),
+        "a login page after _delete is not a removal"
+    );
+    assert_eq!(outcomes(sink.apply(&remove).await), vec![Outcome::Done]);
+    assert!(fake.values("opencti-ip").unwrap().is_empty());
+}
