@@ -4,6 +4,7 @@
 
 mod against_sim;
 mod config;
+mod drills;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
