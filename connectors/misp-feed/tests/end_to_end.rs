@@ -342,3 +342,65 @@ async fn a_full_platform_queue_pauses_the_backfill() {
     );
     sim.shutdown().await.expect("clean shutdown");
 }
+
+/// Drill (issue #13): the platform refuses each call a URL-feed run makes,
+/// in turn (first, second and last call of every operation a clean run
+/// sends). Each faulted run ends in time; the cursor never passes a report
+/// the platform did not get; the next run, without the fault, completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_completes() {
+    use opencti_sim::CallFault;
+
+    const FIRST: i64 = 1_700_000_000;
+    let server = FeedServer::start(None).await;
+    let manifest = publish(&server, 0..4, 3, FIRST);
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let expected = names(0..4);
+
+    let clean = start_sim().await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let feed = [("MISP_FEED_URL", server.url().to_owned())];
+    run_once(&settings(&clean, &connector_id, &feed))
+        .await
+        .expect("a clean run");
+    let mut operations = std::collections::BTreeMap::<String, usize>::new();
+    for call in clean.graphql_calls() {
+        if let Some(operation) = call.operation {
+            *operations.entry(operation).or_default() += 1;
+        }
+    }
+    clean.shutdown().await.unwrap();
+    assert!(operations.contains_key("addExpectations"), "{operations:?}");
+
+    for (operation, calls) in &operations {
+        let mut positions: Vec<usize> = (0..*calls).take(2).collect();
+        positions.push(calls - 1);
+        positions.dedup();
+        for after in positions {
+            let step = format!("{operation} call {}", after + 1);
+            let sim = start_sim().await;
+            let connector_id = uuid::Uuid::new_v4().to_string();
+            let settings = settings(&sim, &connector_id, &feed);
+            sim.fail_calls(CallFault::new(operation.as_str()).after(after as u64));
+            let _ = run_once(&settings).await;
+            assert_eq!(sim.faults()[0].failed, 1, "{step}: the fault was met");
+            // The cursor never passes a report the platform did not get.
+            if let Some(cursor) = platform_state(&sim, &connector_id)
+                .and_then(|state| state["last_event_timestamp"].as_i64())
+            {
+                let confirmed = names(0..usize::try_from(cursor - FIRST + 1).unwrap());
+                sim.wait_until("the confirmed reports", TIMEOUT, |sim| {
+                    confirmed.is_subset(&reports(sim))
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{step}: cursor {cursor} past the stored reports"));
+            }
+            sim.clear_faults();
+            run_once(&settings)
+                .await
+                .unwrap_or_else(|error| panic!("{step}: the next run completes: {error}"));
+            wait_for_reports(&sim, &expected).await;
+            sim.shutdown().await.unwrap();
+        }
+    }
+}

@@ -106,6 +106,8 @@ pub(crate) struct Core {
     /// Signs `connectorJWT` tokens; its public key is the `jwks` answer.
     pub(crate) signer: ConnectorSigner,
     pub(crate) cancel: CancellationToken,
+    /// Call faults the tests installed.
+    pub(crate) faults: crate::faults::Faults,
     workers: Mutex<HashMap<String, WorkerControl>>,
     /// Listen forwarding of API-protocol connectors: callback URI and task.
     forwarders: Mutex<HashMap<String, (String, tokio::task::JoinHandle<()>)>>,
@@ -126,6 +128,7 @@ impl Core {
             schema,
             signer,
             cancel: CancellationToken::new(),
+            faults: crate::faults::Faults::default(),
             workers: Mutex::new(HashMap::new()),
             forwarders: Mutex::new(HashMap::new()),
         }

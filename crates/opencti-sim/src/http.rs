@@ -35,6 +35,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/stream-events", get(stream_events).post(inject_events))
         .route("/stream-collections", get(collections).post(add_collection))
         .route("/graphql-calls", get(graphql_calls))
+        .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/rejected-requests", get(rejected_requests))
         .route("/files", get(files).post(upload_file))
         .route("/drafts", get(drafts).post(add_draft))
@@ -140,8 +141,12 @@ async fn graphql_endpoint(
     })
     .await;
     match answer {
-        // The platform answers 200 even when the body carries errors.
-        Ok(response) => json_response(StatusCode::OK, &response),
+        // The platform answers 200 even when the body carries errors; a
+        // status fault answers its own.
+        Ok((status, response)) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &response,
+        ),
         Err(error) => json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"errors": [{"message": format!("resolver crashed: {error}"), "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}),
@@ -384,6 +389,34 @@ async fn send_listen_message(
         .and_then(Value::as_str)
         .map(str::to_owned);
     reply(core.send_listen_message(&id, event, configuration).await)
+}
+
+async fn faults(State(core): State<Arc<Core>>) -> Response {
+    listing(&core.faults.list())
+}
+
+/// Body: a [`crate::CallFault`] (`{"operation", "after"?, "times"?, "status"?}`).
+async fn add_fault(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let fault: crate::CallFault = match json_body(&body) {
+        Ok(fault) => fault,
+        Err(reason) => return bad_body(&reason),
+    };
+    if fault.operation.trim().is_empty() {
+        return bad_body("`operation` must name a GraphQL operation");
+    }
+    if fault
+        .status
+        .is_some_and(|status| StatusCode::from_u16(status).is_err() || status < 400)
+    {
+        return bad_body("`status` must be an HTTP error status (400-999)");
+    }
+    core.faults.install(fault);
+    listing(&core.faults.list())
+}
+
+async fn clear_faults(State(core): State<Arc<Core>>) -> Response {
+    core.faults.clear();
+    listing(&core.faults.list())
 }
 
 async fn graphql_calls(State(core): State<Arc<Core>>) -> Response {

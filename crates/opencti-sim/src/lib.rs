@@ -26,7 +26,9 @@
 //!   payloads), `Last-Event-ID`/`from`/`recover`, `listen-delete`,
 //!   `no-dependencies`, `with-inferences`, 401 and 410. Objects the worker
 //!   stores appear on it; events can be injected too.
-//! * `/sim/api/...`: JSON inspection and admin calls.
+//! * `/sim/api/...`: JSON inspection and admin calls, and call faults
+//!   ([`SimHandle::fail_calls`]): a named operation fails after n calls, k
+//!   times, with a platform error or an HTTP status.
 //!
 //! `connector_queue_details` counts the ready messages of the push queue
 //! (plus the listen queue on 7.x) with a passive declare, plus what a paused
@@ -53,6 +55,7 @@ mod config;
 mod core;
 mod entity;
 mod error;
+mod faults;
 mod graphql;
 mod http;
 mod jobs;
@@ -77,6 +80,7 @@ pub use crate::config::{
     StreamCollectionConfig,
 };
 pub use crate::error::SimError;
+pub use crate::faults::{CallFault, FAULT_MESSAGE, FaultRecord};
 pub use crate::jobs::{
     AUTOMATION_USER_ID, ExportRequest, ImportRequest, ListExportRequest, PlaybookRun,
 };
@@ -583,6 +587,22 @@ impl SimHandle {
         connector_id: &str,
     ) -> Result<ConnectorRecord, SimError> {
         self.core.reset_state(connector_id).await
+    }
+
+    /// Makes calls of a GraphQL operation fail (see [`CallFault`]); also
+    /// `POST /sim/api/faults` with the fault as JSON.
+    pub fn fail_calls(&self, fault: CallFault) {
+        self.core.faults.install(fault);
+    }
+
+    /// The installed faults and their counts (`GET /sim/api/faults`).
+    pub fn faults(&self) -> Vec<FaultRecord> {
+        self.core.faults.list()
+    }
+
+    /// Removes every call fault (`DELETE /sim/api/faults`).
+    pub fn clear_faults(&self) {
+        self.core.faults.clear();
     }
 
     /// Holds the connector's push-queue messages instead of importing them

@@ -58,3 +58,106 @@ async fn the_control_api_asks_for_the_token_when_one_is_set() {
     assert_eq!(status, 200, "without --token, the control API stays open");
     open.shutdown().await.expect("clean shutdown");
 }
+
+/// A call fault makes the named operation fail after n calls, k times; the
+/// control route installs one like the handle does, and asks for the token.
+#[tokio::test]
+async fn call_faults_fail_the_named_operation_after_n_calls_k_times() {
+    use opencti_sim::{CallFault, FAULT_MESSAGE};
+
+    use crate::common::{ADD_EXPECTATIONS, PING, graphql, register, work_add};
+
+    let sim = start_with(SimConfig {
+        token: Some(opencti_sim::Secret::new(TOKEN)),
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    register(&sim, &connector_id).await;
+    let work_id = work_add(&sim, &connector_id, "faulted").await;
+    let add = || {
+        graphql(
+            &sim,
+            ADD_EXPECTATIONS,
+            json!({"id": work_id, "expectations": 1}),
+        )
+    };
+
+    sim.fail_calls(CallFault::new("addExpectations").after(1).times(2));
+    let mut failed = Vec::new();
+    for _ in 0..4 {
+        let answer = add().await;
+        failed.push(answer.get("errors").is_some());
+        if let Some(errors) = answer.get("errors") {
+            assert_eq!(errors[0]["message"], FAULT_MESSAGE);
+        }
+    }
+    assert_eq!(failed, [false, true, true, false]);
+    assert_eq!(
+        sim.work(&work_id).expect("work").expected,
+        2,
+        "a failed call changes nothing"
+    );
+    let ping_state = json!({"id": connector_id, "state": "{}", "connectorInfo": null});
+    let answer = graphql(&sim, PING, ping_state.clone()).await;
+    assert!(
+        answer.get("errors").is_none(),
+        "other operations pass: {answer}"
+    );
+
+    let client = reqwest::Client::new();
+    let faults = format!("{}/sim/api/faults", sim.url());
+    let fault = json!({"operation": "PingConnector", "after": 0, "times": 1, "status": 503});
+    let refused = client
+        .post(&faults)
+        .json(&fault)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 401, "faults need the token");
+    let installed = client
+        .post(&faults)
+        .bearer_auth(TOKEN)
+        .json(&fault)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(installed.status(), 200);
+    let answer = reqwest::Client::new()
+        .post(format!("{}/graphql", sim.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"query": PING, "variables": ping_state}))
+        .send()
+        .await
+        .expect("ping");
+    assert_eq!(answer.status(), 503, "a status fault answers its status");
+    let listed: serde_json::Value = client
+        .get(&faults)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed[0]["fault"]["operation"], "addExpectations");
+    assert_eq!(listed[0]["failed"], 2);
+    assert_eq!(listed[1]["failed"], 1);
+    let bad = client
+        .post(&faults)
+        .bearer_auth(TOKEN)
+        .json(&json!({"operation": ""}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(bad.status(), 400);
+    let cleared = client
+        .delete(&faults)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(cleared.status(), 200);
+    assert!(sim.faults().is_empty());
+    sim.shutdown().await.expect("clean shutdown");
+}

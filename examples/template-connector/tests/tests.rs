@@ -6,6 +6,7 @@ mod against_sim;
 #[path = "../../../tests/catalog_metadata.rs"]
 mod catalog_metadata;
 mod config;
+mod drills;
 mod metadata;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]

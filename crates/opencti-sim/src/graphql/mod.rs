@@ -163,13 +163,14 @@ pub(crate) fn platform_error(code: &str, message: &str, data: &Value) -> Value {
     })
 }
 
-/// Answers a request. Runs on a blocking thread: resolvers block on broker calls.
+/// Answers a request with its HTTP status (200 but for a status fault). Runs
+/// on a blocking thread: resolvers block on broker calls.
 pub(crate) fn execute(
     core: &Arc<Core>,
     runtime: &tokio::runtime::Handle,
     request: &GraphqlRequest,
     authenticated: bool,
-) -> Value {
+) -> (u16, Value) {
     let reject = |code: &str, messages: Vec<(String, Value)>| {
         core.store.write(|state| {
             state.record_rejection(RejectedRequest {
@@ -200,22 +201,25 @@ pub(crate) fn execute(
         Ok(ast) => ast,
         Err(with_errors) => {
             let messages = diagnostics(&with_errors.errors, "Syntax Error: ");
-            return reject("GRAPHQL_PARSE_FAILED", messages);
+            return (200, reject("GRAPHQL_PARSE_FAILED", messages));
         }
     };
     let document = match ast.to_executable_validate(&core.schema) {
         Ok(document) => document,
         Err(with_errors) => {
             let messages = diagnostics(&with_errors.errors, "");
-            return reject("GRAPHQL_VALIDATION_FAILED", messages);
+            return (200, reject("GRAPHQL_VALIDATION_FAILED", messages));
         }
     };
     let operation = match document.operations.get(request.operation_name.as_deref()) {
         Ok(operation) => operation,
         Err(error) => {
-            return reject(
-                "OPERATION_RESOLUTION_FAILURE",
-                vec![(error.message().to_string(), Value::Null)],
+            return (
+                200,
+                reject(
+                    "OPERATION_RESOLUTION_FAILURE",
+                    vec![(error.message().to_string(), Value::Null)],
+                ),
             );
         }
     };
@@ -231,7 +235,16 @@ pub(crate) fn execute(
         "GraphQL operation"
     );
 
-    let response = if authenticated {
+    let fault = authenticated
+        .then(|| {
+            core.faults
+                .check(operation_name.as_deref().unwrap_or_default())
+        })
+        .flatten();
+    let status = fault.as_ref().map_or(200, |fault| fault.status);
+    let response = if let Some(fault) = fault {
+        fault.body
+    } else if authenticated {
         run(core, runtime, &document, operation, request)
     } else {
         json!({
@@ -254,6 +267,7 @@ pub(crate) fn execute(
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         })
+        .chain((status != 200).then(|| format!("HTTP {status}: {}", crate::faults::FAULT_MESSAGE)))
         .collect();
     core.store.write(|state| {
         state.record_call(GraphqlCall {
@@ -265,7 +279,7 @@ pub(crate) fn execute(
             draft_id: request.draft_id.clone(),
         });
     });
-    response
+    (status, response)
 }
 
 fn run(
