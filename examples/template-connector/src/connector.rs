@@ -68,7 +68,7 @@ impl ImportSource for Template {
         }
         let indicators = bundle.objects.len() - 2;
         if indicators > 0 {
-            ctx.send_bundle(bundle.into_value()).await?;
+            ctx.send_bundle(bundle).await?;
         }
         // Only now, with every message confirmed by the broker, does the cursor move.
         state.insert("lines".to_owned(), lines.len().into());
