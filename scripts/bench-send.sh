@@ -25,7 +25,8 @@
 #   BENCH_SIZES       (default "10000 50000")
 #   BENCH_OURS_SIZES  (default "10000 50000 200000")
 #   BENCH_REPEAT      (default 5)
-#   MISP_FEED_EVENTS / MISP_FEED_ATTRIBUTES (default 1000 / 50)
+#   MISP_FEED_EVENTS / MISP_FEED_ATTRIBUTES / MISP_FEED_DISTRIBUTION
+#                     (default 200 / 50 / uniform; or long-tail)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -164,11 +165,5 @@ printf 'send_bundle at %s objects: %s objects/s, %s%% of the ceiling\n' "$larges
 
 echo
 echo "== MISP feed connector: Python vs ours =="
-if [ -z "${MISP_FEED_PYTHON_CONNECTOR:-}" ] || [ ! -f "${MISP_FEED_PYTHON_CONNECTOR}/src/main.py" ] &&
-  [ ! -f "${MISP_FEED_PYTHON_CONNECTOR:-/nonexistent}/src/misp_feed.py" ]; then
-  echo "skipped: set MISP_FEED_PYTHON_CONNECTOR to the external-import/misp-feed directory of a"
-  echo "local checkout of OpenCTI-Platform/connectors to compare with the Python connector"
-  exit 0
-fi
-scripts/bench/misp-feed-vs-python.sh "$MISP_FEED_PYTHON_CONNECTOR" "$python" \
-  "${MISP_FEED_EVENTS:-1000}" "${MISP_FEED_ATTRIBUTES:-50}"
+scripts/bench/misp-feed-vs-python.sh "${MISP_FEED_PYTHON_CONNECTOR:-}" "$python" \
+  "${MISP_FEED_EVENTS:-200}" "${MISP_FEED_ATTRIBUTES:-50}" "${MISP_FEED_DISTRIBUTION:-uniform}"

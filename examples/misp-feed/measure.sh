@@ -19,12 +19,15 @@
 # same mean size, persistent and confirmed: the most the broker on this host
 # takes, whatever the connector.
 #
-# Usage: examples/misp-feed/measure.sh [EVENTS] [ATTRIBUTES]   (default 1000 50)
+# Usage: examples/misp-feed/measure.sh [EVENTS] [ATTRIBUTES] [DISTRIBUTION]
+#   default 1000 50 uniform; DISTRIBUTION long-tail gives event sizes a long
+#   tail of mean about ATTRIBUTES (see the generate_feed example).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 events="${1:-1000}"
 attributes="${2:-50}"
+distribution="${3:-uniform}"
 scripts/ensure-rabbitmq.sh
 cargo build --release --quiet -p opencti-sim --bin opencti-sim
 cargo build --release --quiet -p opencti-connector --example broker_ceiling
@@ -43,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$release/examples/generate_feed" "$work/feed" "$events" "$attributes" | tee "$work/objects.txt"
+"$release/examples/generate_feed" "$work/feed" "$events" "$attributes" "$distribution" | tee "$work/objects.txt"
 objects="$(awk '{print $(NF-1)}' "$work/objects.txt")"
 broker_pid="$(pgrep -o -f 'beam.smp.*-sname rabbit@' || pgrep -o beam.smp || echo "")"
 

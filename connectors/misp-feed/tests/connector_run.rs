@@ -318,6 +318,38 @@ async fn local_directory_feeds() {
     assert_eq!(cursor(state.as_ref()), 1_002);
 }
 
+#[tokio::test]
+async fn every_event_goes_whole_in_one_bundle_whatever_its_size() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut sizes = generator::long_tailed_sizes(12, 20);
+    assert_eq!(sizes, generator::long_tailed_sizes(12, 20), "deterministic");
+    // Over 1,000 objects with indicators and observables on.
+    sizes.push(400);
+    generator::write_feed_of_sizes(directory.path(), &sizes, 1_000);
+    let mut feed = connector(&[
+        ("MISP_FEED_URL", &directory.path().display().to_string()),
+        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+        ("MISP_FEED_CREATE_INDICATORS", "true"),
+        ("MISP_FEED_CREATE_OBSERVABLES", "true"),
+    ]);
+    let (ctx, probe) = RunContext::for_test(None);
+    feed.run(&ctx).await.unwrap();
+    let bundles = probe.bundles();
+    let reports: Vec<String> = bundles
+        .iter()
+        .map(|bundle| {
+            let objects = bundle["objects"].as_array().unwrap();
+            let report = objects.iter().find(|object| object["type"] == "report");
+            report.map_or_else(String::new, |report| {
+                report["name"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect();
+    let expected: Vec<String> = (0..sizes.len()).map(name).collect();
+    assert_eq!(reports, expected, "one bundle per event, its report in it");
+    assert!(bundles.last().unwrap()["objects"].as_array().unwrap().len() > 1_000);
+}
+
 const BUCKET: &str = "misp-drop";
 
 fn s3_connector(server: &S3Server, extra: &[(&str, &str)]) -> MispFeed {

@@ -488,34 +488,6 @@ fn big_events_get_no_relationships() {
 }
 
 #[test]
-fn huge_bundles_are_handed_over_in_slices() {
-    let event = parse_event(&serde_json::to_vec(&rich_event()).unwrap()).unwrap();
-    let converted = Converter::new(all_on())
-        .convert(event, None, chrono::Utc::now())
-        .unwrap();
-    let whole: Value = serde_json::from_str(&converted.bundle).unwrap();
-    let single: Vec<Value> = converted.bundles(converted.object_count).collect();
-    assert_eq!(
-        single,
-        std::slice::from_ref(&whole),
-        "small events go in one bundle"
-    );
-    let slices: Vec<Value> = converted.bundles(4).collect();
-    assert_eq!(slices.len(), converted.object_count.div_ceil(4));
-    let rejoined: Vec<Value> = slices
-        .iter()
-        .inspect(|slice| assert_eq!(slice["id"], whole["id"]))
-        .flat_map(|slice| slice["objects"].as_array().unwrap().clone())
-        .collect();
-    assert_eq!(&rejoined, whole["objects"].as_array().unwrap());
-    let last = slices.last().unwrap()["objects"].as_array().unwrap();
-    assert!(
-        last.iter()
-            .any(|object| object["type"] == "report" || object["type"] == "note")
-    );
-}
-
-#[test]
 fn events_that_cannot_be_reported_are_errors_naming_the_field() {
     let mut event = single_attribute_event("domain", "x.example");
     event["Event"]["date"] = json!("01/02/2024");

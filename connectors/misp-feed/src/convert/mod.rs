@@ -91,41 +91,12 @@ impl Default for ConvertOptions {
 /// A converted event.
 #[derive(Debug, Clone)]
 pub struct ConvertedEvent {
-    /// The bundle, serialised.
+    /// The bundle, serialised (handed to the runtime's send path as it is).
     pub bundle: String,
     /// Objects in the bundle.
     pub object_count: usize,
     /// The report's id, when one was made.
     pub report_id: Option<String>,
-    /// Byte range of each object inside `bundle`.
-    spans: Vec<(usize, usize)>,
-    bundle_id: String,
-}
-
-impl ConvertedEvent {
-    /// The bundle as JSON trees of at most `max_objects` objects each, in
-    /// bundle order, all with the bundle's id (the report, which refers to
-    /// everything, is in the last one). An event of `max_objects` objects
-    /// or fewer gives exactly one bundle, the whole of it.
-    ///
-    /// Trees take several times the room of the text, so a huge event is
-    /// handed to the publisher a slice at a time instead of as one tree.
-    pub fn bundles(&self, max_objects: usize) -> impl Iterator<Item = Value> + '_ {
-        self.spans.chunks(max_objects.max(1)).map(move |chunk| {
-            let objects = chunk
-                .iter()
-                .map(|&(start, end)| {
-                    serde_json::from_str(&self.bundle[start..end])
-                        .expect("the converter wrote each object as JSON")
-                })
-                .collect();
-            let mut bundle = Map::new();
-            bundle.insert("type".to_owned(), Value::from("bundle"));
-            bundle.insert("id".to_owned(), Value::from(self.bundle_id.as_str()));
-            bundle.insert("objects".to_owned(), Value::Array(objects));
-            Value::Object(bundle)
-        })
-    }
 }
 
 /// The event file is not a MISP event.
@@ -274,7 +245,6 @@ fn id_list<S: serde::Serializer>(ids: &&[Arc<str>], serializer: S) -> Result<S::
 /// Everything built for the event before and while its attributes are walked.
 struct Run<'a> {
     options: &'a ConvertOptions,
-    bundle_id: String,
     event: &'a Event,
     now: String,
     author_id: Arc<str>,
@@ -343,7 +313,6 @@ impl<'a> Run<'a> {
         );
         let mut run = Self {
             options,
-            bundle_id: bundle_id.to_owned(),
             event,
             score: attribute::threat_level_score(event.threat_level_id.as_deref()),
             author_id,
@@ -633,13 +602,10 @@ impl<'a> Run<'a> {
             None
         };
         let object_count = self.out.len();
-        let (bundle, spans) = self.out.finish();
         Ok(ConvertedEvent {
             object_count,
-            bundle,
+            bundle: self.out.finish(),
             report_id,
-            spans,
-            bundle_id: self.bundle_id,
         })
     }
 

@@ -123,8 +123,43 @@ pub(crate) fn write_feed(
     attributes: usize,
     first_timestamp: i64,
 ) {
+    write_feed_of_sizes(directory, &vec![attributes; events], first_timestamp);
+}
+
+/// Attribute counts of `events` events with a long tail, as in real feeds
+/// (most events small, a few thousands of times larger): a Pareto
+/// distribution of shape 1.16 (a fifth of the events hold four fifths of
+/// the attributes) whose mean is about `mean`, capped at 200 × `mean`.
+/// Deterministic: event `i` always gets the same count.
+pub(crate) fn long_tailed_sizes(events: usize, mean: usize) -> Vec<usize> {
+    const SHAPE: f64 = 1.16;
+    let smallest = mean as f64 * (SHAPE - 1.0) / SHAPE;
+    let largest = (mean * 200) as f64;
+    (0..events)
+        .map(|index| {
+            // SplitMix64 of the index, as a uniform number in (0, 1].
+            let mut z = (index as u64)
+                .wrapping_add(1)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            let uniform = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+            let size = smallest / uniform.powf(1.0 / SHAPE);
+            size.min(largest).max(1.0) as usize
+        })
+        .collect()
+}
+
+/// Writes a feed whose event `i` has `sizes[i]` attributes and timestamp
+/// `first_timestamp + i` into `directory`.
+pub(crate) fn write_feed_of_sizes(
+    directory: &std::path::Path,
+    sizes: &[usize],
+    first_timestamp: i64,
+) {
     let mut manifest = serde_json::Map::new();
-    for index in 0..events {
+    for (index, &attributes) in sizes.iter().enumerate() {
         let timestamp = first_timestamp + index as i64;
         let (key, entry) = manifest_entry(index, timestamp);
         manifest.insert(key.clone(), entry);

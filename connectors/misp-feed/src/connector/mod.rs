@@ -1,0 +1,268 @@
+//! The import run: the connector's identity and configuration, what both
+//! modes share (converting an event file, sending its bundle, poison
+//! events), and one file per role: `feed` (URL mode and its cursor),
+//! `bucket` (S3 mode), `threats` (the platform look-up of
+//! `guess_threats_from_tags`) and `budget` (the bytes events in flight may
+//! hold).
+//!
+//! State keys are the Python connector's, so a migration keeps its place.
+//! The state only moves after the event's bundle was confirmed by the broker.
+
+mod bucket;
+mod budget;
+mod feed;
+mod threats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
+use opencti_connector::config::Var;
+use opencti_connector::task;
+use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
+use tokio::sync::Semaphore;
+
+pub use feed::cursor_from_state;
+pub use threats::guess_threats;
+
+use crate::config::{MispFeedConfig, SourceConfig, VARS};
+use crate::convert::{self, ConvertedEvent, Converter};
+use crate::source::{
+    FeedReader, FetchError, HttpFetcher, HttpSetupError, ManifestFetchError, S3Source,
+};
+
+/// What the `opencti-misp-feed` binary is (name, version, variables), for
+/// checks of the documentation against the code.
+pub static SPEC: ConnectorSpec = spec::<MispFeed>();
+
+/// Why a run stopped early. Events after the failing one wait for the next
+/// run; the cursor never moves past an event that was not sent or skipped
+/// on purpose.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A bundle could not be published (or shutdown was requested).
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// `manifest.json` could not be read.
+    #[error("Failed to retrieve manifest.json: {0}")]
+    Manifest(#[source] ManifestFetchError),
+    /// An event file could not be downloaded; the next run retries it.
+    #[error("Failed to retrieve {key}: {error}; the next run retries from this event")]
+    Download {
+        /// Manifest key or S3 key.
+        key: String,
+        /// What failed.
+        #[source]
+        error: FetchError,
+    },
+    /// The bucket could not be listed.
+    #[error("cannot list the bucket: {0}")]
+    Listing(#[source] FetchError),
+    /// The platform did not answer a threat look-up (`guess_threats_from_tags`).
+    #[error("threat look-up for tag value {value:?} failed: {reason}")]
+    Platform {
+        /// The tag value.
+        value: String,
+        /// The platform error.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot start: {0}")]
+    Setup(#[source] HttpSetupError),
+    /// The task converting an event was stopped (the runtime is ending).
+    #[error("event conversion interrupted: {0}")]
+    Interrupted(String),
+}
+
+enum Source {
+    Feed(FeedReader),
+    Bucket { s3: S3Source, delete: bool },
+}
+
+/// The MISP feed connector.
+pub struct MispFeed {
+    config: MispFeedConfig,
+    converter: Arc<Converter>,
+    source: Source,
+}
+
+impl std::fmt::Debug for MispFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MispFeed")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector for MispFeed {
+    type Config = MispFeedConfig;
+    type Error = RunError;
+
+    const VARS: &'static [Var] = VARS;
+    const NAME: &'static str = "opencti-misp-feed";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = "Imports MISP feeds (HTTP(S), local directory or S3) into OpenCTI, one STIX bundle per event";
+    const SLUG: Option<&'static str> = Some("misp-feed");
+    const LISTING: Listing = Listing {
+        title: "MISP Feed",
+        description: "Imports the events of a MISP feed (over HTTP(S), from a local directory, or from an S3 bucket of event files) into OpenCTI, one STIX bundle per event, with the Python misp-feed connector's variables and state",
+        use_cases: &[UseCase::AdversaryInsights],
+        solution_categories: &[SolutionCategory::ThreatIntelligenceFeed],
+        subscription_link: "https://www.misp-project.org/feeds/",
+        ..Listing::DEFAULT
+    };
+
+    fn from_config(config: MispFeedConfig) -> Result<Self, RunError> {
+        let authorization = match &config.source {
+            SourceConfig::Url { authorization, .. } => {
+                authorization.as_ref().map(|secret| secret.expose())
+            }
+            SourceConfig::S3 { .. } => None,
+        };
+        let http = HttpFetcher::new(&config.http, authorization).map_err(RunError::Setup)?;
+        let source = match &config.source {
+            SourceConfig::Url { location, .. } => Source::Feed(FeedReader::new(
+                location.clone(),
+                http,
+                config.http.max_file_size,
+            )),
+            SourceConfig::S3 {
+                settings,
+                delete_after_import,
+            } => Source::Bucket {
+                s3: S3Source::new(settings, http.client().clone()),
+                delete: *delete_after_import,
+            },
+        };
+        Ok(Self {
+            converter: Arc::new(Converter::new(config.convert.clone())),
+            config,
+            source,
+        })
+    }
+}
+
+impl ImportSource for MispFeed {
+    /// The deprecated `MISP_FEED_INTERVAL` (minutes) replaces the period, as
+    /// in Python.
+    fn period_override(config: &MispFeedConfig) -> Option<Duration> {
+        config.interval
+    }
+
+    async fn run(&mut self, ctx: &RunContext) -> Result<String, RunError> {
+        tracing::info!("Fetching MISP Feed...");
+        match &self.source {
+            Source::Feed(reader) => {
+                let reader = reader.clone().with_shutdown(ctx.shutdown().clone());
+                self.run_feed(ctx, &reader).await
+            }
+            Source::Bucket { s3, delete } => self.run_bucket(ctx, s3, *delete).await,
+        }
+    }
+}
+
+/// Python's `datetime.isoformat()` of an aware UTC time.
+fn python_isoformat(moment: &DateTime<Utc>) -> String {
+    let format = if moment.timestamp_subsec_micros() == 0 {
+        SecondsFormat::Secs
+    } else {
+        SecondsFormat::Micros
+    };
+    moment.to_rfc3339_opts(format, false)
+}
+
+/// What happened to one event file.
+enum Outcome {
+    Sent,
+    Skipped,
+}
+
+/// [`task::in_own_task`], stopped only when the runtime ends.
+async fn in_own_task<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RunError> {
+    task::in_own_task(work)
+        .await
+        .ok_or_else(|| RunError::Interrupted("the runtime is shutting down".to_owned()))
+}
+
+/// Sends a converted event's bundle through the runtime's send path,
+/// which keeps its text as it is. It is split before a slot of
+/// `publishing` frees, so the broker gets the next messages at once.
+async fn send_converted(
+    ctx: &RunContext,
+    converted: ConvertedEvent,
+    publishing: &Semaphore,
+) -> Result<(), RunError> {
+    tracing::info!("Sending event STIX2 bundle...");
+    let prepared = ctx.prepare_bundle(converted.bundle).await?;
+    let Ok(_slot) = publishing.acquire().await else {
+        return Err(RunError::Interrupted(
+            "the publishing slots were closed".to_owned(),
+        ));
+    };
+    ctx.send_prepared(prepared).await?;
+    Ok(())
+}
+
+impl MispFeed {
+    /// Parses and converts one event file; a poison event is reported on
+    /// the work and gives `None`.
+    async fn convert_file(
+        &self,
+        ctx: &RunContext,
+        key: &str,
+        bytes: Bytes,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConvertedEvent>, RunError> {
+        // Parsing and converting are CPU work: in tasks of their own, so
+        // that the other worker thread keeps the bundles of earlier events
+        // flowing to the broker meanwhile.
+        let parsed = in_own_task(move || convert::parse_event(&bytes)).await?;
+        let event = match parsed {
+            Ok(event) => event,
+            Err(error) => {
+                ctx.report_error(format!("event skipped: {error}"), key.to_owned())
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let guesses = if self.config.convert.guess_threats_from_tags {
+            Some(guess_threats(ctx, &convert::guess_keys(&event)).await?)
+        } else {
+            None
+        };
+        let uuid = event.uuid.clone();
+        let converter = Arc::clone(&self.converter);
+        let converted =
+            in_own_task(move || converter.convert(event, guesses.as_ref(), now)).await?;
+        match converted {
+            Ok(converted) => Ok(Some(converted)),
+            Err(error) => {
+                let name = uuid.as_deref().unwrap_or(key);
+                ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_isoformat_drops_zero_microseconds() {
+        let whole = DateTime::<Utc>::from_timestamp(1_705_312_800, 0).unwrap();
+        assert_eq!(python_isoformat(&whole), "2024-01-15T10:00:00+00:00");
+        let fraction = DateTime::<Utc>::from_timestamp(1_705_312_800, 123_456_000).unwrap();
+        assert_eq!(
+            python_isoformat(&fraction),
+            "2024-01-15T10:00:00.123456+00:00"
+        );
+    }
+}
