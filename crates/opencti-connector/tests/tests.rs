@@ -31,4 +31,5 @@ mod private_broker;
 mod stream_runner;
 mod stream_runtime;
 mod stream_server;
+mod stream_source;
 mod stream_sse;

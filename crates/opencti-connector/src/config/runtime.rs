@@ -146,6 +146,11 @@ pub static CONNECTOR_VARS: &[Var] = &[
         .help("Stream connectors: on the first run, recover history up to this ISO date"),
     Var::new("CONNECTOR_LIVE_STREAM_START_TIMESTAMP", "connector", "live_stream_start_timestamp", VarKind::String)
         .help("Stream connectors: on the first run, start at this epoch-milliseconds position"),
+    Var::new("CONNECTOR_LIVE_STREAM_OPENCTI_URL", "connector", "live_stream_opencti_url", VarKind::Url)
+        .help("Stream connectors: platform whose live stream is read, when it is not the one the connector registers with (unset: OPENCTI_URL)"),
+    Var::new("CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN", "connector", "live_stream_opencti_token", VarKind::String)
+        .secret()
+        .help("Stream connectors: API token for CONNECTOR_LIVE_STREAM_OPENCTI_URL, sent only there (unset: OPENCTI_TOKEN)"),
     Var::new("CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB", "connector", "live_stream_max_event_size_mb", VarKind::Int)
         .default("64")
         .help("Not in pycti: stream connectors: largest live stream event accepted, in MiB; a larger one drops the connection (logged), which resumes from the last event"),
@@ -324,7 +329,7 @@ pub struct DirectoryOutput {
 }
 
 /// Validated `CONNECTOR_LIVE_STREAM_*` settings (used by the stream runtime).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LiveStreamConfig {
     /// Stream collection id.
@@ -341,6 +346,11 @@ pub struct LiveStreamConfig {
     pub start_timestamp: Option<String>,
     /// The most bytes one line, or the fields of one event, may take.
     pub max_event_bytes: usize,
+    /// `CONNECTOR_LIVE_STREAM_OPENCTI_URL`: the platform the stream is read
+    /// from, when it is not the registration platform.
+    pub opencti_url: Option<Url>,
+    /// `CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN`: the token for that platform.
+    pub opencti_token: Option<Secret>,
 }
 
 /// Validated metrics settings.
@@ -468,6 +478,14 @@ pub struct RuntimeConfig {
     pub mq: MqOverrides,
 }
 
+/// The base URL without the trailing slash pycti strips before appending
+/// `/graphql` or `/stream`.
+fn without_trailing_slash(mut url: Url) -> Url {
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    url
+}
+
 fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(';')
         .map(str::trim)
@@ -507,11 +525,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
         let mut check = settings.check();
 
         let url: Option<Url> = check.require("OPENCTI_URL");
-        let url = url.map(|mut url| {
-            let trimmed = url.path().trim_end_matches('/').to_owned();
-            url.set_path(&trimmed);
-            url
-        });
+        let url = url.map(without_trailing_slash);
         let token: Option<super::Secret> = check.require("OPENCTI_TOKEN");
         if token
             .as_ref()
@@ -616,6 +630,10 @@ impl TryFrom<&Settings> for RuntimeConfig {
             recover_iso_date: check.get("CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE"),
             start_timestamp: check.get("CONNECTOR_LIVE_STREAM_START_TIMESTAMP"),
             max_event_bytes: usize::try_from(max_event_mib).unwrap_or(usize::MAX) << 20,
+            opencti_url: check
+                .get::<Url>("CONNECTOR_LIVE_STREAM_OPENCTI_URL")
+                .map(without_trailing_slash),
+            opencti_token: check.get("CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN"),
         };
         let stop_grace: Duration = check
             .get("CONNECTOR_STOP_GRACE_PERIOD")
