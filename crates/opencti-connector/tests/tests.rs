@@ -28,6 +28,7 @@ mod import;
 mod network;
 mod platform;
 mod private_broker;
+mod s3_output;
 mod stream_runner;
 mod stream_runtime;
 mod stream_server;

@@ -127,6 +127,29 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_SEND_TO_DIRECTORY_RETENTION", "connector", "send_to_directory_retention", VarKind::Int)
         .default("7")
         .help("Days to keep *.json files in that directory; 0 keeps them forever"),
+    Var::new("CONNECTOR_SEND_TO_S3", "connector", "send_to_s3", VarKind::Bool)
+        .default("false")
+        .help("Also upload each bundle to S3 (the platform's storage unless the S3_* variables say otherwise)"),
+    Var::new("CONNECTOR_SEND_TO_S3_BUCKET", "connector", "send_to_s3_bucket", VarKind::String)
+        .help("Bucket for CONNECTOR_SEND_TO_S3 (unset: the platform's bucket)"),
+    Var::new("CONNECTOR_SEND_TO_S3_FOLDER", "connector", "send_to_s3_folder", VarKind::String)
+        .default("connectors")
+        .help("Key prefix (folder) of the uploaded bundles; empty or `.` uploads to the bucket's root"),
+    Var::new("CONNECTOR_SEND_TO_S3_RETENTION", "connector", "send_to_s3_retention", VarKind::Int)
+        .default("7")
+        .help("Days to keep this connector's uploaded bundles; 0 keeps them forever"),
+    Var::new("S3_ENDPOINT", "s3", "endpoint", VarKind::String)
+        .help("S3 host for CONNECTOR_SEND_TO_S3 (overrides the platform's)"),
+    Var::new("S3_PORT", "s3", "port", VarKind::Int).help("S3 port (overrides the platform's)"),
+    Var::new("S3_USE_SSL", "s3", "use_ssl", VarKind::Bool)
+        .help("Reach S3 over https (overrides the platform's)"),
+    Var::new("S3_ACCESS_KEY", "s3", "access_key", VarKind::String)
+        .help("S3 access key (overrides the platform's)"),
+    Var::new("S3_SECRET_KEY", "s3", "secret_key", VarKind::String)
+        .secret()
+        .help("S3 secret key (overrides the platform's)"),
+    Var::new("S3_BUCKET_REGION", "s3", "bucket_region", VarKind::String)
+        .help("S3 signing region (overrides the platform's; unset everywhere: us-east-1)"),
     Var::new("CONNECTOR_QUEUE_PROTOCOL", "connector", "queue_protocol", VarKind::String)
         .default("amqp")
         .aliases(&["QUEUE_PROTOCOL"])
@@ -328,6 +351,40 @@ pub struct DirectoryOutput {
     pub retention_days: u32,
 }
 
+/// `CONNECTOR_SEND_TO_S3`: an upload of every bundle to S3, as pycti 7.x
+/// does it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Output {
+    /// `CONNECTOR_SEND_TO_S3_BUCKET`; `None`: the platform's bucket.
+    pub bucket: Option<String>,
+    /// `CONNECTOR_SEND_TO_S3_FOLDER`: the key prefix.
+    pub folder: String,
+    /// `CONNECTOR_SEND_TO_S3_RETENTION`: days to keep uploads; 0 keeps them.
+    pub retention_days: u32,
+    /// `S3_*`: local overrides of the platform's S3 parameters.
+    pub overrides: S3Overrides,
+}
+
+/// `S3_*`: local overrides of the S3 parameters the platform hands out at
+/// registration; `None` keeps the platform's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Overrides {
+    /// Host.
+    pub endpoint: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// https instead of http.
+    pub use_ssl: Option<bool>,
+    /// Access key.
+    pub access_key: Option<String>,
+    /// Secret key.
+    pub secret_key: Option<Secret>,
+    /// Signing region.
+    pub bucket_region: Option<String>,
+}
+
 /// Validated `CONNECTOR_LIVE_STREAM_*` settings (used by the stream runtime).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -404,6 +461,8 @@ pub struct ConnectorSection {
     pub validate_before_import: bool,
     /// Directory side output.
     pub directory: Option<DirectoryOutput>,
+    /// S3 side output.
+    pub s3: Option<S3Output>,
     /// Transport for bundles.
     pub queue_protocol: QueueProtocol,
     /// Stream settings.
@@ -600,6 +659,23 @@ impl TryFrom<&Settings> for RuntimeConfig {
             }
             (false, _) => None,
         };
+        let send_to_s3: bool = check.get("CONNECTOR_SEND_TO_S3").unwrap_or(false);
+        let s3_overrides = S3Overrides {
+            endpoint: check.get("S3_ENDPOINT"),
+            port: check.get("S3_PORT"),
+            use_ssl: check.get("S3_USE_SSL"),
+            access_key: check.get("S3_ACCESS_KEY"),
+            secret_key: check.get("S3_SECRET_KEY"),
+            bucket_region: check.get("S3_BUCKET_REGION"),
+        };
+        let s3 = send_to_s3.then(|| S3Output {
+            bucket: check.get("CONNECTOR_SEND_TO_S3_BUCKET"),
+            folder: check
+                .get("CONNECTOR_SEND_TO_S3_FOLDER")
+                .unwrap_or_else(|| "connectors".to_owned()),
+            retention_days: check.get("CONNECTOR_SEND_TO_S3_RETENTION").unwrap_or(7),
+            overrides: s3_overrides,
+        });
         let queue_protocol = check.parse("CONNECTOR_QUEUE_PROTOCOL", |value| {
             match value.to_string().as_str() {
                 "amqp" => Ok(QueueProtocol::Amqp),
@@ -727,6 +803,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                     send_to_queue,
                     validate_before_import,
                     directory,
+                    s3,
                     queue_protocol: queue_protocol?,
                     live_stream,
                     metrics: MetricsConfig {
