@@ -79,6 +79,14 @@ pub enum SendError {
         /// Why.
         reason: String,
     },
+    /// The S3 copy (`CONNECTOR_SEND_TO_S3`) cannot be uploaded.
+    #[error("cannot upload the bundle to S3 ({location}): {reason}")]
+    S3 {
+        /// `s3://bucket/key`, or the missing setting.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// Shutdown was requested; the bundle may be partially delivered.
     #[error("interrupted by shutdown")]
     Cancelled,

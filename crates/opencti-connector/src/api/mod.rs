@@ -11,5 +11,5 @@ pub use client::{ApiClient, RetryPolicy};
 pub use error::ApiError;
 pub use types::{
     BrokerConnection, ConnectorInfo, Generation, PingReply, PlatformVersion, QueueConfig,
-    QueueDetails, RegisterInput, Registration, StreamCollection, WorkError,
+    QueueDetails, RegisterInput, Registration, S3Connection, StreamCollection, WorkError,
 };

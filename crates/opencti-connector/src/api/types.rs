@@ -126,12 +126,36 @@ pub struct BrokerConnection {
     pub pass: Secret,
 }
 
+/// S3 parameters handed out by 7.x platforms (its own file storage).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct S3Connection {
+    /// Host.
+    pub endpoint: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// https instead of http.
+    pub use_ssl: Option<bool>,
+    /// Bucket.
+    pub bucket_name: Option<String>,
+    /// Signing region.
+    pub bucket_region: Option<String>,
+    /// Access key.
+    pub access_key: Option<String>,
+    /// Secret key.
+    pub secret_key: Option<Secret>,
+}
+
 /// Queue names handed out by the platform.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct QueueConfig {
     /// Broker parameters.
     pub connection: BrokerConnection,
+    /// S3 parameters (7.x platforms).
+    #[serde(default)]
+    pub s3: Option<S3Connection>,
     /// Queue of jobs for the connector.
     pub listen: String,
     /// Routing key of that queue.

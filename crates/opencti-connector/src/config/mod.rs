@@ -29,7 +29,7 @@ mod var;
 pub use error::{ConfigError, ConfigErrors};
 pub use runtime::{
     ConnectorSection, ConnectorType, DirectoryOutput, LiveStreamConfig, MetricsConfig, MqOverrides,
-    OpenctiConfig, PlatformTls, QueueProtocol, RuntimeConfig,
+    OpenctiConfig, PlatformTls, QueueProtocol, RuntimeConfig, S3Output, S3Overrides,
 };
 pub use secret::Secret;
 pub use settings::{Check, NoConfig, Settings, Source};

@@ -128,6 +128,29 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_SEND_TO_DIRECTORY_RETENTION", "connector", "send_to_directory_retention", VarKind::Int)
         .default("7")
         .help("Days to keep *.json files in that directory; 0 keeps them forever"),
+    Var::new("CONNECTOR_SEND_TO_S3", "connector", "send_to_s3", VarKind::Bool)
+        .default("false")
+        .help("Also upload each bundle to S3 (the platform's storage unless the S3_* variables say otherwise)"),
+    Var::new("CONNECTOR_SEND_TO_S3_BUCKET", "connector", "send_to_s3_bucket", VarKind::String)
+        .help("Bucket for CONNECTOR_SEND_TO_S3 (unset: the platform's bucket)"),
+    Var::new("CONNECTOR_SEND_TO_S3_FOLDER", "connector", "send_to_s3_folder", VarKind::String)
+        .default("connectors")
+        .help("Key prefix (folder) of the uploaded bundles; empty or `.` uploads to the bucket's root"),
+    Var::new("CONNECTOR_SEND_TO_S3_RETENTION", "connector", "send_to_s3_retention", VarKind::Int)
+        .default("7")
+        .help("Days to keep this connector's uploaded bundles; 0 keeps them forever"),
+    Var::new("S3_ENDPOINT", "s3", "endpoint", VarKind::String)
+        .help("S3 host for CONNECTOR_SEND_TO_S3 (overrides the platform's)"),
+    Var::new("S3_PORT", "s3", "port", VarKind::Int).help("S3 port (overrides the platform's)"),
+    Var::new("S3_USE_SSL", "s3", "use_ssl", VarKind::Bool)
+        .help("Reach S3 over https (overrides the platform's)"),
+    Var::new("S3_ACCESS_KEY", "s3", "access_key", VarKind::String)
+        .help("S3 access key (overrides the platform's)"),
+    Var::new("S3_SECRET_KEY", "s3", "secret_key", VarKind::String)
+        .secret()
+        .help("S3 secret key (overrides the platform's)"),
+    Var::new("S3_BUCKET_REGION", "s3", "bucket_region", VarKind::String)
+        .help("S3 signing region (overrides the platform's; unset everywhere: us-east-1)"),
     Var::new("CONNECTOR_QUEUE_PROTOCOL", "connector", "queue_protocol", VarKind::String)
         .default("amqp")
         .aliases(&["QUEUE_PROTOCOL"])
@@ -148,6 +171,11 @@ pub static CONNECTOR_VARS: &[Var] = &[
         .help("Stream connectors: on the first run, recover history up to this ISO date"),
     Var::new("CONNECTOR_LIVE_STREAM_START_TIMESTAMP", "connector", "live_stream_start_timestamp", VarKind::String)
         .help("Stream connectors: on the first run, start at this epoch-milliseconds position"),
+    Var::new("CONNECTOR_LIVE_STREAM_OPENCTI_URL", "connector", "live_stream_opencti_url", VarKind::Url)
+        .help("Stream connectors: platform whose live stream is read, when it is not the one the connector registers with (unset: OPENCTI_URL)"),
+    Var::new("CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN", "connector", "live_stream_opencti_token", VarKind::String)
+        .secret()
+        .help("Stream connectors: API token for CONNECTOR_LIVE_STREAM_OPENCTI_URL, sent only there (unset: OPENCTI_TOKEN)"),
     Var::new("CONNECTOR_LIVE_STREAM_MAX_EVENT_SIZE_MB", "connector", "live_stream_max_event_size_mb", VarKind::Int)
         .default("64")
         .help("Not in pycti: stream connectors: largest live stream event accepted, in MiB; a larger one drops the connection (logged), which resumes from the last event"),
@@ -325,8 +353,42 @@ pub struct DirectoryOutput {
     pub retention_days: u32,
 }
 
-/// Validated `CONNECTOR_LIVE_STREAM_*` settings (used by the stream runtime).
+/// `CONNECTOR_SEND_TO_S3`: an upload of every bundle to S3, as pycti 7.x
+/// does it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Output {
+    /// `CONNECTOR_SEND_TO_S3_BUCKET`; `None`: the platform's bucket.
+    pub bucket: Option<String>,
+    /// `CONNECTOR_SEND_TO_S3_FOLDER`: the key prefix.
+    pub folder: String,
+    /// `CONNECTOR_SEND_TO_S3_RETENTION`: days to keep uploads; 0 keeps them.
+    pub retention_days: u32,
+    /// `S3_*`: local overrides of the platform's S3 parameters.
+    pub overrides: S3Overrides,
+}
+
+/// `S3_*`: local overrides of the S3 parameters the platform hands out at
+/// registration; `None` keeps the platform's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Overrides {
+    /// Host.
+    pub endpoint: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// https instead of http.
+    pub use_ssl: Option<bool>,
+    /// Access key.
+    pub access_key: Option<String>,
+    /// Secret key.
+    pub secret_key: Option<Secret>,
+    /// Signing region.
+    pub bucket_region: Option<String>,
+}
+
+/// Validated `CONNECTOR_LIVE_STREAM_*` settings (used by the stream runtime).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LiveStreamConfig {
     /// Stream collection id.
@@ -343,6 +405,11 @@ pub struct LiveStreamConfig {
     pub start_timestamp: Option<String>,
     /// The most bytes one line, or the fields of one event, may take.
     pub max_event_bytes: usize,
+    /// `CONNECTOR_LIVE_STREAM_OPENCTI_URL`: the platform the stream is read
+    /// from, when it is not the registration platform.
+    pub opencti_url: Option<Url>,
+    /// `CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN`: the token for that platform.
+    pub opencti_token: Option<Secret>,
 }
 
 /// Validated metrics settings.
@@ -396,6 +463,8 @@ pub struct ConnectorSection {
     pub validate_before_import: bool,
     /// Directory side output.
     pub directory: Option<DirectoryOutput>,
+    /// S3 side output.
+    pub s3: Option<S3Output>,
     /// Transport for bundles.
     pub queue_protocol: QueueProtocol,
     /// Stream settings.
@@ -470,6 +539,14 @@ pub struct RuntimeConfig {
     pub mq: MqOverrides,
 }
 
+/// The base URL without the trailing slash pycti strips before appending
+/// `/graphql` or `/stream`.
+fn without_trailing_slash(mut url: Url) -> Url {
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    url
+}
+
 fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(';')
         .map(str::trim)
@@ -509,11 +586,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
         let mut check = settings.check();
 
         let url: Option<Url> = check.require("OPENCTI_URL");
-        let url = url.map(|mut url| {
-            let trimmed = url.path().trim_end_matches('/').to_owned();
-            url.set_path(&trimmed);
-            url
-        });
+        let url = url.map(without_trailing_slash);
         let token: Option<super::Secret> = check.require("OPENCTI_TOKEN");
         if token
             .as_ref()
@@ -588,6 +661,23 @@ impl TryFrom<&Settings> for RuntimeConfig {
             }
             (false, _) => None,
         };
+        let send_to_s3: bool = check.get("CONNECTOR_SEND_TO_S3").unwrap_or(false);
+        let s3_overrides = S3Overrides {
+            endpoint: check.get("S3_ENDPOINT"),
+            port: check.get("S3_PORT"),
+            use_ssl: check.get("S3_USE_SSL"),
+            access_key: check.get("S3_ACCESS_KEY"),
+            secret_key: check.get("S3_SECRET_KEY"),
+            bucket_region: check.get("S3_BUCKET_REGION"),
+        };
+        let s3 = send_to_s3.then(|| S3Output {
+            bucket: check.get("CONNECTOR_SEND_TO_S3_BUCKET"),
+            folder: check
+                .get("CONNECTOR_SEND_TO_S3_FOLDER")
+                .unwrap_or_else(|| "connectors".to_owned()),
+            retention_days: check.get("CONNECTOR_SEND_TO_S3_RETENTION").unwrap_or(7),
+            overrides: s3_overrides,
+        });
         let queue_protocol = check.parse("CONNECTOR_QUEUE_PROTOCOL", |value| {
             match value.to_string().as_str() {
                 "amqp" => Ok(QueueProtocol::Amqp),
@@ -618,6 +708,10 @@ impl TryFrom<&Settings> for RuntimeConfig {
             recover_iso_date: check.get("CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE"),
             start_timestamp: check.get("CONNECTOR_LIVE_STREAM_START_TIMESTAMP"),
             max_event_bytes: usize::try_from(max_event_mib).unwrap_or(usize::MAX) << 20,
+            opencti_url: check
+                .get::<Url>("CONNECTOR_LIVE_STREAM_OPENCTI_URL")
+                .map(without_trailing_slash),
+            opencti_token: check.get("CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN"),
         };
         let stop_grace: Duration = check
             .get("CONNECTOR_STOP_GRACE_PERIOD")
@@ -711,6 +805,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                     send_to_queue,
                     validate_before_import,
                     directory,
+                    s3,
                     queue_protocol: queue_protocol?,
                     live_stream,
                     metrics: MetricsConfig {

@@ -42,16 +42,18 @@ struct ConnectorFields<'a> {
     validate_before_import: bool,
 }
 
-/// The directory copy's text: pycti's `DIRECTORY_BUNDLE` document around
-/// `bundle`, written as Python's `json.dumps` writes it.
+/// The side copy's text: pycti's `DIRECTORY_BUNDLE` (or, for S3,
+/// `S3_BUNDLE`) document around `bundle`, written as Python's `json.dumps`
+/// writes it.
 pub(super) fn document(
+    bundle_type: &'static str,
     identity: &ConnectorIdentity,
     applicant_id: Option<&str>,
     validate_before_import: bool,
     bundle: &impl Serialize,
 ) -> Vec<u8> {
     let document = DirectoryBundle {
-        bundle_type: "DIRECTORY_BUNDLE",
+        bundle_type,
         applicant_id,
         connector: ConnectorFields {
             id: &identity.id,
@@ -88,7 +90,7 @@ pub(super) async fn write(
 }
 
 /// `<name lowercased, spaces as _>-<local %Y%m%d-%H%M%S>-<epoch seconds>.json`.
-fn file_name(connector_name: &str) -> String {
+pub(super) fn file_name(connector_name: &str) -> String {
     let now = chrono::Local::now();
     let epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -155,7 +157,7 @@ mod tests {
             auto: false,
         };
         let bundle = json!({"type": "bundle", "objects": []});
-        let text = document(&identity, Some("user-1"), true, &bundle);
+        let text = document("DIRECTORY_BUNDLE", &identity, Some("user-1"), true, &bundle);
         assert_eq!(
             String::from_utf8(text).unwrap(),
             "{\"bundle_type\": \"DIRECTORY_BUNDLE\", \"applicant_id\": \"user-1\", \"connector\": {\"id\": \"c-1\", \"name\": \"Feed\", \"type\": \"EXTERNAL_IMPORT\", \"scope\": \"indicator\", \"auto\": false, \"validate_before_import\": true}, \"entities_types\": null, \"bundle\": {\"type\": \"bundle\", \"objects\": []}, \"update\": false}"

@@ -5,7 +5,7 @@
 //! One module per role: `outgoing` (the forms a bundle comes in),
 //! [`envelope`] (pycti's queue message), [`python_json`](mod@python_json) (JSON as Python
 //! writes it), `validation` (workbench and drafts), `directory` (the
-//! directory copy).
+//! directory copy), `s3` (the S3 copy).
 //!
 //! # Memory
 //!
@@ -20,6 +20,7 @@ mod directory;
 pub mod envelope;
 mod outgoing;
 pub mod python_json;
+mod s3;
 mod validation;
 
 use std::sync::Arc;
@@ -39,6 +40,11 @@ use crate::error::SendError;
 use crate::session::PlatformSession;
 use directory::ConnectorIdentity;
 use validation::Validated;
+
+/// `bundle_type` of the directory copy.
+const DIRECTORY_BUNDLE: &str = "DIRECTORY_BUNDLE";
+/// `bundle_type` of the S3 copy.
+const S3_BUNDLE: &str = "S3_BUNDLE";
 
 /// Per-bundle options (pycti's `send_stix2_bundle` keyword arguments).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -171,6 +177,7 @@ struct SenderInner {
     send_to_queue: bool,
     validate_before_import: bool,
     directory: Option<DirectoryOutput>,
+    s3: Option<s3::S3Copy>,
     publisher: Option<ConfirmPublisher>,
     metrics: crate::metrics::Metrics,
 }
@@ -202,6 +209,14 @@ impl BundleSender {
                 send_to_queue: config.connector.send_to_queue,
                 validate_before_import: config.connector.validate_before_import,
                 directory: config.connector.directory.clone(),
+                s3: config.connector.s3.clone().map(|output| {
+                    s3::S3Copy::new(
+                        output,
+                        registration.config.s3.clone(),
+                        config.opencti.network.clone(),
+                        &config.connector.name,
+                    )
+                }),
                 publisher,
                 metrics: session.metrics().clone(),
             }),
@@ -270,8 +285,12 @@ impl BundleSender {
             return self.publish_queued(queued, shutdown).await;
         }
         if let Some(directory) = &inner.directory {
-            let text = self.directory_document(&bundle)?;
+            let text = self.directory_document(DIRECTORY_BUNDLE, &bundle)?;
             directory::write(directory, &inner.identity.name, text).await?;
+        }
+        if let Some(s3) = &inner.s3 {
+            s3.upload(self.directory_document(S3_BUNDLE, &bundle)?)
+                .await?;
         }
         if !inner.send_to_queue {
             return Ok(SendReport::default());
@@ -291,25 +310,30 @@ impl BundleSender {
         })
     }
 
-    /// The directory copy of a bundle that is not split (sent whole).
-    fn directory_document(&self, bundle: &OutgoingBundle) -> Result<Vec<u8>, SendError> {
+    /// The side copy of a bundle that is not split (sent whole).
+    fn directory_document(
+        &self,
+        bundle_type: &'static str,
+        bundle: &OutgoingBundle,
+    ) -> Result<Vec<u8>, SendError> {
         Ok(match bundle {
-            OutgoingBundle::Typed(bundle) => self.document(bundle),
-            OutgoingBundle::Value(bundle) => self.document(bundle),
-            OutgoingBundle::Compact(bundle) => self.document(bundle),
+            OutgoingBundle::Typed(bundle) => self.document(bundle_type, bundle),
+            OutgoingBundle::Value(bundle) => self.document(bundle_type, bundle),
+            OutgoingBundle::Compact(bundle) => self.document(bundle_type, bundle),
             OutgoingBundle::Text(text) => {
                 let value: serde_json::Value =
                     serde_json::from_str(text).map_err(|error| SendError::InvalidBundle {
                         reason: error.to_string(),
                     })?;
-                self.document(&value)
+                self.document(bundle_type, &value)
             }
         })
     }
 
-    fn document(&self, bundle: &impl serde::Serialize) -> Vec<u8> {
+    fn document(&self, bundle_type: &'static str, bundle: &impl serde::Serialize) -> Vec<u8> {
         let inner = &self.inner;
         directory::document(
+            bundle_type,
             &inner.identity,
             inner.applicant_id.as_deref(),
             inner.validate_before_import,
@@ -441,8 +465,11 @@ impl BundleSender {
             .await
             .ok_or(SendError::Cancelled)??;
         if let Some(directory) = &inner.directory {
-            let text = self.document(&compact);
+            let text = self.document(DIRECTORY_BUNDLE, &compact);
             directory::write(directory, &inner.identity.name, text).await?;
+        }
+        if let Some(s3) = &inner.s3 {
+            s3.upload(self.document(S3_BUNDLE, &compact)).await?;
         }
         let owned_options = Box::new(options.clone());
         let messages = if options.no_split && inner.api.generation() >= Generation::V7 {

@@ -114,7 +114,9 @@ impl std::fmt::Debug for StreamSettings {
 #[non_exhaustive]
 pub enum SetupError {
     /// The token cannot be sent as an HTTP header.
-    #[error("OPENCTI_TOKEN contains characters that are not allowed in an HTTP header")]
+    #[error(
+        "the live stream token (CONNECTOR_LIVE_STREAM_OPENCTI_TOKEN, or OPENCTI_TOKEN) contains characters that are not allowed in an HTTP header"
+    )]
     InvalidToken,
     /// The CA bundle of `OPENCTI_SSL_VERIFY` cannot be used.
     #[error("OPENCTI_SSL_VERIFY: cannot use the CA bundle {path}: {reason}")]
@@ -172,17 +174,16 @@ impl StreamSettings {
         })
     }
 
-    /// Settings from the connector configuration (`OPENCTI_URL`,
-    /// `OPENCTI_TOKEN`, `CONNECTOR_LIVE_STREAM_*`).
+    /// Settings from the connector configuration (`CONNECTOR_LIVE_STREAM_*`;
+    /// the stream's platform and token are `CONNECTOR_LIVE_STREAM_OPENCTI_URL`
+    /// and `_TOKEN`, each defaulting to `OPENCTI_URL` / `OPENCTI_TOKEN`).
     pub fn from_config(
         opencti: &OpenctiConfig,
         live_stream: &LiveStreamConfig,
     ) -> Result<Self, SetupError> {
-        let mut settings = Self::new(
-            opencti.url.as_str(),
-            opencti.token.expose(),
-            live_stream.id.as_deref(),
-        )?;
+        let url = live_stream.opencti_url.as_ref().unwrap_or(&opencti.url);
+        let token = live_stream.opencti_token.as_ref().unwrap_or(&opencti.token);
+        let mut settings = Self::new(url.as_str(), token.expose(), live_stream.id.as_deref())?;
         settings.listen_delete = live_stream.listen_delete;
         settings.no_dependencies = live_stream.no_dependencies;
         settings.with_inferences = live_stream.with_inferences;
