@@ -81,13 +81,28 @@ pub struct ConnectorSpec {
     pub vars: &'static [Var],
     /// Slug registered with 7.x platforms.
     pub slug: Option<&'static str>,
+    /// Variables of the connector's kind (such as `CONNECTOR_MAX_TLP` for
+    /// enrichment), between the runtime's and the connector's.
+    pub kind_vars: &'static [Var],
 }
 
 impl ConnectorSpec {
     /// Every variable table: runtime tables then the connector's (which
     /// may override runtime defaults).
-    pub fn tables(&self) -> [&'static [Var]; 4] {
-        [OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS, self.vars]
+    pub fn tables(&self) -> [&'static [Var]; 5] {
+        [
+            OPENCTI_VARS,
+            CONNECTOR_VARS,
+            MQ_VARS,
+            self.kind_vars,
+            self.vars,
+        ]
+    }
+
+    /// This spec with the variables of the connector's kind.
+    pub const fn with_kind_vars(mut self, kind_vars: &'static [Var]) -> Self {
+        self.kind_vars = kind_vars;
+        self
     }
 
     /// What the session registers for a connector of this kind.
@@ -109,5 +124,6 @@ pub const fn spec<C: Connector>() -> ConnectorSpec {
         about: C::ABOUT,
         vars: C::VARS,
         slug: C::SLUG,
+        kind_vars: &[],
     }
 }
