@@ -39,9 +39,13 @@ impl Delivery {
         self.acker
             .ack(BasicAckOptions::default())
             .await
-            .map(drop)
             .map_err(|error| AmqpError::Ack {
                 reason: error.to_string(),
+            })
+            .and_then(|acked| {
+                acked.then_some(()).ok_or_else(|| AmqpError::Ack {
+                    reason: "its channel is gone".to_owned(),
+                })
             })
     }
 }
