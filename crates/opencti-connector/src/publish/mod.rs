@@ -2,8 +2,8 @@
 //! file or draft), directory copy, split, expectations, envelope, publish
 //! (or `stixBundlePush`).
 //!
-//! One module per role: [`outgoing`] (the forms a bundle comes in),
-//! [`envelope`] (pycti's queue message), [`python_json`] (JSON as Python
+//! One module per role: `outgoing` (the forms a bundle comes in),
+//! [`envelope`] (pycti's queue message), [`python_json`](mod@python_json) (JSON as Python
 //! writes it), `validation` (workbench and drafts), `directory` (the
 //! directory copy).
 //!
