@@ -492,6 +492,7 @@ mod tests {
         vars: VARS,
         slug: None,
         listing: Listing::DEFAULT,
+        kind_vars: &[],
     };
 
     fn accepts(form: &serde_json::Value) -> bool {

@@ -87,13 +87,28 @@ pub struct ConnectorSpec {
     pub slug: Option<&'static str>,
     /// How the connector presents itself in the catalog.
     pub listing: Listing,
+    /// Variables of the connector's kind (such as `CONNECTOR_MAX_TLP` for
+    /// enrichment), between the runtime's and the connector's.
+    pub kind_vars: &'static [Var],
 }
 
 impl ConnectorSpec {
     /// Every variable table: runtime tables then the connector's (which
     /// may override runtime defaults).
-    pub fn tables(&self) -> [&'static [Var]; 4] {
-        [OPENCTI_VARS, CONNECTOR_VARS, MQ_VARS, self.vars]
+    pub fn tables(&self) -> [&'static [Var]; 5] {
+        [
+            OPENCTI_VARS,
+            CONNECTOR_VARS,
+            MQ_VARS,
+            self.kind_vars,
+            self.vars,
+        ]
+    }
+
+    /// This spec with the variables of the connector's kind.
+    pub const fn with_kind_vars(mut self, kind_vars: &'static [Var]) -> Self {
+        self.kind_vars = kind_vars;
+        self
     }
 
     /// What the session registers for a connector of this kind.
@@ -116,5 +131,6 @@ pub const fn spec<C: Connector>() -> ConnectorSpec {
         vars: C::VARS,
         slug: C::SLUG,
         listing: C::LISTING,
+        kind_vars: &[],
     }
 }

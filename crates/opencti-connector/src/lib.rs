@@ -16,6 +16,11 @@
 //! * [`StreamSink::handle`](stream::StreamSink::handle), called for each
 //!   event of a live stream, for a stream connector; its `main` calls
 //!   [`run_stream`](stream::run_stream).
+//! * [`Enricher::enrich`](listen::Enricher::enrich),
+//!   [`FileImporter::import_file`](listen::FileImporter::import_file) and
+//!   [`FileExporter::export_file`](listen::FileExporter::export_file),
+//!   called for each job the platform puts on the connector's listen
+//!   queue, for the internal kinds (see [`listen`]).
 //!
 //! The `run_*` functions provide the command line (`--config`, `--check`,
 //! `--print-config`, `--vars-markdown`), logging, metrics, registration,
@@ -82,6 +87,7 @@ pub mod duration;
 mod error;
 pub mod http;
 pub mod import;
+pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod publish;
@@ -117,6 +123,12 @@ pub mod prelude {
     pub use crate::context::{PreparedBundle, RunContext};
     pub use crate::error::{Error, SendError};
     pub use crate::import::{ImportSource, run_import};
+    #[cfg(any(test, feature = "test-util"))]
+    pub use crate::listen::JobProbe;
+    pub use crate::listen::{
+        Enricher, EnrichmentRequest, ExportRequest, ExportScope, FileExporter, FileImportRequest,
+        FileImporter, JobContext, run_enrichment, run_file_export, run_file_import,
+    };
     pub use crate::publish::{SendOptions, SendReport};
     pub use crate::state::State;
     #[cfg(feature = "stream")]

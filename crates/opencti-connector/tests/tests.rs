@@ -25,6 +25,7 @@ mod broker_outage;
 mod broker_tls;
 mod config;
 mod import;
+mod listen;
 mod network;
 mod platform;
 mod private_broker;

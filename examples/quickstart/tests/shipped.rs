@@ -18,7 +18,7 @@ pub(crate) struct Shipped {
 
 impl Shipped {
     /// Every variable table it resolves: the runtime's, then its own.
-    pub(crate) fn tables(&self) -> [&'static [Var]; 4] {
+    pub(crate) fn tables(&self) -> [&'static [Var]; 5] {
         self.spec.tables()
     }
 

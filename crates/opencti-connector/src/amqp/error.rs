@@ -49,4 +49,11 @@ pub enum AmqpError {
         /// Messages without a positive confirm.
         unconfirmed: usize,
     },
+    /// A message could not be acknowledged (its channel is gone): the
+    /// broker delivers it again.
+    #[error("cannot acknowledge a message: {reason}")]
+    Ack {
+        /// Why.
+        reason: String,
+    },
 }

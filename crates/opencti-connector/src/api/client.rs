@@ -67,6 +67,9 @@ struct Inner {
     endpoint: Url,
     retry: RetryPolicy,
     generation: AtomicU8,
+    /// Headers of this client only, over the shared connection pool's
+    /// (impersonation and draft headers of a listen job).
+    extra_headers: HeaderMap,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -159,6 +162,7 @@ impl ApiClient {
                 endpoint,
                 retry,
                 generation: AtomicU8::new(0),
+                extra_headers: HeaderMap::new(),
             }),
         })
     }
@@ -171,8 +175,125 @@ impl ApiClient {
                 endpoint: self.inner.endpoint.clone(),
                 retry,
                 generation: AtomicU8::new(self.inner.generation.load(Ordering::Relaxed)),
+                extra_headers: self.inner.extra_headers.clone(),
             }),
         }
+    }
+
+    /// Same client (and connection pool) sending these headers with every
+    /// call besides its own: `opencti-applicant-id` to act as another
+    /// user, `opencti-draft-id` to work in a draft. An empty value sends
+    /// an empty header, a `None` value none (as pycti).
+    pub fn with_job_headers(
+        &self,
+        applicant_id: Option<&str>,
+        draft_id: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let mut extra_headers = self.inner.extra_headers.clone();
+        for (name, value) in [
+            ("opencti-applicant-id", applicant_id),
+            ("opencti-draft-id", draft_id),
+        ] {
+            let name = HeaderName::from_static(name);
+            match value {
+                Some(value) => {
+                    let value = HeaderValue::from_str(value).map_err(|_| ApiError::Client {
+                        reason: format!("invalid value for header `{name}`"),
+                    })?;
+                    extra_headers.insert(name, value);
+                }
+                None => {
+                    extra_headers.remove(name);
+                }
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                retry: self.inner.retry,
+                generation: AtomicU8::new(self.inner.generation.load(Ordering::Relaxed)),
+                extra_headers,
+            }),
+        })
+    }
+
+    /// The platform's base URL (the GraphQL endpoint without `/graphql`).
+    pub fn base_url(&self) -> Url {
+        let mut base = self.inner.endpoint.clone();
+        let path = base.path().trim_end_matches("/graphql").to_owned();
+        base.set_path(&path);
+        base
+    }
+
+    /// Downloads a file of the platform's storage (`/storage/get/<id>`, or
+    /// the `file_fetch` path of an import message) with this client's
+    /// token and headers. Refuses a file over `max_bytes` (announced or
+    /// received) and gives up after `timeout`.
+    pub async fn download(
+        &self,
+        path: &str,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, ApiError> {
+        let operation = "download";
+        let base = self.base_url();
+        let url = format!(
+            "{}/{}",
+            base.as_str().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        let url = Url::parse(&url).map_err(|error| ApiError::Client {
+            reason: format!("bad file path `{path}`: {error}"),
+        })?;
+        let transport = |reason: String| ApiError::Transport {
+            operation: operation.to_owned(),
+            reason,
+        };
+        let fetch = async {
+            let mut response = self
+                .inner
+                .http
+                .get(url)
+                .headers(self.inner.extra_headers.clone())
+                .send()
+                .await
+                .map_err(|error| transport(describe(&error)))?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                return Err(ApiError::Http {
+                    operation: operation.to_owned(),
+                    status: status.as_u16(),
+                    body: body.chars().take(500).collect(),
+                });
+            }
+            let too_large = || ApiError::Decode {
+                operation: operation.to_owned(),
+                reason: format!("the file `{path}` is larger than {max_bytes} bytes"),
+            };
+            if response
+                .content_length()
+                .is_some_and(|length| length > max_bytes)
+            {
+                return Err(too_large());
+            }
+            let mut content = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|error| transport(describe(&error)))?
+            {
+                if (content.len() + chunk.len()) as u64 > max_bytes {
+                    return Err(too_large());
+                }
+                content.extend_from_slice(&chunk);
+            }
+            Ok(content)
+        };
+        tokio::time::timeout(timeout, fetch)
+            .await
+            .map_err(|_| transport(format!("no complete answer within {timeout:?}")))?
     }
 
     /// The GraphQL endpoint.
@@ -216,6 +337,7 @@ impl ApiClient {
                     .inner
                     .http
                     .post(self.inner.endpoint.clone())
+                    .headers(self.inner.extra_headers.clone())
                     .json(&body);
                 if carries_data {
                     request
@@ -250,6 +372,7 @@ impl ApiClient {
             self.inner
                 .http
                 .post(self.inner.endpoint.clone())
+                .headers(self.inner.extra_headers.clone())
                 .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
                 .body(body.clone())
         })
@@ -542,6 +665,62 @@ impl ApiClient {
     pub async fn add_draft_context(&self, work_id: &str, draft_id: &str) -> Result<(), ApiError> {
         let variables = json!({ "id": work_id, "draftContext": draft_id });
         let _: Value = self.query(documents::ADD_DRAFT_CONTEXT, variables).await?;
+        Ok(())
+    }
+
+    /// An entity as the enrichment reader returns it (`None` when the
+    /// platform does not find it or does not let this user see it).
+    pub async fn read_stix_core_object(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let reply: Field<Option<Value>> = self
+            .query_field(
+                documents::STIX_CORE_OBJECT,
+                json!({ "id": id }),
+                "stixCoreObject",
+            )
+            .await?;
+        Ok(reply.0)
+    }
+
+    /// Answers a playbook step: `step` holds the six ids of the message's
+    /// `internal.playbook` and `execution_start`; the bundles are JSON text.
+    /// Returns the platform's answer (`false` for an unknown step).
+    pub async fn playbook_step_execution(
+        &self,
+        step: &Value,
+        previous_bundle: &str,
+        bundle: &str,
+    ) -> Result<bool, ApiError> {
+        let mut variables = step.clone();
+        if let Some(variables) = variables.as_object_mut() {
+            variables.insert("previous_bundle".to_owned(), json!(previous_bundle));
+            variables.insert("bundle".to_owned(), json!(bundle));
+        }
+        let reply: Field<Option<bool>> = self
+            .query_field(
+                documents::PLAYBOOK_STEP_EXECUTION,
+                variables,
+                "playbookStepExecution",
+            )
+            .await?;
+        Ok(reply.0.unwrap_or(false))
+    }
+
+    /// Uploads an export file: `document` is one of the export push
+    /// mutations of [`documents`], `variables` its variables but `file`.
+    pub async fn export_push(
+        &self,
+        document: &str,
+        variables: Value,
+        file_name: &str,
+        mime_type: &str,
+        content: &[u8],
+    ) -> Result<(), ApiError> {
+        let upload = Upload {
+            file_name,
+            mime_type,
+            content,
+        };
+        self.upload(document, variables, &upload).await?;
         Ok(())
     }
 

@@ -153,6 +153,45 @@ pub const STREAM_COLLECTION: &str = "query StreamCollection($id: String!) {
   streamCollection(id: $id) { id name description stream_live stream_public }
 }";
 
+/// Reads the entity an enrichment job is about, with the markings the
+/// `CONNECTOR_MAX_TLP` check needs (pycti's `Stix-Core-Object` reader, cut
+/// to what the runtime hands the connector).
+pub const STIX_CORE_OBJECT: &str = "query StixCoreObject($id: String!) {
+  stixCoreObject(id: $id) {
+    id standard_id entity_type parent_types
+    createdBy { id standard_id entity_type name }
+    objectMarking { id standard_id entity_type definition_type definition x_opencti_order x_opencti_color }
+    objectLabel { id value color }
+    ... on StixCyberObservable { observable_value x_opencti_score x_opencti_description }
+  }
+}";
+
+/// Hands a playbook step's new bundle back to the platform.
+pub const PLAYBOOK_STEP_EXECUTION: &str = "mutation PlaybookStepExecution($execution_id: ID!, $event_id: ID!, $execution_start: DateTime!, $data_instance_id: ID!, $playbook_id: ID!, $previous_step_id: ID!, $step_id: ID!, $previous_bundle: String!, $bundle: String!) {
+  playbookStepExecution(execution_id: $execution_id, event_id: $event_id, execution_start: $execution_start, data_instance_id: $data_instance_id, playbook_id: $playbook_id, previous_step_id: $previous_step_id, step_id: $step_id, previous_bundle: $previous_bundle, bundle: $bundle)
+}";
+
+/// Uploads the export of one entity (multipart: `file` is a form part).
+pub const ENTITY_EXPORT_PUSH: &str =
+    "mutation StixDomainObjectEdit($id: ID!, $file: Upload!, $file_markings: [String]!) {
+  stixDomainObjectEdit(id: $id) { exportPush(file: $file, file_markings: $file_markings) }
+}";
+
+/// Uploads the export of a list of objects of any kind.
+pub const CORE_OBJECTS_EXPORT_PUSH: &str = "mutation StixCoreObjectsExportPush($entity_id: String, $entity_type: String!, $file: Upload!, $file_markings: [String]!, $listFilters: String) {
+  stixCoreObjectsExportPush(entity_id: $entity_id, entity_type: $entity_type, file: $file, file_markings: $file_markings, listFilters: $listFilters)
+}";
+
+/// Uploads the export of a list of domain objects.
+pub const DOMAIN_OBJECTS_EXPORT_PUSH: &str = "mutation StixDomainObjectsExportPush($entity_id: String, $entity_type: String!, $file: Upload!, $file_markings: [String]!, $listFilters: String) {
+  stixDomainObjectsExportPush(entity_id: $entity_id, entity_type: $entity_type, file: $file, file_markings: $file_markings, listFilters: $listFilters)
+}";
+
+/// Uploads the export of a list of observables.
+pub const OBSERVABLES_EXPORT_PUSH: &str = "mutation StixCyberObservablesExportPush($entity_id: String, $entity_type: String!, $file: Upload!, $file_markings: [String]!, $listFilters: String) {
+  stixCyberObservablesExportPush(entity_id: $entity_id, entity_type: $entity_type, file: $file, file_markings: $file_markings, listFilters: $listFilters)
+}";
+
 /// Every document, for schema validation.
 pub const ALL: &[(&str, &str)] = &[
     ("HEALTH_CHECK", HEALTH_CHECK),
@@ -172,4 +211,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("DRAFT_WORKSPACE_ADD", DRAFT_WORKSPACE_ADD),
     ("ADD_DRAFT_CONTEXT", ADD_DRAFT_CONTEXT),
     ("STREAM_COLLECTION", STREAM_COLLECTION),
+    ("STIX_CORE_OBJECT", STIX_CORE_OBJECT),
+    ("PLAYBOOK_STEP_EXECUTION", PLAYBOOK_STEP_EXECUTION),
+    ("ENTITY_EXPORT_PUSH", ENTITY_EXPORT_PUSH),
+    ("CORE_OBJECTS_EXPORT_PUSH", CORE_OBJECTS_EXPORT_PUSH),
+    ("DOMAIN_OBJECTS_EXPORT_PUSH", DOMAIN_OBJECTS_EXPORT_PUSH),
+    ("OBSERVABLES_EXPORT_PUSH", OBSERVABLES_EXPORT_PUSH),
 ];

@@ -78,6 +78,9 @@ pub struct SendOptions {
     /// How to validate; unset: the platform's default (workbench on 6.x,
     /// draft on 7.x).
     pub validation_mode: Option<ValidationMode>,
+    /// The user the platform imports the messages as; unset: the
+    /// connector's own user (a listen job sets the user who asked).
+    pub applicant_id: Option<String>,
 }
 
 /// What a successful send did.
@@ -443,7 +446,10 @@ impl BundleSender {
         options: &'a SendOptions,
     ) -> EnvelopeFields<'a> {
         EnvelopeFields {
-            applicant_id: self.inner.applicant_id.as_deref(),
+            applicant_id: options
+                .applicant_id
+                .as_deref()
+                .or(self.inner.applicant_id.as_deref()),
             work_id,
             generation: self.inner.api.generation(),
             options,
