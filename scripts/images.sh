@@ -62,7 +62,7 @@ bah="$work/buildah"
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 runtime_base="localhost/opencti-connectors-base/runtime:bookworm"
-builder_base="localhost/opencti-connectors-base/builder:bookworm-rust-$(rustc --version | cut -d' ' -f2)"
+builder_base="localhost/opencti-connectors-base/builder:bookworm-rust-$(rustc --version | cut -d' ' -f2)-2"
 
 has_image() { "$bah" inspect --type image "$1" >/dev/null 2>&1; }
 
@@ -120,6 +120,12 @@ if [ -z "$prebuilt" ] && ! has_image "$builder_base"; then
   sysroot="$(rustc --print sysroot)"
   mkdir -p "$tree/usr/local/rust" "$tree/usr/local/cargo"
   cp -a "$sysroot/bin" "$sysroot/lib" "$tree/usr/local/rust/"
+  # This machine's trust store: where crates.io is reached through a
+  # TLS-inspecting proxy, its CA is there and not in Debian's bundle.
+  host_bundle="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
+  if [ -r "$host_bundle" ]; then
+    cp "$host_bundle" "$tree/etc/ssl/certs/ca-certificates.crt"
+  fi
   pack_tree "$tree"
   import_base "$tree.tar" "$builder_base" \
     --env PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
