@@ -6,7 +6,6 @@ mod feed;
 mod http;
 mod manifest;
 mod s3;
-mod s3_http;
 
 pub use error::FetchError;
 pub use feed::{FeedLocation, FeedReader, LocationError, ManifestFetchError};

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use opencti_connector::http::redact_urls;
 
 use super::error::FetchError;
-use super::s3_http::ReqwestHttpClient;
+use opencti_connector::http::s3::ReqwestHttpClient;
 
 /// Static credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`). Only the key id is shown by `Debug`.

@@ -22,6 +22,9 @@
 //!   pre-signed URLs carry their signature in the query. [`error_text`]
 //!   is a reqwest error's chain with its URLs redacted.
 //!
+//! - [`s3::ReqwestHttpClient`] runs aws-sdk-s3 over such a client (the
+//!   S3 side output, S3 sources).
+//!
 //! With the `test-util` feature, `testing` has loopback servers for
 //! tests: a TLS front signed by a test CA and a proxy that records what it
 //! relays.
@@ -31,6 +34,7 @@ mod client;
 mod network;
 mod redact;
 mod retry;
+pub mod s3;
 mod startup;
 
 #[cfg(feature = "test-util")]

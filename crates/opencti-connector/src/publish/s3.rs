@@ -7,21 +7,17 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::config::http::{HttpRequest, HttpResponse};
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, HttpClient, Region, RuntimeComponents};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::DisplayErrorContext;
-use aws_sdk_s3::primitives::{ByteStream, SdkBody};
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_sdk_s3::primitives::ByteStream;
 use tokio::sync::OnceCell;
 
 use crate::api::S3Connection;
 use crate::config::{S3Output, Secret};
 use crate::error::SendError;
+use crate::http::s3::ReqwestHttpClient;
 use crate::http::{ClientOptions, Network, Verification, redact_urls};
 
 /// Region signed with when neither `S3_BUCKET_REGION` nor the platform
@@ -207,7 +203,7 @@ impl S3Copy {
             .region(Region::new(region))
             .endpoint_url(format!("{scheme}://{endpoint}:{port}"))
             .force_path_style(true)
-            .http_client(ReqwestHttpClient { client: http })
+            .http_client(ReqwestHttpClient::new(http))
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -230,55 +226,5 @@ fn missing(what: &str) -> SendError {
     SendError::S3 {
         location: "configuration".to_owned(),
         reason: format!("CONNECTOR_SEND_TO_S3 is on but no value for {what}"),
-    }
-}
-
-/// aws-sdk-s3's HTTP client backed by the runtime's reqwest client (the
-/// SDK brings no HTTP/TLS stack of its own).
-#[derive(Debug, Clone)]
-struct ReqwestHttpClient {
-    client: reqwest::Client,
-}
-
-impl HttpClient for ReqwestHttpClient {
-    fn http_connector(
-        &self,
-        _settings: &HttpConnectorSettings,
-        _components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(ReqwestConnector {
-            client: self.client.clone(),
-        })
-    }
-}
-
-#[derive(Debug)]
-struct ReqwestConnector {
-    client: reqwest::Client,
-}
-
-impl HttpConnector for ReqwestConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = self.client.clone();
-        HttpConnectorFuture::new(async move {
-            let request = request
-                .try_into_http1x()
-                .map_err(|error| ConnectorError::user(error.into()))?
-                .map(reqwest::Body::wrap);
-            let request = reqwest::Request::try_from(request)
-                .map_err(|error| ConnectorError::user(error.into()))?;
-            let response = client.execute(request).await.map_err(|error| {
-                if error.is_timeout() {
-                    ConnectorError::timeout(error.into())
-                } else if error.is_connect() || error.is_request() || error.is_body() {
-                    ConnectorError::io(error.into())
-                } else {
-                    ConnectorError::other(error.into(), None)
-                }
-            })?;
-            let response: http::Response<reqwest::Body> = response.into();
-            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
-                .map_err(|error| ConnectorError::other(error.into(), None))
-        })
     }
 }

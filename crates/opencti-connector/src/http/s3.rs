@@ -12,12 +12,14 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 
 /// An [`HttpClient`] backed by a `reqwest::Client`.
 #[derive(Debug, Clone)]
-pub(crate) struct ReqwestHttpClient {
+pub struct ReqwestHttpClient {
     client: reqwest::Client,
 }
 
 impl ReqwestHttpClient {
-    pub(crate) fn new(client: reqwest::Client) -> Self {
+    /// The SDK's HTTP client over `client` (built with the runtime's
+    /// proxies, CA bundle and timeouts).
+    pub fn new(client: reqwest::Client) -> Self {
         Self { client }
     }
 }
@@ -25,7 +27,7 @@ impl ReqwestHttpClient {
 impl HttpClient for ReqwestHttpClient {
     fn http_connector(
         &self,
-        // Timeouts come from the reqwest client, built from the feed settings.
+        // Timeouts come from the reqwest client.
         _settings: &HttpConnectorSettings,
         _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
