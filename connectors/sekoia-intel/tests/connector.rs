@@ -491,3 +491,46 @@ async fn a_failed_request_sends_again_only_its_own_events() {
     }
     assert_eq!(fake.active_values(C).len(), 20);
 }
+
+#[tokio::test]
+async fn changes_that_must_follow_a_failed_request_wait_for_it() {
+    let (fake, sink) = setup().await;
+    fake.insert_ioc(C, "gone.example", "domain", false);
+    let batch = [
+        event(
+            1,
+            EventKind::Create,
+            indicator(1, "[domain-name:value = 'shared.example']"),
+        ),
+        // Shares the value: its push must come after the first one.
+        event(
+            2,
+            EventKind::Create,
+            indicator(2, "[domain-name:value = 'shared.example']"),
+        ),
+        // A later run: must not overtake the failed push.
+        event(
+            3,
+            EventKind::Delete,
+            indicator(3, "[domain-name:value = 'gone.example']"),
+        ),
+    ];
+    fake.inject_failures(StatusCode::BAD_GATEWAY, 1, None);
+    let result = outcomes(sink.apply(&batch).await);
+    assert!(
+        result.iter().all(|o| matches!(o, Outcome::Retry { .. })),
+        "{result:?}"
+    );
+    // Only the failed request went out.
+    assert_eq!(fake.requests().len() - 1, 1, "{:?}", fake.requests());
+    assert_eq!(fake.active_values(C), ["gone.example"]);
+
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result, vec![Outcome::Done; 3]);
+    let iocs: Vec<_> = fake.iocs().into_iter().filter(|i| !i.revoked).collect();
+    assert_eq!(iocs.len(), 1);
+    assert_eq!(
+        iocs[0].fields["description"],
+        "https://opencti.example.org/dashboard/observations/indicators/opencti-2"
+    );
+}
