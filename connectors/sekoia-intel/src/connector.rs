@@ -5,8 +5,9 @@
 //! Within a batch, consecutive pushes are applied together (indicators
 //! whose import bodies agree apart from their values share one request),
 //! then consecutive revocations together (each value searched once). A
-//! transient failure hands the events from the failing group on back to
-//! the runtime, which retries them with backoff; values Sekoia refuses are
+//! transient failure hands back to the runtime only the events of the
+//! failed requests and those whose changes must follow theirs; the runtime
+//! retries them with backoff; values Sekoia refuses are
 //! isolated by splitting the request, and only the events carrying them
 //! are rejected.
 
@@ -184,37 +185,47 @@ impl SekoiaSink {
 
         // Runs of pushes and runs of revocations, in stream order: within a
         // run the changes commute, so they can be grouped.
+        let mut unfinished = vec![false; events.len()];
         let mut start = 0;
         while start < steps.len() {
             let end = run_end(&steps, start);
             let run = &steps[start..end];
-            let applied = if run
+            let failure = if run
                 .iter()
                 .any(|(_, action)| matches!(action, Action::Revoke(_)))
             {
-                self.revoke_run(run, &mut problems).await
+                self.revoke_run(run, &mut problems, &mut unfinished).await
             } else {
-                self.push_run(run, &mut problems).await
+                self.push_run(run, &mut problems, &mut unfinished).await
             };
-            if let Err(error) = applied {
-                // Changes are idempotent: an event whose steps began in this
-                // run is handed back whole.
-                let first_unfinished = steps[start].0;
+            if let Some(error) = failure {
+                // Only the events whose requests failed go back, with every
+                // event having steps in later runs (their changes must not
+                // overtake the failed ones). Changes are idempotent: such an
+                // event is handed back whole.
+                for (position, _) in &steps[end..] {
+                    unfinished[*position] = true;
+                }
                 let retry = retry(&error);
-                let mut outcomes = finished(problems.drain(..first_unfinished));
-                outcomes.resize(events.len(), retry);
-                return outcomes;
+                return finished(problems)
+                    .into_iter()
+                    .zip(unfinished)
+                    .map(|(outcome, again)| if again { retry.clone() } else { outcome })
+                    .collect();
             }
             start = end;
         }
         finished(problems)
     }
 
+    /// Sends the pushes of a run; marks the events of failed requests
+    /// `unfinished` and returns the failure to retry on, if any.
     async fn push_run(
         &self,
         run: &[(usize, Action)],
         problems: &mut [Vec<String>],
-    ) -> Result<(), ClientError> {
+        unfinished: &mut [bool],
+    ) -> Option<ClientError> {
         let mut groups: Vec<PushGroup> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         for (position, action) in run {
@@ -247,9 +258,12 @@ impl SekoiaSink {
             }
         }
         // Groups sharing a value go in stream order (the last push sets the
-        // IoC's validity and description); the others run side by side.
-        let mut refused = Vec::with_capacity(groups.len());
-        for wave in waves(&groups) {
+        // IoC's validity and description); the others run side by side. After
+        // a wave with a failure the later waves wait for the retry, so that
+        // no push overtakes a failed one.
+        let mut failure: Option<ClientError> = None;
+        let mut waves = waves(&groups).into_iter();
+        for wave in waves.by_ref() {
             let imports: Vec<IocImport> = wave
                 .iter()
                 .map(|&index| groups[index].import.clone())
@@ -258,28 +272,46 @@ impl SekoiaSink {
                 let client = Arc::clone(&self.client);
                 async move { push_group(&client, &import).await }
             })
-            .await?;
-            refused.extend(wave.into_iter().zip(results));
-        }
-        refused.sort_by_key(|(index, _)| *index);
-        for (group, (_, refused)) in groups.iter().zip(refused) {
-            for (value, reason) in refused {
-                for &position in group.events_of.get(&value).into_iter().flatten() {
-                    problems[position].push(format!(
-                        "Sekoia refused the {} value {value:?}: {reason}",
-                        group.import.format
-                    ));
+            .await;
+            for (index, result) in wave.into_iter().zip(results) {
+                let group = &groups[index];
+                match result {
+                    Ok(refused) => {
+                        for (value, reason) in refused {
+                            for &position in group.events_of.get(&value).into_iter().flatten() {
+                                problems[position].push(format!(
+                                    "Sekoia refused the {} value {value:?}: {reason}",
+                                    group.import.format
+                                ));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        mark(unfinished, group.events_of.values().flatten());
+                        failure = Some(worse(failure, error));
+                    }
                 }
             }
+            if failure.is_some() {
+                break;
+            }
         }
-        Ok(())
+        for wave in waves {
+            for index in wave {
+                mark(unfinished, groups[index].events_of.values().flatten());
+            }
+        }
+        failure
     }
 
+    /// Revokes the values of a run; marks the events of failed values
+    /// `unfinished` and returns the failure to retry on, if any.
     async fn revoke_run(
         &self,
         run: &[(usize, Action)],
         problems: &mut [Vec<String>],
-    ) -> Result<(), ClientError> {
+        unfinished: &mut [bool],
+    ) -> Option<ClientError> {
         let mut values: Vec<&str> = Vec::new();
         let mut events_of: HashMap<&str, Vec<usize>> = HashMap::new();
         for (position, action) in run {
@@ -307,14 +339,38 @@ impl SekoiaSink {
                 }
             }
         })
-        .await?;
-        for (value, failure) in values.iter().zip(results) {
-            let Some(failure) = failure else { continue };
-            for &position in &events_of[value] {
-                problems[position].push(format!("cannot revoke {value:?}: {failure}"));
+        .await;
+        let mut failure: Option<ClientError> = None;
+        for (value, result) in values.iter().zip(results) {
+            match result {
+                Ok(None) => {}
+                Ok(Some(refusal)) => {
+                    for &position in &events_of[value] {
+                        problems[position].push(format!("cannot revoke {value:?}: {refusal}"));
+                    }
+                }
+                Err(error) => {
+                    mark(unfinished, &events_of[value]);
+                    failure = Some(worse(failure, error));
+                }
             }
         }
-        Ok(())
+        failure
+    }
+}
+
+/// Marks these events as to be retried.
+fn mark<'a>(unfinished: &mut [bool], positions: impl IntoIterator<Item = &'a usize>) {
+    for &position in positions {
+        unfinished[position] = true;
+    }
+}
+
+/// Of two failures, the one asking for the longer wait.
+fn worse(kept: Option<ClientError>, error: ClientError) -> ClientError {
+    match kept {
+        Some(kept) if kept.retry_after() >= error.retry_after() => kept,
+        _ => error,
     }
 }
 
@@ -344,28 +400,19 @@ fn waves(groups: &[PushGroup]) -> Vec<Vec<usize>> {
 }
 
 /// Runs `task` on every item, at most [`MAX_CONCURRENT_REQUESTS`] at a
-/// time; the results in item order, or the failure to retry on (the one
-/// asking for the longest wait).
-async fn concurrently<I, T, F, Fut>(items: Vec<I>, task: F) -> Result<Vec<T>, ClientError>
+/// time; the results in item order.
+async fn concurrently<I, T, F, Fut>(items: Vec<I>, task: F) -> Vec<Result<T, ClientError>>
 where
     F: Fn(I) -> Fut,
     Fut: Future<Output = Result<T, ClientError>> + Send + 'static,
     T: Send + 'static,
 {
     let count = items.len();
-    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
-    let mut failure: Option<ClientError> = None;
+    let mut results: Vec<Option<Result<T, ClientError>>> =
+        std::iter::repeat_with(|| None).take(count).collect();
     let mut running = JoinSet::new();
     let mut record = |joined: Result<(usize, Result<T, ClientError>), JoinError>| match joined {
-        Ok((index, Ok(result))) => results[index] = Some(result),
-        Ok((_, Err(error))) => {
-            if failure
-                .as_ref()
-                .is_none_or(|kept| kept.retry_after() < error.retry_after())
-            {
-                failure = Some(error);
-            }
-        }
+        Ok((index, result)) => results[index] = Some(result),
         // Only a panic can end a task early: let it through.
         Err(error) => std::panic::resume_unwind(error.into_panic()),
     };
@@ -381,10 +428,8 @@ where
     while let Some(joined) = running.join_next().await {
         record(joined);
     }
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(results.into_iter().flatten().collect()),
-    }
+    // Every task was joined, so every slot is filled.
+    results.into_iter().flatten().collect()
 }
 
 /// Sends one group; returns the values Sekoia refused, with its reason.

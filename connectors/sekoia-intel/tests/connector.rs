@@ -428,3 +428,109 @@ async fn the_last_push_of_a_value_sets_its_properties() {
         "https://opencti.example.org/dashboard/observations/indicators/opencti-6"
     );
 }
+
+#[tokio::test]
+async fn a_failed_request_sends_again_only_its_own_events() {
+    let (fake, sink) = setup().await;
+    // Twenty indicators with their own descriptions: twenty requests, eight
+    // at a time.
+    let batch: Vec<StreamEvent> = (1..=20)
+        .map(|n| {
+            event(
+                n,
+                EventKind::Create,
+                indicator(n, &format!("[ipv4-addr:value = '198.51.100.{n}']")),
+            )
+        })
+        .collect();
+    // The first request to arrive fails once.
+    fake.inject_failures(StatusCode::SERVICE_UNAVAILABLE, 1, None);
+
+    // Hand back what asks for a retry, as the runtime does.
+    let mut pending = batch.clone();
+    let mut attempts = 0;
+    while !pending.is_empty() {
+        attempts += 1;
+        assert!(attempts <= 3, "still retrying {} events", pending.len());
+        let result = outcomes(sink.apply(&pending).await);
+        let mut flags = result.iter();
+        pending.retain(|_| matches!(flags.next(), Some(Outcome::Retry { .. })));
+        if attempts == 1 {
+            assert_eq!(
+                pending.len(),
+                1,
+                "only the failed request's event: {result:?}"
+            );
+        }
+    }
+
+    let sent: Vec<(String, StatusCode)> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST)
+        .flat_map(|r| {
+            let status = r.status;
+            r.body
+                .and_then(|body| body["indicators"].as_str().map(str::to_owned))
+                .into_iter()
+                .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
+                .map(move |value| (value, status))
+        })
+        .collect();
+    let failed: Vec<&String> = sent
+        .iter()
+        .filter(|(_, status)| !status.is_success())
+        .map(|(value, _)| value)
+        .collect();
+    assert_eq!(failed.len(), 1, "{sent:?}");
+    for n in 1..=20 {
+        let value = format!("198.51.100.{n}");
+        let times = sent.iter().filter(|(sent, _)| *sent == value).count();
+        let expected = if value == *failed[0] { 2 } else { 1 };
+        assert_eq!(times, expected, "{value} sent {times} times");
+    }
+    assert_eq!(fake.active_values(C).len(), 20);
+}
+
+#[tokio::test]
+async fn changes_that_must_follow_a_failed_request_wait_for_it() {
+    let (fake, sink) = setup().await;
+    fake.insert_ioc(C, "gone.example", "domain", false);
+    let batch = [
+        event(
+            1,
+            EventKind::Create,
+            indicator(1, "[domain-name:value = 'shared.example']"),
+        ),
+        // Shares the value: its push must come after the first one.
+        event(
+            2,
+            EventKind::Create,
+            indicator(2, "[domain-name:value = 'shared.example']"),
+        ),
+        // A later run: must not overtake the failed push.
+        event(
+            3,
+            EventKind::Delete,
+            indicator(3, "[domain-name:value = 'gone.example']"),
+        ),
+    ];
+    fake.inject_failures(StatusCode::BAD_GATEWAY, 1, None);
+    let result = outcomes(sink.apply(&batch).await);
+    assert!(
+        result.iter().all(|o| matches!(o, Outcome::Retry { .. })),
+        "{result:?}"
+    );
+    // Only the failed request went out.
+    assert_eq!(fake.requests().len() - 1, 1, "{:?}", fake.requests());
+    assert_eq!(fake.active_values(C), ["gone.example"]);
+
+    let result = outcomes(sink.apply(&batch).await);
+    assert_eq!(result, vec![Outcome::Done; 3]);
+    let iocs: Vec<_> = fake.iocs().into_iter().filter(|i| !i.revoked).collect();
+    assert_eq!(iocs.len(), 1);
+    assert_eq!(
+        iocs[0].fields["description"],
+        "https://opencti.example.org/dashboard/observations/indicators/opencti-2"
+    );
+}

@@ -527,6 +527,38 @@ async fn a_retry_outcome_does_not_advance_the_position() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_retry_backoff_starts_over_when_part_of_the_batch_went_through() {
+    let events: String = (1..=2)
+        .map(|i| indicator_event("create", &format!("{i}-0")))
+        .collect();
+    let server = ScriptedServer::start(vec![Reply::Stream(vec![Step::Send(events)])]).await;
+    let state = Arc::new(MemoryState::default());
+    let (runtime, shutdown) = new_runtime(&server, StartSettings::default(), &state);
+    let mut sink = RecordingSink::new(&state);
+    sink.batching = Batching::up_to(2, Duration::from_secs(1));
+    // Both fail four times, then the first goes through and the second
+    // fails once more.
+    sink.decide = Box::new(|event, attempt| match (event.id.as_str(), attempt) {
+        ("1-0", 0..=3) | ("2-0", 0..=4) => Outcome::retry("remote system unavailable"),
+        _ => Outcome::Done,
+    });
+    run_until(&runtime, &shutdown, &mut sink, &server, |seen| {
+        seen.batches.len() == 6
+    })
+    .await;
+
+    let seen = sink.seen.lock().unwrap();
+    assert_eq!(seen.batches[4], ["1-0", "2-0"]);
+    assert_eq!(seen.batches[5], ["2-0"]);
+    let waits: Vec<Duration> = seen.batch_times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Without progress the delay grows (1 s doubling, jitter up to as much
+    // again): the fourth wait is at least 8 s.
+    assert!(waits[3] >= Duration::from_secs(8), "{waits:?}");
+    // After the first event went through, the next wait is the first one.
+    assert!(waits[4] <= Duration::from_secs(2), "{waits:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_during_retries_keeps_the_event_for_the_next_run() {
     let server = ScriptedServer::start(vec![Reply::Stream(vec![Step::Send(
         indicator_event("create", "1-0") + &indicator_event("create", "2-0"),

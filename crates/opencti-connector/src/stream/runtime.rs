@@ -440,6 +440,7 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
                 () = changed(&mut self.resets) => return Err(self.abandon(Stop::Reset)),
                 outcome = self.sink.handle_batch(&self.batch) => outcome,
             };
+            let pending = self.batch.len();
             let delay = self.settle(outcome);
             let Some(hint) = delay else {
                 if let Some(end) = self.window_end.take() {
@@ -447,6 +448,11 @@ impl<'a, St: StateStore, S: StreamSink> Consumer<'a, St, S> {
                 }
                 return Ok(());
             };
+            // Part of the batch went through: the remote system works again,
+            // so the rest is retried at the first delay, not a grown one.
+            if self.batch.len() < pending {
+                backoff.reset();
+            }
             // Events before the first retried one are finished.
             self.advance(self.before[0].clone());
             self.persist();
