@@ -478,13 +478,10 @@ async fn an_endless_listing_stops_at_the_page_bound_with_the_state_untouched() {
     .await
     .expect("the run must end on an endless listing");
     let error = outcome.result.unwrap_err();
+    let message = error.to_string();
     assert!(
-        matches!(error, RunError::ListingTooLong { limit: 7, .. }),
-        "{error:?}"
-    );
-    assert!(
-        error.to_string().contains("TEAMT5_MAX_LISTING_PAGES"),
-        "{error}"
+        message.contains("past 7 pages (TEAMT5_MAX_LISTING_PAGES)"),
+        "{message}"
     );
     assert_eq!(fake.requests_to("/api/v2/reports").len(), 7);
     assert!(outcome.bundles.is_empty());
