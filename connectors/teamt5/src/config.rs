@@ -42,6 +42,15 @@ pub static VARS: &[Var] = &[
     Var::new("TEAMT5_FIRST_RUN_RETRIEVAL_TIMESTAMP", "teamt5", "first_run_retrieval_timestamp", VarKind::Int)
         .default("0")
         .help("First run only: retrieve items published since this Unix time (seconds)"),
+    Var::new("TEAMT5_MAX_LISTING_PAGES", "teamt5", "max_listing_pages", VarKind::Int)
+        .default("10000")
+        .help("Most listing pages read per kind and run; a listing that goes on stops the run with an error (state untouched)"),
+    Var::new("TEAMT5_MAX_LISTING_ITEMS", "teamt5", "max_listing_items", VarKind::Int)
+        .default("200000")
+        .help("Most listing items read per kind and run; a listing that goes on stops the run with an error (state untouched)"),
+    Var::new("TEAMT5_MAX_PUBLICATION_RUNS", "teamt5", "max_publication_runs", VarKind::Int)
+        .default("3")
+        .help("Runs in a row that may fail on one publication (download error, 404, empty bundle) before it is skipped, logged and recorded in the state's skipped_publications"),
 ];
 
 /// How the connector authenticates to ThreatVision.
@@ -77,6 +86,12 @@ pub struct Teamt5Config {
     pub first_run_timestamp: i64,
     /// Author identity name (`CONNECTOR_NAME`).
     pub author_name: String,
+    /// Most listing pages read per kind and run.
+    pub max_listing_pages: usize,
+    /// Most listing items read per kind and run.
+    pub max_listing_items: usize,
+    /// Failed runs on one publication before it is skipped.
+    pub max_publication_runs: u32,
     /// HTTP behaviour towards ThreatVision.
     pub http: HttpSettings,
 }
@@ -131,6 +146,18 @@ pub fn parse_base_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// A bound that must be at least 1 (and fit a `u32`).
+fn positive(check: &mut opencti_connector::config::Check<'_>, env: &'static str) -> Option<usize> {
+    let value: i64 = check.get(env)?;
+    match u32::try_from(value) {
+        Ok(value) if value >= 1 => Some(value as usize),
+        _ => {
+            check.reject(env, "must be a whole number from 1 to 4294967295");
+            None
+        }
+    }
+}
+
 impl TryFrom<&Settings> for Teamt5Config {
     type Error = ConfigErrors;
 
@@ -175,6 +202,10 @@ impl TryFrom<&Settings> for Teamt5Config {
                 "must not be negative",
             );
         }
+        let max_listing_pages = positive(&mut check, "TEAMT5_MAX_LISTING_PAGES");
+        let max_listing_items = positive(&mut check, "TEAMT5_MAX_LISTING_ITEMS");
+        let max_publication_runs = positive(&mut check, "TEAMT5_MAX_PUBLICATION_RUNS")
+            .and_then(|runs| u32::try_from(runs).ok());
         let author_name: Option<String> = check.require("CONNECTOR_NAME");
         if let Some(connector_type) = check.get::<String>("CONNECTOR_TYPE")
             && !connector_type
@@ -191,6 +222,9 @@ impl TryFrom<&Settings> for Teamt5Config {
                 tlp_level: tlp_level?,
                 first_run_timestamp: first_run_timestamp?,
                 author_name: author_name?,
+                max_listing_pages: max_listing_pages?,
+                max_listing_items: max_listing_items?,
+                max_publication_runs: max_publication_runs?,
                 http: HttpSettings {
                     network,
                     ..HttpSettings::default()

@@ -6,7 +6,7 @@
 //! run's start as `2026-05-22T11:00:00+00:00`), so a migration keeps its
 //! place.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
@@ -25,6 +25,13 @@ use opencti_connector::http::redact_urls;
 /// Consecutive failed listing pages after which a listing is abandoned
 /// for this run (the Python connector's limit).
 pub const MAX_PAGE_FAILURES: u32 = 5;
+
+/// State key: failed runs so far per publication (`reports/<alias>`,
+/// `ioc_bundles/<id>`) that still holds the cursor.
+pub const FAILURES_KEY: &str = "publication_failures";
+/// State key: publications given up after `TEAMT5_MAX_PUBLICATION_RUNS`
+/// failed runs, so that none is dropped without a trace.
+pub const SKIPPED_KEY: &str = "skipped_publications";
 
 /// What the `opencti-teamt5` binary is (name, version, variables), for
 /// checks of the documentation against the code.
@@ -45,6 +52,21 @@ pub enum RunError {
     State {
         /// The stored value.
         value: String,
+    },
+    /// A listing went on past `TEAMT5_MAX_LISTING_PAGES` pages or
+    /// `TEAMT5_MAX_LISTING_ITEMS` items.
+    #[error(
+        "the TeamT5 {kind} listing goes on past {limit} {unit} ({variable}): run stopped, state not changed; raise {variable} if the listing is really that long"
+    )]
+    ListingTooLong {
+        /// `Report` or `Indicator Bundle`.
+        kind: &'static str,
+        /// `pages` or `items`.
+        unit: &'static str,
+        /// The bound's variable.
+        variable: &'static str,
+        /// Its value.
+        limit: usize,
     },
     /// The HTTP client could not be built.
     #[error("cannot start: {0}")]
@@ -73,6 +95,84 @@ struct Pushed {
     /// Publications a later run may still import (failed download, empty
     /// or unusable bundle): they hold the cursor.
     missed: usize,
+}
+
+/// Failed runs per publication, carried from run to run in the state.
+#[derive(Debug, Default)]
+struct Failures {
+    /// Failed runs so far, by publication id.
+    counts: BTreeMap<String, u64>,
+    /// Publications given up, oldest first.
+    skipped: Vec<String>,
+    /// Failed runs after which a publication is skipped.
+    max_runs: u64,
+}
+
+impl Failures {
+    fn load(state: Option<&State>, max_runs: u32) -> Self {
+        let counts = state
+            .and_then(|state| state.get(FAILURES_KEY))
+            .and_then(Value::as_object)
+            .map(|counts| {
+                counts
+                    .iter()
+                    .filter_map(|(id, count)| Some((id.clone(), count.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let skipped = state
+            .and_then(|state| state.get(SKIPPED_KEY))
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            counts,
+            skipped,
+            max_runs: u64::from(max_runs),
+        }
+    }
+
+    /// Records one more failed run on `id`; `true` when it is now given
+    /// up (and no longer holds the cursor).
+    fn failed(&mut self, id: &str) -> bool {
+        let count = self.counts.get(id).copied().unwrap_or(0) + 1;
+        if count >= self.max_runs {
+            self.counts.remove(id);
+            if !self.skipped.iter().any(|skipped| skipped == id) {
+                self.skipped.push(id.to_owned());
+            }
+            true
+        } else {
+            self.counts.insert(id.to_owned(), count);
+            false
+        }
+    }
+
+    fn succeeded(&mut self, id: &str) {
+        self.counts.remove(id);
+    }
+
+    /// Writes both keys into `state` (left out while empty).
+    fn store(&self, state: &mut State) {
+        if self.counts.is_empty() {
+            state.remove(FAILURES_KEY);
+        } else {
+            let counts = self
+                .counts
+                .iter()
+                .map(|(id, count)| (id.clone(), Value::from(*count)))
+                .collect();
+            state.insert(FAILURES_KEY.to_owned(), Value::Object(counts));
+        }
+        if !self.skipped.is_empty() {
+            let ids = self.skipped.iter().cloned().map(Value::String).collect();
+            state.insert(SKIPPED_KEY.to_owned(), Value::Array(ids));
+        }
+    }
 }
 
 impl Connector for Teamt5 {
@@ -129,12 +229,13 @@ impl ImportSource for Teamt5 {
         let stamp = Stamp::new(&self.config.author_name, &self.config.tlp_level, now);
         let mut held = false;
         let mut summary = Vec::new();
+        let mut failures = Failures::load(state.as_ref(), self.config.max_publication_runs);
         for kind in Kind::ALL {
             let listing = self.list(ctx, kind, since).await?;
             held |= listing.aborted;
             let name = kind.name();
             if !listing.refs.is_empty() {
-                let pushed = self.push(ctx, &listing.refs, &stamp).await?;
+                let pushed = self.push(ctx, &listing.refs, &stamp, &mut failures).await?;
                 held |= pushed.missed > 0;
                 summary.push(format!("Connector Pushed {} {name}s", pushed.sent));
             } else if !listing.aborted {
@@ -149,18 +250,21 @@ impl ImportSource for Teamt5 {
         } else {
             summary.join("; ")
         };
+        // Merged into the state as it is now (pycti keeps other keys).
+        let mut next: State = ctx.state().unwrap_or_default();
+        failures.store(&mut next);
         if held {
             tracing::warn!(
                 "Some TeamT5 items could not be imported; last_run is not advanced so the next run retries them"
             );
         } else {
-            // Merged into the state as it is now (pycti keeps other keys).
-            let mut state: State = ctx.state().unwrap_or_default();
-            state.insert(
+            next.insert(
                 "last_run".to_owned(),
                 Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, false)),
             );
-            ctx.set_state(state);
+        }
+        if !next.is_empty() && Some(&next) != ctx.state().as_ref() {
+            ctx.set_state(next);
         }
         Ok(summary)
     }
@@ -203,9 +307,20 @@ impl Teamt5 {
         let mut seen = HashSet::new();
         let mut offset = 0;
         let mut failures = 0;
+        let mut pages = 0;
+        let too_long = |unit, variable, limit| RunError::ListingTooLong {
+            kind: kind.name(),
+            unit,
+            variable,
+            limit,
+        };
         loop {
             if ctx.is_shutting_down() {
                 return Err(SendError::Cancelled.into());
+            }
+            if pages >= self.config.max_listing_pages {
+                let limit = self.config.max_listing_pages;
+                return Err(too_long("pages", "TEAMT5_MAX_LISTING_PAGES", limit));
             }
             match self.client.listing_page(kind, offset, since).await {
                 Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
@@ -233,7 +348,12 @@ impl Teamt5 {
                     if items.is_empty() {
                         return Ok(listing);
                     }
+                    pages += 1;
                     offset += items.len();
+                    if offset > self.config.max_listing_items {
+                        let limit = self.config.max_listing_items;
+                        return Err(too_long("items", "TEAMT5_MAX_LISTING_ITEMS", limit));
+                    }
                     for item in &items {
                         let Some(reference) = mapping::bundle_ref(kind, item, &base) else {
                             tracing::warn!(
@@ -265,12 +385,15 @@ impl Teamt5 {
     }
 
     /// Downloads, rewrites and sends each publication. Failures are
-    /// reported on the work and counted; they hold the cursor.
+    /// reported on the work and counted; they hold the cursor until the
+    /// publication has failed `TEAMT5_MAX_PUBLICATION_RUNS` runs, then it
+    /// is skipped and recorded in the state.
     async fn push(
         &self,
         ctx: &RunContext,
         refs: &[BundleRef],
         stamp: &Stamp,
+        failures: &mut Failures,
     ) -> Result<Pushed, RunError> {
         let mut options = SendOptions::default();
         options.cleanup_inconsistent_bundle = true;
@@ -289,11 +412,12 @@ impl Teamt5 {
             // A work error's source is shown to platform users: no query,
             // which may carry a signature.
             let source = redact_urls(stix_url);
+            let id = format!("{}/{}", reference.kind.response_key(), reference.key);
             let objects = match self.client.bundle_objects(stix_url).await {
                 Ok(objects) => objects,
                 Err(error) if error.is_auth() => return Err(RunError::Auth(error)),
                 Err(error) => {
-                    pushed.missed += 1;
+                    pushed.missed += miss(failures, &id);
                     ctx.report_error(
                         format!("{name} {} not imported: {error}", reference.key),
                         source.clone(),
@@ -307,7 +431,7 @@ impl Teamt5 {
                     Ok(publication) => publication,
                     Err(MappingError::NoObjects) => {
                         // Counted as a failure, as the Python connector does.
-                        pushed.missed += 1;
+                        pushed.missed += miss(failures, &id);
                         tracing::info!(key = %reference.key, "API Returned bundle with no items.");
                         continue;
                     }
@@ -322,7 +446,7 @@ impl Teamt5 {
                         continue;
                     }
                     Err(error) => {
-                        pushed.missed += 1;
+                        pushed.missed += miss(failures, &id);
                         ctx.report_error(
                             format!("{name} {} not imported: {error}", reference.key),
                             source.clone(),
@@ -341,7 +465,24 @@ impl Teamt5 {
             ctx.send_bundle_with(mapping::bundle(publication.objects), &options)
                 .await?;
             pushed.sent += 1;
+            failures.succeeded(&id);
         }
         Ok(pushed)
+    }
+}
+
+/// Counts one more failed run on publication `id`: 1 while it holds the
+/// cursor, 0 once it is given up (logged).
+fn miss(failures: &mut Failures, id: &str) -> usize {
+    if failures.failed(id) {
+        tracing::warn!(
+            publication = id,
+            runs = failures.max_runs,
+            "Skipping TeamT5 publication {id}: it failed {} runs in a row (TEAMT5_MAX_PUBLICATION_RUNS); recorded in the state's {SKIPPED_KEY}",
+            failures.max_runs
+        );
+        0
+    } else {
+        1
     }
 }

@@ -4,10 +4,10 @@
 //! revoked), accepts an optional static key, lists reports and IoC bundles
 //! most recent first with offset paging and a `date[from]` filter, serves
 //! STIX bundle files, and plays queued faults (error statuses with
-//! `Retry-After`, `"success": false`, truncated or malformed bodies). Every
-//! request is recorded.
+//! `Retry-After`, `"success": false`, truncated or malformed bodies), endless
+//! listings and missing files. Every request is recorded.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -93,6 +93,7 @@ struct Inner {
     files: HashMap<String, Bytes>,
     faults: HashMap<String, VecDeque<Fault>>,
     pages: HashMap<(String, usize), Value>,
+    endless: HashSet<String>,
     tokens: HashMap<String, Instant>,
     issued: u64,
     log: Vec<Recorded>,
@@ -194,6 +195,17 @@ impl FakeTeamt5 {
             .lock()
             .pages
             .insert((path.to_owned(), offset), page);
+    }
+
+    /// Makes the listing `path` endless: every page, whatever its offset,
+    /// is the first one (a server that ignores the offset).
+    pub fn endless_listing(&self, path: &str) {
+        self.shared.lock().endless.insert(path.to_owned());
+    }
+
+    /// Stops serving the file at `path`: it answers 404 from now on.
+    pub fn remove_file(&self, path: &str) {
+        self.shared.lock().files.remove(path);
     }
 
     /// Makes every issued token invalid (as a server-side expiry would).
@@ -333,6 +345,15 @@ fn answer(
         .and_then(|offset| offset.parse().ok())
         .and_then(|offset: usize| inner.pages.get(&(path.to_owned(), offset)))
         .map(|page| Bytes::from(page.to_string()));
+    let first_page;
+    let query = if inner.endless.contains(path) {
+        let mut pairs = query.clone();
+        pairs.insert("offset".to_owned(), "0".to_owned());
+        first_page = pairs;
+        &first_page
+    } else {
+        query
+    };
     let normal = match path {
         _ if let Some(page) = overridden => Ok(page),
         "/api/v2/reports" => listing(

@@ -185,3 +185,38 @@ fn only_the_external_import_type_is_accepted() {
     let errors = load(&[("TEAMT5_API_KEY", "k"), ("CONNECTOR_TYPE", "STREAM")]).unwrap_err();
     assert!(errors.to_string().contains("CONNECTOR_TYPE"), "{errors:?}");
 }
+
+#[test]
+fn run_bounds_have_defaults_and_must_be_positive() {
+    let config = load(&[("TEAMT5_API_KEY", "k")]).unwrap();
+    assert_eq!(config.max_listing_pages, 10_000);
+    assert_eq!(config.max_listing_items, 200_000);
+    assert_eq!(config.max_publication_runs, 3);
+    let config = load(&[
+        ("TEAMT5_API_KEY", "k"),
+        ("TEAMT5_MAX_LISTING_PAGES", "5"),
+        ("TEAMT5_MAX_LISTING_ITEMS", "50"),
+        ("TEAMT5_MAX_PUBLICATION_RUNS", "1"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            config.max_listing_pages,
+            config.max_listing_items,
+            config.max_publication_runs
+        ),
+        (5, 50, 1)
+    );
+    for env in [
+        "TEAMT5_MAX_LISTING_PAGES",
+        "TEAMT5_MAX_LISTING_ITEMS",
+        "TEAMT5_MAX_PUBLICATION_RUNS",
+    ] {
+        for bad in ["0", "-1"] {
+            let message = load(&[("TEAMT5_API_KEY", "k"), (env, bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(env), "{env}={bad}: {message}");
+        }
+    }
+}

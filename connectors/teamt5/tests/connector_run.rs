@@ -456,3 +456,134 @@ async fn unusable_objects_are_left_out_and_reported() {
     // Sending again cannot help: the cursor moves on.
     assert!(outcome.state.unwrap().contains_key("last_run"));
 }
+
+#[tokio::test]
+async fn an_endless_listing_stops_at_the_page_bound_with_the_state_untouched() {
+    let fake = fake_with(FakeSettings {
+        report_page_size: 2,
+        ..FakeSettings::default()
+    })
+    .await;
+    publish_reports(&fake, 2, 1_763_625_600);
+    fake.endless_listing("/api/v2/reports");
+    let before = state("2025-11-20T08:00:00+00:00");
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        run(
+            &fake,
+            &[("TEAMT5_MAX_LISTING_PAGES", "7")],
+            Some(before.clone()),
+        ),
+    )
+    .await
+    .expect("the run must end on an endless listing");
+    let error = outcome.result.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("past 7 pages (TEAMT5_MAX_LISTING_PAGES)"),
+        "{message}"
+    );
+    assert_eq!(fake.requests_to("/api/v2/reports").len(), 7);
+    assert!(outcome.bundles.is_empty());
+    assert_eq!(outcome.state, Some(before));
+}
+
+#[tokio::test]
+async fn an_endless_listing_stops_at_the_item_bound() {
+    let fake = fake_with(FakeSettings {
+        report_page_size: 3,
+        ..FakeSettings::default()
+    })
+    .await;
+    publish_reports(&fake, 3, 1_763_625_600);
+    fake.endless_listing("/api/v2/reports");
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        run(&fake, &[("TEAMT5_MAX_LISTING_ITEMS", "10")], None),
+    )
+    .await
+    .expect("the run must end on an endless listing");
+    let error = outcome.result.unwrap_err();
+    assert!(
+        error.to_string().contains("TEAMT5_MAX_LISTING_ITEMS"),
+        "{error}"
+    );
+    // Pages of 3: the fourth page brings the count to 12 > 10.
+    assert_eq!(fake.requests_to("/api/v2/reports").len(), 4);
+    assert_eq!(outcome.state, None);
+}
+
+#[tokio::test]
+async fn a_publication_always_404_is_skipped_after_the_bound_and_recorded() {
+    let fake = fake().await;
+    publish_reports(&fake, 2, 1_763_625_600);
+    // Report 1 (the most recent) is listed but its bundle is gone.
+    fake.remove_file("/api/v2/reports/r1.stix");
+    let mut state = Some(state("2025-11-20T08:00:00+00:00"));
+    for attempt in 1..=2 {
+        let outcome = run(&fake, &[("TEAMT5_MAX_PUBLICATION_RUNS", "3")], state).await;
+        outcome.result.unwrap();
+        // The next publication is imported each time; the cursor holds.
+        assert_eq!(report_names(&outcome.bundles), ["Report 0"]);
+        assert!(
+            outcome.errors.iter().any(|error| error.contains("404")),
+            "{:?}",
+            outcome.errors
+        );
+        let stored = outcome.state.unwrap();
+        assert_eq!(stored["last_run"], "2025-11-20T08:00:00+00:00");
+        assert_eq!(
+            stored["publication_failures"],
+            json!({"reports/r1": attempt})
+        );
+        assert!(stored.get("skipped_publications").is_none());
+        state = Some(stored);
+    }
+    let outcome = run(&fake, &[("TEAMT5_MAX_PUBLICATION_RUNS", "3")], state).await;
+    outcome.result.unwrap();
+    assert_eq!(report_names(&outcome.bundles), ["Report 0"]);
+    let stored = outcome.state.unwrap();
+    assert_ne!(stored["last_run"], "2025-11-20T08:00:00+00:00");
+    assert_eq!(stored["skipped_publications"], json!(["reports/r1"]));
+    assert!(stored.get("publication_failures").is_none());
+    assert_eq!(stored["other"], "kept");
+}
+
+#[tokio::test]
+async fn an_always_empty_publication_is_skipped_after_the_bound() {
+    let fake = fake().await;
+    fake.add_ioc_bundle(
+        ioc_item(&fake, "empty", 1_763_629_200),
+        &json!({"type": "bundle", "id": "bundle--0", "objects": []}),
+    );
+    let mut state = None;
+    for _ in 0..2 {
+        let outcome = run(&fake, &[], state).await;
+        outcome.result.unwrap();
+        let stored = outcome.state.unwrap();
+        assert!(stored.get("last_run").is_none());
+        state = Some(stored);
+    }
+    // The default bound is 3 runs.
+    let outcome = run(&fake, &[], state).await;
+    outcome.result.unwrap();
+    let stored = outcome.state.unwrap();
+    assert!(stored.get("last_run").is_some());
+    assert_eq!(stored["skipped_publications"], json!(["ioc_bundles/empty"]));
+}
+
+#[tokio::test]
+async fn a_publication_that_recovers_clears_its_failure_count() {
+    let fake = fake().await;
+    publish_reports(&fake, 1, 1_763_625_600);
+    fake.fail_next("/api/v2/reports/r0.stix", [Fault::Status(404, None)]);
+    let outcome = run(&fake, &[], None).await;
+    let stored = outcome.state.unwrap();
+    assert_eq!(stored["publication_failures"], json!({"reports/r0": 1}));
+    let outcome = run(&fake, &[], Some(stored)).await;
+    assert_eq!(report_names(&outcome.bundles), ["Report 0"]);
+    let stored = outcome.state.unwrap();
+    assert!(stored.get("publication_failures").is_none());
+    assert!(stored.get("skipped_publications").is_none());
+    assert!(stored.get("last_run").is_some());
+}
