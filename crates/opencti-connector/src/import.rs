@@ -16,10 +16,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher};
+use crate::amqp::BrokerParams;
 use crate::api::ApiClient;
 use crate::cli::Launch;
-use crate::config::{ConfigError, ConfigErrors, ConnectorType, QueueProtocol, RuntimeConfig};
+use crate::config::{ConfigError, ConfigErrors, ConnectorType, RuntimeConfig};
 use crate::connector::{Connector, spec};
 use crate::context::RunContext;
 use crate::error::Error;
@@ -194,24 +194,16 @@ impl<C: ImportSource> ImportRunner<C> {
             Err(Error::Interrupted) if schedule != Schedule::Once => return Ok(()),
             Err(error) => return Err(error),
         };
-        let connector = &session.config().connector;
-        let publisher =
-            if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
+        let (sender, publisher) =
+            BundleSender::for_session(&session, ConnectorType::ExternalImport, || {
                 let params = BrokerParams::resolve(
                     &session.registration().config.connection,
                     &session.config().mq,
                 )?;
                 crate::tls::warn_if_broker_unverified(&params);
-                let link = BrokerLink::new(params, session.metrics().clone());
-                Some(ConfirmPublisher::new(link, session.metrics().clone()))
-            } else {
-                None
-            };
-        let connector_type = connector
-            .connector_type
-            .unwrap_or(ConnectorType::ExternalImport)
-            .as_str();
-        let sender = BundleSender::new(&session, publisher.clone(), connector_type);
+                Ok(params)
+            })?;
+        let connector = &session.config().connector;
         let buffering = Arc::new(
             Buffering::new(
                 session.api().clone(),

@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::context::{JobContext, LiveJob, PlaybookAnswer};
 use super::handler::Listener;
 use super::message::Job;
-use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher, Delivery, QueueConsumer};
+use crate::amqp::{BrokerLink, BrokerParams, Delivery, QueueConsumer};
 use crate::api::ApiClient;
-use crate::config::{QueueProtocol, RuntimeConfig};
+use crate::config::RuntimeConfig;
 use crate::error::Error;
 use crate::metrics::{Metrics, RuntimeEvent};
 use crate::publish::{BundleSender, SendOptions};
@@ -128,24 +128,13 @@ impl<L: Listener> ListenRunner<L> {
             session.close().await;
             return Err(Error::Connector(reason.into()));
         }
-        let connector = &session.config().connector;
         let params = BrokerParams::resolve(
             &session.registration().config.connection,
             &session.config().mq,
         )?;
         crate::tls::warn_if_broker_unverified(&params);
-        let publisher =
-            if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
-                let link = BrokerLink::new(params.clone(), session.metrics().clone());
-                Some(ConfirmPublisher::new(link, session.metrics().clone()))
-            } else {
-                None
-            };
-        let connector_type = connector
-            .connector_type
-            .unwrap_or(L::CONNECTOR_TYPE)
-            .as_str();
-        let sender = BundleSender::new(&session, publisher.clone(), connector_type);
+        let (sender, publisher) =
+            BundleSender::for_session(&session, L::CONNECTOR_TYPE, || Ok(params.clone()))?;
         // Consuming has a connection of its own: a channel error of a
         // publish never ends the consumer, nor a lost consumer a publish.
         let mut consumer = QueueConsumer::new(

@@ -33,10 +33,10 @@ pub use outgoing::OutgoingBundle;
 pub use python_json::python_json;
 pub use validation::ValidationMode;
 
-use crate::amqp::{ConfirmPublisher, OutgoingMessage};
+use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher, OutgoingMessage};
 use crate::api::{ApiClient, Generation};
-use crate::config::{DirectoryOutput, QueueProtocol};
-use crate::error::SendError;
+use crate::config::{ConnectorType, DirectoryOutput, QueueProtocol};
+use crate::error::{Error, SendError};
 use crate::session::PlatformSession;
 use directory::ConnectorIdentity;
 use validation::Validated;
@@ -188,7 +188,29 @@ struct SenderInner {
 impl BundleSender {
     /// A sender for the session's connector; `publisher` is required for
     /// the `amqp` protocol when sending to the queue.
-    pub(crate) fn new(
+    /// The sender of a session's bundles and the confirming publisher it
+    /// publishes through: none when bundles do not go to the queue over
+    /// AMQP, and then `broker` (the broker's settings) is never asked for.
+    /// `default_type` stands when `CONNECTOR_TYPE` is unset.
+    pub(crate) fn for_session(
+        session: &PlatformSession,
+        default_type: ConnectorType,
+        broker: impl FnOnce() -> Result<BrokerParams, Error>,
+    ) -> Result<(Self, Option<ConfirmPublisher>), Error> {
+        let connector = &session.config().connector;
+        let publisher =
+            if connector.send_to_queue && connector.queue_protocol == QueueProtocol::Amqp {
+                let link = BrokerLink::new(broker()?, session.metrics().clone());
+                Some(ConfirmPublisher::new(link, session.metrics().clone()))
+            } else {
+                None
+            };
+        let connector_type = connector.connector_type.unwrap_or(default_type).as_str();
+        let sender = Self::new(session, publisher.clone(), connector_type);
+        Ok((sender, publisher))
+    }
+
+    fn new(
         session: &PlatformSession,
         publisher: Option<ConfirmPublisher>,
         connector_type: &str,
