@@ -350,6 +350,112 @@ async fn every_event_goes_whole_in_one_bundle_whatever_its_size() {
     assert!(bundles.last().unwrap()["objects"].as_array().unwrap().len() > 1_000);
 }
 
+/// A feed of a small event, a large one (over 256 KiB: sent in pieces of
+/// one bundle id as they are converted) and a small one; returns the
+/// connector, the large event's file and the conversion options.
+fn feed_with_a_large_event(
+    directory: &std::path::Path,
+) -> (
+    MispFeed,
+    Vec<u8>,
+    opencti_misp_feed::convert::ConvertOptions,
+) {
+    generator::write_feed_of_sizes(directory, &[4, 2_000, 4], 1_000);
+    let large =
+        std::fs::read(directory.join(format!("{}.json", generator::event_uuid(1)))).unwrap();
+    assert!(large.len() > 256 * 1024, "{} bytes", large.len());
+    let location = directory.display().to_string();
+    let env = [
+        ("MISP_FEED_URL", location.as_str()),
+        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+        ("MISP_FEED_CREATE_INDICATORS", "true"),
+        ("MISP_FEED_CREATE_OBSERVABLES", "true"),
+    ];
+    let settings = Settings::from_env_pairs(&[VARS], env.iter().copied());
+    let options = MispFeedConfig::from_settings(&settings, Utc::now())
+        .unwrap()
+        .convert;
+    (connector(&env), large, options)
+}
+
+/// The report name of a bundle, if it holds the report.
+fn report_name(bundle: &Value) -> Option<String> {
+    let objects = bundle["objects"].as_array()?;
+    let report = objects.iter().find(|object| object["type"] == "report")?;
+    Some(report["name"].as_str()?.to_owned())
+}
+
+#[tokio::test]
+async fn a_large_event_goes_out_in_pieces_between_its_neighbours() {
+    let directory = tempfile::tempdir().unwrap();
+    let (mut feed, large, options) = feed_with_a_large_event(directory.path());
+    let (ctx, probe) = RunContext::for_test(None);
+    feed.run(&ctx).await.unwrap();
+    let bundles = probe.bundles();
+    assert!(bundles.len() > 4, "{} bundles", bundles.len());
+    assert_eq!(report_name(&bundles[0]).as_deref(), Some(name(0).as_str()));
+    let last = bundles.len() - 1;
+    assert_eq!(
+        report_name(&bundles[last]).as_deref(),
+        Some(name(2).as_str())
+    );
+    let pieces = &bundles[1..last];
+    assert!(
+        pieces.iter().all(|piece| piece["id"] == pieces[0]["id"]),
+        "the pieces share the event's bundle id"
+    );
+    assert_eq!(
+        report_name(&pieces[pieces.len() - 1]).as_deref(),
+        Some(name(1).as_str()),
+        "the report comes last"
+    );
+    let sent: Vec<Value> = pieces
+        .iter()
+        .flat_map(|piece| piece["objects"].as_array().unwrap().clone())
+        .collect();
+    let whole = opencti_misp_feed::convert::Converter::new(options)
+        .convert(
+            opencti_misp_feed::convert::parse_event(&large).unwrap(),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+    let whole: Value = serde_json::from_str(&whole.bundle).unwrap();
+    let ids = |objects: &[Value]| -> Vec<String> {
+        objects
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&sent), ids(whole["objects"].as_array().unwrap()));
+    assert_eq!(cursor(probe.state().as_ref()), 1_002);
+}
+
+#[tokio::test]
+async fn a_send_refused_inside_a_large_event_keeps_the_cursor_before_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let (mut feed, _, _) = feed_with_a_large_event(directory.path());
+    let (ctx, probe) = RunContext::for_test(None);
+    // The small event and two pieces of the large one.
+    probe.refuse_sends_after(3);
+    let result = tokio::time::timeout(Duration::from_secs(20), feed.run(&ctx))
+        .await
+        .expect("a failed piece ends the run");
+    assert!(matches!(result, Err(RunError::Send(_))), "{result:?}");
+    assert_eq!(probe.bundles().len(), 3);
+    let state = probe.state();
+    assert_eq!(cursor(state.as_ref()), 1_000, "the large event is not done");
+    let (result, sent, _, state) = run(&mut feed, state).await;
+    result.unwrap();
+    let reports: Vec<&String> = sent.iter().filter(|name| !name.is_empty()).collect();
+    assert_eq!(
+        reports,
+        [&name(1), &name(2)],
+        "the large event is sent again, whole"
+    );
+    assert_eq!(cursor(state.as_ref()), 1_002);
+}
+
 const BUCKET: &str = "misp-drop";
 
 fn s3_connector(server: &S3Server, extra: &[(&str, &str)]) -> MispFeed {

@@ -227,3 +227,66 @@ fn event2_matches_python_except_the_documented_fixes() {
     ];
     check("event2", &extra);
 }
+
+/// A large event goes out in pieces: together, the pieces hold the whole
+/// bundle's objects in its order, each piece a bundle of the same id, and
+/// look-ups across pieces (the note's mention of an attribute, object
+/// references) resolve as in the whole bundle.
+#[test]
+fn pieces_hold_the_whole_bundle_in_order() {
+    for event in ["event1", "event2"] {
+        let expected_file: Value =
+            serde_json::from_slice(&fixture(&format!("{event}.expected.json"))).unwrap();
+        let file = fixture(&format!("{event}.json"));
+        let converter = Converter::new(options(&expected_file["options"]));
+        let now = chrono::Utc::now();
+        let whole = converter
+            .convert(parse_event(&file).unwrap(), None, now)
+            .unwrap();
+        let whole: Value = serde_json::from_str(&whole.bundle).unwrap();
+        let mut pieces = Vec::new();
+        // Smaller than most objects: nearly one piece per object.
+        let converted = converter
+            .convert_in_pieces(parse_event(&file).unwrap(), None, now, 300, |piece| {
+                pieces.push(piece);
+                true
+            })
+            .unwrap();
+        assert!(pieces.len() > 5, "{event}: {} pieces", pieces.len());
+        let mut objects = Vec::new();
+        let mut bundle_ids = std::collections::BTreeSet::new();
+        for piece in &pieces {
+            let bundle: Value = serde_json::from_str(&piece.text).unwrap();
+            bundle_ids.insert(bundle["id"].as_str().unwrap().to_owned());
+            let held = bundle["objects"].as_array().unwrap();
+            assert_eq!(held.len(), piece.objects);
+            objects.extend(held.iter().cloned());
+        }
+        assert_eq!(bundle_ids.len(), 1, "{event}: one bundle id");
+        assert_eq!(converted.object_count, objects.len());
+        assert_eq!(&Value::Array(objects), &whole["objects"], "{event}");
+    }
+}
+
+/// An event that cannot become a report is refused before any piece is
+/// handed on (nothing of it may reach the platform).
+#[test]
+fn a_poison_event_hands_on_no_piece() {
+    let mut event: Value = serde_json::from_slice(&fixture("event1.json")).unwrap();
+    event["Event"]["date"] = json!("not a date");
+    let event = parse_event(&serde_json::to_vec(&event).unwrap()).unwrap();
+    let mut pieces = 0;
+    let converted = Converter::new(ConvertOptions::default()).convert_in_pieces(
+        event,
+        None,
+        chrono::Utc::now(),
+        1,
+        |_| {
+            pieces += 1;
+            true
+        },
+    );
+    let error = converted.unwrap_err().to_string();
+    assert!(error.contains("Event.date"), "{error}");
+    assert_eq!(pieces, 0);
+}

@@ -107,9 +107,15 @@ impl MispFeed {
         bytes: bytes::Bytes,
         now: DateTime<Utc>,
     ) -> Result<Outcome, RunError> {
+        let publishing = tokio::sync::Semaphore::new(1);
+        if super::is_large(bytes.len()) {
+            return self
+                .import_in_pieces(ctx, key, bytes, now, &publishing)
+                .await;
+        }
         match self.convert_file(ctx, key, bytes, now).await? {
             Some(converted) => {
-                super::send_converted(ctx, converted, &tokio::sync::Semaphore::new(1)).await?;
+                super::send_converted(ctx, converted, &publishing).await?;
                 Ok(Outcome::Sent)
             }
             None => Ok(Outcome::Skipped),

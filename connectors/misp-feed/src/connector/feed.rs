@@ -89,6 +89,14 @@ enum Prepared {
     Skipped {
         index: usize,
     },
+    /// Converted and sent in pieces by the sending half, alone.
+    Large {
+        index: usize,
+        key: String,
+        bytes: Bytes,
+        /// The whole budget, until the event is confirmed.
+        held: Reservation,
+    },
     /// Stops the run once the earlier events are confirmed.
     Failed(RunError),
 }
@@ -223,6 +231,13 @@ impl MispFeed {
                             Some(Prepared::Skipped { index }) => {
                                 in_flight.push_back(Box::pin(async move { (index, Ok(Outcome::Skipped)) }));
                             }
+                            Some(Prepared::Large { index, key, bytes, held }) => {
+                                in_flight.push_back(Box::pin(async move {
+                                    let sent = self.import_in_pieces(ctx, &key, bytes, now, publishing).await;
+                                    drop(held);
+                                    (index, sent)
+                                }));
+                            }
                             Some(Prepared::Ready { index, converted, held }) => {
                                 in_flight.push_back(Box::pin(async move {
                                     let sent = send_converted(ctx, converted, publishing).await;
@@ -290,6 +305,18 @@ impl MispFeed {
                 "the byte budget was closed".to_owned(),
             ))
         };
+        if super::is_large(bytes.len()) {
+            // Runs alone: it waits for every earlier event's confirms.
+            let Some(held) = budget.reserve(BYTES_IN_FLIGHT).await else {
+                return closed();
+            };
+            return Prepared::Large {
+                index,
+                key: entry.key.clone(),
+                bytes,
+                held,
+            };
+        }
         let converting = bytes.len().saturating_mul(CONVERSION_BYTES_PER_FILE_BYTE);
         let Some(mut held) = budget.reserve(converting).await else {
             return closed();

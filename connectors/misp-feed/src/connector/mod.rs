@@ -22,13 +22,14 @@ use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
 use opencti_connector::task;
 use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 pub use feed::cursor_from_state;
 pub use threats::guess_threats;
 
 use crate::config::{MispFeedConfig, SourceConfig, VARS};
-use crate::convert::{self, ConvertedEvent, Converter};
+use crate::convert::model::Event;
+use crate::convert::{self, ConvertedEvent, Converter, Piece};
 use crate::source::{
     FeedReader, FetchError, HttpFetcher, HttpSetupError, ManifestFetchError, S3Source,
 };
@@ -208,7 +209,54 @@ async fn send_converted(
     Ok(())
 }
 
+/// Event files larger than this are converted and sent in pieces
+/// ([`MispFeed::import_in_pieces`]): whole, their bundle would take about
+/// 24 times the file (the parsed event, the bundle text, the send path's
+/// index and messages), which the byte budget cannot share with anything.
+const LARGE_EVENT_FILE_BYTES: usize = 256 * 1024;
+
+/// Bundle text per piece of a large event: a few thousand objects.
+const PIECE_BYTES: usize = 1024 * 1024;
+
+/// Whether an event file of `len` bytes goes out in pieces.
+fn is_large(len: usize) -> bool {
+    len > LARGE_EVENT_FILE_BYTES
+}
+
 impl MispFeed {
+    /// Parses an event file; a poison event is reported on the work and
+    /// gives `None`.
+    async fn parse_file(
+        &self,
+        ctx: &RunContext,
+        key: &str,
+        bytes: Bytes,
+    ) -> Result<Option<Event>, RunError> {
+        // Parsing and converting are CPU work: in tasks of their own, so
+        // that the other worker thread keeps the bundles of earlier events
+        // flowing to the broker meanwhile.
+        match in_own_task(move || convert::parse_event(&bytes)).await? {
+            Ok(event) => Ok(Some(event)),
+            Err(error) => {
+                ctx.report_error(format!("event skipped: {error}"), key.to_owned())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The platform's threats for the event's tags, when asked for.
+    async fn guesses(
+        &self,
+        ctx: &RunContext,
+        event: &Event,
+    ) -> Result<Option<convert::ThreatGuesses>, RunError> {
+        if !self.config.convert.guess_threats_from_tags {
+            return Ok(None);
+        }
+        Ok(Some(guess_threats(ctx, &convert::guess_keys(event)).await?))
+    }
+
     /// Parses and converts one event file; a poison event is reported on
     /// the work and gives `None`.
     async fn convert_file(
@@ -218,23 +266,10 @@ impl MispFeed {
         bytes: Bytes,
         now: DateTime<Utc>,
     ) -> Result<Option<ConvertedEvent>, RunError> {
-        // Parsing and converting are CPU work: in tasks of their own, so
-        // that the other worker thread keeps the bundles of earlier events
-        // flowing to the broker meanwhile.
-        let parsed = in_own_task(move || convert::parse_event(&bytes)).await?;
-        let event = match parsed {
-            Ok(event) => event,
-            Err(error) => {
-                ctx.report_error(format!("event skipped: {error}"), key.to_owned())
-                    .await?;
-                return Ok(None);
-            }
+        let Some(event) = self.parse_file(ctx, key, bytes).await? else {
+            return Ok(None);
         };
-        let guesses = if self.config.convert.guess_threats_from_tags {
-            Some(guess_threats(ctx, &convert::guess_keys(&event)).await?)
-        } else {
-            None
-        };
+        let guesses = self.guesses(ctx, &event).await?;
         let uuid = event.uuid.clone();
         let converter = Arc::clone(&self.converter);
         let converted =
@@ -246,6 +281,69 @@ impl MispFeed {
                 ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
                     .await?;
                 Ok(None)
+            }
+        }
+    }
+
+    /// Parses an event and sends its bundle in pieces as they are
+    /// converted (see [`Converter::convert_in_pieces`]): a large event
+    /// never holds its whole bundle. The pieces go out one after the
+    /// other, each confirmed before the next is split; the conversion
+    /// runs one piece ahead. A poison event is reported on the work
+    /// before any piece was sent.
+    async fn import_in_pieces(
+        &self,
+        ctx: &RunContext,
+        key: &str,
+        bytes: Bytes,
+        now: DateTime<Utc>,
+        publishing: &Semaphore,
+    ) -> Result<Outcome, RunError> {
+        let Some(event) = self.parse_file(ctx, key, bytes).await? else {
+            return Ok(Outcome::Skipped);
+        };
+        let guesses = self.guesses(ctx, &event).await?;
+        let uuid = event.uuid.clone();
+        let converter = Arc::clone(&self.converter);
+        let (pieces, mut received) = mpsc::channel::<Piece>(1);
+        // A blocking thread, since it waits for each piece to be taken;
+        // it ends early once `received` is dropped (a failed send, a stop).
+        let conversion = tokio::task::spawn_blocking(move || {
+            converter.convert_in_pieces(event, guesses.as_ref(), now, PIECE_BYTES, |piece| {
+                pieces.blocking_send(piece).is_ok()
+            })
+        });
+        let Ok(_slot) = publishing.acquire().await else {
+            return Err(RunError::Interrupted(
+                "the publishing slots were closed".to_owned(),
+            ));
+        };
+        tracing::info!("Sending event STIX2 bundle in pieces...");
+        while let Some(piece) = received.recv().await {
+            let prepared = ctx.prepare_bundle(piece.text).await?;
+            ctx.send_prepared(prepared).await?;
+        }
+        let converted = match conversion.await {
+            Ok(converted) => converted,
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => {
+                    return Err(RunError::Interrupted(
+                        "the runtime is shutting down".to_owned(),
+                    ));
+                }
+            },
+        };
+        match converted {
+            Ok(converted) => {
+                tracing::debug!(objects = converted.object_count, "event sent in pieces");
+                Ok(Outcome::Sent)
+            }
+            Err(error) => {
+                let name = uuid.as_deref().unwrap_or(key);
+                ctx.report_error(format!("event {name} skipped: {error}"), key.to_owned())
+                    .await?;
+                Ok(Outcome::Skipped)
             }
         }
     }

@@ -26,6 +26,7 @@ use model::Event;
 
 use attribute::{AttributeResult, EventScope, ObjectScope, Relationship};
 use bundle::BundleWriter;
+pub use bundle::Piece;
 use elements::{ElementContext, Elements};
 use stix::{external_reference, header, millis, put_list, put_text, put_values, seconds};
 use tags::Marking;
@@ -208,11 +209,62 @@ impl Converter {
     /// the input shrinks while the bundle grows.
     pub fn convert(
         &self,
-        mut event: Event,
+        event: Event,
         guesses: Option<&ThreatGuesses>,
         now: DateTime<Utc>,
     ) -> Result<ConvertedEvent, EventError> {
         let bundle_id = format!("bundle--{}", uuid::Uuid::new_v4());
+        let (object_count, report_id, bundle) =
+            self.convert_into(event, guesses, now, BundleWriter::new(&bundle_id))?;
+        Ok(ConvertedEvent {
+            bundle,
+            object_count,
+            report_id,
+        })
+    }
+
+    /// [`Converter::convert`] for events too large to hold as one bundle:
+    /// hands `sink` the bundle in pieces of about `piece_bytes` of text,
+    /// each a complete bundle (same id), in the order of the whole bundle,
+    /// as they are written. The event is checked before anything is
+    /// handed on: an `Err` means no piece was. `sink` answers `false` once
+    /// it takes no more (the rest of the event is then dropped unwritten).
+    pub fn convert_in_pieces<'s>(
+        &self,
+        event: Event,
+        guesses: Option<&ThreatGuesses>,
+        now: DateTime<Utc>,
+        piece_bytes: usize,
+        sink: impl FnMut(Piece) -> bool + 's,
+    ) -> Result<ConvertedPieces, EventError> {
+        let bundle_id = format!("bundle--{}", uuid::Uuid::new_v4());
+        let lookups = !event.event_reports.is_empty()
+            || event
+                .objects
+                .iter()
+                .any(|object| !object.references.is_empty());
+        let out = BundleWriter::in_pieces(&bundle_id, piece_bytes, lookups, Box::new(sink));
+        let (object_count, report_id, _) = self.convert_into(event, guesses, now, out)?;
+        Ok(ConvertedPieces {
+            object_count,
+            report_id,
+        })
+    }
+
+    /// Converts into `out`: objects written, the report id, the bundle text.
+    fn convert_into<'a>(
+        &'a self,
+        mut event: Event,
+        guesses: Option<&'a ThreatGuesses>,
+        now: DateTime<Utc>,
+        out: BundleWriter<'a>,
+    ) -> Result<(usize, Option<String>, String), EventError> {
+        // Checked first, so that nothing is written of an event that fails.
+        let report = if self.options.create_reports {
+            Some(ReportHead::of(&event)?)
+        } else {
+            None
+        };
         let attributes = std::mem::take(&mut event.attributes);
         let objects = std::mem::take(&mut event.objects);
         let has_references = objects.iter().any(|object| !object.references.is_empty());
@@ -221,11 +273,62 @@ impl Converter {
             &event,
             guesses,
             millis(&now),
-            &bundle_id,
+            out,
             has_references,
         );
         run.attributes(attributes, objects);
-        run.finish()
+        Ok(run.finish(report))
+    }
+}
+
+/// What [`Converter::convert_in_pieces`] wrote.
+#[derive(Debug)]
+pub struct ConvertedPieces {
+    /// Objects in all the pieces.
+    pub object_count: usize,
+    /// The report's id, when one was made.
+    pub report_id: Option<String>,
+}
+
+/// The report's identity, read from the event before converting it.
+struct ReportHead {
+    id: String,
+    info: String,
+    midnight: DateTime<Utc>,
+    modified: DateTime<Utc>,
+}
+
+impl ReportHead {
+    fn of(event: &Event) -> Result<Self, EventError> {
+        let field = |field: &'static str, reason: &str| EventError::Field {
+            field,
+            reason: reason.to_owned(),
+        };
+        let info = event
+            .info
+            .as_deref()
+            .ok_or_else(|| field("Event.info", "missing"))?;
+        let date = event
+            .date
+            .as_deref()
+            .ok_or_else(|| field("Event.date", "missing"))?;
+        let midnight = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|error| field("Event.date", &format!("{date:?}: {error}")))?
+            .and_hms_opt(0, 0, 0)
+            .map(|moment| moment.and_utc())
+            .ok_or_else(|| field("Event.date", "out of range"))?;
+        let modified = event
+            .timestamp
+            .and_then(stix::from_epoch)
+            .ok_or_else(|| field("Event.timestamp", "missing or out of range"))?;
+        let id = opencti_stix::id::report(info, Some(midnight.into()))
+            .map_err(|error| field("Event.info", &error.to_string()))?;
+        Ok(Self {
+            id,
+            info: info.to_owned(),
+            midnight,
+            modified,
+        })
     }
 }
 
@@ -255,7 +358,7 @@ struct Run<'a> {
     event_elements: Elements,
     guesses: Option<&'a ThreatGuesses>,
     score: i64,
-    out: BundleWriter,
+    out: BundleWriter<'a>,
     // What is already in the bundle, and the report's references (the
     // Python connector keeps several de-duplication lists; same here).
     added_markings: HashSet<Arc<str>>,
@@ -281,7 +384,7 @@ impl<'a> Run<'a> {
         event: &'a Event,
         guesses: Option<&'a ThreatGuesses>,
         now: String,
-        bundle_id: &str,
+        out: BundleWriter<'a>,
         has_references: bool,
     ) -> Self {
         let author_name = options
@@ -321,7 +424,7 @@ impl<'a> Run<'a> {
             event_labels,
             event_elements,
             guesses: guesses.filter(|_| options.guess_threats_from_tags),
-            out: BundleWriter::new(bundle_id),
+            out,
             added_markings: HashSet::new(),
             added_entities: HashSet::new(),
             added_sightings: HashSet::new(),
@@ -578,7 +681,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn finish(mut self) -> Result<ConvertedEvent, EventError> {
+    /// The end of the bundle: objects written, the report id, the bundle text.
+    fn finish(mut self, report: Option<ReportHead>) -> (usize, Option<String>, String) {
         for (id, observable) in std::mem::take(&mut self.object_observables) {
             self.add_object_ref(&id);
             if self.added_observables.insert(Arc::clone(&id)) {
@@ -596,45 +700,21 @@ impl<'a> Run<'a> {
                 self.object_refs.push(Arc::from(relationship.id.as_str()));
             }
         }
-        let report_id = if self.options.create_reports {
-            Some(self.report()?)
-        } else {
-            None
-        };
+        let report_id = report.map(|head| self.report(head));
         let object_count = self.out.len();
-        Ok(ConvertedEvent {
-            object_count,
-            bundle: self.out.finish(),
-            report_id,
-        })
+        (object_count, report_id, self.out.finish())
     }
 
     /// The report and its notes; returns the report id.
-    fn report(&mut self) -> Result<String, EventError> {
+    fn report(&mut self, head: ReportHead) -> String {
         let event = self.event;
-        let field = |field: &'static str, reason: &str| EventError::Field {
-            field,
-            reason: reason.to_owned(),
-        };
-        let info = event
-            .info
-            .as_deref()
-            .ok_or_else(|| field("Event.info", "missing"))?;
-        let date = event
-            .date
-            .as_deref()
-            .ok_or_else(|| field("Event.date", "missing"))?;
-        let midnight = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
-            .map_err(|error| field("Event.date", &format!("{date:?}: {error}")))?
-            .and_hms_opt(0, 0, 0)
-            .map(|moment| moment.and_utc())
-            .ok_or_else(|| field("Event.date", "out of range"))?;
-        let modified = event
-            .timestamp
-            .and_then(stix::from_epoch)
-            .ok_or_else(|| field("Event.timestamp", "missing or out of range"))?;
-        let id = opencti_stix::id::report(info, Some(midnight.into()))
-            .map_err(|error| field("Event.info", &error.to_string()))?;
+        let ReportHead {
+            id,
+            info,
+            midnight,
+            modified,
+        } = head;
+        let info = info.as_str();
         let mut report = stix::common_sdo("report", &id, &self.author_id, &millis(&midnight), info);
         report.insert("modified".to_owned(), Value::from(millis(&modified)));
         report.insert("description".to_owned(), Value::from(info));
@@ -686,6 +766,6 @@ impl<'a> Run<'a> {
             put_list(&mut note, "object_marking_refs", &self.event_marking_ids);
             self.out.push(&Value::Object(note));
         }
-        Ok(id)
+        id
     }
 }
