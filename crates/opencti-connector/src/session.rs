@@ -67,9 +67,9 @@ impl PlatformSession {
     /// A warning is logged when the platform is reached over `https`
     /// without verifying its certificate.
     pub(crate) async fn start_with(
-        config: RuntimeConfig,
+        mut config: RuntimeConfig,
         options: SessionOptions,
-        api: ApiClient,
+        mut api: ApiClient,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
@@ -79,6 +79,18 @@ impl PlatformSession {
             attributes.version = %platform.version,
             "Connected to the OpenCTI platform"
         );
+        if let Some(account) = config.connector.service_account {
+            // From here on the connector is its service account: every
+            // client built from the session's client or configuration
+            // (works, jobs, the stream) carries the new token.
+            let token = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Err(Error::Interrupted),
+                token = crate::service_account::provision(&api, &config.connector.name, account) => token?,
+            };
+            api = api.with_token(&token)?;
+            config.opencti.token = token;
+        }
         let background = CancellationToken::new();
         // Stops the metrics endpoint again if registration fails below.
         let background_guard = background.clone().drop_guard();

@@ -30,6 +30,7 @@ mod network;
 mod platform;
 mod private_broker;
 mod s3_output;
+mod service_account;
 mod stream_runner;
 mod stream_runtime;
 mod stream_server;

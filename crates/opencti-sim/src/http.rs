@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::accounts::Principal;
 use crate::config::StreamCollectionConfig;
 use crate::core::Core;
 use crate::error::SimError;
@@ -40,6 +41,8 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/files", get(files).post(upload_file))
         .route("/drafts", get(drafts).post(add_draft))
         .route("/jobs", get(jobs))
+        .route("/groups", get(groups))
+        .route("/users", get(users))
         .route("/enrichments", post(ask_enrichment))
         .route("/imports", post(ask_job_import))
         .route("/exports", post(ask_entity_export))
@@ -67,7 +70,9 @@ async fn require_control_token(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> Response {
-    if core.config.token.is_some() && !core.accepts_token(bearer(request.headers())) {
+    if core.config.token.is_some()
+        && core.authenticate(bearer(request.headers())) != Some(Principal::Admin)
+    {
         return json_response(
             StatusCode::UNAUTHORIZED,
             &json!({"error": "the control API needs the simulator's token (Authorization: Bearer)"}),
@@ -134,10 +139,10 @@ async fn graphql_endpoint(
     };
     request.applicant_id = header("opencti-applicant-id");
     request.draft_id = header("opencti-draft-id");
-    let authenticated = core.accepts_token(bearer(&headers));
+    let principal = core.authenticate(bearer(&headers));
     let runtime = tokio::runtime::Handle::current();
     let answer = tokio::task::spawn_blocking(move || {
-        graphql::execute(&core, &runtime, &request, authenticated)
+        graphql::execute(&core, &runtime, &request, principal.as_ref())
     })
     .await;
     match answer {
@@ -433,6 +438,30 @@ async fn files(State(core): State<Arc<Core>>) -> Response {
 
 async fn drafts(State(core): State<Arc<Core>>) -> Response {
     core.store.read(|state| listing(&state.drafts))
+}
+
+async fn groups(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| {
+        let groups: Vec<_> = state.groups.values().collect();
+        listing(&groups)
+    })
+}
+
+/// Users as the platform shows them: tokens masked, never in plaintext.
+async fn users(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| {
+        let users: Vec<Value> = state
+            .users
+            .values()
+            .map(|user| {
+                let mut view = crate::graphql::views::platform_user(user);
+                view["groups"] = json!(user.groups);
+                view["max_confidence"] = json!(user.max_confidence);
+                view
+            })
+            .collect();
+        listing(&users)
+    })
 }
 
 async fn playbook_steps(State(core): State<Arc<Core>>) -> Response {

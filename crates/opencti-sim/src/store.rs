@@ -14,9 +14,9 @@ use tokio::sync::watch;
 
 use crate::error::SimError;
 use crate::model::{
-    ConnectorRecord, DraftRecord, GraphqlCall, JobRecord, PlaybookStep, RecordedEvent,
-    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkRecord,
-    WorkerCounters,
+    ConnectorRecord, DraftRecord, GraphqlCall, GroupRecord, JobRecord, PlaybookStep, RecordedEvent,
+    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, UserRecord,
+    WorkRecord, WorkerCounters,
 };
 
 /// At most this many GraphQL calls are remembered for inspection.
@@ -78,6 +78,10 @@ pub(crate) struct State {
     pub(crate) drafts: Vec<DraftRecord>,
     pub(crate) playbook_steps: Vec<PlaybookStep>,
     pub(crate) jobs: VecDeque<JobRecord>,
+    #[serde(default)]
+    pub(crate) groups: BTreeMap<String, GroupRecord>,
+    #[serde(default)]
+    pub(crate) users: BTreeMap<String, UserRecord>,
     pub(crate) rejected: VecDeque<RejectedRequest>,
     pub(crate) worker: WorkerCounters,
     /// Highest stream position handed out (events and heartbeats), so that

@@ -170,6 +170,32 @@ pub struct QueueConfig {
     pub push_exchange: String,
 }
 
+/// A platform user as the service-account look-ups read it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct PlatformUser {
+    /// Internal id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub user_email: String,
+    /// The user's tokens (ids and names; never their plaintext).
+    #[serde(default)]
+    pub api_tokens: Vec<ApiTokenInfo>,
+}
+
+/// One of a user's API tokens, as the platform lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ApiTokenInfo {
+    /// Token id.
+    pub id: String,
+    /// Token name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// Result of `registerConnector`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
