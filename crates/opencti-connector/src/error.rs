@@ -21,6 +21,9 @@ pub enum Error {
     /// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` could not set up the account.
     #[error("{0}")]
     ServiceAccount(#[from] crate::service_account::ServiceAccountError),
+    /// `CONNECTOR_LISTEN_PROTOCOL=API`: the job endpoint cannot start.
+    #[error("{0}")]
+    ListenCallback(#[from] crate::listen::CallbackError),
     /// The broker could not be used.
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] AmqpError),

@@ -30,6 +30,8 @@ pub(crate) struct SessionOptions {
     pub(crate) slug: Option<String>,
     /// Ping cadence.
     pub(crate) pings: PingSchedule,
+    /// Registered `listen_callback_uri` (`CONNECTOR_LISTEN_PROTOCOL=API`).
+    pub(crate) listen_callback_uri: Option<String>,
 }
 
 impl SessionOptions {
@@ -41,6 +43,7 @@ impl SessionOptions {
             version: None,
             slug: None,
             pings: PingSchedule::default(),
+            listen_callback_uri: None,
         }
     }
 }
@@ -119,6 +122,7 @@ impl PlatformSession {
         input.playbook_compatible = options.playbook_compatible;
         input.version = options.version.clone();
         input.slug = options.slug.clone();
+        input.listen_callback_uri = options.listen_callback_uri.clone();
         let registration = unless_stopped(&shutdown, api.register(&input)).await?;
         tracing::info!(attributes.id = %registration.id, "Connector registered");
         let state = StateHandle::new(registration.connector_state.as_deref());

@@ -26,6 +26,7 @@ mod broker_tls;
 mod config;
 mod import;
 mod listen;
+mod listen_api;
 mod network;
 mod platform;
 mod private_broker;
