@@ -2,7 +2,15 @@
 //! connector against a 7.x `opencti-sim`, which keeps users, groups and
 //! tokens and records which token authenticated each call.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::config::{RuntimeConfig, Settings};
+use opencti_connector::http::testing::capture_logs;
 use opencti_connector::listen::{Enrichment, ListenRunner};
+use opencti_connector::stream::{Outcome, StreamEvent, StreamRunner, StreamSink};
 use opencti_connector::tls;
 use opencti_sim::{
     CONNECTORS_GROUP, EventInjection, EventKind, GraphqlCall, Sim, SimConfig, SimHandle,
@@ -16,6 +24,8 @@ const ADMIN_TOKEN: &str = "admin-token-of-the-test";
 /// pycti's e-mail for a connector named "listen test".
 const EMAIL: &str = "listen-test@connector.octi.filigran.io";
 const TOKEN_NAME: &str = "Connector auto generated token";
+/// Calls a listening connector makes for a job, besides the work's.
+const JOB_CALLS: &[&str] = &["PingConnector", "StixCoreObject"];
 
 async fn platform_7x() -> SimHandle {
     let config = SimConfig {
@@ -58,7 +68,7 @@ fn user_of(call: &GraphqlCall) -> Option<&str> {
 /// Every call of the connector from the registration on was made with
 /// the service account's token, every call before with the admin's (the
 /// test's own `Me` probes left out).
-fn assert_runs_as(sim: &SimHandle, user_id: &str) {
+fn assert_runs_as(sim: &SimHandle, user_id: &str, expected: &[&str]) {
     let calls: Vec<GraphqlCall> = sim
         .graphql_calls()
         .into_iter()
@@ -77,11 +87,11 @@ fn assert_runs_as(sim: &SimHandle, user_id: &str) {
         after.iter().all(|call| user_of(call) == Some(user_id)),
         "{after:?}"
     );
-    for operation in ["PingConnector", "StixCoreObject"] {
+    for operation in expected {
         assert!(
             after
                 .iter()
-                .any(|call| call.operation.as_deref() == Some(operation)),
+                .any(|call| call.operation.as_deref() == Some(*operation)),
             "no {operation} in {after:?}"
         );
     }
@@ -130,7 +140,7 @@ async fn a_new_service_account_is_created_and_its_token_used_for_everything_afte
     assert_eq!(user.groups, connectors);
     let names: Vec<&str> = user.api_tokens.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, [TOKEN_NAME]);
-    assert_runs_as(&sim, &user.id);
+    assert_runs_as(&sim, &user.id, JOB_CALLS);
     let created = sim
         .graphql_calls()
         .into_iter()
@@ -180,7 +190,7 @@ async fn an_existing_service_account_is_reused_and_its_old_token_revoked() {
     assert_ne!(user.api_tokens[0].id, existing.api_tokens[0].id);
     let refused = graphql_as(&sim, &old_token, me).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "AUTH_REQUIRED");
-    assert_runs_as(&sim, &user.id);
+    assert_runs_as(&sim, &user.id, JOB_CALLS);
     running.stop().await;
     sim.shutdown().await.unwrap();
 }
@@ -225,5 +235,74 @@ async fn a_6x_platform_is_refused_before_anything_is_created() {
         .expect_err("6.x has no service accounts");
     assert!(error.to_string().contains("7.x"), "{error}");
     assert!(sim.users().is_empty() && sim.connector(&id).is_none());
+    sim.shutdown().await.unwrap();
+}
+
+/// Counts the events it handles.
+#[derive(Default)]
+struct CountingSink {
+    handled: Arc<AtomicUsize>,
+}
+
+test_sink_identity!(CountingSink, CountingSink::default());
+
+impl StreamSink for CountingSink {
+    async fn handle(&mut self, _: &StreamEvent) -> Outcome {
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        Outcome::Done
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_connector_reads_the_stream_as_its_service_account_and_never_logs_the_token() {
+    tls::install_crypto_provider();
+    let (logs, _capture) = capture_logs();
+    let sim = platform_7x().await;
+    sim.inject_event(EventInjection::new(
+        EventKind::Create,
+        ipv4("192.0.2.50", None),
+    ))
+    .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut env = service_account_env("50");
+    env.extend([
+        ("OPENCTI_URL", sim.url()),
+        ("CONNECTOR_ID", id.clone()),
+        ("CONNECTOR_NAME", "listen test".to_owned()),
+        ("CONNECTOR_LIVE_STREAM_ID", "live".to_owned()),
+        ("CONNECTOR_LIVE_STREAM_START_TIMESTAMP", "0".to_owned()),
+    ]);
+    let config = RuntimeConfig::try_from(&Settings::from_env_pairs(RUNTIME_TABLES, env)).unwrap();
+    let sink = CountingSink::default();
+    let handled = Arc::clone(&sink.handled);
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(StreamRunner::new(sink, config).run(shutdown.clone()));
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while handled.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no event handled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(TIMEOUT, run)
+        .await
+        .expect("the runner stops")
+        .unwrap()
+        .unwrap();
+
+    let user = sim.user_by_email(EMAIL).expect("the service account");
+    let streams = sim.stream_connections();
+    assert!(!streams.is_empty());
+    assert!(
+        streams
+            .iter()
+            .all(|stream| stream.user_id.as_deref() == Some(user.id.as_str())),
+        "{streams:?}"
+    );
+    assert_runs_as(&sim, &user.id, &["PingConnector"]);
+    let token = &user.api_tokens[0].plaintext;
+    assert!(
+        !logs.text().contains(token.as_str()),
+        "the token in the logs"
+    );
     sim.shutdown().await.unwrap();
 }

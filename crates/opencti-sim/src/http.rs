@@ -18,6 +18,7 @@ use crate::config::StreamCollectionConfig;
 use crate::core::Core;
 use crate::error::SimError;
 use crate::graphql::{self, GraphqlRequest};
+use crate::model::StreamConnection;
 use crate::objects::EventInjection;
 use crate::stream::{self, RawParameters, StreamRequest};
 
@@ -182,13 +183,20 @@ fn serve_stream(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
-    if !core.accepts_token(bearer(headers)) {
+    let Some(principal) = core.authenticate(bearer(headers)) else {
         return (
             StatusCode::UNAUTHORIZED,
             "You must be logged in to do this.",
         )
             .into_response();
-    }
+    };
+    core.store.write(|state| {
+        state.record_stream_connection(StreamConnection {
+            at: crate::model::now(),
+            collection: id.to_owned(),
+            user_id: principal.user_id(),
+        });
+    });
     let Some(collection) = core.store.read(|state| state.collections.get(id).cloned()) else {
         return (
             StatusCode::UNAUTHORIZED,

@@ -88,8 +88,8 @@ pub use crate::jobs::{
 pub use crate::model::{
     ADMIN_USER_ID, ApiTokenRecord, CONNECTORS_GROUP, ConnectorRecord, DraftRecord, GraphqlCall,
     GroupRecord, JobKind, JobRecord, PlaybookStep, QueueNames, RejectedRequest, StoredObject,
-    StreamCollection, StreamEvent, UploadedFile, UserRecord, WorkMessage, WorkRecord, WorkStatus,
-    WorkerCounters,
+    StreamCollection, StreamConnection, StreamEvent, UploadedFile, UserRecord, WorkMessage,
+    WorkRecord, WorkStatus, WorkerCounters,
 };
 pub use crate::objects::{EventInjection, EventKind};
 
@@ -403,6 +403,14 @@ impl SimHandle {
     /// Answered GraphQL calls (the last 10,000).
     pub fn graphql_calls(&self) -> Vec<GraphqlCall> {
         self.core.store.read(|s| s.calls.iter().cloned().collect())
+    }
+
+    /// Live stream connections accepted (the last 10,000), with the user
+    /// whose token opened each.
+    pub fn stream_connections(&self) -> Vec<StreamConnection> {
+        self.core
+            .store
+            .read(|s| s.stream_connections.iter().cloned().collect())
     }
 
     /// Groups of users (the platform's "Connectors" group is there from

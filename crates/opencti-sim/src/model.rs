@@ -530,6 +530,19 @@ pub struct WorkerCounters {
     pub objects_invalid: u64,
 }
 
+/// A live stream connection the simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamConnection {
+    /// When it was opened.
+    pub at: DateTime<Utc>,
+    /// The collection read (`live` or a collection id).
+    pub collection: String,
+    /// The user whose API token opened it; `None` for the simulator's own
+    /// token (the admin).
+    pub user_id: Option<String>,
+}
+
 /// Name of the group the platform creates for connector users, where
 /// pycti 7.x puts the service accounts it creates.
 pub const CONNECTORS_GROUP: &str = "Connectors";

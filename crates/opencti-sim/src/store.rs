@@ -15,8 +15,8 @@ use tokio::sync::watch;
 use crate::error::SimError;
 use crate::model::{
     ConnectorRecord, DraftRecord, GraphqlCall, GroupRecord, JobRecord, PlaybookStep, RecordedEvent,
-    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, UserRecord,
-    WorkRecord, WorkerCounters,
+    RejectedRequest, StoredObject, StreamCollection, StreamConnection, StreamEvent, UploadedFile,
+    UserRecord, WorkRecord, WorkerCounters,
 };
 
 /// At most this many GraphQL calls are remembered for inspection.
@@ -89,6 +89,8 @@ pub(crate) struct State {
     pub(crate) last_position: EventId,
     #[serde(skip)]
     pub(crate) calls: VecDeque<GraphqlCall>,
+    #[serde(skip)]
+    pub(crate) stream_connections: VecDeque<StreamConnection>,
 }
 
 impl State {
@@ -138,6 +140,13 @@ impl State {
             self.calls.pop_front();
         }
         self.calls.push_back(call);
+    }
+
+    pub(crate) fn record_stream_connection(&mut self, connection: StreamConnection) {
+        if self.stream_connections.len() == MAX_CALLS {
+            self.stream_connections.pop_front();
+        }
+        self.stream_connections.push_back(connection);
     }
 
     pub(crate) fn record_job(&mut self, job: JobRecord) {
