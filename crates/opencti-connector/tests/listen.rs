@@ -38,7 +38,7 @@ pub(crate) enum TestError {
 /// panics on `192.0.2.99`; waits for `gate` (when set) before answering.
 #[derive(Default)]
 pub(crate) struct AsEnricher {
-    gate: Option<Arc<Notify>>,
+    pub(crate) gate: Option<Arc<Notify>>,
     calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 

@@ -247,3 +247,78 @@ fn https_and_bad_protocols_are_refused_naming_the_variable() {
         "{path}"
     );
 }
+
+/// Posts a job to an enricher whose gate is opened only when `finish`
+/// says so, stops the connector while the job waits, and returns the
+/// answer to the job's call.
+async fn stop_during_a_job(finish: bool) -> u16 {
+    tls::install_crypto_provider();
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut env = api_env();
+    env.push(("CONNECTOR_STOP_GRACE_PERIOD", "PT2S".to_owned()));
+    let (config, settings) = runtime(&sim, &id, &env);
+    let shutdown = CancellationToken::new();
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut enricher = AsEnricher::default();
+    enricher.gate = Some(std::sync::Arc::clone(&gate));
+    let runner = ListenRunner::new(Enrichment::new(enricher, None), config)
+        .with_listen_protocol(listen_protocol(&settings).unwrap());
+    let task = tokio::spawn(runner.run(shutdown.clone()));
+    sim.wait_until("the connector to register", TIMEOUT, |sim| {
+        sim.connector(&id).is_some()
+    })
+    .await
+    .unwrap();
+    let callback = sim.connector(&id).unwrap().listen_callback_uri.unwrap();
+    let ip = ipv4("192.0.2.60", None);
+    sim.inject_event(EventInjection::new(EventKind::Create, ip.clone()))
+        .unwrap();
+    let job = json!({
+        "internal": {"work_id": null, "applicant_id": null},
+        "event": {
+            "event_type": "INTERNAL_ENRICHMENT",
+            "entity_id": ip["id"],
+            "entity_type": "IPv4-Addr",
+            "stix_entity": ip.to_string(),
+            "stix_objects": json!([ip]).to_string(),
+        },
+    });
+    let jwt = platform_jwt(&sim).await;
+    let posted =
+        tokio::spawn(
+            async move { post(&callback, Some(&jwt), job.to_string().into_bytes()).await },
+        );
+    sim.wait_until("the entity to be read for the job", TIMEOUT, |sim| {
+        sim.graphql_calls()
+            .iter()
+            .any(|call| call.operation.as_deref() == Some("StixCoreObject"))
+    })
+    .await
+    .unwrap();
+    shutdown.cancel();
+    if finish {
+        gate.notify_one();
+    }
+    let (status, _) = tokio::time::timeout(TIMEOUT, posted)
+        .await
+        .expect("answered")
+        .unwrap();
+    tokio::time::timeout(TIMEOUT, task)
+        .await
+        .expect("the runner stops")
+        .unwrap()
+        .expect("a clean stop");
+    sim.shutdown().await.unwrap();
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_stop_interrupts_is_answered_503_for_the_platform_to_send_again() {
+    assert_eq!(stop_during_a_job(false).await, 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_ends_within_the_stop_grace_is_answered_202() {
+    assert_eq!(stop_during_a_job(true).await, 202);
+}

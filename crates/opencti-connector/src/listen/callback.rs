@@ -267,11 +267,10 @@ async fn receive(
         () = endpoint.shutdown.cancelled() => false,
         sent = endpoint.jobs.send(CallbackJob { body, done }) => sent.is_ok(),
     };
-    let ran = handed
-        && tokio::select! {
-            () = endpoint.shutdown.cancelled() => false,
-            ran = finished => ran.unwrap_or(false),
-        };
+    // Once handed over, the answer waits for the job: a stop lets it
+    // finish within its grace, and the loop settles (or drops) every job
+    // it was handed.
+    let ran = handed && finished.await.unwrap_or(false);
     if ran {
         answer(
             StatusCode::ACCEPTED,
