@@ -18,6 +18,12 @@ pub enum Error {
     /// The platform refused or could not be reached.
     #[error("OpenCTI platform: {0}")]
     Api(#[from] ApiError),
+    /// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` could not set up the account.
+    #[error("{0}")]
+    ServiceAccount(#[from] crate::service_account::ServiceAccountError),
+    /// `CONNECTOR_LISTEN_PROTOCOL=API`: the job endpoint cannot start.
+    #[error("{0}")]
+    ListenCallback(#[from] crate::listen::CallbackError),
     /// The broker could not be used.
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] AmqpError),

@@ -92,6 +92,7 @@ pub mod logging;
 pub mod metrics;
 pub mod publish;
 pub(crate) mod schedule;
+pub(crate) mod service_account;
 pub(crate) mod session;
 pub mod state;
 mod stop;

@@ -30,6 +30,8 @@ pub(crate) struct SessionOptions {
     pub(crate) slug: Option<String>,
     /// Ping cadence.
     pub(crate) pings: PingSchedule,
+    /// Registered `listen_callback_uri` (`CONNECTOR_LISTEN_PROTOCOL=API`).
+    pub(crate) listen_callback_uri: Option<String>,
 }
 
 impl SessionOptions {
@@ -41,6 +43,7 @@ impl SessionOptions {
             version: None,
             slug: None,
             pings: PingSchedule::default(),
+            listen_callback_uri: None,
         }
     }
 }
@@ -67,9 +70,9 @@ impl PlatformSession {
     /// A warning is logged when the platform is reached over `https`
     /// without verifying its certificate.
     pub(crate) async fn start_with(
-        config: RuntimeConfig,
+        mut config: RuntimeConfig,
         options: SessionOptions,
-        api: ApiClient,
+        mut api: ApiClient,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
@@ -79,6 +82,18 @@ impl PlatformSession {
             attributes.version = %platform.version,
             "Connected to the OpenCTI platform"
         );
+        if let Some(account) = config.connector.service_account {
+            // From here on the connector is its service account: every
+            // client built from the session's client or configuration
+            // (works, jobs, the stream) carries the new token.
+            let token = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Err(Error::Interrupted),
+                token = crate::service_account::provision(&api, &config.connector.name, account) => token?,
+            };
+            api = api.with_token(&token)?;
+            config.opencti.token = token;
+        }
         let background = CancellationToken::new();
         // Stops the metrics endpoint again if registration fails below.
         let background_guard = background.clone().drop_guard();
@@ -107,6 +122,7 @@ impl PlatformSession {
         input.playbook_compatible = options.playbook_compatible;
         input.version = options.version.clone();
         input.slug = options.slug.clone();
+        input.listen_callback_uri = options.listen_callback_uri.clone();
         let registration = unless_stopped(&shutdown, api.register(&input)).await?;
         tracing::info!(attributes.id = %registration.id, "Connector registered");
         let state = StateHandle::new(registration.connector_state.as_deref());

@@ -24,10 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::CuttableProxy;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
-enum TestError {
+pub(crate) enum TestError {
     #[error(transparent)]
     Send(#[from] SendError),
     #[error("the vendor refused {0}")]
@@ -37,8 +37,8 @@ enum TestError {
 /// Adds an autonomous system to each address; refuses `192.0.2.66`,
 /// panics on `192.0.2.99`; waits for `gate` (when set) before answering.
 #[derive(Default)]
-struct AsEnricher {
-    gate: Option<Arc<Notify>>,
+pub(crate) struct AsEnricher {
+    pub(crate) gate: Option<Arc<Notify>>,
     calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -85,7 +85,7 @@ impl Enricher for AsEnricher {
     }
 }
 
-fn ipv4(value: &str, marking: Option<&str>) -> Value {
+pub(crate) fn ipv4(value: &str, marking: Option<&str>) -> Value {
     let mut object = json!({
         "type": "ipv4-addr", "spec_version": "2.1",
         "id": format!("ipv4-addr--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, value.as_bytes())),
@@ -97,7 +97,7 @@ fn ipv4(value: &str, marking: Option<&str>) -> Value {
     object
 }
 
-fn runtime(
+pub(crate) fn runtime(
     sim: &SimHandle,
     connector_id: &str,
     extra: &[(&str, String)],
@@ -123,13 +123,13 @@ fn runtime(
     (RuntimeConfig::try_from(&settings).unwrap(), settings)
 }
 
-struct Running {
+pub(crate) struct Running {
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), opencti_connector::Error>>,
 }
 
 impl Running {
-    async fn start<L: Listener>(
+    pub(crate) async fn start<L: Listener>(
         sim: &SimHandle,
         id: &str,
         listener: L,
@@ -145,7 +145,7 @@ impl Running {
         Self { shutdown, task }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(TIMEOUT, self.task)
             .await
@@ -159,7 +159,7 @@ fn texts(messages: &[opencti_sim::WorkMessage]) -> Vec<String> {
     messages.iter().filter_map(|m| m.message.clone()).collect()
 }
 
-async fn processed(sim: &SimHandle, work: &WorkRecord) -> WorkRecord {
+pub(crate) async fn processed(sim: &SimHandle, work: &WorkRecord) -> WorkRecord {
     sim.wait_for_work_processed(&work.id, TIMEOUT)
         .await
         .unwrap()

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::Principal;
 use crate::broker::Broker;
 use crate::config::CheckedConfig;
 use crate::error::SimError;
@@ -136,10 +137,23 @@ impl Core {
 
     /// Whether a bearer token is accepted.
     pub(crate) fn accepts_token(&self, token: Option<&str>) -> bool {
-        match (token.map(str::trim), &self.config.token) {
-            (None | Some(""), _) => false,
-            (Some(_), None) => true,
-            (Some(given), Some(expected)) => given == expected.expose(),
+        self.authenticate(token).is_some()
+    }
+
+    /// Who `token` authenticates: a user owning it as an API token, else
+    /// the admin when it is the configured token (or any non-empty token
+    /// when none is configured).
+    pub(crate) fn authenticate(&self, token: Option<&str>) -> Option<Principal> {
+        let token = token.map(str::trim).filter(|token| !token.is_empty())?;
+        if let Some(user_id) = self
+            .store
+            .read(|state| crate::accounts::token_owner(state, token))
+        {
+            return Some(Principal::User(user_id));
+        }
+        match &self.config.token {
+            None => Some(Principal::Admin),
+            Some(expected) => (token == expected.expose()).then_some(Principal::Admin),
         }
     }
 

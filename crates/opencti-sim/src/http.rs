@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::accounts::Principal;
 use crate::config::StreamCollectionConfig;
 use crate::core::Core;
 use crate::error::SimError;
 use crate::graphql::{self, GraphqlRequest};
+use crate::model::StreamConnection;
 use crate::objects::EventInjection;
 use crate::stream::{self, RawParameters, StreamRequest};
 
@@ -40,6 +42,8 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/files", get(files).post(upload_file))
         .route("/drafts", get(drafts).post(add_draft))
         .route("/jobs", get(jobs))
+        .route("/groups", get(groups))
+        .route("/users", get(users))
         .route("/enrichments", post(ask_enrichment))
         .route("/imports", post(ask_job_import))
         .route("/exports", post(ask_entity_export))
@@ -67,7 +71,9 @@ async fn require_control_token(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> Response {
-    if core.config.token.is_some() && !core.accepts_token(bearer(request.headers())) {
+    if core.config.token.is_some()
+        && core.authenticate(bearer(request.headers())) != Some(Principal::Admin)
+    {
         return json_response(
             StatusCode::UNAUTHORIZED,
             &json!({"error": "the control API needs the simulator's token (Authorization: Bearer)"}),
@@ -134,10 +140,10 @@ async fn graphql_endpoint(
     };
     request.applicant_id = header("opencti-applicant-id");
     request.draft_id = header("opencti-draft-id");
-    let authenticated = core.accepts_token(bearer(&headers));
+    let principal = core.authenticate(bearer(&headers));
     let runtime = tokio::runtime::Handle::current();
     let answer = tokio::task::spawn_blocking(move || {
-        graphql::execute(&core, &runtime, &request, authenticated)
+        graphql::execute(&core, &runtime, &request, principal.as_ref())
     })
     .await;
     match answer {
@@ -177,13 +183,20 @@ fn serve_stream(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
-    if !core.accepts_token(bearer(headers)) {
+    let Some(principal) = core.authenticate(bearer(headers)) else {
         return (
             StatusCode::UNAUTHORIZED,
             "You must be logged in to do this.",
         )
             .into_response();
-    }
+    };
+    core.store.write(|state| {
+        state.record_stream_connection(StreamConnection {
+            at: crate::model::now(),
+            collection: id.to_owned(),
+            user_id: principal.user_id(),
+        });
+    });
     let Some(collection) = core.store.read(|state| state.collections.get(id).cloned()) else {
         return (
             StatusCode::UNAUTHORIZED,
@@ -433,6 +446,30 @@ async fn files(State(core): State<Arc<Core>>) -> Response {
 
 async fn drafts(State(core): State<Arc<Core>>) -> Response {
     core.store.read(|state| listing(&state.drafts))
+}
+
+async fn groups(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| {
+        let groups: Vec<_> = state.groups.values().collect();
+        listing(&groups)
+    })
+}
+
+/// Users as the platform shows them: tokens masked, never in plaintext.
+async fn users(State(core): State<Arc<Core>>) -> Response {
+    core.store.read(|state| {
+        let users: Vec<Value> = state
+            .users
+            .values()
+            .map(|user| {
+                let mut view = crate::graphql::views::platform_user(user);
+                view["groups"] = json!(user.groups);
+                view["max_confidence"] = json!(user.max_confidence);
+                view
+            })
+            .collect();
+        listing(&users)
+    })
 }
 
 async fn playbook_steps(State(core): State<Arc<Core>>) -> Response {

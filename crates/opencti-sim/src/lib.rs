@@ -49,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 
+mod accounts;
 mod broker;
 mod callback;
 mod config;
@@ -85,9 +86,10 @@ pub use crate::jobs::{
     AUTOMATION_USER_ID, ExportRequest, ImportRequest, ListExportRequest, PlaybookRun,
 };
 pub use crate::model::{
-    ADMIN_USER_ID, ConnectorRecord, DraftRecord, GraphqlCall, JobKind, JobRecord, PlaybookStep,
-    QueueNames, RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile,
-    WorkMessage, WorkRecord, WorkStatus, WorkerCounters,
+    ADMIN_USER_ID, ApiTokenRecord, CONNECTORS_GROUP, ConnectorRecord, DraftRecord, GraphqlCall,
+    GroupRecord, JobKind, JobRecord, PlaybookStep, QueueNames, RejectedRequest, StoredObject,
+    StreamCollection, StreamConnection, StreamEvent, UploadedFile, UserRecord, WorkMessage,
+    WorkRecord, WorkStatus, WorkerCounters,
 };
 pub use crate::objects::{EventInjection, EventKind};
 
@@ -114,6 +116,7 @@ impl Sim {
             .collections
             .entry("live".to_owned())
             .or_insert_with(StreamCollection::live);
+        accounts::seed_groups(&mut state);
         for collection in &config.stream_collections {
             state.collections.insert(
                 collection.id.clone(),
@@ -400,6 +403,80 @@ impl SimHandle {
     /// Answered GraphQL calls (the last 10,000).
     pub fn graphql_calls(&self) -> Vec<GraphqlCall> {
         self.core.store.read(|s| s.calls.iter().cloned().collect())
+    }
+
+    /// Live stream connections accepted (the last 10,000), with the user
+    /// whose token opened each.
+    pub fn stream_connections(&self) -> Vec<StreamConnection> {
+        self.core
+            .store
+            .read(|s| s.stream_connections.iter().cloned().collect())
+    }
+
+    /// Groups of users (the platform's "Connectors" group is there from
+    /// the start).
+    pub fn groups(&self) -> Vec<GroupRecord> {
+        self.core
+            .store
+            .read(|s| s.groups.values().cloned().collect())
+    }
+
+    /// Removes the group named `name`; `false` if there was none.
+    pub fn remove_group(&self, name: &str) -> bool {
+        self.core.store.write(|s| {
+            let before = s.groups.len();
+            s.groups.retain(|_, group| group.name != name);
+            s.groups.len() != before
+        })
+    }
+
+    /// Users created by `userAdd` (or [`SimHandle::add_user`]), with
+    /// their API tokens.
+    pub fn users(&self) -> Vec<UserRecord> {
+        self.core
+            .store
+            .read(|s| s.users.values().cloned().collect())
+    }
+
+    /// The user with this e-mail, if any.
+    pub fn user_by_email(&self, email: &str) -> Option<UserRecord> {
+        self.core
+            .store
+            .read(|s| s.users.values().find(|u| u.user_email == email).cloned())
+    }
+
+    /// Creates a user in the "Connectors" group with one API token named
+    /// `token_name`, as a platform where the user already exists would
+    /// have it. Returns the user and the token's plaintext.
+    pub fn add_user(
+        &self,
+        name: &str,
+        email: &str,
+        token_name: &str,
+    ) -> Result<(UserRecord, String), SimError> {
+        let refused = |refusal: accounts::Refusal| SimError::InvalidRequest { reason: refusal.0 };
+        self.core.store.write(|s| {
+            let groups: Vec<serde_json::Value> = s
+                .groups
+                .values()
+                .filter(|group| group.name == model::CONNECTORS_GROUP)
+                .map(|group| serde_json::json!(group.id))
+                .collect();
+            let input = serde_json::json!({
+                "name": name,
+                "user_email": email,
+                "groups": groups,
+                "user_service_account": true,
+            });
+            let at = model::now();
+            let user =
+                accounts::add_user(s, input.as_object().unwrap_or(&serde_json::Map::new()), at)
+                    .map_err(refused)?;
+            let token =
+                accounts::add_token(s, &user.id, token_name, "UNLIMITED", at).map_err(refused)?;
+            let user = s.users.get(&user.id).cloned().unwrap_or(user);
+            Ok((user, token.plaintext))
+        })
     }
 
     /// Files in the simulated storage: uploads (`uploadPending`,

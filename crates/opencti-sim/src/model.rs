@@ -400,6 +400,10 @@ pub struct GraphqlCall {
     /// The `opencti-draft-id` header, when sent (pycti sends `""` outside drafts).
     #[serde(default)]
     pub draft_id: Option<String>,
+    /// The user whose API token authenticated the call; `None` for the
+    /// simulator's own token (the admin).
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 /// A file in the simulated storage: uploaded by the UI (`uploadImport`,
@@ -524,4 +528,96 @@ pub struct WorkerCounters {
     pub objects_upserted: u64,
     /// Objects refused as invalid (reported on their work).
     pub objects_invalid: u64,
+}
+
+/// A live stream connection the simulator accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamConnection {
+    /// When it was opened.
+    pub at: DateTime<Utc>,
+    /// The collection read (`live` or a collection id).
+    pub collection: String,
+    /// The user whose API token opened it; `None` for the simulator's own
+    /// token (the admin).
+    pub user_id: Option<String>,
+}
+
+/// Name of the group the platform creates for connector users, where
+/// pycti 7.x puts the service accounts it creates.
+pub const CONNECTORS_GROUP: &str = "Connectors";
+
+/// A group of users (only what service accounts need: id and name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GroupRecord {
+    /// Internal id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+}
+
+/// A platform user besides the built-in admin (created by `userAdd`, or
+/// added by a test through the handle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserRecord {
+    /// Internal id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Unique e-mail.
+    pub user_email: String,
+    /// `user_service_account`.
+    pub service_account: bool,
+    /// Ids of the groups the user is a member of.
+    pub groups: Vec<String>,
+    /// `user_confidence_level.max_confidence`.
+    pub max_confidence: Option<i64>,
+    /// The user's API tokens (revoked ones are removed).
+    pub api_tokens: Vec<ApiTokenRecord>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One API token of a user. The plaintext authenticates GraphQL calls and
+/// the stream as that user; it never shows in `Debug` nor in the
+/// inspection API.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApiTokenRecord {
+    /// Token id (`userAdminTokenRevoke` takes it).
+    pub id: String,
+    /// Token name.
+    pub name: String,
+    /// The token itself.
+    pub plaintext: String,
+    /// `TokenDuration` it was created with (`UNLIMITED`, `DAYS_30`, ...).
+    pub duration: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ApiTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiTokenRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("duration", &self.duration)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiTokenRecord {
+    /// What the platform shows of a token: its first and last characters.
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.plaintext.chars().collect();
+        if chars.len() <= 8 {
+            return "****".to_owned();
+        }
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    }
 }

@@ -14,9 +14,9 @@ use tokio::sync::watch;
 
 use crate::error::SimError;
 use crate::model::{
-    ConnectorRecord, DraftRecord, GraphqlCall, JobRecord, PlaybookStep, RecordedEvent,
-    RejectedRequest, StoredObject, StreamCollection, StreamEvent, UploadedFile, WorkRecord,
-    WorkerCounters,
+    ConnectorRecord, DraftRecord, GraphqlCall, GroupRecord, JobRecord, PlaybookStep, RecordedEvent,
+    RejectedRequest, StoredObject, StreamCollection, StreamConnection, StreamEvent, UploadedFile,
+    UserRecord, WorkRecord, WorkerCounters,
 };
 
 /// At most this many GraphQL calls are remembered for inspection.
@@ -78,6 +78,10 @@ pub(crate) struct State {
     pub(crate) drafts: Vec<DraftRecord>,
     pub(crate) playbook_steps: Vec<PlaybookStep>,
     pub(crate) jobs: VecDeque<JobRecord>,
+    #[serde(default)]
+    pub(crate) groups: BTreeMap<String, GroupRecord>,
+    #[serde(default)]
+    pub(crate) users: BTreeMap<String, UserRecord>,
     pub(crate) rejected: VecDeque<RejectedRequest>,
     pub(crate) worker: WorkerCounters,
     /// Highest stream position handed out (events and heartbeats), so that
@@ -85,6 +89,8 @@ pub(crate) struct State {
     pub(crate) last_position: EventId,
     #[serde(skip)]
     pub(crate) calls: VecDeque<GraphqlCall>,
+    #[serde(skip)]
+    pub(crate) stream_connections: VecDeque<StreamConnection>,
 }
 
 impl State {
@@ -134,6 +140,13 @@ impl State {
             self.calls.pop_front();
         }
         self.calls.push_back(call);
+    }
+
+    pub(crate) fn record_stream_connection(&mut self, connection: StreamConnection) {
+        if self.stream_connections.len() == MAX_CALLS {
+            self.stream_connections.pop_front();
+        }
+        self.stream_connections.push_back(connection);
     }
 
     pub(crate) fn record_job(&mut self, job: JobRecord) {

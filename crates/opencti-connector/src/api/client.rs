@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::documents;
 use super::error::ApiError;
 use super::types::{
-    ConnectorInfo, Generation, PingReply, PlatformVersion, QueueDetails, RegisterInput,
-    Registration, StreamCollection, WorkError,
+    ConnectorInfo, Generation, PingReply, PlatformUser, PlatformVersion, QueueDetails,
+    RegisterInput, Registration, StreamCollection, WorkError,
 };
 use crate::config::{OpenctiConfig, PlatformTls, Secret};
 use crate::http::{ClientOptions, Network};
@@ -207,6 +207,31 @@ impl ApiClient {
                 }
             }
         }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                retry: self.inner.retry,
+                generation: AtomicU8::new(self.inner.generation.load(Ordering::Relaxed)),
+                extra_headers,
+            }),
+        })
+    }
+
+    /// Same client (and connection pool) authenticating with `token`
+    /// instead of the configured one: the service account's token of
+    /// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT`. Clients derived from it
+    /// (job headers, retry policy) keep it.
+    pub fn with_token(&self, token: &Secret) -> Result<Self, ApiError> {
+        let mut bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                ApiError::Client {
+                    reason: "the token contains characters not allowed in a header".to_owned(),
+                }
+            })?;
+        bearer.set_sensitive(true);
+        let mut extra_headers = self.inner.extra_headers.clone();
+        extra_headers.insert(AUTHORIZATION, bearer);
         Ok(Self {
             inner: Arc::new(Inner {
                 http: self.inner.http.clone(),
@@ -469,6 +494,75 @@ impl ApiClient {
             version,
             generation,
         })
+    }
+
+    /// The id of the group named `name`, if the platform has one.
+    pub async fn group_id_by_name(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let variables = json!({ "first": 1, "filters": equality_filter("name", name) });
+        let data: Value = self.query(documents::GROUPS_BY_NAME, variables).await?;
+        Ok(first_node(&data, "groups")
+            .and_then(|node| node.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
+    /// The user whose e-mail is `email`, with its tokens, if any.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<PlatformUser>, ApiError> {
+        let variables = json!({ "first": 1, "filters": equality_filter("user_email", email) });
+        let data: Value = self.query(documents::USERS_BY_EMAIL, variables).await?;
+        first_node(&data, "users")
+            .map(|node| {
+                serde_json::from_value(node.clone()).map_err(|error| ApiError::Decode {
+                    operation: "UserList".to_owned(),
+                    reason: error.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Creates a user (`userAdd`) from the platform's `UserAddInput`.
+    pub async fn user_add(&self, input: Value) -> Result<PlatformUser, ApiError> {
+        let data: Field<PlatformUser> = self
+            .query_field(documents::USER_ADD, json!({ "input": input }), "userAdd")
+            .await?;
+        Ok(data.0)
+    }
+
+    /// Revokes the token `token_id` of user `user_id`.
+    pub async fn user_admin_token_revoke(
+        &self,
+        user_id: &str,
+        token_id: &str,
+    ) -> Result<(), ApiError> {
+        let variables = json!({ "userId": user_id, "id": token_id });
+        let _: Value = self
+            .query(documents::USER_ADMIN_TOKEN_REVOKE, variables)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a token named `name` that never expires for user `user_id`
+    /// and returns its plaintext.
+    pub async fn user_admin_token_add(
+        &self,
+        user_id: &str,
+        name: &str,
+    ) -> Result<Secret, ApiError> {
+        let variables = json!({
+            "userId": user_id,
+            "input": { "name": name, "duration": "UNLIMITED" },
+        });
+        let data: Value = self
+            .query(documents::USER_ADMIN_TOKEN_ADD, variables)
+            .await?;
+        data.pointer("/userAdminTokenAdd/plaintext_token")
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| ApiError::Decode {
+                operation: "userAdminTokenAdd".to_owned(),
+                reason: "no plaintext_token in the answer".to_owned(),
+            })
     }
 
     /// Registers (or updates) the connector.
@@ -807,6 +901,20 @@ fn multipart_body(operations: &Value, upload: &Upload<'_>) -> (String, Vec<u8>) 
 
 /// The value of one root field.
 struct Field<T>(T);
+
+/// A `FilterGroup` asking `key` to equal `value`.
+fn equality_filter(key: &str, value: &str) -> Value {
+    json!({
+        "mode": "and",
+        "filters": [{ "key": key, "values": [value] }],
+        "filterGroups": [],
+    })
+}
+
+/// The first node of the connection at root field `field`.
+fn first_node<'a>(data: &'a Value, field: &str) -> Option<&'a Value> {
+    data.get(field)?.get("edges")?.get(0)?.get("node")
+}
 
 /// The operation name inside a document (`mutation workAdd(...)` → `workAdd`).
 pub(crate) fn operation_name(document: &str) -> String {

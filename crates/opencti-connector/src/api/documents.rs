@@ -192,6 +192,47 @@ pub const OBSERVABLES_EXPORT_PUSH: &str = "mutation StixCyberObservablesExportPu
   stixCyberObservablesExportPush(entity_id: $entity_id, entity_type: $entity_type, file: $file, file_markings: $file_markings, listFilters: $listFilters)
 }";
 
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` (7.x): the group service
+/// accounts go in, found by name (pycti's `group.list`, fewer fields).
+pub const GROUPS_BY_NAME: &str = "query Groups($first: Int, $filters: FilterGroup) {
+  groups(first: $first, filters: $filters) {
+    edges { node { id name } }
+  }
+}";
+
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` (7.x): the service account,
+/// found by e-mail, with its tokens' ids and names (pycti's `user.read`
+/// with `include_tokens`).
+pub const USERS_BY_EMAIL: &str = "query UserList($first: Int, $filters: FilterGroup) {
+  users(first: $first, filters: $filters) {
+    edges { node { id name user_email api_tokens { id name } } }
+  }
+}";
+
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` (7.x): creates the service
+/// account (pycti's `user.create`).
+pub const USER_ADD: &str = "mutation UserAdd($input: UserAddInput!) {
+  userAdd(input: $input) { id name user_email api_tokens { id name } }
+}";
+
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` (7.x): revokes one token of a
+/// user (pycti's `user.remove_token`).
+pub const USER_ADMIN_TOKEN_REVOKE: &str = "mutation userAdminTokenRevoke($userId: ID!, $id: ID!) {
+  userAdminTokenRevoke(userId: $userId, id: $id)
+}";
+
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT` (7.x): creates a token for a
+/// user; the answer holds its plaintext, shown this once (pycti's
+/// `user.create_token`).
+pub const USER_ADMIN_TOKEN_ADD: &str =
+    "mutation userAdminTokenAdd($userId: ID!, $input: UserTokenAddInput!) {
+  userAdminTokenAdd(userId: $userId, input: $input) {
+    token_id
+    plaintext_token
+    expires_at
+  }
+}";
+
 /// Every document, for schema validation.
 pub const ALL: &[(&str, &str)] = &[
     ("HEALTH_CHECK", HEALTH_CHECK),
@@ -217,4 +258,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("CORE_OBJECTS_EXPORT_PUSH", CORE_OBJECTS_EXPORT_PUSH),
     ("DOMAIN_OBJECTS_EXPORT_PUSH", DOMAIN_OBJECTS_EXPORT_PUSH),
     ("OBSERVABLES_EXPORT_PUSH", OBSERVABLES_EXPORT_PUSH),
+    ("GROUPS_BY_NAME", GROUPS_BY_NAME),
+    ("USERS_BY_EMAIL", USERS_BY_EMAIL),
+    ("USER_ADD", USER_ADD),
+    ("USER_ADMIN_TOKEN_REVOKE", USER_ADMIN_TOKEN_REVOKE),
+    ("USER_ADMIN_TOKEN_ADD", USER_ADMIN_TOKEN_ADD),
 ];

@@ -10,6 +10,7 @@ mod types;
 pub use client::{ApiClient, RetryPolicy};
 pub use error::ApiError;
 pub use types::{
-    BrokerConnection, ConnectorInfo, Generation, PingReply, PlatformVersion, QueueConfig,
-    QueueDetails, RegisterInput, Registration, S3Connection, StreamCollection, WorkError,
+    ApiTokenInfo, BrokerConnection, ConnectorInfo, Generation, PingReply, PlatformUser,
+    PlatformVersion, QueueConfig, QueueDetails, RegisterInput, Registration, S3Connection,
+    StreamCollection, WorkError,
 };

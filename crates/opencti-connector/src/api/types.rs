@@ -67,6 +67,9 @@ pub struct RegisterInput {
     pub version: Option<String>,
     /// Slug sent to 7.x platforms.
     pub slug: Option<String>,
+    /// Where the platform POSTs jobs (`CONNECTOR_LISTEN_PROTOCOL=API`);
+    /// `None`: on the listen queue.
+    pub listen_callback_uri: Option<String>,
 }
 
 impl RegisterInput {
@@ -84,6 +87,7 @@ impl RegisterInput {
             playbook_compatible: false,
             version: None,
             slug: None,
+            listen_callback_uri: None,
         }
     }
 
@@ -98,7 +102,7 @@ impl RegisterInput {
             "enrichment_resolution": self.enrichment_resolution,
             "only_contextual": self.only_contextual,
             "playbook_compatible": self.playbook_compatible,
-            "listen_callback_uri": null,
+            "listen_callback_uri": self.listen_callback_uri,
         });
         if generation >= Generation::V7 {
             input["version"] = serde_json::json!(self.version);
@@ -170,6 +174,32 @@ pub struct QueueConfig {
     pub push_exchange: String,
 }
 
+/// A platform user as the service-account look-ups read it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct PlatformUser {
+    /// Internal id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub user_email: String,
+    /// The user's tokens (ids and names; never their plaintext).
+    #[serde(default)]
+    pub api_tokens: Vec<ApiTokenInfo>,
+}
+
+/// One of a user's API tokens, as the platform lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ApiTokenInfo {
+    /// Token id.
+    pub id: String,
+    /// Token name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// Result of `registerConnector`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
@@ -182,6 +212,10 @@ pub struct Registration {
     pub config: QueueConfig,
     /// The connector's user (the `applicant_id` of every message).
     pub connector_user_id: Option<String>,
+    /// 7.x: the JWK Set (JSON text) of the keys the platform signs its
+    /// calls to the connector with (`CONNECTOR_LISTEN_PROTOCOL=API`).
+    #[serde(default)]
+    pub jwks: Option<String>,
 }
 
 /// `connector_info` reported with every ping.

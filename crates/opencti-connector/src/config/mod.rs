@@ -30,6 +30,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use runtime::{
     ConnectorSection, ConnectorType, DirectoryOutput, LiveStreamConfig, MetricsConfig, MqOverrides,
     OpenctiConfig, PlatformTls, QueueProtocol, RuntimeConfig, S3Output, S3Overrides,
+    ServiceAccountConfig,
 };
 pub use secret::Secret;
 pub use settings::{Check, NoConfig, Settings, Source};

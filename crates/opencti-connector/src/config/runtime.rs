@@ -102,6 +102,12 @@ pub static CONNECTOR_VARS: &[Var] = &[
     Var::new("CONNECTOR_ONLY_CONTEXTUAL", "connector", "only_contextual", VarKind::Bool)
         .default("false")
         .help("Registered `only_contextual` flag"),
+    Var::new("CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT", "connector", "auto_create_service_account", VarKind::Bool)
+        .default("false")
+        .help("7.x: before registering, create (or reuse) the user `[C] <CONNECTOR_NAME>` in the platform's Connectors group, renew its token and use that token instead of OPENCTI_TOKEN, which must be an admin's"),
+    Var::new("CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT_CONFIDENCE_LEVEL", "connector", "auto_create_service_account_confidence_level", VarKind::Int)
+        .default("50")
+        .help("Max confidence level (0-100) of a service account CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT creates"),
     Var::new("CONNECTOR_LOG_LEVEL", "connector", "log_level", VarKind::String)
         .default("error")
         .choices(&["debug", "info", "warn", "warning", "error", "critical", "trace"])
@@ -476,6 +482,17 @@ pub struct ConnectorSection {
     pub worker_threads: Option<u16>,
     /// `CONNECTOR_STOP_GRACE_PERIOD`: how long a stop may take.
     pub stop_grace: Duration,
+    /// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT`: the service account to
+    /// run as, `None` to run with `OPENCTI_TOKEN`.
+    pub service_account: Option<ServiceAccountConfig>,
+}
+
+/// `CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceAccountConfig {
+    /// Max confidence level of a created account (0-100).
+    pub confidence_level: u8,
 }
 
 /// Validated `mq.*` overrides; `None` keeps the platform's value.
@@ -734,6 +751,24 @@ impl TryFrom<&Settings> for RuntimeConfig {
         });
         let metrics_port: Option<u16> = check.get("CONNECTOR_METRICS_PORT");
         let worker_threads: Option<u16> = check.get("CONNECTOR_WORKER_THREADS");
+        let confidence_level: i64 = check
+            .get("CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT_CONFIDENCE_LEVEL")
+            .unwrap_or(50);
+        let confidence_level = u8::try_from(confidence_level)
+            .ok()
+            .filter(|level| *level <= 100);
+        if confidence_level.is_none() {
+            check.reject(
+                "CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT_CONFIDENCE_LEVEL",
+                "must be between 0 and 100",
+            );
+        }
+        let service_account = check
+            .get("CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT")
+            .unwrap_or(false)
+            .then_some(confidence_level)
+            .flatten()
+            .map(|confidence_level| ServiceAccountConfig { confidence_level });
         let connector_rest = (
             check.get("CONNECTOR_AUTO").unwrap_or(false),
             check.get("CONNECTOR_AUTO_UPDATE").unwrap_or(false),
@@ -816,6 +851,7 @@ impl TryFrom<&Settings> for RuntimeConfig {
                     },
                     worker_threads,
                     stop_grace,
+                    service_account,
                 },
                 mq,
             })

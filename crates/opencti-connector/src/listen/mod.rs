@@ -18,18 +18,26 @@
 //! acknowledged: a broker lost mid-job delivers it again, and a job
 //! already done is then acknowledged without running twice.
 //!
+//! Jobs come from the listen queue, or, with `CONNECTOR_LISTEN_PROTOCOL=API`,
+//! over HTTP: the connector serves an endpoint (`callback`) and registers
+//! its URI, and the platform POSTs each job there; the job is handled the
+//! same way and answered once done.
+//!
 //! Test a connector with `JobContext::for_test` (feature `test-util`) and the request types'
 //! `from_job` ([`Job::from_value`] reads a message as the platform sends
 //! it).
 
+mod callback;
 mod context;
 mod handler;
 mod message;
 mod runner;
 mod tlp;
 
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
+pub use callback::{ApiListen, CallbackError};
 #[cfg(any(test, feature = "test-util"))]
 pub use context::JobProbe;
 pub use context::{DOWNLOAD_TIMEOUT, JobContext, MAX_DOWNLOAD_BYTES};
@@ -48,16 +56,54 @@ use crate::config::{ConfigErrors, ConnectorType, Settings, Var, VarKind};
 use crate::connector::spec;
 use crate::error::Error;
 
+/// A table of `$extra` variables followed by those of the listen
+/// protocol, which every internal connector reads.
+macro_rules! with_listen_protocol_vars {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            $($extra,)*
+            Var::new("CONNECTOR_LISTEN_PROTOCOL", "connector", "listen_protocol", VarKind::String)
+                .default("AMQP")
+                .help("How jobs arrive: AMQP (the listen queue) or API (the platform POSTs them to an HTTP endpoint the connector serves)"),
+            Var::new("CONNECTOR_LISTEN_PROTOCOL_API_HOST", "connector", "listen_protocol_api_host", VarKind::String)
+                .default("0.0.0.0")
+                .help("API listen protocol: address the endpoint is served on (ours; pycti always uses 0.0.0.0)"),
+            Var::new("CONNECTOR_LISTEN_PROTOCOL_API_PORT", "connector", "listen_protocol_api_port", VarKind::Int)
+                .default("7070")
+                .help("API listen protocol: port of the endpoint (0: any free port)"),
+            Var::new("CONNECTOR_LISTEN_PROTOCOL_API_PATH", "connector", "listen_protocol_api_path", VarKind::String)
+                .default("/api/callback")
+                .help("API listen protocol: route the platform POSTs jobs to"),
+            Var::new("CONNECTOR_LISTEN_PROTOCOL_API_SSL", "connector", "listen_protocol_api_ssl", VarKind::Bool)
+                .default("false")
+                .help("API listen protocol: serve HTTPS; not supported, put a TLS proxy in front and give its https address in CONNECTOR_LISTEN_PROTOCOL_API_URI"),
+            Var::new("CONNECTOR_LISTEN_PROTOCOL_API_URI", "connector", "listen_protocol_api_uri", VarKind::Url)
+                .help("API listen protocol: base URI the platform calls (the path is appended); default http://127.0.0.1:<port>"),
+        ]
+    };
+}
+
+/// The variables of file import and export connectors, besides the
+/// runtime's.
+pub static LISTEN_VARS: &[Var] = with_listen_protocol_vars!();
+
 /// The variables of enrichment connectors, besides the runtime's.
-pub static ENRICHMENT_VARS: &[Var] = &[Var::new(
-    "CONNECTOR_MAX_TLP",
-    "connector",
-    "max_tlp",
-    VarKind::String,
-)
-.help(
-    "Enrichment: refuse entities marked above this TLP (TLP:CLEAR ... TLP:RED); unset: no check",
-)];
+pub static ENRICHMENT_VARS: &[Var] = with_listen_protocol_vars!(
+    Var::new("CONNECTOR_MAX_TLP", "connector", "max_tlp", VarKind::String).help(
+        "Enrichment: refuse entities marked above this TLP (TLP:CLEAR ... TLP:RED); unset: no check",
+    )
+);
+
+/// How an internal connector takes its jobs (`CONNECTOR_LISTEN_PROTOCOL`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ListenProtocol {
+    /// From its listen queue.
+    #[default]
+    Amqp,
+    /// Over HTTP: the platform POSTs each job to the endpoint.
+    Api(ApiListen),
+}
 
 /// Runs `C` as an enrichment connector process: CLI, configuration,
 /// logging, signals, registration, the listen loop.
@@ -67,23 +113,17 @@ pub fn run_enrichment<C: Enricher>() -> ExitCode {
         &spec,
         ConnectorType::InternalEnrichment,
         |settings| {
-            let config = C::Config::try_from(settings);
-            let max_tlp = max_tlp(settings);
-            match (config, max_tlp) {
-                (Ok(config), Ok(max_tlp)) => Ok((config, max_tlp)),
-                (Err(errors), Ok(_)) | (Ok(_), Err(errors)) => Err(errors),
-                (Err(mut errors), Err(more)) => {
-                    errors.extend(more);
-                    Err(errors)
-                }
-            }
+            let config = both(C::Config::try_from(settings), max_tlp(settings));
+            both(config, listen_protocol(settings))
+                .map(|((config, max_tlp), protocol)| (config, max_tlp, protocol))
         },
-        |launch: Launch<(C::Config, Option<String>)>| async move {
-            let (config, max_tlp) = launch.connector;
+        |launch: Launch<(C::Config, Option<String>, ListenProtocol)>| async move {
+            let (config, max_tlp, protocol) = launch.connector;
             let connector =
                 C::from_config(config).map_err(|error| Error::Connector(Box::new(error)))?;
             ListenRunner::new(Enrichment::new(connector, max_tlp), launch.runtime)
                 .with_identity(C::VERSION, C::SLUG)
+                .with_listen_protocol(protocol)
                 .run(launch.shutdown)
                 .await
         },
@@ -93,14 +133,16 @@ pub fn run_enrichment<C: Enricher>() -> ExitCode {
 /// Runs `C` as a file import connector process.
 pub fn run_file_import<C: FileImporter>() -> ExitCode {
     crate::cli::run(
-        &spec::<C>(),
+        &spec::<C>().with_kind_vars(LISTEN_VARS),
         ConnectorType::InternalImportFile,
-        |settings| C::Config::try_from(settings),
-        |launch: Launch<C::Config>| async move {
-            let connector = C::from_config(launch.connector)
-                .map_err(|error| Error::Connector(Box::new(error)))?;
+        |settings| both(C::Config::try_from(settings), listen_protocol(settings)),
+        |launch: Launch<(C::Config, ListenProtocol)>| async move {
+            let (config, protocol) = launch.connector;
+            let connector =
+                C::from_config(config).map_err(|error| Error::Connector(Box::new(error)))?;
             ListenRunner::new(FileImport(connector), launch.runtime)
                 .with_identity(C::VERSION, C::SLUG)
+                .with_listen_protocol(protocol)
                 .run(launch.shutdown)
                 .await
         },
@@ -110,18 +152,91 @@ pub fn run_file_import<C: FileImporter>() -> ExitCode {
 /// Runs `C` as a file export connector process.
 pub fn run_file_export<C: FileExporter>() -> ExitCode {
     crate::cli::run(
-        &spec::<C>(),
+        &spec::<C>().with_kind_vars(LISTEN_VARS),
         ConnectorType::InternalExportFile,
-        |settings| C::Config::try_from(settings),
-        |launch: Launch<C::Config>| async move {
-            let connector = C::from_config(launch.connector)
-                .map_err(|error| Error::Connector(Box::new(error)))?;
+        |settings| both(C::Config::try_from(settings), listen_protocol(settings)),
+        |launch: Launch<(C::Config, ListenProtocol)>| async move {
+            let (config, protocol) = launch.connector;
+            let connector =
+                C::from_config(config).map_err(|error| Error::Connector(Box::new(error)))?;
             ListenRunner::new(FileExport(connector), launch.runtime)
                 .with_identity(C::VERSION, C::SLUG)
+                .with_listen_protocol(protocol)
                 .run(launch.shutdown)
                 .await
         },
     )
+}
+
+/// Both checks' values, or every error of both.
+fn both<A, B>(
+    first: Result<A, ConfigErrors>,
+    second: Result<B, ConfigErrors>,
+) -> Result<(A, B), ConfigErrors> {
+    match (first, second) {
+        (Ok(first), Ok(second)) => Ok((first, second)),
+        (Err(errors), Ok(_)) | (Ok(_), Err(errors)) => Err(errors),
+        (Err(mut errors), Err(more)) => {
+            errors.extend(more);
+            Err(errors)
+        }
+    }
+}
+
+/// `CONNECTOR_LISTEN_PROTOCOL` and its `_API_*` settings, checked. Its
+/// errors leave out the settings' own problems, as [`max_tlp`]'s.
+pub fn listen_protocol(settings: &Settings) -> Result<ListenProtocol, ConfigErrors> {
+    let mut check = settings.check();
+    let api = check.parse("CONNECTOR_LISTEN_PROTOCOL", |value| {
+        match value.to_string().to_uppercase().as_str() {
+            "AMQP" => Ok(false),
+            "API" => Ok(true),
+            _ => Err("expected AMQP or API".to_owned()),
+        }
+    });
+    let host = check.parse("CONNECTOR_LISTEN_PROTOCOL_API_HOST", |value| {
+        value
+            .to_string()
+            .parse::<IpAddr>()
+            .map_err(|_| "expected an IP address such as 0.0.0.0 or 127.0.0.1".to_owned())
+    });
+    let port: Option<u16> = check.get("CONNECTOR_LISTEN_PROTOCOL_API_PORT");
+    let path: String = check
+        .get("CONNECTOR_LISTEN_PROTOCOL_API_PATH")
+        .unwrap_or_else(|| "/api/callback".to_owned());
+    if !path.starts_with('/') {
+        check.reject("CONNECTOR_LISTEN_PROTOCOL_API_PATH", "must start with `/`");
+    }
+    let uri: Option<reqwest::Url> = check.get("CONNECTOR_LISTEN_PROTOCOL_API_URI");
+    let ssl: bool = check
+        .get("CONNECTOR_LISTEN_PROTOCOL_API_SSL")
+        .unwrap_or(false);
+    if ssl && api == Some(true) {
+        check.reject(
+            "CONNECTOR_LISTEN_PROTOCOL_API_SSL",
+            "HTTPS is not served: put a TLS-terminating proxy in front of the endpoint and set CONNECTOR_LISTEN_PROTOCOL_API_URI to its https address",
+        );
+    }
+    let mut result = check.finish("listen", || {
+        Some(if api? {
+            ListenProtocol::Api(ApiListen {
+                bind: SocketAddr::new(host?, port.unwrap_or(7070)),
+                path,
+                uri: uri.map(|uri| uri.as_str().to_owned()),
+            })
+        } else {
+            ListenProtocol::Amqp
+        })
+    });
+    if let Err(errors) = &mut result {
+        errors
+            .0
+            .retain(|error| !settings.problems().0.contains(error));
+        if errors.is_empty() {
+            return Ok(ListenProtocol::Amqp);
+        }
+    }
+    result
 }
 
 /// `CONNECTOR_MAX_TLP`, checked. Its errors leave out the settings'

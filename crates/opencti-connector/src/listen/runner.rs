@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::ListenProtocol;
+use super::callback::{CallbackJob, CallbackListener, DEFAULT_MAX_BODY_BYTES};
 use super::context::{JobContext, LiveJob, PlaybookAnswer};
 use super::handler::Listener;
 use super::message::Job;
@@ -42,6 +45,8 @@ pub struct ListenRunner<L> {
     api: Option<ApiClient>,
     metrics: Option<Metrics>,
     pings: PingSchedule,
+    protocol: ListenProtocol,
+    max_callback_body: usize,
 }
 
 /// How a job ended.
@@ -63,7 +68,22 @@ impl<L: Listener> ListenRunner<L> {
             api: None,
             metrics: None,
             pings: PingSchedule::default(),
+            protocol: ListenProtocol::Amqp,
+            max_callback_body: DEFAULT_MAX_BODY_BYTES,
         }
+    }
+
+    /// Takes jobs as `CONNECTOR_LISTEN_PROTOCOL` says: from the listen
+    /// queue (the default) or over HTTP.
+    pub fn with_listen_protocol(mut self, protocol: ListenProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Changes the largest job body the HTTP endpoint accepts.
+    pub fn with_max_callback_body(mut self, bytes: usize) -> Self {
+        self.max_callback_body = bytes;
+        self
     }
 
     /// The version and slug registered with 7.x platforms.
@@ -111,6 +131,12 @@ impl<L: Listener> ListenRunner<L> {
         options.version = self.version.take();
         options.slug = self.slug.take();
         options.pings = self.pings;
+        // Bound before registering: the registered URI names the port in use.
+        let callback = match &self.protocol {
+            ListenProtocol::Amqp => None,
+            ListenProtocol::Api(api) => Some(CallbackListener::bind(api).await?),
+        };
+        options.listen_callback_uri = callback.as_ref().map(CallbackListener::callback_uri);
         let session = match PlatformSession::start_with(
             self.config.clone(),
             options,
@@ -135,13 +161,35 @@ impl<L: Listener> ListenRunner<L> {
         crate::tls::warn_if_broker_unverified(&params);
         let (sender, publisher) =
             BundleSender::for_session(&session, L::CONNECTOR_TYPE, || Ok(params.clone()))?;
-        // Consuming has a connection of its own: a channel error of a
-        // publish never ends the consumer, nor a lost consumer a publish.
-        let mut consumer = QueueConsumer::new(
-            BrokerLink::new(params, session.metrics().clone()),
-            &session.registration().config.listen,
-            PREFETCH,
-        );
+        // The endpoint stops with the loop, whatever ends it.
+        let endpoint_stop = shutdown.child_token();
+        let _endpoint_guard = endpoint_stop.clone().drop_guard();
+        let mut source = match callback {
+            Some(callback) => {
+                let config = session.config();
+                let served = callback.serve(
+                    session.api().generation(),
+                    session.registration().jwks.as_deref(),
+                    &config.opencti.token,
+                    self.max_callback_body,
+                    endpoint_stop,
+                );
+                match served {
+                    Ok(jobs) => JobSource::Callback(jobs),
+                    Err(error) => {
+                        session.close().await;
+                        return Err(error.into());
+                    }
+                }
+            }
+            // Consuming has a connection of its own: a channel error of a
+            // publish never ends the consumer, nor a lost consumer a publish.
+            None => JobSource::Queue(QueueConsumer::new(
+                BrokerLink::new(params, session.metrics().clone()),
+                &session.registration().config.listen,
+                PREFETCH,
+            )),
+        };
         let mut loop_state = JobLoop {
             session: &session,
             sender: &sender,
@@ -149,29 +197,27 @@ impl<L: Listener> ListenRunner<L> {
             finished: Remembered::default(),
         };
         let outcome = loop {
-            let delivery = match consumer.next(&shutdown).await {
+            let incoming = match source.next(&shutdown).await {
                 None => break Ok(()),
-                Some(Ok(delivery)) => delivery,
-                Some(Err(error)) => break Err(Error::from(error)),
+                Some(Ok(incoming)) => incoming,
+                Some(Err(error)) => break Err(error),
             };
-            let ended = Box::pin(loop_state.one(&mut self.listener, &delivery)).await;
-            match ended {
-                Ended::Done => {
-                    if let Err(error) = delivery.ack().await {
-                        tracing::warn!(
-                            "{error}; the broker will deliver the message again and it will be skipped"
-                        );
-                    }
-                }
-                Ended::Abandoned => break Ok(()),
-            }
-            if shutdown.is_cancelled() {
+            let ended =
+                Box::pin(loop_state.one(&mut self.listener, &incoming.body, incoming.redelivered))
+                    .await;
+            let done = matches!(ended, Ended::Done);
+            incoming.settle.settle(done).await;
+            if !done || shutdown.is_cancelled() {
                 break Ok(());
             }
         };
         let close_step = crate::stop::close_step_share(session.config().connector.stop_grace);
         let close_links = async {
-            let consumer_link = consumer.link().close();
+            let consumer_link = async {
+                if let JobSource::Queue(consumer) = &source {
+                    consumer.link().close().await;
+                }
+            };
             let publisher_link = async {
                 if let Some(publisher) = &publisher {
                     publisher.link().close().await;
@@ -197,10 +243,16 @@ struct JobLoop<'r> {
 }
 
 impl JobLoop<'_> {
-    /// Handles one delivery to its end (or abandons it on shutdown).
-    async fn one<L: Listener>(&mut self, listener: &mut L, delivery: &Delivery) -> Ended {
+    /// Handles one message to its end (or abandons it on shutdown).
+    /// A `redelivered` message whose job is already done is only settled.
+    async fn one<L: Listener>(
+        &mut self,
+        listener: &mut L,
+        body: &[u8],
+        redelivered: bool,
+    ) -> Ended {
         let metrics = self.session.metrics();
-        let value: Value = match serde_json::from_slice(&delivery.body) {
+        let value: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
             Err(error) => {
                 // No work to report on: dropped, never redelivered forever.
@@ -212,7 +264,7 @@ impl JobLoop<'_> {
             }
         };
         let key = job_key(&value);
-        if delivery.redelivered && key.as_ref().is_some_and(|key| self.finished.contains(key)) {
+        if redelivered && key.as_ref().is_some_and(|key| self.finished.contains(key)) {
             tracing::info!(
                 attributes.job = key.as_deref().unwrap_or_default(),
                 "Job delivered again after it was done; acknowledging it only"
@@ -350,6 +402,76 @@ impl JobLoop<'_> {
             None => tracing::warn!("the job's work was not closed before the stop"),
         }
         Ended::Done
+    }
+}
+
+/// Where jobs come from.
+enum JobSource {
+    /// The listen queue (`CONNECTOR_LISTEN_PROTOCOL=AMQP`).
+    Queue(QueueConsumer),
+    /// The HTTP endpoint (`CONNECTOR_LISTEN_PROTOCOL=API`).
+    Callback(mpsc::Receiver<CallbackJob>),
+}
+
+/// A job message and how to tell its source it was handled.
+struct Incoming {
+    body: Vec<u8>,
+    /// Whether the job may have been handed over before. Every call of
+    /// the platform counts as such: it calls again when an answer was
+    /// lost, and a job already done must not run twice.
+    redelivered: bool,
+    settle: Settle,
+}
+
+enum Settle {
+    Queue(Delivery),
+    Callback(oneshot::Sender<bool>),
+}
+
+impl JobSource {
+    async fn next(&mut self, shutdown: &CancellationToken) -> Option<Result<Incoming, Error>> {
+        match self {
+            Self::Queue(consumer) => Some(consumer.next(shutdown).await?.map_or_else(
+                |error| Err(Error::from(error)),
+                |mut delivery| {
+                    Ok(Incoming {
+                        body: std::mem::take(&mut delivery.body),
+                        redelivered: delivery.redelivered,
+                        settle: Settle::Queue(delivery),
+                    })
+                },
+            )),
+            Self::Callback(jobs) => {
+                let job = tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    job = jobs.recv() => job?,
+                };
+                Some(Ok(Incoming {
+                    body: job.body.to_vec(),
+                    redelivered: true,
+                    settle: Settle::Callback(job.done),
+                }))
+            }
+        }
+    }
+}
+
+impl Settle {
+    /// Acknowledges a finished job; leaves an abandoned one to come back.
+    async fn settle(self, done: bool) {
+        match self {
+            Self::Queue(delivery) => {
+                if done && let Err(error) = delivery.ack().await {
+                    tracing::warn!(
+                        "{error}; the broker will deliver the message again and it will be skipped"
+                    );
+                }
+            }
+            Self::Callback(answer) => {
+                // The caller may be gone (the stop answered it).
+                let _ = answer.send(done);
+            }
+        }
     }
 }
 

@@ -115,10 +115,6 @@ impl<S: StreamSink> StreamRunner<S> {
     /// Registers, then consumes the stream until `shutdown`; the final
     /// position goes out with the last ping. Returns the sink.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<S, Error> {
-        let live_stream = &self.config.connector.live_stream;
-        let mut settings = StreamSettings::from_config(&self.config.opencti, live_stream)?;
-        settings.reconnect = self.reconnect;
-        let start = StartSettings::from_config(live_stream);
         let http = match self.http.take() {
             Some(http) => http,
             None => http_client(&self.config.opencti.tls, &self.config.opencti.network)?,
@@ -143,6 +139,19 @@ impl<S: StreamSink> StreamRunner<S> {
                 Err(Error::Interrupted) => return Ok(self.sink),
                 Err(error) => return Err(error),
             };
+        // From the session's configuration: its token is the service
+        // account's when CONNECTOR_AUTO_CREATE_SERVICE_ACCOUNT made one.
+        let config = session.config();
+        let live_stream = &config.connector.live_stream;
+        let mut settings = match StreamSettings::from_config(&config.opencti, live_stream) {
+            Ok(settings) => settings,
+            Err(error) => {
+                session.close().await;
+                return Err(error.into());
+            }
+        };
+        settings.reconnect = self.reconnect;
+        let start = StartSettings::from_config(live_stream);
         let stream_metrics = Arc::new(StreamMetrics::default());
         stream_metrics.register(session.metrics());
         session.metrics().set_state(RunState::Running);

@@ -14,6 +14,7 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::{Schema, validation::Valid};
 use serde_json::{Map, Value, json};
 
+use crate::accounts::Principal;
 use crate::core::Core;
 use crate::error::SimError;
 use crate::model::{GraphqlCall, RejectedRequest, now};
@@ -169,8 +170,9 @@ pub(crate) fn execute(
     core: &Arc<Core>,
     runtime: &tokio::runtime::Handle,
     request: &GraphqlRequest,
-    authenticated: bool,
+    principal: Option<&Principal>,
 ) -> (u16, Value) {
+    let authenticated = principal.is_some();
     let reject = |code: &str, messages: Vec<(String, Value)>| {
         core.store.write(|state| {
             state.record_rejection(RejectedRequest {
@@ -245,7 +247,14 @@ pub(crate) fn execute(
     let response = if let Some(fault) = fault {
         fault.body
     } else if authenticated {
-        run(core, runtime, &document, operation, request)
+        run(
+            core,
+            runtime,
+            &document,
+            operation,
+            request,
+            principal.cloned(),
+        )
     } else {
         json!({
             "errors": [platform_error(
@@ -277,6 +286,7 @@ pub(crate) fn execute(
             errors,
             applicant_id: request.applicant_id.clone(),
             draft_id: request.draft_id.clone(),
+            user_id: principal.and_then(Principal::user_id),
         });
     });
     (status, response)
@@ -288,8 +298,14 @@ fn run(
     document: &Valid<apollo_compiler::ExecutableDocument>,
     operation: &apollo_compiler::executable::Operation,
     request: &GraphqlRequest,
+    principal: Option<Principal>,
 ) -> Value {
-    let ctx = resolve::Ctx::new(Arc::clone(core), runtime.clone(), request.draft_id.clone());
+    let ctx = resolve::Ctx::new(
+        Arc::clone(core),
+        runtime.clone(),
+        request.draft_id.clone(),
+        principal.unwrap_or(Principal::Admin),
+    );
     let variables = &request.variables;
     let root = match operation.operation_type {
         OperationType::Mutation => resolve::GqlObject::Mutation(&ctx),

@@ -11,6 +11,7 @@ use apollo_compiler::response::JsonValue;
 use serde_json::{Map, Value, json};
 
 use super::views;
+use crate::accounts::{self, Principal};
 use crate::core::{Core, PushError, RegisterInput};
 use crate::error::SimError;
 use crate::model::{UploadedFile, WorkRecord, now};
@@ -32,6 +33,8 @@ pub(crate) struct Ctx {
     errors: Mutex<Vec<PlatformError>>,
     /// The draft the request runs in (`opencti-draft-id`, non-empty).
     draft_id: Option<String>,
+    /// Who the request's token authenticates.
+    principal: Principal,
 }
 
 impl Ctx {
@@ -39,12 +42,27 @@ impl Ctx {
         core: Arc<Core>,
         runtime: tokio::runtime::Handle,
         draft_id: Option<String>,
+        principal: Principal,
     ) -> Self {
         Self {
             core,
             runtime,
             errors: Mutex::new(Vec::new()),
             draft_id: draft_id.filter(|d| !d.is_empty()),
+            principal,
+        }
+    }
+
+    /// Refuses a user-management call from anyone but the admin, as the
+    /// platform's `SETTINGS_SETACCESSES` capability does.
+    fn require_admin(&self) -> Result<(), FieldError> {
+        match self.principal {
+            Principal::Admin => Ok(()),
+            Principal::User(_) => Err(self.fail(
+                "FORBIDDEN_ACCESS",
+                "You are not allowed to do this.",
+                serde_json::json!({"http_status": 403, "genre": "TECHNICAL"}),
+            )),
         }
     }
 
@@ -399,6 +417,40 @@ fn query_field<'b>(
             .store
             .read(|state| state.collections.get(&id).map(views::stream_collection))
             .unwrap_or(Value::Null),
+        "groups" => {
+            ctx.require_admin()?;
+            let names = accounts::filter_values(args.get("filters"), "name");
+            let groups: Vec<Value> = core.store.read(|state| {
+                state
+                    .groups
+                    .values()
+                    .filter(|group| {
+                        names
+                            .as_ref()
+                            .is_none_or(|names| names.contains(&group.name))
+                    })
+                    .map(views::group)
+                    .collect()
+            });
+            views::connection(groups)
+        }
+        "users" => {
+            ctx.require_admin()?;
+            let emails = accounts::filter_values(args.get("filters"), "user_email");
+            let users: Vec<Value> = core.store.read(|state| {
+                state
+                    .users
+                    .values()
+                    .filter(|user| {
+                        emails
+                            .as_ref()
+                            .is_none_or(|emails| emails.contains(&user.user_email))
+                    })
+                    .map(views::platform_user)
+                    .collect()
+            });
+            views::connection(users)
+        }
         other => {
             return Err(ctx.functional(format!("Query.{other} is not served by the simulator")));
         }
@@ -676,6 +728,47 @@ fn mutation_field<'b>(
         }
         "playbookStepExecution" => json!(core.playbook_step_execution(args)),
         "connectorJWT" => json!(core.signer.issue(chrono::Utc::now().timestamp())),
+        "userAdd" => {
+            ctx.require_admin()?;
+            let input = args
+                .get("input")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let user = core
+                .store
+                .write(|state| accounts::add_user(state, &input, now()))
+                .map_err(|refusal| ctx.functional(refusal.0))?;
+            views::platform_user(&user)
+        }
+        "userAdminTokenAdd" => {
+            ctx.require_admin()?;
+            let user_id = string_arg(&args, "userId").unwrap_or_default();
+            let input = args.get("input");
+            let field = |key: &str| {
+                input
+                    .and_then(|input| input.get(key))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let token = core
+                .store
+                .write(|state| {
+                    accounts::add_token(state, &user_id, &field("name"), &field("duration"), now())
+                })
+                .map_err(|refusal| ctx.functional(refusal.0))?;
+            views::token_generated(&token)
+        }
+        "userAdminTokenRevoke" => {
+            ctx.require_admin()?;
+            let user_id = string_arg(&args, "userId").unwrap_or_default();
+            let token_id = string_arg(&args, "id").unwrap_or_default();
+            core.store
+                .write(|state| accounts::revoke_token(state, &user_id, &token_id))
+                .map_err(|refusal| ctx.functional(refusal.0))?;
+            json!(token_id)
+        }
         other => {
             return Err(ctx.functional(format!("Mutation.{other} is not served by the simulator")));
         }

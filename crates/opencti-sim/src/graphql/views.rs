@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::config::CheckedConfig;
 use crate::model::{
-    ADMIN_USER_ID, ADMIN_USER_NAME, ConnectorRecord, DraftRecord, StreamCollection, UploadedFile,
-    WorkMessage, WorkRecord, iso,
+    ADMIN_USER_ID, ADMIN_USER_NAME, ApiTokenRecord, ConnectorRecord, DraftRecord, GroupRecord,
+    StreamCollection, UploadedFile, UserRecord, WorkMessage, WorkRecord, iso,
 };
 
 fn representative(main: &str) -> Value {
@@ -296,5 +296,72 @@ pub(crate) fn draft(draft: &DraftRecord) -> Value {
             "sightingsCount": 0,
             "containersCount": 0,
         },
+    })
+}
+
+/// A relay connection over `nodes`, all on one page.
+pub(crate) fn connection(nodes: Vec<Value>) -> Value {
+    let total = nodes.len();
+    let edges: Vec<Value> = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(index, node)| json!({"cursor": index.to_string(), "node": node}))
+        .collect();
+    json!({
+        "edges": edges,
+        "pageInfo": {"startCursor": "", "endCursor": "", "hasNextPage": false,
+                     "hasPreviousPage": false, "globalCount": total},
+    })
+}
+
+pub(crate) fn group(record: &GroupRecord) -> Value {
+    json!({
+        "id": record.id,
+        "standard_id": format!("group--{}", record.id),
+        "entity_type": "Group",
+        "parent_types": ["Basic-Object", "Internal-Object"],
+        "representative": representative(&record.name),
+        "auto_integration_assignation": [],
+        "name": record.name,
+    })
+}
+
+/// What the platform shows of a token: never its plaintext.
+fn api_token(token: &ApiTokenRecord) -> Value {
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "created_at": iso(token.created_at),
+        "expires_at": crate::accounts::expires_at(&token.duration, token.created_at).map(iso),
+        "masked_token": token.masked(),
+    })
+}
+
+/// A user created through `userAdd` (or by a test).
+pub(crate) fn platform_user(record: &UserRecord) -> Value {
+    json!({
+        "id": record.id,
+        "standard_id": format!("user--{}", record.id),
+        "entity_type": "User",
+        "parent_types": ["Basic-Object", "Internal-Object"],
+        "representative": representative(&record.name),
+        "name": record.name,
+        "user_email": record.user_email,
+        "api_tokens": record.api_tokens.iter().map(api_token).collect::<Vec<_>>(),
+        "account_status": "Active",
+        "user_service_account": record.service_account,
+        "external": false,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.created_at),
+    })
+}
+
+/// `userAdminTokenAdd`'s answer: the only time the plaintext is shown.
+pub(crate) fn token_generated(token: &ApiTokenRecord) -> Value {
+    json!({
+        "token_id": token.id,
+        "plaintext_token": token.plaintext,
+        "expires_at": crate::accounts::expires_at(&token.duration, token.created_at).map(iso),
+        "masked_token": token.masked(),
     })
 }
