@@ -19,7 +19,9 @@ pub static VARS: &[Var] = &[
         VarKind::String,
     )
     .default("ip-")
-    .help("Prefix of the address-range labels (ip-private, ip-loopback, ...), at most 32 characters"),
+    .help(
+        "Prefix of the address-range labels (ip-private, ip-loopback, ...), at most 32 characters",
+    ),
     Var::new(
         "OBSERVABLE_ENRICHER_LABEL_PUBLIC",
         "observable_enricher",

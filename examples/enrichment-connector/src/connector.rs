@@ -126,7 +126,10 @@ impl Enricher for ObservableEnricher {
             // The entity goes back with its label; in a playbook's bundle
             // it is replaced where it stands.
             let labelled = mapping::with_label(entity, label);
-            match objects.iter_mut().find(|object| object["id"] == entity["id"]) {
+            match objects
+                .iter_mut()
+                .find(|object| object["id"] == entity["id"])
+            {
                 Some(object) => *object = labelled,
                 None => objects.push(labelled),
             }
@@ -140,7 +143,10 @@ impl Enricher for ObservableEnricher {
         if let Some(label) = label {
             summary.push_str(&format!(" labelled {label},"));
         }
-        summary.push_str(&format!(" {} related observable(s)", findings.variants.len()));
+        summary.push_str(&format!(
+            " {} related observable(s)",
+            findings.variants.len()
+        ));
         Ok(summary)
     }
 }
@@ -150,6 +156,6 @@ fn bundle(objects: Vec<Value>) -> Value {
     json!({
         "type": "bundle",
         "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-        "objects": objects,
+        "objects": Value::Array(objects),
     })
 }

@@ -407,10 +407,10 @@ fn add_other_spelling(findings: &mut Findings, original: &str, kind: Kind, name:
         if let Some(ascii) = to_ascii(name) {
             findings.add(original, kind, ascii, Reason::Punycode);
         }
-    } else if name.split('.').any(|label| label.starts_with("xn--")) {
-        if let Some(unicode) = to_unicode(name) {
-            findings.add(original, kind, unicode, Reason::Unicode);
-        }
+    } else if name.split('.').any(|label| label.starts_with("xn--"))
+        && let Some(unicode) = to_unicode(name)
+    {
+        findings.add(original, kind, unicode, Reason::Unicode);
     }
 }
 
@@ -683,11 +683,17 @@ mod tests {
         );
         assert!(matches!(
             analyse(Kind::Ipv4, "192.0.2.300"),
-            Err(MappingError::Invalid { kind: "IPv4-Addr", .. })
+            Err(MappingError::Invalid {
+                kind: "IPv4-Addr",
+                ..
+            })
         ));
         assert!(matches!(
             analyse(Kind::Ipv6, "not-an-address"),
-            Err(MappingError::Invalid { kind: "IPv6-Addr", .. })
+            Err(MappingError::Invalid {
+                kind: "IPv6-Addr",
+                ..
+            })
         ));
     }
 
@@ -696,15 +702,27 @@ mod tests {
         assert_eq!(variants(Kind::DomainName, "example.com"), []);
         assert_eq!(
             variants(Kind::DomainName, "Example.COM."),
-            [(Kind::DomainName, "example.com".to_owned(), Reason::Normalised)]
+            [(
+                Kind::DomainName,
+                "example.com".to_owned(),
+                Reason::Normalised
+            )]
         );
         assert_eq!(
             variants(Kind::DomainName, "evil[.]example"),
-            [(Kind::DomainName, "evil.example".to_owned(), Reason::Refanged)]
+            [(
+                Kind::DomainName,
+                "evil.example".to_owned(),
+                Reason::Refanged
+            )]
         );
         assert_eq!(
             variants(Kind::DomainName, "bücher.example"),
-            [(Kind::DomainName, "xn--bcher-kva.example".to_owned(), Reason::Punycode)]
+            [(
+                Kind::DomainName,
+                "xn--bcher-kva.example".to_owned(),
+                Reason::Punycode
+            )]
         );
         assert_eq!(
             variants(Kind::Hostname, "xn--mnchen-3ya.de"),
@@ -772,7 +790,10 @@ mod tests {
         );
         assert!(analyse(Kind::Url, "no scheme here").is_err());
         assert!(matches!(
-            analyse(Kind::Url, &format!("http://a.example/{}", "a".repeat(MAX_VALUE_BYTES))),
+            analyse(
+                Kind::Url,
+                &format!("http://a.example/{}", "a".repeat(MAX_VALUE_BYTES))
+            ),
             Err(MappingError::TooLong { .. })
         ));
     }
@@ -792,18 +813,27 @@ mod tests {
         assert_eq!(objects[1]["source_ref"], entity["id"]);
         assert_eq!(objects[1]["target_ref"], objects[0]["id"]);
         for object in &objects {
-            assert_eq!(object["object_marking_refs"], serde_json::json!(["marking-definition--green"]));
+            assert_eq!(
+                object["object_marking_refs"],
+                serde_json::json!(["marking-definition--green"])
+            );
             assert_eq!(object["created_by_ref"].as_str(), Some(author.id()));
         }
         // Deterministic ids: the same finding twice is the same objects.
-        assert_eq!(objects, variant_objects(&entity, &findings, &author).unwrap());
+        assert_eq!(
+            objects,
+            variant_objects(&entity, &findings, &author).unwrap()
+        );
     }
 
     #[test]
     fn a_label_is_added_once_next_to_the_existing_ones() {
         let entity = serde_json::json!({"type": "ipv4-addr", "labels": ["seen"]});
         let labelled = with_label(&with_label(&entity, "ip-private"), "ip-private");
-        assert_eq!(labelled["labels"], serde_json::json!(["seen", "ip-private"]));
+        assert_eq!(
+            labelled["labels"],
+            serde_json::json!(["seen", "ip-private"])
+        );
         let bare = with_label(&serde_json::json!({"type": "ipv4-addr"}), "ip-loopback");
         assert_eq!(bare["labels"], serde_json::json!(["ip-loopback"]));
     }

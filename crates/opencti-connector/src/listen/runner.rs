@@ -253,18 +253,35 @@ impl JobLoop<'_> {
             Ok(clients) => clients,
             Err(error) => return self.close(work_id, Err(error.to_string())).await,
         };
-        let request = match L::prepare(&job, &acting).await {
-            Ok(request) => request,
-            Err(reason) => return self.close(work_id, Err(reason)).await,
+        // Reading the job's entity and marking its work received wait on
+        // the platform: a stop cuts them after the job's share of the
+        // grace, and a job not yet started when the stop comes is left
+        // for a redelivery rather than begun.
+        let grace = crate::stop::work_share(session.config().connector.stop_grace);
+        let prepared = crate::stop::or_stop_after(self.shutdown, grace, async {
+            let request = L::prepare(&job, &acting).await?;
+            if let Some(work_id) = work_id
+                && let Err(error) = platform.work_to_received(work_id, RECEIVED).await
+            {
+                metrics.emit(RuntimeEvent::Error {
+                    context: "Cannot mark the job's work received",
+                    reason: &error.to_string(),
+                });
+            }
+            Ok(request)
+        })
+        .await;
+        let stopping = self.shutdown.is_cancelled();
+        let request = match prepared {
+            Some(Ok(request)) if !stopping => request,
+            Some(Err(reason)) if !stopping => return self.close(work_id, Err(reason)).await,
+            _ => {
+                tracing::warn!(
+                    "Job not started before the connector's stop; its message goes back to the queue"
+                );
+                return Ended::Abandoned;
+            }
         };
-        if let Some(work_id) = work_id
-            && let Err(error) = platform.work_to_received(work_id, RECEIVED).await
-        {
-            metrics.emit(RuntimeEvent::Error {
-                context: "Cannot mark the job's work received",
-                reason: &error.to_string(),
-            });
-        }
         let ctx = JobContext::live(
             LiveJob {
                 sender: self.sender.clone(),
@@ -294,7 +311,6 @@ impl JobLoop<'_> {
             &session.config().connector.name,
         );
         let handled = AssertUnwindSafe(listener.handle(request, &ctx)).catch_unwind();
-        let grace = crate::stop::work_share(session.config().connector.stop_grace);
         let kept_alive = keep_alive(&platform, work_id, handled);
         let outcome = crate::stop::or_stop_after(self.shutdown, grace, kept_alive).await;
         let result = match outcome {
