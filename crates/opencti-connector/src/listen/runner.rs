@@ -253,12 +253,15 @@ impl JobLoop<'_> {
             Ok(clients) => clients,
             Err(error) => return self.close(work_id, Err(error.to_string())).await,
         };
-        // Reading the job's entity and marking its work received wait on
-        // the platform: a stop cuts them after the job's share of the
-        // grace, and a job not yet started when the stop comes is left
-        // for a redelivery rather than begun.
+        // The job's share of the grace, counted once from the stop, bounds
+        // its preparation (reading the entity and marking the work
+        // received, which wait on the platform) and its run together.
         let grace = crate::stop::work_share(session.config().connector.stop_grace);
-        let prepared = crate::stop::or_stop_after(self.shutdown, grace, async {
+        let mut job_cut = std::pin::pin!(async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        });
+        let prepare = async {
             let request = L::prepare(&job, &acting).await?;
             if let Some(work_id) = work_id
                 && let Err(error) = platform.work_to_received(work_id, RECEIVED).await
@@ -269,18 +272,19 @@ impl JobLoop<'_> {
                 });
             }
             Ok(request)
-        })
-        .await;
-        let stopping = self.shutdown.is_cancelled();
-        let request = match prepared {
-            Some(Ok(request)) if !stopping => request,
-            Some(Err(reason)) if !stopping => return self.close(work_id, Err(reason)).await,
-            _ => {
+        };
+        let prepared = tokio::select! {
+            prepared = prepare => prepared,
+            () = &mut job_cut => {
                 tracing::warn!(
-                    "Job not started before the connector's stop; its message goes back to the queue"
+                    "Job interrupted by the connector's stop before it started; its message goes back to the queue"
                 );
                 return Ended::Abandoned;
             }
+        };
+        let request = match prepared {
+            Ok(request) => request,
+            Err(reason) => return self.close(work_id, Err(reason)).await,
         };
         let ctx = JobContext::live(
             LiveJob {
@@ -312,7 +316,10 @@ impl JobLoop<'_> {
         );
         let handled = AssertUnwindSafe(listener.handle(request, &ctx)).catch_unwind();
         let kept_alive = keep_alive(&platform, work_id, handled);
-        let outcome = crate::stop::or_stop_after(self.shutdown, grace, kept_alive).await;
+        let outcome = tokio::select! {
+            outcome = kept_alive => Some(outcome),
+            () = &mut job_cut => None,
+        };
         let result = match outcome {
             None => {
                 tracing::warn!(
