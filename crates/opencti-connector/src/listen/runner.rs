@@ -305,18 +305,39 @@ impl JobLoop<'_> {
             Ok(clients) => clients,
             Err(error) => return self.close(work_id, Err(error.to_string())).await,
         };
-        let request = match L::prepare(&job, &acting).await {
+        // The job's share of the grace, counted once from the stop, bounds
+        // its preparation (reading the entity and marking the work
+        // received, which wait on the platform) and its run together.
+        let grace = crate::stop::work_share(session.config().connector.stop_grace);
+        let mut job_cut = std::pin::pin!(async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        });
+        let prepare = async {
+            let request = L::prepare(&job, &acting).await?;
+            if let Some(work_id) = work_id
+                && let Err(error) = platform.work_to_received(work_id, RECEIVED).await
+            {
+                metrics.emit(RuntimeEvent::Error {
+                    context: "Cannot mark the job's work received",
+                    reason: &error.to_string(),
+                });
+            }
+            Ok(request)
+        };
+        let prepared = tokio::select! {
+            prepared = prepare => prepared,
+            () = &mut job_cut => {
+                tracing::warn!(
+                    "Job interrupted by the connector's stop before it started; its message goes back to the queue"
+                );
+                return Ended::Abandoned;
+            }
+        };
+        let request = match prepared {
             Ok(request) => request,
             Err(reason) => return self.close(work_id, Err(reason)).await,
         };
-        if let Some(work_id) = work_id
-            && let Err(error) = platform.work_to_received(work_id, RECEIVED).await
-        {
-            metrics.emit(RuntimeEvent::Error {
-                context: "Cannot mark the job's work received",
-                reason: &error.to_string(),
-            });
-        }
         let ctx = JobContext::live(
             LiveJob {
                 sender: self.sender.clone(),
@@ -346,9 +367,11 @@ impl JobLoop<'_> {
             &session.config().connector.name,
         );
         let handled = AssertUnwindSafe(listener.handle(request, &ctx)).catch_unwind();
-        let grace = crate::stop::work_share(session.config().connector.stop_grace);
         let kept_alive = keep_alive(&platform, work_id, handled);
-        let outcome = crate::stop::or_stop_after(self.shutdown, grace, kept_alive).await;
+        let outcome = tokio::select! {
+            outcome = kept_alive => Some(outcome),
+            () = &mut job_cut => None,
+        };
         let result = match outcome {
             None => {
                 tracing::warn!(
