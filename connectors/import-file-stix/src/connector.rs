@@ -136,8 +136,17 @@ impl FileImporter for ImportFileStix {
                 add_to_container(&mut objects, entity_stix(ctx, entity_id).await?)?;
                 ctx.send_bundle_with(new_bundle(objects), &options).await?
             }
-            // As given: the runtime checks it is JSON and splits it.
-            _ => ctx.send_bundle_with(text, &options).await?,
+            // As given: the runtime checks it is a bundle and splits it.
+            _ => ctx
+                .send_bundle_with(text, &options)
+                .await
+                .map_err(|error| match error {
+                    SendError::InvalidBundle { reason } => ImportError::NotBundle {
+                        file: file.clone(),
+                        reason,
+                    },
+                    other => ImportError::Send(other),
+                })?,
         };
         Ok(self.closing_message(&request, report.messages))
     }
