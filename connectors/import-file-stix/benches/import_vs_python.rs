@@ -24,14 +24,29 @@ fn bundle(objects: usize) -> String {
     let per_kind = objects / 3;
     let mut list = Vec::with_capacity(objects);
     for index in 0..per_kind {
-        let address = format!("10.{}.{}.{}", index / 65_536, index / 256 % 256, index % 256);
-        let observable = format!("ipv4-addr--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, address.as_bytes()));
-        let indicator = format!("indicator--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, address.as_bytes()));
-        list.push(json!({"type": "ipv4-addr", "spec_version": "2.1", "id": observable, "value": address}));
-        list.push(json!({"type": "indicator", "spec_version": "2.1", "id": indicator,
+        let address = format!(
+            "10.{}.{}.{}",
+            index / 65_536,
+            index / 256 % 256,
+            index % 256
+        );
+        let observable = format!(
+            "ipv4-addr--{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, address.as_bytes())
+        );
+        let indicator = format!(
+            "indicator--{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, address.as_bytes())
+        );
+        list.push(
+            json!({"type": "ipv4-addr", "spec_version": "2.1", "id": observable, "value": address}),
+        );
+        list.push(
+            json!({"type": "indicator", "spec_version": "2.1", "id": indicator,
             "created": "2026-01-05T10:00:00.000Z", "modified": "2026-01-05T10:00:00.000Z",
             "name": address, "pattern": format!("[ipv4-addr:value = '{address}']"),
-            "pattern_type": "stix", "valid_from": "2026-01-05T10:00:00Z"}));
+            "pattern_type": "stix", "valid_from": "2026-01-05T10:00:00Z"}),
+        );
         list.push(json!({"type": "relationship", "spec_version": "2.1",
             "id": format!("relationship--{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, address.as_bytes())),
             "created": "2026-01-05T10:00:00.000Z", "modified": "2026-01-05T10:00:00.000Z",
@@ -52,7 +67,12 @@ async fn time_import(sim: &SimHandle, connector_id: &str, name: &str, content: &
             sim.resume_worker(connector_id).unwrap();
         }
         let (file, _) = sim
-            .upload_import(&format!("{paused}-{name}"), "application/json", content.as_bytes(), vec![])
+            .upload_import(
+                &format!("{paused}-{name}"),
+                "application/json",
+                content.as_bytes(),
+                vec![],
+            )
             .await
             .unwrap();
         let start = Instant::now();
@@ -83,14 +103,24 @@ async fn time_import(sim: &SimHandle, connector_id: &str, name: &str, content: &
     (seconds[0], seconds[1])
 }
 
-async fn ours(sim: &SimHandle) -> (String, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+async fn ours(
+    sim: &SimHandle,
+) -> (
+    String,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
     use opencti_connector::config::RuntimeConfig;
     use opencti_connector::listen::{FileImport, ListenRunner};
     use opencti_import_file_stix::{ImportFileStix, ImportFileStixConfig};
     let id = uuid::Uuid::new_v4().to_string();
     let settings = opencti_connector::config::Settings::from_env_pairs(
         &opencti_import_file_stix::SPEC.tables(),
-        [("OPENCTI_URL", sim.url()), ("OPENCTI_TOKEN", "bench".to_owned()), ("CONNECTOR_ID", id.clone())],
+        [
+            ("OPENCTI_URL", sim.url()),
+            ("OPENCTI_TOKEN", "bench".to_owned()),
+            ("CONNECTOR_ID", id.clone()),
+        ],
     );
     let runtime = RuntimeConfig::try_from(&settings).unwrap();
     let config = ImportFileStixConfig::try_from(&settings).unwrap();
@@ -101,9 +131,11 @@ async fn ours(sim: &SimHandle) -> (String, tokio_util::sync::CancellationToken, 
     let task = tokio::spawn(async move {
         runner.run(stop).await.unwrap();
     });
-    sim.wait_until("our connector to register", TIMEOUT, |sim| sim.connector(&id).is_some())
-        .await
-        .unwrap();
+    sim.wait_until("our connector to register", TIMEOUT, |sim| {
+        sim.connector(&id).is_some()
+    })
+    .await
+    .unwrap();
     (id, shutdown, task)
 }
 
@@ -113,7 +145,9 @@ async fn python(sim: &SimHandle) -> Option<(String, tokio::process::Child)> {
     let id = uuid::Uuid::new_v4().to_string();
     let child = tokio::process::Command::new(python)
         .arg("main.py")
-        .current_dir(format!("{checkout}/internal-import-file/import-file-stix/src"))
+        .current_dir(format!(
+            "{checkout}/internal-import-file/import-file-stix/src"
+        ))
         .env("OPENCTI_URL", sim.url())
         .env("OPENCTI_TOKEN", "bench")
         .env("CONNECTOR_ID", &id)
@@ -123,9 +157,11 @@ async fn python(sim: &SimHandle) -> Option<(String, tokio::process::Child)> {
         .kill_on_drop(true)
         .spawn()
         .expect("python starts");
-    sim.wait_until("the Python connector to register", Duration::from_secs(120), |sim| {
-        sim.connector(&id).is_some()
-    })
+    sim.wait_until(
+        "the Python connector to register",
+        Duration::from_secs(120),
+        |sim| sim.connector(&id).is_some(),
+    )
     .await
     .expect("the Python connector registers");
     Some((id, child))
@@ -155,17 +191,28 @@ async fn main() {
         .as_array()
         .unwrap()
         .len();
-    println!("import-file-stix: one bundle of {count} objects, {} bytes", content.len());
+    println!(
+        "import-file-stix: one bundle of {count} objects, {} bytes",
+        content.len()
+    );
     let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
 
     let (id, shutdown, task) = ours(&sim).await;
-    line("rust", count, time_import(&sim, &id, "bundle.json", &content).await);
+    line(
+        "rust",
+        count,
+        time_import(&sim, &id, "bundle.json", &content).await,
+    );
     shutdown.cancel();
     task.await.unwrap();
 
     match python(&sim).await {
         Some((id, mut child)) => {
-            line("python", count, time_import(&sim, &id, "bundle.json", &content).await);
+            line(
+                "python",
+                count,
+                time_import(&sim, &id, "bundle.json", &content).await,
+            );
             child.start_kill().ok();
             child.wait().await.ok();
         }
