@@ -59,6 +59,11 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             spec: opencti_nti::SPEC,
             connector_type: ConnectorType::ExternalImport,
         },
+        Shipped {
+            dir: "import-file-stix",
+            spec: opencti_import_file_stix::SPEC,
+            connector_type: ConnectorType::InternalImportFile,
+        },
     ]
 }
 
