@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_connectors=(misp-feed ptnad sekoia-intel teamt5 nti)
+all_connectors=(misp-feed ptnad sekoia-intel teamt5 nti export-file-stix)
 prebuilt=""
 connectors=()
 while [ $# -gt 0 ]; do

@@ -59,6 +59,11 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             spec: opencti_nti::SPEC,
             connector_type: ConnectorType::ExternalImport,
         },
+        Shipped {
+            dir: "export-file-stix",
+            spec: opencti_export_file_stix::SPEC,
+            connector_type: ConnectorType::InternalExportFile,
+        },
     ]
 }
 
