@@ -64,6 +64,11 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             spec: opencti_export_file_stix::SPEC,
             connector_type: ConnectorType::InternalExportFile,
         },
+        Shipped {
+            dir: "export-file-txt",
+            spec: opencti_export_file_txt::SPEC,
+            connector_type: ConnectorType::InternalExportFile,
+        },
     ]
 }
 
