@@ -342,3 +342,127 @@ fn page(nodes: Vec<Value>, args: &serde_json::Map<String, Value>) -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::objects::{EventInjection, EventKind, inject};
+
+    const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+
+    fn state() -> State {
+        let mut state = State::default();
+        for (n, value, marking) in [(1, "192.0.2.1", GREEN), (2, "192.0.2.2", AMBER)] {
+            let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
+                "id": format!("ipv4-addr--00000000-0000-4000-8000-00000000000{n}"),
+                "value": value, "object_marking_refs": [marking]});
+            inject(
+                &mut state,
+                EventInjection::new(EventKind::Create, ip),
+                chrono::Utc::now(),
+            )
+            .expect("stored");
+        }
+        let relationship = json!({"type": "relationship", "spec_version": "2.1",
+            "id": "relationship--00000000-0000-4000-8000-000000000003",
+            "relationship_type": "related-to",
+            "source_ref": "ipv4-addr--00000000-0000-4000-8000-000000000001",
+            "target_ref": "ipv4-addr--00000000-0000-4000-8000-000000000002"});
+        inject(
+            &mut state,
+            EventInjection::new(EventKind::Create, relationship),
+            chrono::Utc::now(),
+        )
+        .expect("stored");
+        state
+    }
+
+    fn values(answer: &Value) -> Vec<String> {
+        answer["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["node"]["value"]
+                    .as_str()
+                    .unwrap_or("relationship")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn args(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn an_access_filter_leaves_out_objects_above_the_allowed_markings() {
+        let state = state();
+        let access = json!({"mode": "and", "filterGroups": [], "filters": [
+            {"key": "objectMarking", "mode": "and", "operator": "not_eq", "values": [AMBER]}]});
+        let answer = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"filters": access,
+            "orderBy": "value", "orderMode": "asc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&answer), ["192.0.2.1"]);
+        let everything = list(&state, "stixObjectOrStixRelationships", &args(json!({}))).unwrap();
+        assert_eq!(everything["pageInfo"]["globalCount"], 3);
+    }
+
+    #[test]
+    fn ids_in_a_nested_group_and_relationships_by_either_end() {
+        let state = state();
+        let by_id = json!({"mode": "and", "filters": [], "filterGroups": [
+            {"mode": "or", "filters": [{"key": "ids", "values": ["ipv4-addr--00000000-0000-4000-8000-000000000002"]}], "filterGroups": []}]});
+        let answer = list(&state, "stixCoreObjects", &args(json!({"filters": by_id}))).unwrap();
+        assert_eq!(values(&answer), ["192.0.2.2"]);
+        let relationships = list(
+            &state,
+            "stixCoreRelationships",
+            &args(json!({
+            "fromOrToId": "ipv4-addr--00000000-0000-4000-8000-000000000002"})),
+        )
+        .unwrap();
+        let node = &relationships["edges"][0]["node"];
+        assert_eq!(node["from"]["value"], "192.0.2.1");
+        assert_eq!(node["parent_types"][2], "stix-core-relationship");
+        let unknown = json!({"mode": "and", "filters": [{"key": "creator_id", "values": ["x"]}], "filterGroups": []});
+        assert!(
+            list(
+                &state,
+                "stixCoreObjects",
+                &args(json!({"filters": unknown}))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pages_follow_the_cursor() {
+        let state = state();
+        let first = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"first": 1,
+            "orderBy": "value", "orderMode": "desc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&first), ["192.0.2.2"]);
+        assert_eq!(first["pageInfo"]["hasNextPage"], true);
+        let next = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"first": 1,
+            "after": first["pageInfo"]["endCursor"], "orderBy": "value", "orderMode": "desc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&next), ["192.0.2.1"]);
+        assert_eq!(next["pageInfo"]["hasNextPage"], false);
+    }
+}
