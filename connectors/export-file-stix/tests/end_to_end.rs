@@ -134,3 +134,43 @@ async fn a_missing_entity_fails_its_work_and_the_connector_goes_on() {
     assert!(work.errors.is_empty(), "{:?}", work.errors);
     assert!(running.alive());
 }
+
+/// The figure of the README: a query export of `EXPORT_FIGURE_OBJECTS`
+/// observables (default 2000), each with an author and a marking, simple
+/// then full. Run with `cargo test --release -p opencti-export-file-stix
+/// --test tests export_time -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn export_time_for_many_observables() {
+    let count: usize = std::env::var("EXPORT_FIGURE_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let sim = seeded_sim().await;
+    for n in 0..count {
+        let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
+            "id": format!("ipv4-addr--10000000-0000-4000-8000-{n:012}"),
+            "value": format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, n % 256),
+            "created_by_ref": "identity--7b82b010-b1c0-4dae-981f-7756374a17df",
+            "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]});
+        sim.inject_event(opencti_sim::EventInjection::new(
+            opencti_sim::EventKind::Create,
+            ip,
+        ))
+        .expect("stored");
+    }
+    let running = Running::start(&sim).await;
+    for export_type in ["simple", "full"] {
+        let case = json!({"kind": "list", "request": {
+            "entity_type": "Stix-Cyber-Observable",
+            "format": "application/vnd.oasis.stix+json", "export_type": export_type}});
+        let started = std::time::Instant::now();
+        let work = run_case(&sim, &running.connector_id, &case).await;
+        assert!(work.errors.is_empty(), "{:?}", work.errors);
+        println!(
+            "query export ({export_type}) of {} observables: {:.2?}",
+            count + 4,
+            started.elapsed()
+        );
+    }
+}

@@ -395,7 +395,10 @@ mod tests {
     }
 
     fn args(value: Value) -> serde_json::Map<String, Value> {
-        value.as_object().unwrap().clone()
+        match value {
+            Value::Object(map) => map,
+            other => panic!("arguments are an object, not {other}"),
+        }
     }
 
     #[test]
