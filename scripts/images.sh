@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_connectors=(misp-feed ptnad sekoia-intel teamt5 nti import-file-stix)
+all_connectors=(misp-feed ptnad sekoia-intel teamt5 nti import-file-stix export-file-stix export-file-txt)
 prebuilt=""
 connectors=()
 while [ $# -gt 0 ]; do

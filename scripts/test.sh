@@ -57,7 +57,7 @@ esac
 # reusing the build directory; each installed binary answers --version.
 install_root="$(mktemp -d)"
 for path in connectors/misp-feed connectors/ptnad connectors/sekoia-intel connectors/teamt5 \
-  connectors/nti connectors/import-file-stix crates/opencti-sim crates/opencti-stix; do
+  connectors/nti connectors/import-file-stix connectors/export-file-stix connectors/export-file-txt crates/opencti-sim crates/opencti-stix; do
   if cargo install --quiet --locked --debug --path "$path" --root "$install_root" \
     --target-dir "$target_dir" >/dev/null 2>>"$log"; then
     extra_passed=$((extra_passed + 1))
@@ -68,7 +68,7 @@ for path in connectors/misp-feed connectors/ptnad connectors/sekoia-intel connec
   fi
 done
 for binary in opencti-misp-feed opencti-ptnad opencti-sekoia-intel opencti-teamt5 opencti-nti \
-  opencti-import-file-stix opencti-sim stix-tool; do
+  opencti-import-file-stix opencti-export-file-stix opencti-export-file-txt opencti-sim stix-tool; do
   if "$install_root/bin/$binary" --version | grep -q "^$binary "; then
     extra_passed=$((extra_passed + 1))
   else

@@ -45,6 +45,28 @@ CALLS = {
     "reader_nested_refs": lambda c: c.stix_nested_ref_relationship.list(
         fromId="x", filters=None
     ),
+    # Export connectors (export-file-stix, -txt, -csv) read what they export
+    # with these: an entity's relationships and sightings (full export), the
+    # access check of each relationship end, the listed objects of a list
+    # export, and the reader of an observable found by filters.
+    "export_core_relationships": lambda c: c.stix_core_relationship.list(
+        fromOrToId="x", getAll=True, filters=None
+    ),
+    "export_sighting_relationships": lambda c: c.stix_sighting_relationship.list(
+        fromOrToId="x", getAll=True, filters=None
+    ),
+    "export_objects_or_relationships": lambda c: c.opencti_stix_object_or_stix_relationship.list(
+        filters=None, getAll=True
+    ),
+    "export_list_observables": lambda c: c.stix_cyber_observable.list(
+        filters=None, getAll=True, withFiles=False
+    ),
+    "export_list_core_objects": lambda c: c.stix_core_object.list(
+        filters=None, getAll=True, withFiles=False
+    ),
+    "export_list_domain_objects": lambda c: c.stix_domain_object.list(
+        filters=None, getAll=True, withFiles=False
+    ),
     # Export connectors upload their files with these.
     "push_entity_export": lambda c: c.stix_domain_object.push_entity_export(
         entity_id="x", file_name="f", data="d", file_markings=[]

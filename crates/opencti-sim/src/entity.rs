@@ -151,7 +151,7 @@ pub(crate) fn representative(stored: &StoredObject) -> String {
     .map_or_else(|| stored.id.clone(), str::to_owned)
 }
 
-fn parent_types(stored: &StoredObject) -> Vec<&'static str> {
+pub(crate) fn parent_types(stored: &StoredObject) -> Vec<&'static str> {
     let mut parents = vec!["Basic-Object", "Stix-Object", "Stix-Core-Object"];
     if is_observable(&stored.stix_type) {
         parents.push("Stix-Cyber-Observable");

@@ -64,6 +64,16 @@ pub(crate) fn shipped() -> Vec<Shipped> {
             spec: opencti_import_file_stix::SPEC,
             connector_type: ConnectorType::InternalImportFile,
         },
+        Shipped {
+            dir: "export-file-stix",
+            spec: opencti_export_file_stix::SPEC,
+            connector_type: ConnectorType::InternalExportFile,
+        },
+        Shipped {
+            dir: "export-file-txt",
+            spec: opencti_export_file_txt::SPEC,
+            connector_type: ConnectorType::InternalExportFile,
+        },
     ]
 }
 

@@ -413,6 +413,10 @@ fn query_field<'b>(
                              "hasPreviousPage": false, "globalCount": edges.len()},
             })
         }
+        list if super::lists::LIST_QUERIES.contains(&list) => core
+            .store
+            .read(|state| super::lists::list(state, list, &args))
+            .map_err(|reason| ctx.functional(reason))?,
         "streamCollection" => core
             .store
             .read(|state| state.collections.get(&id).map(views::stream_collection))

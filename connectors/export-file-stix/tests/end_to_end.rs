@@ -1,0 +1,176 @@
+//! Every case of `fixtures/cases.json` through RabbitMQ and opencti-sim:
+//! the uploaded file must be the Python connector's golden file
+//! (`scripts/goldens/export-file.sh stix`), byte for byte once the random
+//! bundle id is set aside, and uploaded the same way (entity, directory,
+//! markings, list filters). Then the error path.
+
+use opencti_sim::{ExportRequest, ListExportRequest, SimHandle, WorkRecord, WorkStatus};
+use serde_json::{Value, json};
+
+use crate::support::{Running, TIMEOUT, fixtures, normalised, seeded_sim};
+
+async fn run_case(sim: &SimHandle, connector_id: &str, case: &Value) -> WorkRecord {
+    let request = case["request"].clone();
+    let works = if case["kind"] == "entity" {
+        let request: ExportRequest = serde_json::from_value(request).expect("an entity export");
+        sim.ask_entity_export(&request).await
+    } else {
+        let request: ListExportRequest = serde_json::from_value(request).expect("a list export");
+        sim.ask_list_export(&request).await
+    }
+    .expect("the export is asked");
+    let work = works
+        .into_iter()
+        .find(|w| w.connector_id == connector_id)
+        .expect("a work for the connector");
+    sim.wait_for_work_processed(&work.id, TIMEOUT)
+        .await
+        .expect("the export completes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_export_matches_the_python_connector() {
+    let sim = seeded_sim().await;
+    let mut running = Running::start(&sim).await;
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("cases.json")).expect("cases.json"),
+    )
+    .expect("cases.json is JSON");
+    let goldens = fixtures().join("goldens");
+    for case in cases["cases"].as_array().expect("cases") {
+        let name = case["name"].as_str().expect("a case name");
+        let work = run_case(&sim, &running.connector_id, case).await;
+        assert!(work.errors.is_empty(), "{name}: {:?}", work.errors);
+        let file_name = work.name.clone().expect("the work is named after the file");
+        let file = sim
+            .uploaded_files()
+            .into_iter()
+            .find(|f| f.name == file_name)
+            .unwrap_or_else(|| panic!("{name}: no upload named {file_name}"));
+        let ours = String::from_utf8(file.bytes()).expect("UTF-8");
+        let golden = std::fs::read_to_string(goldens.join(format!("{name}.out"))).expect("golden");
+        assert_eq!(
+            normalised(&ours),
+            normalised(&golden),
+            "{name}: the exported bundle"
+        );
+
+        let upload: Value = serde_json::from_str(
+            &std::fs::read_to_string(goldens.join(format!("{name}.upload.json"))).expect("upload"),
+        )
+        .expect("upload.json");
+        let directory = file.id.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
+        assert_eq!(
+            directory, upload["id_directory"],
+            "{name}: where the file is kept"
+        );
+        assert_eq!(
+            json!(file.entity_id),
+            upload["entity_id"],
+            "{name}: the entity"
+        );
+        assert_eq!(
+            json!(file.markings),
+            upload["markings"],
+            "{name}: the file markings"
+        );
+        // Python writes the query's list filters with json.dumps' spaces.
+        let filters = |text: &Value| -> Value {
+            match text.as_str() {
+                Some(text) => serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+                None => Value::Null,
+            }
+        };
+        assert_eq!(
+            filters(&json!(file.list_filters)),
+            filters(&upload["list_filters"]),
+            "{name}: the list filters"
+        );
+    }
+    assert!(running.alive(), "the connector keeps running");
+    assert!(
+        sim.rejected_requests().is_empty(),
+        "{:?}",
+        sim.rejected_requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_entity_fails_its_work_and_the_connector_goes_on() {
+    let sim = seeded_sim().await;
+    let mut running = Running::start(&sim).await;
+    let missing = "00000000-0000-4000-8000-00000000dead";
+    let event = json!({
+        "event_type": "export", "export_scope": "single", "export_type": "simple",
+        "format": "application/vnd.oasis.stix+json", "file_name": "missing.json",
+        "entity_id": missing, "entity_type": "IPv4-Addr", "entity_name": "gone",
+        "file_markings": [], "main_filter": null,
+        "access_filter": {"mode": "and", "filters": [], "filterGroups": []},
+    });
+    let work = sim
+        .send_listen_message(&running.connector_id, event, None)
+        .await
+        .expect("the job is sent");
+    let work = sim
+        .wait_for_work_processed(&work.id, TIMEOUT)
+        .await
+        .expect("the work is closed");
+    assert_eq!(work.status, WorkStatus::Complete);
+    let errors: Vec<String> = work.errors.iter().map(|e| format!("{e:?}")).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(missing) && e.contains("not found")),
+        "the work is in error naming the entity: {errors:?}"
+    );
+    assert!(sim.uploaded_files().is_empty(), "nothing is uploaded");
+
+    // The message was acknowledged and the connector still answers jobs.
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("cases.json")).expect("cases.json"),
+    )
+    .expect("cases.json is JSON");
+    let work = run_case(&sim, &running.connector_id, &cases["cases"][0]).await;
+    assert!(work.errors.is_empty(), "{:?}", work.errors);
+    assert!(running.alive());
+}
+
+/// The figure of the README: a query export of `EXPORT_FIGURE_OBJECTS`
+/// observables (default 2000), each with an author and a marking, simple
+/// then full. Run with `cargo test --release -p opencti-export-file-stix
+/// --test tests export_time -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn export_time_for_many_observables() {
+    let count: usize = std::env::var("EXPORT_FIGURE_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let sim = seeded_sim().await;
+    for n in 0..count {
+        let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
+            "id": format!("ipv4-addr--10000000-0000-4000-8000-{n:012}"),
+            "value": format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, n % 256),
+            "created_by_ref": "identity--7b82b010-b1c0-4dae-981f-7756374a17df",
+            "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]});
+        sim.inject_event(opencti_sim::EventInjection::new(
+            opencti_sim::EventKind::Create,
+            ip,
+        ))
+        .expect("stored");
+    }
+    let running = Running::start(&sim).await;
+    for export_type in ["simple", "full"] {
+        let case = json!({"kind": "list", "request": {
+            "entity_type": "Stix-Cyber-Observable",
+            "format": "application/vnd.oasis.stix+json", "export_type": export_type}});
+        let started = std::time::Instant::now();
+        let work = run_case(&sim, &running.connector_id, &case).await;
+        assert!(work.errors.is_empty(), "{:?}", work.errors);
+        println!(
+            "query export ({export_type}) of {} observables: {:.2?}",
+            count + 4,
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,471 @@
+//! The platform's list queries an export connector makes: core objects,
+//! observables, domain objects, objects-or-relationships, core and
+//! sighting relationships, with the filters exports send (`ids`,
+//! `objectMarking`, `entity_type`, nested groups), search, ordering and
+//! cursor pagination.
+//!
+//! A filter key the simulator does not know is refused (the platform
+//! would apply it; ignoring it would silently widen the answer).
+
+use serde_json::{Value, json};
+
+use crate::entity::{find, is_core, is_observable, parent_types, representative, view};
+use crate::model::StoredObject;
+use crate::store::State;
+
+/// Largest page served (the platform's own limit is 5000; pycti asks 100
+/// or 500).
+const MAX_PAGE: usize = 5000;
+
+/// The list queries served here.
+pub(crate) const LIST_QUERIES: &[&str] = &[
+    "stixCoreObjects",
+    "stixDomainObjects",
+    "stixCyberObservables",
+    "stixObjectOrStixRelationships",
+    "stixCoreRelationships",
+    "stixSightingRelationships",
+];
+
+/// Answers one of [`LIST_QUERIES`] with its arguments, as a connection.
+pub(crate) fn list(
+    state: &State,
+    query: &str,
+    args: &serde_json::Map<String, Value>,
+) -> Result<Value, String> {
+    let filters = args.get("filters").filter(|f| !f.is_null());
+    let types = strings(args.get("types"));
+    let from_or_to = strings(args.get("fromOrToId"));
+    let search = args
+        .get("search")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase);
+    let mut selected: Vec<&StoredObject> = Vec::new();
+    for stored in state.objects.values() {
+        let kind = Kind::of(stored);
+        let wanted = match query {
+            "stixCoreObjects" => kind == Kind::Core,
+            "stixDomainObjects" => kind == Kind::Core && !is_observable(&stored.stix_type),
+            "stixCyberObservables" => kind == Kind::Core && is_observable(&stored.stix_type),
+            "stixObjectOrStixRelationships" => kind != Kind::Other,
+            "stixCoreRelationships" => kind == Kind::Relationship,
+            "stixSightingRelationships" => kind == Kind::Sighting,
+            other => return Err(format!("Query.{other} is not a list the simulator serves")),
+        };
+        if !wanted
+            || (!types.is_empty() && !types.iter().any(|t| has_type(stored, t)))
+            || (!from_or_to.is_empty() && !touches(state, stored, &from_or_to))
+            || search
+                .as_ref()
+                .is_some_and(|s| !representative(stored).to_lowercase().contains(s))
+        {
+            continue;
+        }
+        if let Some(group) = filters
+            && !group_matches(stored, group)?
+        {
+            continue;
+        }
+        selected.push(stored);
+    }
+    sort(&mut selected, args);
+    let nodes: Vec<Value> = selected
+        .into_iter()
+        .filter_map(|stored| node(state, stored))
+        .collect();
+    Ok(page(nodes, args))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Core,
+    Relationship,
+    Sighting,
+    Other,
+}
+
+impl Kind {
+    fn of(stored: &StoredObject) -> Self {
+        match stored.stix_type.as_str() {
+            "relationship" => Self::Relationship,
+            "sighting" => Self::Sighting,
+            t if is_core(t) => Self::Core,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The platform's parent types of a relationship.
+fn relationship_parents(kind: Kind) -> Vec<&'static str> {
+    let mut parents = vec!["basic-relationship", "stix-relationship"];
+    parents.push(if kind == Kind::Sighting {
+        "stix-sighting-relationship"
+    } else {
+        "stix-core-relationship"
+    });
+    parents
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn has_type(stored: &StoredObject, wanted: &str) -> bool {
+    type_values(stored)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(wanted))
+}
+
+/// The entity type and parent types, as the `entity_type` filter sees them.
+fn type_values(stored: &StoredObject) -> Vec<String> {
+    let kind = Kind::of(stored);
+    let mut values = vec![stored.entity_type.clone()];
+    let parents: Vec<String> = match kind {
+        Kind::Relationship | Kind::Sighting => relationship_parents(kind)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        _ => parent_types(stored)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
+    values.extend(parents);
+    values
+}
+
+/// The ids an `ids` filter (or a relationship end) matches an object by.
+fn ids_of(stored: &StoredObject) -> Vec<String> {
+    let mut ids = vec![stored.internal_id.clone(), stored.id.clone()];
+    ids.extend(strings(stored.stix.get("x_opencti_stix_ids")));
+    ids
+}
+
+/// The two ends of a relationship or sighting, as stored ids.
+fn ends(stored: &StoredObject) -> (Option<&str>, Option<&str>) {
+    let text = |key: &str| stored.stix.get(key).and_then(Value::as_str);
+    match stored.stix_type.as_str() {
+        "relationship" => (text("source_ref"), text("target_ref")),
+        "sighting" => (
+            text("sighting_of_ref"),
+            stored
+                .stix
+                .get("where_sighted_refs")
+                .and_then(Value::as_array)
+                .and_then(|refs| refs.first())
+                .and_then(Value::as_str),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// Whether a relationship has one of `ids` at either end.
+fn touches(state: &State, stored: &StoredObject, ids: &[String]) -> bool {
+    let (from, to) = ends(stored);
+    [from, to]
+        .into_iter()
+        .flatten()
+        .filter_map(|end| find(state, end))
+        .any(|end| ids_of(end).iter().any(|id| ids.contains(id)))
+}
+
+fn group_matches(stored: &StoredObject, group: &Value) -> Result<bool, String> {
+    let all = match group.get("mode").and_then(Value::as_str).unwrap_or("and") {
+        "and" => true,
+        "or" => false,
+        other => return Err(format!("filter group mode `{other}` is not `and` or `or`")),
+    };
+    let mut results = Vec::new();
+    for filter in group
+        .get("filters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        results.push(filter_matches(stored, filter)?);
+    }
+    for inner in group
+        .get("filterGroups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        results.push(group_matches(stored, inner)?);
+    }
+    Ok(if all {
+        results.iter().all(|r| *r)
+    } else {
+        results.is_empty() || results.iter().any(|r| *r)
+    })
+}
+
+fn filter_matches(stored: &StoredObject, filter: &Value) -> Result<bool, String> {
+    let keys = strings(filter.get("key"));
+    let [key] = keys.as_slice() else {
+        return Err(format!("filter key {keys:?} is not one key"));
+    };
+    let have: Vec<String> = match key.as_str() {
+        "ids" => ids_of(stored),
+        "objectMarking" => strings(stored.stix.get("object_marking_refs")),
+        "entity_type" => type_values(stored),
+        other => {
+            return Err(format!(
+                "filter key `{other}` is not served by the simulator"
+            ));
+        }
+    };
+    let values = strings(filter.get("values"));
+    let present = |value: &String| have.iter().any(|h| h.eq_ignore_ascii_case(value));
+    let all = filter.get("mode").and_then(Value::as_str) == Some("and");
+    let operator = filter
+        .get("operator")
+        .and_then(Value::as_str)
+        .unwrap_or("eq");
+    Ok(match operator {
+        "eq" if all => values.iter().all(present),
+        "eq" => values.iter().any(present),
+        "not_eq" if all => !values.iter().any(present),
+        "not_eq" => values.is_empty() || values.iter().any(|v| !present(v)),
+        "nil" => have.is_empty(),
+        "not_nil" => !have.is_empty(),
+        other => {
+            return Err(format!(
+                "filter operator `{other}` is not served by the simulator"
+            ));
+        }
+    })
+}
+
+/// Orders by `orderBy` (a property; `created_at` when absent or `_score`),
+/// then by internal id, ascending unless `orderMode` is `desc`.
+fn sort(selected: &mut [&StoredObject], args: &serde_json::Map<String, Value>) {
+    let order_by = args
+        .get("orderBy")
+        .and_then(Value::as_str)
+        .filter(|o| *o != "_score")
+        .unwrap_or("created_at");
+    let descending = args.get("orderMode").and_then(Value::as_str) == Some("desc");
+    let key = |stored: &StoredObject| -> String {
+        match order_by {
+            "created_at" => crate::model::iso(stored.created_at),
+            "updated_at" => crate::model::iso(stored.updated_at),
+            property => match stored.stix.get(property) {
+                Some(Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+                None => representative(stored),
+            },
+        }
+    };
+    selected.sort_by(|a, b| {
+        let ordering = key(a)
+            .cmp(&key(b))
+            .then_with(|| a.internal_id.cmp(&b.internal_id));
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+}
+
+/// The GraphQL view of a listed object (`None` for a relationship whose
+/// ends are not stored).
+fn node(state: &State, stored: &StoredObject) -> Option<Value> {
+    let kind = Kind::of(stored);
+    if kind == Kind::Core {
+        return Some(view(state, stored, true));
+    }
+    let (from, to) = ends(stored);
+    let from = find(state, from?)?;
+    let to = find(state, to?)?;
+    let mut node = view(state, stored, true);
+    let sighting = kind == Kind::Sighting;
+    node["__typename"] = json!(if sighting {
+        "StixSightingRelationship"
+    } else {
+        "StixCoreRelationship"
+    });
+    node["entity_type"] = json!(if sighting {
+        "stix-sighting-relationship"
+    } else {
+        stored.entity_type.as_str()
+    });
+    node["parent_types"] = json!(relationship_parents(kind));
+    node["from"] = view(state, from, false);
+    node["to"] = view(state, to, false);
+    if sighting {
+        node["attribute_count"] = stored.stix.get("count").cloned().unwrap_or(json!(1));
+    }
+    Some(node)
+}
+
+/// A cursor connection over `nodes` (`first`, `after`: the index of the
+/// last node of the previous page).
+fn page(nodes: Vec<Value>, args: &serde_json::Map<String, Value>) -> Value {
+    let total = nodes.len();
+    let start = args
+        .get("after")
+        .and_then(Value::as_str)
+        .and_then(|cursor| cursor.parse::<usize>().ok())
+        .map_or(0, |index| index + 1);
+    let first = args
+        .get("first")
+        .and_then(Value::as_u64)
+        .map_or(MAX_PAGE, |n| usize::try_from(n).unwrap_or(MAX_PAGE))
+        .min(MAX_PAGE);
+    let edges: Vec<Value> = nodes
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(first)
+        .map(|(index, node)| json!({"node": node, "cursor": index.to_string()}))
+        .collect();
+    let cursor = |edge: Option<&Value>| edge.map_or(json!(""), |e| e["cursor"].clone());
+    let end = start + edges.len();
+    json!({
+        "edges": edges,
+        "pageInfo": {
+            "startCursor": cursor(edges.first()),
+            "endCursor": cursor(edges.last()),
+            "hasNextPage": end < total,
+            "hasPreviousPage": start > 0,
+            "globalCount": total,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::objects::{EventInjection, EventKind, inject};
+
+    const GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    const AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+
+    fn state() -> State {
+        let mut state = State::default();
+        for (n, value, marking) in [(1, "192.0.2.1", GREEN), (2, "192.0.2.2", AMBER)] {
+            let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
+                "id": format!("ipv4-addr--00000000-0000-4000-8000-00000000000{n}"),
+                "value": value, "object_marking_refs": [marking]});
+            inject(
+                &mut state,
+                EventInjection::new(EventKind::Create, ip),
+                chrono::Utc::now(),
+            )
+            .expect("stored");
+        }
+        let relationship = json!({"type": "relationship", "spec_version": "2.1",
+            "id": "relationship--00000000-0000-4000-8000-000000000003",
+            "relationship_type": "related-to",
+            "source_ref": "ipv4-addr--00000000-0000-4000-8000-000000000001",
+            "target_ref": "ipv4-addr--00000000-0000-4000-8000-000000000002"});
+        inject(
+            &mut state,
+            EventInjection::new(EventKind::Create, relationship),
+            chrono::Utc::now(),
+        )
+        .expect("stored");
+        state
+    }
+
+    fn values(answer: &Value) -> Vec<String> {
+        answer["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["node"]["value"]
+                    .as_str()
+                    .unwrap_or("relationship")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn args(value: Value) -> serde_json::Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("arguments are an object, not {other}"),
+        }
+    }
+
+    #[test]
+    fn an_access_filter_leaves_out_objects_above_the_allowed_markings() {
+        let state = state();
+        let access = json!({"mode": "and", "filterGroups": [], "filters": [
+            {"key": "objectMarking", "mode": "and", "operator": "not_eq", "values": [AMBER]}]});
+        let answer = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"filters": access,
+            "orderBy": "value", "orderMode": "asc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&answer), ["192.0.2.1"]);
+        let everything = list(&state, "stixObjectOrStixRelationships", &args(json!({}))).unwrap();
+        assert_eq!(everything["pageInfo"]["globalCount"], 3);
+    }
+
+    #[test]
+    fn ids_in_a_nested_group_and_relationships_by_either_end() {
+        let state = state();
+        let by_id = json!({"mode": "and", "filters": [], "filterGroups": [
+            {"mode": "or", "filters": [{"key": "ids", "values": ["ipv4-addr--00000000-0000-4000-8000-000000000002"]}], "filterGroups": []}]});
+        let answer = list(&state, "stixCoreObjects", &args(json!({"filters": by_id}))).unwrap();
+        assert_eq!(values(&answer), ["192.0.2.2"]);
+        let relationships = list(
+            &state,
+            "stixCoreRelationships",
+            &args(json!({
+            "fromOrToId": "ipv4-addr--00000000-0000-4000-8000-000000000002"})),
+        )
+        .unwrap();
+        let node = &relationships["edges"][0]["node"];
+        assert_eq!(node["from"]["value"], "192.0.2.1");
+        assert_eq!(node["parent_types"][2], "stix-core-relationship");
+        let unknown = json!({"mode": "and", "filters": [{"key": "creator_id", "values": ["x"]}], "filterGroups": []});
+        assert!(
+            list(
+                &state,
+                "stixCoreObjects",
+                &args(json!({"filters": unknown}))
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pages_follow_the_cursor() {
+        let state = state();
+        let first = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"first": 1,
+            "orderBy": "value", "orderMode": "desc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&first), ["192.0.2.2"]);
+        assert_eq!(first["pageInfo"]["hasNextPage"], true);
+        let next = list(
+            &state,
+            "stixCyberObservables",
+            &args(json!({"first": 1,
+            "after": first["pageInfo"]["endCursor"], "orderBy": "value", "orderMode": "desc"})),
+        )
+        .unwrap();
+        assert_eq!(values(&next), ["192.0.2.1"]);
+        assert_eq!(next["pageInfo"]["hasNextPage"], false);
+    }
+}
