@@ -23,7 +23,8 @@ use crate::mapping::{
 use crate::reader::{ReadError, Reader};
 
 /// The binary's description, variables and catalog entry.
-pub static SPEC: ConnectorSpec = spec::<ExportFileStix>();
+pub static SPEC: ConnectorSpec =
+    spec::<ExportFileStix>().with_kind_vars(opencti_connector::listen::LISTEN_VARS);
 
 /// Why an export failed (the job's work is closed in error with it).
 #[derive(Debug, thiserror::Error)]

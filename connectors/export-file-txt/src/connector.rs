@@ -14,7 +14,8 @@ use crate::documents;
 use crate::mapping::{Column, Listing, is_refused, lines, order, query_filters};
 
 /// The binary's description, variables and catalog entry.
-pub static SPEC: ConnectorSpec = spec::<ExportFileTxt>();
+pub static SPEC: ConnectorSpec =
+    spec::<ExportFileTxt>().with_kind_vars(opencti_connector::listen::LISTEN_VARS);
 
 /// Rows per page (pycti's default for these lists; a selection reads one
 /// page of each list, as the Python connector does).

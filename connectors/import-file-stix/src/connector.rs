@@ -15,7 +15,8 @@ use crate::mapping::{ContainerError, add_to_container, new_bundle};
 
 /// What the `opencti-import-file-stix` binary is (name, version,
 /// variables), for checks of the documentation against the code.
-pub static SPEC: ConnectorSpec = spec::<ImportFileStix>();
+pub static SPEC: ConnectorSpec =
+    spec::<ImportFileStix>().with_kind_vars(opencti_connector::listen::LISTEN_VARS);
 
 /// The STIX representation of an entity, as the platform writes it.
 pub const ENTITY_STIX: &str = "query ImportFileStixEntity($id: String!) { stix(id: $id) }";
