@@ -122,7 +122,8 @@ impl<'p> ConnectorHarness<'p> {
     /// registers, runs, sends its bundles to RabbitMQ, closes its work and
     /// pings its state. Then waits until the platform's worker imported
     /// every message the run announced, and returns what the platform
-    /// holds. Use it for a connector built by hand (shorter retry delays,
+    /// holds (after a failed run, without waiting: see [`ImportRun::work`]).
+    /// Use it for a connector built by hand (shorter retry delays,
     /// a client pointed elsewhere).
     ///
     /// A run that fails is not an error of the harness: see
@@ -162,6 +163,9 @@ impl<'p> ConnectorHarness<'p> {
             .into_iter()
             .find(|work| !before.contains(&work.id));
         let work = match new_work {
+            // A failed run's messages may never all arrive: its work is
+            // returned as the platform holds it.
+            Some(work) if outcome.is_err() => Some(work),
             Some(work) => {
                 let id = work.id.clone();
                 platform
@@ -277,6 +281,54 @@ impl<'p> ConnectorHarness<'p> {
             )
             .await?;
         Ok(running)
+    }
+
+    /// A stream connector stopped in the middle of the stream and started
+    /// again, as after a redeployment: runs the sink `build` gives, injects
+    /// `first`, stops the connector as soon as it saved a position past the
+    /// start, injects `second` while it is down, runs a new sink from
+    /// `build`, and waits until `done` holds and the position reached the
+    /// last event. The vendor should answer slowly during the first run
+    /// (a [`vendor::Fault::Slow`](crate::vendor::Fault::Slow), a delay of
+    /// the fake), so that the stop falls before the end of `first`:
+    /// [`Restart::stopped_midway`] says whether it did.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConnectorHarness::start_stream`] and
+    /// [`RunningStream::wait_until`].
+    pub async fn run_stream_across_restart<S: StreamSink>(
+        &self,
+        mut build: impl FnMut() -> S,
+        first: Vec<EventInjection>,
+        second: Vec<EventInjection>,
+        mut done: impl FnMut(&TestPlatform) -> bool,
+    ) -> Result<Restart<S>, KitError> {
+        let mut running = self.start_stream(build()).await?;
+        let first_end = running.inject(first)?;
+        running
+            .wait_until("a position past the start to be saved", |platform| {
+                platform
+                    .stream_position()
+                    .is_some_and(|position| position != "0-0")
+            })
+            .await?;
+        let stopped = running.stop().await?;
+        let last = self.platform.inject(second)?;
+        let mut running = self.start_stream(build()).await?;
+        running
+            .wait_until("the restart test's condition", &mut done)
+            .await?;
+        if let Some(last) = &last {
+            running.wait_for_event(last).await?;
+        }
+        let mut run = running.stop().await?;
+        run.last_event = last.or(first_end.clone());
+        Ok(Restart {
+            paused_at: stopped.position,
+            first_end,
+            run,
+        })
     }
 
     /// Replays the platform's live stream from its start into `sink`
@@ -515,7 +567,9 @@ pub struct ImportRun {
     /// the connector could not start (registration, broker).
     pub outcome: Result<(), opencti_connector::Error>,
     /// The run's work, once closed and complete (every announced message
-    /// imported); `None` when the run sent nothing and reported nothing.
+    /// imported) after a run that succeeded, as the platform holds it after
+    /// one that failed; `None` when the run sent nothing and reported
+    /// nothing.
     pub work: Option<WorkRecord>,
     /// The objects the platform stored from this run's messages.
     pub objects: Vec<StoredObject>,
@@ -569,4 +623,27 @@ pub struct StreamRun<S> {
     pub position: Option<String>,
     /// The connector state the platform holds.
     pub state: Option<State>,
+}
+
+/// What [`ConnectorHarness::run_stream_across_restart`] saw.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Restart<S> {
+    /// The position the first run saved before it stopped.
+    pub paused_at: Option<String>,
+    /// The id of the last event of the first part.
+    pub first_end: Option<String>,
+    /// The second run, stopped once done.
+    pub run: StreamRun<S>,
+}
+
+impl<S> Restart<S> {
+    /// Whether the first run stopped before the end of the first part, so
+    /// that the second run had some of it still to do.
+    pub fn stopped_midway(&self) -> bool {
+        match (&self.paused_at, &self.first_end) {
+            (Some(paused_at), Some(first_end)) => stream_id(paused_at) < stream_id(first_end),
+            _ => false,
+        }
+    }
 }

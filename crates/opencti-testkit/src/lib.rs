@@ -73,7 +73,7 @@ pub mod vendor;
 
 use std::time::Duration;
 
-pub use harness::{ConnectorHarness, ImportRun, RunningStream, StreamRun};
+pub use harness::{ConnectorHarness, ImportRun, Restart, RunningStream, StreamRun};
 pub use platform::TestPlatform;
 
 /// The web framework [`vendor::FakeVendor`] serves routes with, so that a
