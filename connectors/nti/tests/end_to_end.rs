@@ -4,16 +4,9 @@
 
 use std::time::Duration;
 
-use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::ImportRunner;
-use opencti_connector::state::PingSchedule;
-use opencti_nti::config::VARS;
 use opencti_nti::connector::{IMPORTED_FILES, LAST_RUN};
 use opencti_nti::fake::{FakeNti, Fault};
-use opencti_sim::{SimConfig, SimHandle};
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use opencti_testkit::{ConnectorHarness, ImportRun, TestPlatform};
 
 use crate::support::{self, AUTHOR, KEY};
 
@@ -36,80 +29,47 @@ const GOLDEN_IDS: &[&str] = &[
     AUTHOR,
 ];
 
-async fn start_sim() -> SimHandle {
-    tokio::time::timeout(TIMEOUT, opencti_sim::Sim::start(SimConfig::for_tests()))
-        .await
-        .expect("the simulator starts in time")
-        .expect("the simulator starts")
-}
-
-fn settings(sim: &SimHandle, server: &FakeNti, connector_id: &str) -> Settings {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    Settings::from_env_pairs(
-        &tables,
-        [
-            ("OPENCTI_URL", sim.url()),
-            ("OPENCTI_TOKEN", "test-token".to_owned()),
-            ("CONNECTOR_ID", connector_id.to_owned()),
-            ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
-            ("NTI_BASE_URL", server.base_url()),
-            ("NTI_API_KEY", KEY.to_owned()),
-            ("NTI_CREATE_IOC", "true".to_owned()),
-            ("NTI_CREATE_IP", "true".to_owned()),
-            ("NTI_CREATE_URL", "true".to_owned()),
-        ],
-    )
-}
-
-/// One run-and-terminate run, as the binary does it.
-async fn run_once(settings: &Settings) -> Result<(), opencti_connector::Error> {
-    let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
-    let runner =
-        ImportRunner::new(support::connector(settings), runtime).with_pings(PingSchedule {
-            interval: Duration::from_secs(40),
-            debounce: Duration::from_millis(20),
-        });
-    tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
+/// One run-and-terminate run, with retries short enough for tests.
+async fn run_once(harness: &ConnectorHarness<'_>) -> ImportRun {
+    let settings = harness.settings::<opencti_nti::Nti>(&[]);
+    harness
+        .run_import_with(support::connector(&settings))
         .await
         .expect("the run ends in time")
 }
 
-fn platform_state(sim: &SimHandle, connector_id: &str) -> Option<Value> {
-    serde_json::from_str(&sim.connector(connector_id)?.state?).ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_golden_package_reaches_the_platform_through_faults() {
-    let sim = start_sim().await;
+    let platform = TestPlatform::start()
+        .await
+        .expect("the platform starts")
+        .with_timeout(TIMEOUT);
     let server = FakeNti::start(KEY).await;
     server.set_package(support::golden_package());
     server.set_gzip(true);
     server.push_fault(Fault::over_limit(0));
     server.push_fault(Fault::Truncated);
 
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let settings = settings(&sim, &server, &connector_id);
-    run_once(&settings).await.expect("the run succeeds");
+    let harness = ConnectorHarness::new(&platform)
+        .var("NTI_BASE_URL", server.base_url())
+        .var("NTI_API_KEY", KEY)
+        .var("NTI_CREATE_IOC", "true")
+        .var("NTI_CREATE_IP", "true")
+        .var("NTI_CREATE_URL", "true");
+    let run = run_once(&harness).await;
+    assert!(run.succeeded(), "the run succeeds: {run:?}");
     assert_eq!(server.requests().len(), 3, "two faults, then the package");
 
-    let stored = |sim: &SimHandle| GOLDEN_IDS.iter().all(|id| sim.object(id).is_some());
-    let outcome = sim
-        .wait_until("every golden object to be stored", TIMEOUT, stored)
-        .await;
+    // The harness returns once every message of the run is imported.
     let missing: Vec<&&str> = GOLDEN_IDS
         .iter()
-        .filter(|id| sim.object(id).is_none())
+        .filter(|id| !run.objects.iter().any(|object| object.id == **id))
         .collect();
-    assert!(outcome.is_ok(), "missing objects: {missing:?}");
-    let works = sim.works();
-    assert_eq!(works.len(), 1, "one work per run");
-    let work = sim
-        .wait_for_work_complete(&works[0].id, TIMEOUT)
-        .await
-        .expect("the work completes");
-    assert!(work.errors.is_empty(), "{:?}", work.errors);
+    assert!(missing.is_empty(), "missing objects: {missing:?}");
+    assert_eq!(platform.works().len(), 1, "one work per run");
+    assert!(run.errors().is_empty(), "{:?}", run.errors());
 
-    let state = platform_state(&sim, &connector_id).expect("state stored in the platform");
+    let state = run.state.as_ref().expect("state stored in the platform");
     assert!(state[LAST_RUN].is_string());
     assert_eq!(
         state[IMPORTED_FILES].as_object().map(serde_json::Map::len),
@@ -117,7 +77,10 @@ async fn the_golden_package_reaches_the_platform_through_faults() {
     );
 
     // The same package again: nothing new is sent, no work is created.
-    run_once(&settings).await.expect("the second run succeeds");
-    assert_eq!(sim.works().len(), 1);
-    sim.shutdown().await.expect("clean shutdown");
+    let again = run_once(&harness).await;
+    assert!(again.succeeded(), "the second run succeeds: {again:?}");
+    assert!(again.work.is_none());
+    assert_eq!(platform.works().len(), 1);
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }

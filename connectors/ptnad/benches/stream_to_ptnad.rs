@@ -6,30 +6,15 @@
 //! events over singly, one PT NAD call per event as the Python connector
 //! makes.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use opencti_connector::config::PlatformTls;
-use opencti_connector::config::Settings;
-use opencti_connector::stream::client::{StreamSettings, http_client};
-use opencti_connector::stream::position::StartSettings;
-use opencti_connector::stream::runtime::{MemoryState, StateStore, StreamRuntime};
 use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
-use opencti_ptnad::{PtnadConfig, VARS};
-use opencti_sim::{EventInjection, EventKind, Sim, SimConfig, SimHandle};
-use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
+use opencti_testkit::events::Churn;
+use opencti_testkit::{ConnectorHarness, TestPlatform};
 
 const EVENTS: u32 = 10_000;
-/// Indicators created; the rest of the events change them.
-const CREATED: u32 = 6_000;
-
-fn id(n: u32) -> String {
-    format!("indicator--00000000-0000-4000-8000-{n:012}")
-}
 
 /// The pattern of indicator `n`, version `v` (a pattern change bumps it);
 /// the kind cycles through ip, dn, url and md5.
@@ -51,54 +36,16 @@ fn pattern(n: u32, v: u32) -> String {
     }
 }
 
-fn indicator(n: u32, v: u32, revoked: bool) -> Value {
-    json!({
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": id(n),
-        "name": format!("indicator {n}"),
-        "pattern": pattern(n, v),
-        "pattern_type": "stix",
-        "valid_from": "2025-11-24T10:00:00.000Z",
-        "revoked": revoked,
-    })
-}
-
 /// Injects the stream; returns the last event id and the number of values
 /// expected in the lists at the end.
-fn inject_stream(sim: &SimHandle) -> (String, usize) {
-    let mut live: BTreeSet<u32> = BTreeSet::new();
-    let mut last = String::new();
-    let mut push = |injection: EventInjection| {
-        last = sim.inject_event(injection).expect("injection").id;
-    };
-    for n in 0..CREATED {
-        push(EventInjection::new(
-            EventKind::Create,
-            indicator(n, 0, false),
-        ));
-        live.insert(n);
-    }
-    // 2,000 pattern changes, 1,000 revocations, 1,000 deletions.
-    for n in 0..2_000 {
-        push(EventInjection::new(
-            EventKind::Update,
-            indicator(n, 1, false),
-        ));
-    }
-    for n in 2_000..3_000 {
-        push(EventInjection::new(
-            EventKind::Update,
-            indicator(n, 0, true),
-        ));
-        live.remove(&n);
-    }
-    for n in 3_000..4_000 {
-        push(EventInjection::delete_id(id(n)));
-        live.remove(&n);
-    }
-    assert_eq!(sim.stream_events().len(), EVENTS as usize);
-    (last, live.len())
+fn inject_stream(platform: &TestPlatform) -> (String, usize) {
+    let churn = Churn::new(pattern);
+    assert_eq!(churn.events.len(), EVENTS as usize);
+    let last = platform
+        .inject(churn.events)
+        .expect("injection")
+        .expect("events");
+    (last, churn.live)
 }
 
 fn total_values(fake: &FakePtnad) -> usize {
@@ -108,14 +55,10 @@ fn total_values(fake: &FakePtnad) -> usize {
         .sum()
 }
 
-fn position(state: &MemoryState) -> Option<String> {
-    state.load()?.get("start_from")?.as_str().map(str::to_owned)
-}
-
-/// One run of the connector over the whole stream into a fresh fake PT NAD;
-/// returns the time from the start of the runtime to the last event handled.
+/// One replay of the whole stream into a fresh fake PT NAD; returns the
+/// time from the start of the stream reader to the last event handled.
 async fn run_once(
-    sim: &SimHandle,
+    platform: &TestPlatform,
     last: &str,
     expected_values: usize,
     batch_size: &str,
@@ -123,37 +66,13 @@ async fn run_once(
     let fake = FakePtnad::start(FakeSettings::default())
         .await
         .expect("fake PT NAD");
-    let fake_url = fake.url();
-    let settings = Settings::from_env_pairs(
-        &[VARS],
-        [
-            ("PTNAD_URL", fake_url.as_str()),
-            ("PTNAD_USERNAME", "opencti"),
-            ("PTNAD_PASSWORD", "S3cret!"),
-            ("PTNAD_BATCH_SIZE", batch_size),
-        ],
-    );
-    let mut sink = PtnadSink::new(PtnadConfig::try_from(&settings).expect("config")).expect("sink");
-    let mut replay_from_start = Map::new();
-    replay_from_start.insert("start_from".to_owned(), json!("0-0"));
-    replay_from_start.insert("recover_until".to_owned(), json!(false));
-    let state = Arc::new(MemoryState::new(Some(replay_from_start)));
-    let shutdown = CancellationToken::new();
-    let runtime = StreamRuntime::new(
-        StreamSettings::new(&sim.url(), "bench-token", Some("live")).expect("stream settings"),
-        StartSettings::default(),
-        http_client(&PlatformTls::NoVerify, &Default::default()).expect("HTTP client"),
-        Arc::clone(&state),
-        shutdown.clone(),
-    );
-    let started = Instant::now();
-    let task = tokio::spawn(async move { runtime.run(&mut sink).await });
-    while position(&state).as_deref() != Some(last) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let elapsed = started.elapsed();
-    shutdown.cancel();
-    task.await.expect("runtime task").expect("runtime");
+    let harness = ConnectorHarness::new(platform)
+        .var("PTNAD_URL", fake.url())
+        .var("PTNAD_USERNAME", "opencti")
+        .var("PTNAD_PASSWORD", "S3cret!")
+        .var("PTNAD_BATCH_SIZE", batch_size);
+    let sink: PtnadSink = harness.build().expect("sink");
+    let (_, elapsed) = harness.replay_stream(sink, last).await.expect("replay");
     assert_eq!(
         total_values(&fake),
         expected_values,
@@ -167,15 +86,13 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio");
-    let sim = tokio.block_on(async {
-        Sim::start(SimConfig {
-            heartbeat_interval: Duration::from_millis(500),
-            ..SimConfig::for_tests()
-        })
-        .await
-        .expect("simulator")
+    let platform = tokio.block_on(async {
+        TestPlatform::start()
+            .await
+            .expect("simulated platform")
+            .with_timeout(Duration::from_secs(600))
     });
-    let (last, expected_values) = inject_stream(&sim);
+    let (last, expected_values) = inject_stream(&platform);
 
     let mut group = c.benchmark_group("ptnad_stream");
     group.throughput(Throughput::Elements(u64::from(EVENTS)));
@@ -184,13 +101,15 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_custom(|iterations| {
                 (0..iterations)
-                    .map(|_| tokio.block_on(run_once(&sim, &last, expected_values, batch_size)))
+                    .map(|_| {
+                        tokio.block_on(run_once(&platform, &last, expected_values, batch_size))
+                    })
                     .sum()
             });
         });
     }
     group.finish();
-    tokio.block_on(async { sim.shutdown().await.expect("simulator shutdown") });
+    tokio.block_on(async { platform.shutdown().await.expect("platform shutdown") });
 }
 
 criterion_group!(benches, bench);

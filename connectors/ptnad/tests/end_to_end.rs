@@ -5,55 +5,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::state::PingSchedule;
-use opencti_connector::stream::StreamRunner;
 use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
-use opencti_ptnad::{PtnadConfig, VARS};
-use opencti_sim::{EventInjection, EventKind, SimConfig, SimHandle};
-use serde_json::{Value, json};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-const CONNECTOR_ID: &str = "5d9c0a8e-4b43-4f0e-9a55-3f4d1f5c7e21";
-/// Every wait is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(30);
+use opencti_testkit::events::{create, delete, indicator, indicator_id as id, revoked, update};
+use opencti_testkit::{ConnectorHarness, EventInjection, EventKind, KitError, TestPlatform};
+use serde_json::json;
 
 const MD5_D: &str = "44d88612fea8a8f36de82e1278abb02f";
 const MD5_I: &str = "d41d8cd98f00b204e9800998ecf8427e";
 const MD5_N: &str = "0123456789abcdef0123456789abcdef";
-
-fn id(n: u32) -> String {
-    format!("indicator--00000000-0000-4000-8000-{n:012}")
-}
-
-fn indicator(n: u32, pattern: &str) -> Value {
-    json!({
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": id(n),
-        "name": format!("indicator {n}"),
-        "pattern": pattern,
-        "pattern_type": "stix",
-        "valid_from": "2025-11-24T10:00:00.000Z",
-        "revoked": false,
-    })
-}
-
-fn revoked(mut object: Value, revoked: bool) -> Value {
-    object["revoked"] = json!(revoked);
-    object
-}
-
-fn create(object: Value) -> EventInjection {
-    EventInjection::new(EventKind::Create, object)
-}
-
-fn update(object: Value) -> EventInjection {
-    EventInjection::new(EventKind::Update, object)
-}
 
 /// The first half of the stream: creations of every kind, ignored objects.
 fn first_half() -> Vec<EventInjection> {
@@ -103,7 +63,7 @@ fn second_half() -> Vec<EventInjection> {
             indicator(2, "[domain-name:value = 'evil.example']"),
             true,
         )),
-        EventInjection::delete_id(id(3)),
+        delete(id(3)),
         update(revoked(indicator(9, &md5_i), true)),
         update(revoked(indicator(9, &md5_i), false)),
         EventInjection::new(
@@ -112,7 +72,7 @@ fn second_half() -> Vec<EventInjection> {
         )
         .with_sources(vec![json!(id(11))]),
         create(indicator(13, "[url:value = 'http://short-lived.example/']")),
-        EventInjection::delete_id(id(13)),
+        delete(id(13)),
         create(indicator(14, &format!("[file:hashes.MD5 = '{MD5_N}']"))),
     ]
 }
@@ -131,171 +91,54 @@ fn expected() -> [(&'static str, BTreeSet<String>); 4] {
     ]
 }
 
-fn settings(sim: &SimHandle, fake: &FakePtnad, extra: &[(&str, &str)]) -> Settings {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    let mut pairs = vec![
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "test-token".to_owned()),
-        ("CONNECTOR_ID", CONNECTOR_ID.to_owned()),
-        ("CONNECTOR_NAME", "PT NAD".to_owned()),
-        ("CONNECTOR_LIVE_STREAM_ID", "live".to_owned()),
-        ("PTNAD_URL", fake.url()),
-        ("PTNAD_USERNAME", "opencti".to_owned()),
-        ("PTNAD_PASSWORD", "S3cret!".to_owned()),
-        // Small batches, so that a stop falls between batches.
-        ("PTNAD_BATCH_SIZE", "3".to_owned()),
-        ("PTNAD_BATCH_WAIT_MS", "20".to_owned()),
-    ];
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(name, value)| (*name, (*value).to_owned())),
-    );
-    Settings::from_env_pairs(&tables, pairs)
+/// The connector configured for the fake, with small batches so that a
+/// stop falls between batches.
+fn harness<'p>(platform: &'p TestPlatform, fake: &FakePtnad) -> ConnectorHarness<'p> {
+    ConnectorHarness::new(platform)
+        .var("CONNECTOR_NAME", "PT NAD")
+        .var("PTNAD_URL", fake.url())
+        .var("PTNAD_USERNAME", "opencti")
+        .var("PTNAD_PASSWORD", "S3cret!")
+        .var("PTNAD_BATCH_SIZE", "3")
+        .var("PTNAD_BATCH_WAIT_MS", "20")
 }
 
-fn runner(settings: &Settings) -> StreamRunner<PtnadSink> {
-    let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
-    let ptnad = PtnadConfig::try_from(settings).expect("PT NAD configuration");
-    let sink = PtnadSink::new(ptnad).expect("sink");
-    StreamRunner::new(sink, runtime).with_pings(PingSchedule {
-        interval: Duration::from_secs(40),
-        debounce: Duration::from_millis(50),
-    })
-}
-
-struct Running {
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(TIMEOUT, self.task)
-            .await
-            .expect("the connector stops in time")
-            .expect("the connector task does not panic");
-    }
-}
-
-/// Starts the connector as the binary would, minus the command line.
-async fn launch(sim: &SimHandle, fake: &FakePtnad) -> Running {
-    let runner = runner(&settings(sim, fake, &[]));
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        runner
-            .run(stop)
-            .await
-            .expect("the connector runs until stopped");
-    });
-    let registered = sim
-        .wait_until("the connector to register", TIMEOUT, |sim| {
-            sim.connector(CONNECTOR_ID).is_some()
-        })
-        .await;
-    registered.expect("registration");
-    Running { shutdown, task }
-}
-
-async fn start_sim() -> SimHandle {
-    let config = SimConfig {
-        heartbeat_interval: Duration::from_millis(200),
-        ..SimConfig::for_tests()
-    };
-    tokio::time::timeout(TIMEOUT, opencti_sim::Sim::start(config))
-        .await
-        .expect("the simulator starts in time")
-        .expect("the simulator starts")
-}
-
-fn inject(sim: &SimHandle, events: Vec<EventInjection>) -> String {
-    let mut last = String::new();
-    for event in events {
-        last = sim.inject_event(event).expect("injection").id;
-    }
-    last
-}
-
-/// A stream id `<ms>-<seq>` as a comparable pair.
-fn stream_id(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-    (ms.parse().expect("ms"), seq.parse().expect("seq"))
-}
-
-/// The stream position in the connector state the platform holds, once there is one.
-fn saved_position(sim: &SimHandle) -> Option<String> {
-    let state = sim.connector(CONNECTOR_ID)?.state?;
-    let state: Value = serde_json::from_str(&state).ok()?;
-    state["start_from"].as_str().map(str::to_owned)
-}
-
-/// Waits until every list holds exactly the expected values.
-async fn wait_for_lists(fake: &FakePtnad, expected: &[(&str, BTreeSet<String>)]) {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let actual: Vec<_> = expected
-            .iter()
-            .map(|(key, _)| (*key, fake.values(key).unwrap_or_default()))
-            .collect();
-        if actual.iter().zip(expected).all(|(a, e)| a.1 == e.1) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "lists never reached the expected contents:\n actual {actual:#?}\n expected {expected:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Whether every list holds exactly the expected values.
+fn lists_hold(fake: &FakePtnad, expected: &[(&str, BTreeSet<String>)]) -> bool {
+    expected
+        .iter()
+        .all(|(key, values)| fake.values(key).unwrap_or_default() == *values)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lists_follow_the_stream_across_a_restart() {
-    let sim = start_sim().await;
+    let platform = TestPlatform::start().await.unwrap();
     let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    let harness = harness(&platform, &fake);
 
     // A slow PT NAD keeps the first run busy long enough to stop it with
     // part of the first half applied and part still to come.
     fake.set_delay(Some(Duration::from_millis(100)));
-    let first = launch(&sim, &fake).await;
-    let first_half_end = inject(&sim, first_half());
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while saved_position(&sim).is_none_or(|position| position == "0-0") {
-        assert!(tokio::time::Instant::now() < deadline, "no progress saved");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    first.stop().await;
-    fake.set_delay(None);
-    let paused_at = saved_position(&sim).expect("a saved position");
-    assert_ne!(
-        paused_at, first_half_end,
-        "stopped in the middle of the stream"
-    );
-
-    // The platform kept going while the connector was down.
-    let last = inject(&sim, second_half());
-    let second = launch(&sim, &fake).await;
-    wait_for_lists(&fake, &expected()).await;
-    // The lists can be right before the last events are handled (some of
-    // them change nothing), so wait for the position to reach the end (a
-    // heartbeat may carry it further).
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    let reached_end = |position: Option<String>| {
-        position.is_some_and(|position| stream_id(&position) >= stream_id(&last))
-    };
-    while !reached_end(saved_position(&sim)) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the position never reached the end of the stream: {:?} instead of {last}",
-            saved_position(&sim)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    second.stop().await;
+    let mut builds = 0;
+    let restart = harness
+        .run_stream_across_restart(
+            || {
+                // The second run meets a PT NAD back to its normal pace.
+                builds += 1;
+                if builds == 2 {
+                    fake.set_delay(None);
+                }
+                harness.build::<PtnadSink>().unwrap()
+            },
+            first_half(),
+            second_half(),
+            |_| lists_hold(&fake, &expected()),
+        )
+        .await
+        .unwrap();
     assert!(
-        reached_end(saved_position(&sim)),
-        "the position stays at the end of the stream"
+        restart.stopped_midway(),
+        "stopped in the middle of the stream: {restart:?}"
     );
 
     assert_eq!(
@@ -304,34 +147,40 @@ async fn the_lists_follow_the_stream_across_a_restart() {
         "the restart created no duplicate list"
     );
     assert_eq!(fake.logins(), 2, "one login per start");
-    sim.shutdown().await.expect("clean shutdown");
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_of_pt_nad_delay_but_do_not_lose_events() {
-    let sim = start_sim().await;
+    let platform = TestPlatform::start().await.unwrap();
     let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
-    let running = launch(&sim, &fake).await;
+    let harness = harness(&platform, &fake);
+    let mut running = harness
+        .start_stream(harness.build::<PtnadSink>().unwrap())
+        .await
+        .unwrap();
 
-    inject(&sim, first_half());
+    running.inject(first_half()).unwrap();
     // Startup (login, lists) is over once the first event's value is in:
     // the faults below are meant for the stream, not for startup.
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !fake
-        .values("opencti-ip")
-        .is_some_and(|values| values.contains("198.51.100.1"))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first event never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    running
+        .wait_until("the first event to arrive", |_| {
+            fake.values("opencti-ip")
+                .is_some_and(|values| values.contains("198.51.100.1"))
+        })
+        .await
+        .unwrap();
     fake.expire_sessions();
     fake.inject_failures(axum::http::StatusCode::SERVICE_UNAVAILABLE, 1, None);
-    inject(&sim, second_half());
-    wait_for_lists(&fake, &expected()).await;
-    running.stop().await;
+    running.inject(second_half()).unwrap();
+    running
+        .wait_until("the lists to hold the expected values", |_| {
+            lists_hold(&fake, &expected())
+        })
+        .await
+        .unwrap();
+    running.stop().await.unwrap();
     assert_eq!(fake.logins(), 2, "the expired session was renewed");
 
     let refused = fake
@@ -340,19 +189,20 @@ async fn failures_of_pt_nad_delay_but_do_not_lose_events() {
         .filter(|r| r.status == axum::http::StatusCode::SERVICE_UNAVAILABLE)
         .count();
     assert_eq!(refused, 1, "the injected failure was met and retried");
-    sim.shutdown().await.expect("clean shutdown");
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_stop_the_connector_with_a_clear_error() {
-    let sim = start_sim().await;
+    let platform = TestPlatform::start().await.unwrap();
     let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
-    let runner = runner(&settings(&sim, &fake, &[("PTNAD_PASSWORD", "wrong")]));
-    let outcome = tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
-        .await
-        .expect("the connector gives up in time");
-    let Err(error) = outcome else {
-        panic!("the connector must not run with refused credentials");
+    let harness = harness(&platform, &fake).var("PTNAD_PASSWORD", "wrong");
+    let sink = harness.build::<PtnadSink>().unwrap();
+    let outcome = harness.run_stream_until(sink, Vec::new(), |_| false).await;
+    let error = match outcome {
+        Err(KitError::Stopped(error)) => error,
+        other => panic!("the connector must not run with refused credentials: {other:?}"),
     };
     let message = error.to_string();
     assert!(
@@ -365,5 +215,6 @@ async fn bad_credentials_stop_the_connector_with_a_clear_error() {
         "the password never appears: {message}"
     );
     assert!(fake.lists().is_empty());
-    sim.shutdown().await.expect("clean shutdown");
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }

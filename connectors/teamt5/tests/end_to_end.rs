@@ -5,19 +5,13 @@
 use std::time::Duration;
 
 use opencti_connector::Connector;
-use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::config::{RuntimeConfig, Settings, Var};
-use opencti_connector::import::ImportRunner;
-use opencti_connector::state::PingSchedule;
-use opencti_sim::{SimConfig, SimHandle};
+use opencti_sim::relay::Relay;
 use opencti_teamt5::Teamt5;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
-use opencti_teamt5::{Teamt5Config, VARS};
+use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::support::{fake_with, fast_http, fixture, ioc_item, report_item};
-use opencti_sim::relay::Relay;
 
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,70 +19,50 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const SPEC_REPORT: &str = "report--b9b45212-7370-52dc-8e2c-696fb32896b6";
 const AUTHOR: &str = "identity--4da37d9f-2e24-5549-9a5b-7219e5d7e056";
 
-async fn start_sim() -> SimHandle {
-    tokio::time::timeout(TIMEOUT, opencti_sim::Sim::start(SimConfig::for_tests()))
-        .await
-        .expect("the simulator starts in time")
-        .expect("the simulator starts")
+async fn start_platform() -> TestPlatform {
+    let platform = TestPlatform::start().await.expect("the platform starts");
+    platform.with_timeout(TIMEOUT)
 }
 
-fn settings(sim: &SimHandle, fake: &FakeTeamt5, connector_id: &str) -> Settings {
-    settings_with(sim, fake, connector_id, &[])
+/// The connector configured for the fake with OAuth credentials.
+fn harness<'p>(platform: &'p TestPlatform, fake: &FakeTeamt5) -> ConnectorHarness<'p> {
+    ConnectorHarness::new(platform)
+        .var("TEAMT5_API_BASE_URL", fake.url())
+        .var("TEAMT5_CLIENT_ID", "cid")
+        .var("TEAMT5_CLIENT_SECRET", "csecret")
+        .var("TEAMT5_TLP_LEVEL", "amber")
 }
 
-fn settings_with(
-    sim: &SimHandle,
-    fake: &FakeTeamt5,
-    connector_id: &str,
-    extra: &[(&str, String)],
-) -> Settings {
-    let tables: Vec<&[Var]> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    let mut pairs = vec![
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "test-token".to_owned()),
-        ("CONNECTOR_ID", connector_id.to_owned()),
-        ("CONNECTOR_RUN_AND_TERMINATE", "true".to_owned()),
-        ("TEAMT5_API_BASE_URL", fake.url()),
-        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
-        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
-        ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
-    ];
-    pairs.extend(extra.iter().cloned());
-    Settings::from_env_pairs(&tables, pairs)
-}
-
-/// One run (run-and-terminate), as the binary would do it.
-async fn run_once(settings: &Settings) -> Result<(), opencti_connector::Error> {
-    let runtime = RuntimeConfig::try_from(settings).expect("runtime configuration");
-    let mut config = Teamt5Config::try_from(settings).expect("connector configuration");
+/// One run (run-and-terminate) with retries short enough for tests.
+async fn run_once(harness: &ConnectorHarness<'_>) -> Result<ImportRun, KitError> {
+    let mut config = harness.config::<Teamt5>()?;
     config.http = fast_http();
     let connector = Teamt5::from_config(config).expect("connector");
-    let runner = ImportRunner::new(connector, runtime).with_pings(PingSchedule {
-        interval: Duration::from_secs(40),
-        debounce: Duration::from_millis(20),
-    });
-    tokio::time::timeout(TIMEOUT, runner.run(CancellationToken::new()))
-        .await
-        .expect("the run ends in time")
+    harness.run_import_with(connector).await
 }
 
-fn platform_state(sim: &SimHandle, connector_id: &str) -> Option<Value> {
-    let state = sim.connector(connector_id)?.state?;
-    serde_json::from_str(&state).ok()
+fn cursor_stored(platform: &TestPlatform) -> bool {
+    platform
+        .state()
+        .is_some_and(|state| state.get("last_run").is_some())
 }
 
-async fn wait_for(sim: &SimHandle, ids: &[&str]) {
-    let present = |sim: &SimHandle| ids.iter().all(|id| sim.object(id).is_some());
-    let outcome = sim
-        .wait_until("every object to be stored", TIMEOUT, present)
+async fn wait_for(platform: &TestPlatform, ids: &[&str]) {
+    let present =
+        |platform: &TestPlatform| ids.iter().all(|id| platform.sim().object(id).is_some());
+    let outcome = platform
+        .wait_until("every object to be stored", present)
         .await;
-    let missing: Vec<&&str> = ids.iter().filter(|id| sim.object(id).is_none()).collect();
+    let missing: Vec<&&str> = ids
+        .iter()
+        .filter(|id| platform.sim().object(id).is_none())
+        .collect();
     assert!(outcome.is_ok(), "missing objects: {missing:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publications_reach_the_platform_through_faults() {
-    let sim = start_sim().await;
+    let platform = start_platform().await;
     // Tokens expire within the renewal margin: every call renews first.
     let fake = fake_with(FakeSettings {
         token_lifetime: 60,
@@ -129,11 +103,11 @@ async fn publications_reach_the_platform_through_faults() {
     fake.fail_next("/api/v2/ioc_bundles", [Fault::Drop]);
     fake.fail_next("/api/v2/reports/r1.stix", [Fault::Truncated]);
 
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let settings = settings(&sim, &fake, &connector_id);
-    run_once(&settings).await.expect("the first run succeeds");
+    let harness = harness(&platform, &fake);
+    let first = run_once(&harness).await.unwrap();
+    assert!(first.succeeded(), "the first run succeeds: {first:?}");
     wait_for(
-        &sim,
+        &platform,
         &[
             SPEC_REPORT,
             AUTHOR,
@@ -143,10 +117,11 @@ async fn publications_reach_the_platform_through_faults() {
         ],
     )
     .await;
-    let report = sim.object(SPEC_REPORT).unwrap().stix;
+    let report = platform.sim().object(SPEC_REPORT).unwrap().stix;
     assert_eq!(report["created_by_ref"], AUTHOR);
     assert_eq!(report["published"], "2025-11-20T08:00:00Z");
-    let indicator = sim
+    let indicator = platform
+        .sim()
         .object("indicator--0f1e2d3c-4b5a-4697-8877-665544332211")
         .unwrap()
         .stix;
@@ -154,22 +129,22 @@ async fn publications_reach_the_platform_through_faults() {
         indicator["object_marking_refs"],
         json!(["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"])
     );
-    let works = sim.works();
-    assert_eq!(works.len(), 1, "one work per run");
+    assert_eq!(platform.works().len(), 1, "one work per run");
     assert!(
-        format!("{:?}", works[0].errors).contains("r1.stix"),
+        format!("{:?}", first.errors()).contains("r1.stix"),
         "the truncated bundle is reported on the work: {:?}",
-        works[0].errors
+        first.errors()
     );
     assert!(
-        platform_state(&sim, &connector_id).is_none_or(|state| state.get("last_run").is_none()),
+        !cursor_stored(&platform),
         "the cursor is held while an item is missing"
     );
 
     // The next run re-lists the window and completes it.
-    run_once(&settings).await.expect("the second run succeeds");
-    let names = |sim: &SimHandle| -> Vec<String> {
-        let mut names: Vec<String> = sim
+    let second = run_once(&harness).await.unwrap();
+    assert!(second.succeeded(), "the second run succeeds: {second:?}");
+    let names = |platform: &TestPlatform| -> Vec<String> {
+        let mut names: Vec<String> = platform
             .objects()
             .iter()
             .filter(|object| object.stix_type == "report")
@@ -178,11 +153,12 @@ async fn publications_reach_the_platform_through_faults() {
         names.sort();
         names
     };
-    sim.wait_until("the retried report", TIMEOUT, |sim| names(sim).len() == 4)
+    platform
+        .wait_until("the retried report", |platform| names(platform).len() == 4)
         .await
         .expect("every report stored");
     assert_eq!(
-        names(&sim),
+        names(&platform),
         [
             "Flash Report: APT-X targets telecoms in Taiwan",
             "Report 0",
@@ -190,13 +166,13 @@ async fn publications_reach_the_platform_through_faults() {
             "Report 2"
         ]
     );
-    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
-        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
-    })
-    .await
-    .expect("the cursor moves once everything is in");
+    platform
+        .wait_until("the cursor to be stored", cursor_stored)
+        .await
+        .expect("the cursor moves once everything is in");
     assert!(fake.tokens_issued() > 5, "tokens were renewed");
-    sim.shutdown().await.expect("clean shutdown");
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }
 
 /// An IoC bundle of `count` indicators with ids unique to `bundle`.
@@ -222,7 +198,7 @@ fn generated_bundle(bundle: usize, count: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_cut_loses_no_publication() {
-    let sim = start_sim().await;
+    let platform = start_platform().await;
     let fake = fake_with(FakeSettings::default()).await;
     let (bundles, per_bundle) = (30, 40);
     for bundle in 0..bundles {
@@ -232,16 +208,9 @@ async fn a_broker_cut_loses_no_publication() {
         );
     }
     let relay = Relay::start(5672).await.expect("relay starts");
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let settings = settings_with(
-        &sim,
-        &fake,
-        &connector_id,
-        &[
-            ("MQ_HOST", "127.0.0.1".to_owned()),
-            ("MQ_PORT", relay.port().to_string()),
-        ],
-    );
+    let harness = harness(&platform, &fake)
+        .var("MQ_HOST", "127.0.0.1")
+        .var("MQ_PORT", relay.port().to_string());
     // Cut every broker connection once about a third went through (a
     // run that never gets there fails the test instead of hanging it).
     let cutter = async {
@@ -255,12 +224,12 @@ async fn a_broker_cut_loses_no_publication() {
             .expect("a third of the messages reach the broker");
         relay.cut();
     };
-    let (first, ()) = tokio::join!(run_once(&settings), cutter);
-    let held =
-        platform_state(&sim, &connector_id).is_none_or(|state| state.get("last_run").is_none());
-    if first.is_err() {
+    let (first, ()) = tokio::join!(run_once(&harness), cutter);
+    let held = !cursor_stored(&platform);
+    if !first.as_ref().is_ok_and(ImportRun::succeeded) {
         assert!(held, "a failed run must not move the cursor");
-        run_once(&settings).await.expect("the second run succeeds");
+        let second = run_once(&harness).await.unwrap();
+        assert!(second.succeeded(), "the second run succeeds: {second:?}");
     }
     let expected: Vec<String> = (0..bundles)
         .flat_map(|bundle| {
@@ -270,22 +239,22 @@ async fn a_broker_cut_loses_no_publication() {
         })
         .collect();
     let ids: Vec<&str> = expected.iter().map(String::as_str).collect();
-    wait_for(&sim, &ids).await;
-    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
-        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
-    })
-    .await
-    .expect("the cursor moves once everything is in");
-    sim.shutdown().await.expect("clean shutdown");
+    wait_for(&platform, &ids).await;
+    platform
+        .wait_until("the cursor to be stored", cursor_stored)
+        .await
+        .expect("the cursor moves once everything is in");
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }
 
 /// Runs the `opencti-teamt5` binary once (run-and-terminate) with this
 /// environment; returns its exit status and standard error.
-async fn run_binary(env: &[(&str, String)]) -> (std::process::ExitStatus, String) {
+async fn run_binary(env: &[(String, String)]) -> (std::process::ExitStatus, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_opencti-teamt5"));
     command
         .env_clear()
-        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .env("CONNECTOR_RUN_AND_TERMINATE", "true")
         .kill_on_drop(true);
     let output = tokio::time::timeout(TIMEOUT, command.output())
@@ -301,37 +270,39 @@ async fn run_binary(env: &[(&str, String)]) -> (std::process::ExitStatus, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_imports_and_exits_cleanly_or_with_status_1() {
-    let sim = start_sim().await;
+    let platform = start_platform().await;
     let fake = fake_with(FakeSettings::default()).await;
     fake.add_ioc_bundle(
         ioc_item(&fake, "b1", 1_763_629_200),
         &fixture("ioc-bundle.json"),
     );
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let mut env = vec![
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "test-token".to_owned()),
-        ("CONNECTOR_ID", connector_id.clone()),
-        ("TEAMT5_API_BASE_URL", fake.url()),
-        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
-        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
-    ];
+    let mut env: Vec<(String, String)> = platform.env();
+    env.extend(
+        [
+            ("TEAMT5_API_BASE_URL", fake.url()),
+            ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+            ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value)),
+    );
     let (status, output) = run_binary(&env).await;
     assert!(status.success(), "{status}: {output}");
     wait_for(
-        &sim,
+        &platform,
         &["malware--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", AUTHOR],
     )
     .await;
-    sim.wait_until("the cursor to be stored", TIMEOUT, |sim| {
-        platform_state(sim, &connector_id).is_some_and(|state| state.get("last_run").is_some())
-    })
-    .await
-    .expect("the cursor is stored");
+    platform
+        .wait_until("the cursor to be stored", cursor_stored)
+        .await
+        .expect("the cursor is stored");
 
     // Wrong credentials: the run fails and the process says why.
     env.retain(|(key, _)| *key != "TEAMT5_CLIENT_SECRET");
-    env.push(("TEAMT5_CLIENT_SECRET", "wrong-secret-5f3a".to_owned()));
+    env.push((
+        "TEAMT5_CLIENT_SECRET".to_owned(),
+        "wrong-secret-5f3a".to_owned(),
+    ));
     let (status, output) = run_binary(&env).await;
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(
@@ -351,5 +322,5 @@ async fn the_binary_imports_and_exits_cleanly_or_with_status_1() {
         output.contains("TEAMT5_API_KEY") && output.contains("client_secret"),
         "{output}"
     );
-    sim.shutdown().await.expect("clean shutdown");
+    platform.shutdown().await.expect("clean shutdown");
 }

@@ -13,7 +13,14 @@
 //!   runtime's real runner (registration, works, splitting, publishing,
 //!   pings) and gives back what the platform stored ([`ImportRun`]), or
 //!   runs a stream connector over events injected into the platform's live
-//!   stream until a condition holds ([`StreamRun`]).
+//!   stream until a condition holds ([`StreamRun`]). A stream test that
+//!   needs steps (inject, change the vendor, stop, start again) drives a
+//!   [`RunningStream`] from [`ConnectorHarness::start_stream`]; a benchmark
+//!   replays the stream from its start with
+//!   [`ConnectorHarness::replay_stream`].
+//! * [`events`] writes the live-stream events such tests inject:
+//!   indicators with ids derived from a number, their creations, updates,
+//!   revocations and deletions, and a 10,000-event churn for benchmarks.
 //! * [`vendor::FakeVendor`] serves the routes you write for your vendor on
 //!   a loopback port, and plays faults in front of them: error statuses
 //!   with `Retry-After`, dropped connections, slow answers, oversized
@@ -59,13 +66,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod events;
 mod harness;
 mod platform;
 pub mod vendor;
 
 use std::time::Duration;
 
-pub use harness::{ConnectorHarness, ImportRun, StreamRun};
+pub use harness::{ConnectorHarness, ImportRun, Restart, RunningStream, StreamRun};
 pub use platform::TestPlatform;
 
 /// The web framework [`vendor::FakeVendor`] serves routes with, so that a

@@ -17,12 +17,22 @@ use crate::{DEFAULT_TIMEOUT, KitError};
 /// broker when the platform stops, so tests run in parallel and leave
 /// nothing behind. Dropping the platform stops it; [`TestPlatform::shutdown`]
 /// stops it cleanly and returns the simulator's counts.
-#[derive(Debug)]
 pub struct TestPlatform {
     sim: SimHandle,
     connector_id: String,
     token: String,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for TestPlatform {
+    // The token stays out, as everywhere a secret could be printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestPlatform")
+            .field("url", &self.sim.url())
+            .field("connector_id", &self.connector_id)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestPlatform {

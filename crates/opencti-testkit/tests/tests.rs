@@ -2,6 +2,7 @@
 //! a stream sink run over a scripted stream, and no test support in the
 //! shipped binaries.
 
+mod import;
 mod release_features;
 mod stream;
 mod vendor;
