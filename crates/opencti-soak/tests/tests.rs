@@ -1,0 +1,4 @@
+//! One test binary: the soak, and the leak it found.
+
+mod leaks;
+mod soak;
