@@ -1,4 +1,5 @@
-//! `opencti-soak --duration 600`: the soak drill, its figures on stdout.
+//! `cargo run --release -p opencti-soak --example soak -- --duration 600`:
+//! the soak drill, its figures on stdout.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use clap::Parser;
 /// vendors with seeded random faults, then checks what arrived, memory,
 /// tasks and file descriptors. Needs RabbitMQ on 127.0.0.1:5672.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "soak", version)]
 struct Args {
     /// Seconds of content and faults.
     #[arg(long, default_value_t = 600)]
