@@ -139,6 +139,9 @@ pub struct SoakReport {
     pub missing_objects: Vec<String>,
     /// Objects the import platform stored in all.
     pub stored_objects: usize,
+    /// What the simulators and fakes keep in memory, which counts in the
+    /// process's RSS: records by kind.
+    pub kept_records: BTreeMap<&'static str, usize>,
     /// Live-stream events injected for the stream connectors.
     pub stream_events: usize,
     /// Values each sink should hold at the end.
@@ -234,6 +237,12 @@ impl fmt::Display for SoakReport {
             self.expected_sink_values,
             self.sink_differences.len()
         )?;
+        let kept: Vec<String> = self
+            .kept_records
+            .iter()
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect();
+        writeln!(f, "kept by the simulators and fakes: {}", kept.join(", "))?;
         let faults: Vec<String> = self
             .faults
             .iter()
@@ -326,6 +335,7 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     let missing_objects = world.missing(&content);
     let sink_differences = world.sink_differences(&expected_sink);
     let stored_objects = world.import_sim.objects().len();
+    let kept_records = world.kept_records();
 
     let stopped_early: Vec<String> = connectors
         .stopped()
@@ -352,6 +362,7 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
         expected_objects: content.expected_counts(),
         missing_objects,
         stored_objects,
+        kept_records,
         stream_events: content.stream_events,
         expected_sink_values: expected_sink.len(),
         sink_differences,
@@ -766,6 +777,28 @@ impl World {
                 FaultKind::VendorBurst
             }
         }
+    }
+
+    fn kept_records(&self) -> BTreeMap<&'static str, usize> {
+        let sims = [&self.import_sim, &self.stream_sim];
+        BTreeMap::from([
+            (
+                "GraphQL calls",
+                sims.iter().map(|sim| sim.graphql_calls().len()).sum(),
+            ),
+            (
+                "stream events",
+                sims.iter().map(|sim| sim.stream_events().len()).sum(),
+            ),
+            ("works", sims.iter().map(|sim| sim.works().len()).sum()),
+            (
+                "vendor requests",
+                self.nti.requests().len()
+                    + self.teamt5.requests().len()
+                    + self.ptnad.requests().len()
+                    + self.sekoia.requests().len(),
+            ),
+        ])
     }
 
     /// Expected objects the import platform does not hold.
