@@ -37,7 +37,9 @@ use opencti_connector::state::PingSchedule;
 use opencti_connector::stream::StreamRunner;
 use opencti_connector::{Connector, ImportSource};
 use opencti_sim::relay::Relay;
-use opencti_sim::{CallFault, EventInjection, EventKind, Sim, SimConfig, SimHandle};
+use opencti_sim::{
+    CallFault, DEFAULT_AMQP_URL, EventInjection, EventKind, Sim, SimConfig, SimHandle,
+};
 use serde_json::{Value, json};
 
 use crate::misp_feed::FeedServer;
@@ -169,6 +171,12 @@ impl SoakReport {
         probe::rss_slope_kib_per_min(&self.samples[half..])
     }
 
+    /// Slope of the alive tasks over the second half of the run, per minute.
+    pub fn task_slope_per_min(&self) -> f64 {
+        let half = self.samples.len() / 2;
+        probe::task_slope_per_min(&self.samples[half..])
+    }
+
     /// The first and last sample of the run.
     fn run_bounds(&self) -> (Sample, Sample) {
         let first = self.samples.first().copied().unwrap_or(self.before);
@@ -270,8 +278,13 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "tasks: {} before, {} after; {} at start of run, {} at end, max {}",
-            self.before.tasks, self.after.tasks, first.tasks, last.tasks, max_tasks
+            "tasks: {} before, {} after; {} at start of run, {} at end, max {}, slope {:.1}/min (second half)",
+            self.before.tasks,
+            self.after.tasks,
+            first.tasks,
+            last.tasks,
+            max_tasks,
+            self.task_slope_per_min()
         )?;
         if !self.connector_failures.is_empty() {
             writeln!(f, "connector failures: {:?}", self.connector_failures)?;
@@ -376,13 +389,24 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
 }
 
 /// Starts and stops a simulator once, so that what the broker client sets
-/// up once per process (its reactor's descriptors) is in the baseline and
-/// not counted as a leak.
+/// up once per process (its reactor's descriptors and task) is in the
+/// baseline and not counted as a leak.
 async fn warm_up() -> Result<(), SoakError> {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let tasks = alive();
     let sim = start_sim().await?;
     tokio::time::timeout(START_TIMEOUT, sim.shutdown())
         .await
         .map_err(|_| SoakError::Timeout("a simulator to stop"))??;
+    // Its broker connection's heartbeat task ends at its next tick.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive() > tasks && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(())
 }
 
@@ -397,10 +421,12 @@ async fn sample_until(stop: CancellationToken, started: Instant) -> Vec<Sample> 
     }
 }
 
-/// Closed sockets and ended tasks take a moment to go: waits up to 5 s
-/// for the counts to fall back, then reports what is left.
+/// Closed sockets and ended tasks take a moment to go: a closed broker
+/// connection's heartbeat task only ends at its next tick (every 5 s for
+/// the connectors' 10 s heartbeat, 2 s for the simulators here). Waits up to
+/// 15 s for the counts to fall back, then reports what is left.
 async fn settle_after(before: Sample, started: Instant) -> Sample {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let now = Sample::take(started.elapsed());
         if (now.fds <= before.fds && now.tasks <= before.tasks) || Instant::now() >= deadline {
@@ -899,6 +925,9 @@ fn unix_now() -> i64 {
 
 async fn start_sim() -> Result<SimHandle, SoakError> {
     let config = SimConfig {
+        // A closed connection's heartbeat task lingers until its next tick
+        // (half the heartbeat): 2 s rather than the broker's default 30 s.
+        amqp_url: format!("{DEFAULT_AMQP_URL}?heartbeat=4"),
         heartbeat_interval: Duration::from_millis(500),
         ..SimConfig::for_tests()
     };

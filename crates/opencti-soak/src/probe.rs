@@ -98,12 +98,21 @@ fn port(address: &str) -> u16 {
 
 /// Least-squares slope of RSS over time, in KiB per minute.
 pub fn rss_slope_kib_per_min(samples: &[Sample]) -> f64 {
+    slope_per_min(samples, |sample| sample.rss_kib as f64)
+}
+
+/// Least-squares slope of alive tasks over time, per minute.
+pub fn task_slope_per_min(samples: &[Sample]) -> f64 {
+    slope_per_min(samples, |sample| sample.tasks as f64)
+}
+
+fn slope_per_min(samples: &[Sample], value: impl Fn(&Sample) -> f64) -> f64 {
     if samples.len() < 2 {
         return 0.0;
     }
     let n = samples.len() as f64;
     let xs: Vec<f64> = samples.iter().map(|s| s.at.as_secs_f64() / 60.0).collect();
-    let ys: Vec<f64> = samples.iter().map(|s| s.rss_kib as f64).collect();
+    let ys: Vec<f64> = samples.iter().map(value).collect();
     let mean_x = xs.iter().sum::<f64>() / n;
     let mean_y = ys.iter().sum::<f64>() / n;
     let covariance: f64 = xs
