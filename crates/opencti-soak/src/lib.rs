@@ -487,8 +487,10 @@ struct SinkFailures {
 }
 
 const NTI_KEY: &str = "soak-nti-key";
-/// NTI files the package holds at most (a feed of recent updates).
-const NTI_WINDOW: usize = 10;
+/// NTI files the package holds at most (a feed of recent updates): about
+/// 50 s of them, longer than faults keep a run from completing, so that no
+/// file leaves the package before the connector could import it.
+const NTI_WINDOW: usize = 40;
 
 impl World {
     async fn start() -> Result<Self, SoakError> {
