@@ -12,6 +12,7 @@ mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;
+mod signals;
 mod source_http;
 mod source_s3;
 mod support;

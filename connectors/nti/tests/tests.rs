@@ -13,5 +13,6 @@ mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;
+mod signals;
 mod support;
 mod version;

@@ -10,4 +10,5 @@ mod metadata;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
+mod signals;
 mod version;

@@ -12,5 +12,6 @@ mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;
+mod signals;
 mod support;
 mod version;

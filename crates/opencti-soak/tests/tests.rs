@@ -1,0 +1,3 @@
+//! One test binary: the soak.
+
+mod soak;
