@@ -21,6 +21,9 @@ use crate::config::{PlatformTls, Secret};
 use crate::error::SendError;
 use crate::publish::{BundleSender, OutgoingBundle, SendOptions, SendReport};
 
+/// The file type of uploaded exports, as pycti sends it.
+const EXPORT_MIME_TYPE: &str = "text/plain";
+
 /// Largest file [`JobContext::download_file`] accepts.
 pub const MAX_DOWNLOAD_BYTES: u64 = 512 * 1024 * 1024;
 /// Longest [`JobContext::download_file`] may take.
@@ -254,6 +257,8 @@ impl JobContext {
         export: &ExportRequest,
         content: &[u8],
     ) -> Result<(), SendError> {
+        // One arm without `test-util`.
+        #[allow(clippy::infallible_destructuring_match)]
         let job = match &self.backend {
             #[cfg(any(test, feature = "test-util"))]
             Backend::Recorder(recorded) => {
@@ -277,7 +282,8 @@ impl JobContext {
                 };
                 let list_filters = match scope {
                     ExportScope::Selection => Some("selected_ids".to_owned()),
-                    _ => export.list_params.as_ref().map(Value::to_string),
+                    // As the Python connectors write it: `json.dumps(list_params)`.
+                    _ => export.list_params.as_ref().map(crate::publish::python_json),
                 };
                 (
                     document,
@@ -286,12 +292,14 @@ impl JobContext {
                 )
             }
         };
+        // pycti uploads every export as `text/plain` (its default file
+        // type), whatever the format; the platform keeps that type.
         job.platform
             .export_push(
                 document,
                 variables,
                 &export.file_name,
-                &export.format,
+                EXPORT_MIME_TYPE,
                 content,
             )
             .await?;
