@@ -9,6 +9,7 @@ mod end_to_end;
 mod mapping;
 mod metadata;
 mod network;
+mod platform_drills;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod shipped_examples;

@@ -24,6 +24,7 @@ mod broker;
 mod broker_outage;
 mod broker_tls;
 mod config;
+mod hostile_platform;
 mod import;
 mod listen;
 mod listen_api;

@@ -25,6 +25,8 @@
 //!   a loopback port, and plays faults in front of them: error statuses
 //!   with `Retry-After`, dropped connections, slow answers, oversized
 //!   bodies.
+//! * [`drill::RefusalDrill`] makes the platform refuse each call of an
+//!   import run in turn and checks that nothing is lost (issue #13).
 //!
 //! Every wait is bounded ([`DEFAULT_TIMEOUT`] unless set otherwise) and
 //! every server binds `127.0.0.1` only.
@@ -66,6 +68,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod drill;
 pub mod events;
 mod harness;
 mod platform;

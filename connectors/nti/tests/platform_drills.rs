@@ -1,0 +1,100 @@
+//! Drill (issue #13): the platform refuses each call an NTI run makes, in
+//! turn (`opencti_testkit::drill`). Every faulted run ends promptly, the
+//! state never names a file whose objects the platform did not store, a
+//! failed run's work is closed in error, and the next run completes with
+//! nothing lost.
+
+use opencti_nti::connector::IMPORTED_FILES;
+use opencti_nti::fake::{self, FakeNti};
+use opencti_testkit::drill::RefusalDrill;
+use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
+use serde_json::json;
+
+use crate::support::{self, KEY, file_name};
+
+/// The package's files, each with one URL.
+fn files() -> Vec<(String, String)> {
+    (1..=3)
+        .map(|sequence| {
+            (
+                file_name("url-basic", sequence),
+                format!("http://drill-{sequence}.example/"),
+            )
+        })
+        .collect()
+}
+
+fn package() -> Vec<u8> {
+    let entries: Vec<(String, String)> = files()
+        .into_iter()
+        .map(|(name, url)| {
+            let record =
+                json!({"object": {"type": "url", "value": url}, "contents": [{"contents": [29]}]});
+            (name, fake::entry_content(&[record]))
+        })
+        .collect();
+    fake::package(&entries)
+}
+
+async fn run_once(platform: &TestPlatform, server: &FakeNti) -> Result<ImportRun, KitError> {
+    let harness = ConnectorHarness::new(platform)
+        .var("NTI_BASE_URL", server.base_url())
+        .var("NTI_API_KEY", KEY)
+        .var("NTI_CREATE_URL", "true");
+    let settings = harness.settings::<opencti_nti::Nti>(&[]);
+    harness.run_import_with(support::connector(&settings)).await
+}
+
+fn url_stored(platform: &TestPlatform, url: &str) -> bool {
+    platform
+        .objects_of_type("url")
+        .iter()
+        .any(|object| object.stix["value"] == url)
+}
+
+fn everything_stored(platform: &TestPlatform) -> bool {
+    files().iter().all(|(_, url)| url_stored(platform, url))
+}
+
+/// Every file the state lists as imported has its URL stored.
+fn imported_files_backed(platform: &TestPlatform) -> bool {
+    let Some(state) = platform.state() else {
+        return true;
+    };
+    files().iter().all(|(name, url)| {
+        state
+            .get(IMPORTED_FILES)
+            .and_then(|imported| imported.get(name))
+            .is_none()
+            || url_stored(platform, url)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_completes() {
+    let server = FakeNti::start(KEY).await;
+    server.set_package(package());
+    let report = RefusalDrill::new(
+        async |platform: &TestPlatform| run_once(platform, &server).await,
+        everything_stored,
+        imported_files_backed,
+    )
+    .run()
+    .await;
+    assert!(
+        report.operations.contains_key("addExpectations"),
+        "the run announces its messages: {:?}",
+        report.operations
+    );
+    assert!(report.steps.len() >= report.operations.len());
+    assert!(
+        report.steps.iter().any(|step| step.failed),
+        "some refusals fail the run"
+    );
+    for step in &report.steps {
+        println!(
+            "{} call {}: failed {}, {:?}",
+            step.operation, step.call, step.failed, step.elapsed
+        );
+    }
+}
