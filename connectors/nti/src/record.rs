@@ -13,6 +13,7 @@
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Number;
+use serde_path_to_error::Segment;
 
 use crate::codes;
 
@@ -139,7 +140,7 @@ impl ObjectType {
 
 /// A threat type code: a number, or NTI's one textual code `"-1"`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a threat type code (a number, or \"-1\")")]
 pub enum ThreatTypeCode {
     /// A code of [`codes::THREAT_TYPES`].
     Number(Number),
@@ -209,7 +210,7 @@ pub struct RecordAs {
 
 /// An AS number as NTI writes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "an AS number (64500 or \"AS64500\")")]
 pub enum AsNumber {
     /// `64500`.
     Number(Number),
@@ -311,17 +312,48 @@ pub fn parse_line(line: &[u8]) -> Result<Record, String> {
     if line.trim_ascii_start().first() != Some(&b'{') {
         return Err("expected a JSON object".to_owned());
     }
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
     let mut deserializer = serde_json::Deserializer::from_slice(line);
     let record = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        if path == "." {
-            error.into_inner().to_string()
+        let path = key_path(error.path());
+        let reason = within_line(error.inner());
+        if path.is_empty() {
+            reason
         } else {
-            format!("field \"{path}\": {}", error.into_inner())
+            format!("field \"{path}\": {reason}")
         }
     })?;
-    deserializer.end().map_err(|error| error.to_string())?;
+    deserializer.end().map_err(|error| within_line(&error))?;
     Ok(record)
+}
+
+/// `observables[0].value`; stops where the parser had not yet read a key.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    let mut text = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => text.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Segment::Unknown => break,
+        }
+    }
+    text
+}
+
+/// serde_json's message with the column only: a record is one line, whose
+/// number in the file the caller reports.
+fn within_line(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match message.strip_suffix(&position) {
+        Some(reason) => format!("{reason} (column {})", error.column()),
+        None => message,
+    }
 }
 
 #[cfg(test)]
@@ -341,6 +373,25 @@ mod tests {
                 ("MD5".to_owned(), "a".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_column() {
+        let error = |line: &str| parse_line(line.as_bytes()).unwrap_err();
+        assert_eq!(
+            error(r#"{"ases": [{"number": true}]}"#),
+            r#"field "ases[0].number": an AS number (64500 or "AS64500") (column 26)"#
+        );
+        assert_eq!(
+            error(r#"{"confidence": "high"}"#),
+            r#"field "confidence": invalid type: string "high", expected f64 (column 21)"#
+        );
+        assert_eq!(
+            error(r#"{"revoked": false, "#),
+            "EOF while parsing a value (column 19)"
+        );
+        assert_eq!(error("[1, 2]"), "expected a JSON object");
+        assert_eq!(error("{} {}"), "trailing characters (column 4)");
     }
 
     #[test]

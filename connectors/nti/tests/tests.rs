@@ -9,6 +9,7 @@ mod end_to_end;
 mod golden;
 mod metadata;
 mod network;
+mod records;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
