@@ -280,20 +280,38 @@ impl Converter {
         record: &Record,
         observed: &Observed,
     ) -> Result<Option<StixObject>, RecordError> {
-        let object: StixObject = match observed.stix_type.as_str() {
-            "ipv4-addr" => self
+        let Some(object_type) = ObjectType::from_stix_name(&observed.stix_type) else {
+            tracing::warn!(
+                observable_type = observed.stix_type,
+                "NTI observable type without an OpenCTI observable; the indicator is imported alone"
+            );
+            return Ok(None);
+        };
+        self.typed_observable(record, object_type, observed)
+            .map(Some)
+    }
+
+    /// The observable `observed`, of type `object_type`, in `record`.
+    fn typed_observable(
+        &self,
+        record: &Record,
+        object_type: ObjectType,
+        observed: &Observed,
+    ) -> Result<StixObject, RecordError> {
+        Ok(match object_type {
+            ObjectType::Ipv4Addr => self
                 .observable(Ipv4Address::builder(observed.value()?))?
                 .into(),
-            "ipv6-addr" => self
+            ObjectType::Ipv6Addr => self
                 .observable(Ipv6Address::builder(observed.value()?))?
                 .into(),
-            "domain-name" => self
+            ObjectType::DomainName => self
                 .observable(DomainName::builder(observed.value()?))?
                 .into(),
-            "email-addr" => self
+            ObjectType::EmailAddr => self
                 .observable(EmailAddress::builder(observed.value()?))?
                 .into(),
-            "url" => {
+            ObjectType::Url => {
                 let labels = url_labels(record);
                 let mut builder = Url::builder(observed.value()?);
                 if !labels.is_empty() {
@@ -301,16 +319,8 @@ impl Converter {
                 }
                 self.observable(builder)?.into()
             }
-            "file" => self.file(record)?.into(),
-            other => {
-                tracing::warn!(
-                    observable_type = other,
-                    "NTI observable type without an OpenCTI observable; the indicator is imported alone"
-                );
-                return Ok(None);
-            }
-        };
-        Ok(Some(object))
+            ObjectType::File => self.file(record)?.into(),
+        })
     }
 
     /// A `file` from a sample record (`metadata`) or a file IOC
@@ -411,15 +421,10 @@ impl Converter {
 
     /// The observable of a basic record's `object` (`{type, value}`).
     fn object_observable(&self, record: &Record) -> Result<StixObject, RecordError> {
-        let observed = object_observed(record).ok_or(RecordError::Missing {
+        let (object_type, observed) = object_observed(record).ok_or(RecordError::Missing {
             field: "object.type",
         })?;
-        self.observable_of(record, &observed)?.ok_or_else(|| {
-            RecordError::invalid(
-                "object.type",
-                format!("unsupported type {:?}", observed.stix_type),
-            )
-        })
+        self.typed_observable(record, object_type, &observed)
     }
 
     /// A location named after its most precise part; `None` when it has no
@@ -682,7 +687,7 @@ fn observed(record: &Record) -> Option<Observed> {
             value_field: "observables[0].value",
         });
     }
-    if let Some(observed) = object_observed(record) {
+    if let Some((_, observed)) = object_observed(record) {
         return Some(observed);
     }
     (record.record_type.as_deref() == Some("sample")).then(|| Observed {
@@ -693,13 +698,17 @@ fn observed(record: &Record) -> Option<Observed> {
 }
 
 /// The observable of a basic record's `object`.
-fn object_observed(record: &Record) -> Option<Observed> {
+fn object_observed(record: &Record) -> Option<(ObjectType, Observed)> {
     let object = record.object.as_ref()?;
-    Some(Observed {
-        stix_type: object.object_type.map(ObjectType::stix_name)?.to_owned(),
-        value: non_empty(object.value.as_deref()).map(str::to_owned),
-        value_field: "object.value",
-    })
+    let object_type = object.object_type?;
+    Some((
+        object_type,
+        Observed {
+            stix_type: object_type.stix_name().to_owned(),
+            value: non_empty(object.value.as_deref()).map(str::to_owned),
+            value_field: "object.value",
+        },
+    ))
 }
 
 /// OpenCTI's name of a STIX observable type.

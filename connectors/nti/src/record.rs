@@ -124,6 +124,21 @@ pub enum ObjectType {
 }
 
 impl ObjectType {
+    /// The type named `stix_name`, if OpenCTI has it.
+    #[must_use]
+    pub fn from_stix_name(stix_name: &str) -> Option<Self> {
+        [
+            Self::Ipv4Addr,
+            Self::Ipv6Addr,
+            Self::DomainName,
+            Self::Url,
+            Self::EmailAddr,
+            Self::File,
+        ]
+        .into_iter()
+        .find(|object_type| object_type.stix_name() == stix_name)
+    }
+
     /// The STIX name of the type.
     #[must_use]
     pub fn stix_name(self) -> &'static str {
