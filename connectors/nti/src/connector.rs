@@ -22,6 +22,7 @@ use crate::client::{ClientSettings, DownloadError, NtiClient};
 use crate::config::{FeedKind, NtiConfig, VARS};
 use crate::convert::{Converted, Converter, IocMerger, RecordError};
 use crate::package::{self, EntryInfo, PackageError, RecordLine};
+use crate::record::Record;
 
 /// Records converted and sent together (one bundle). IOC files are merged
 /// whole first, as in Python, then converted this many merged records at a
@@ -152,7 +153,7 @@ impl Nti {
     fn convert_record(
         &self,
         kind: FeedKind,
-        record: &Value,
+        record: &Record,
         out: &mut Converted,
     ) -> Result<(), RecordError> {
         let mut one = Converted::default();

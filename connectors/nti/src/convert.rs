@@ -2,11 +2,14 @@
 //! builds them (same ids, same properties), apart from the fixes listed in
 //! the README. Pure: no I/O.
 //!
-//! Records are JSON objects whose shapes are inferred from what the Python
-//! connector reads, so they are read loosely, as `serde_json::Value`: a
-//! missing optional key is skipped, a missing key the object needs is a
-//! [`RecordError`] naming it.
+//! Records arrive typed ([`Record`], keys of the wrong type already refused
+//! by the parser): a missing optional key is skipped, a missing key the
+//! object needs is a [`RecordError`] naming it.
 
+use crate::codes;
+use crate::record::{
+    AsNumber, Hashes, IocObservable, ObjectType, Record, RecordAs, RecordLocation,
+};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use opencti_stix::builder::{BuildError, Builder, Observable, timestamp};
 use opencti_stix::id::{self, IdError};
@@ -15,9 +18,6 @@ use opencti_stix::object::{
     Ipv6Address, Location, MarkingDefinition, Relationship, Url,
 };
 use opencti_stix::{Bundle, StixObject};
-use serde_json::{Map, Value};
-
-use crate::codes;
 
 /// The description of the NTI author identity, as the Python connector
 /// writes it.
@@ -168,7 +168,7 @@ impl Converter {
     /// an indicator per record, its observable, and `based-on` between them.
     /// `now` stamps the indicators (`created`, `modified`).
     #[must_use]
-    pub fn iocs(&self, records: &[Value], now: DateTime<Utc>) -> Converted {
+    pub fn iocs(&self, records: &[Record], now: DateTime<Utc>) -> Converted {
         let mut out = Converted::default();
         for record in records {
             let observed = observed(record);
@@ -212,32 +212,28 @@ impl Converter {
 
     fn indicator(
         &self,
-        record: &Value,
+        record: &Record,
         observed: Option<&Observed>,
         now: DateTime<Utc>,
     ) -> Result<Indicator, RecordError> {
-        let pattern = text(record, "pattern").ok_or(RecordError::Missing { field: "pattern" })?;
-        let threat_types =
-            record
-                .get("threat_types")
-                .and_then(Value::as_array)
-                .ok_or(RecordError::Missing {
-                    field: "threat_types",
-                })?;
-        let valid_from = optional_time(record, "modified")?.unwrap_or(now);
-        let valid_until = optional_time(record, "valid_until")?;
+        let pattern = non_empty(record.pattern.as_deref())
+            .ok_or(RecordError::Missing { field: "pattern" })?;
+        let threat_types = record.threat_types.as_deref().ok_or(RecordError::Missing {
+            field: "threat_types",
+        })?;
+        let valid_from = optional_time(record.modified.as_deref(), "modified")?.unwrap_or(now);
+        let valid_until = optional_time(record.valid_until.as_deref(), "valid_until")?;
         if valid_until.is_some_and(|until| until <= valid_from) {
             return Err(RecordError::invalid(
                 "valid_until",
                 "not after `modified` (valid_from)",
             ));
         }
-        let confidence = match record.get("confidence").filter(|value| !value.is_null()) {
+        let confidence = match record.confidence {
             Some(value) => Some(
-                value
-                    .as_u64()
-                    .and_then(|confidence| u8::try_from(confidence).ok())
-                    .filter(|confidence| *confidence <= 100)
+                (value.fract() == 0.0 && (0.0..=100.0).contains(&value))
+                    // Exact: a whole number from 0 to 100.
+                    .then_some(value as u8)
                     .ok_or_else(|| {
                         RecordError::invalid("confidence", "expected an integer from 0 to 100")
                     })?,
@@ -251,7 +247,7 @@ impl Converter {
             .created_by(self.author_id())
             .marking(self.marking_id())
             .labels(tag_labels(record))
-            .score(score(record.get("threat_level"), record.get("confidence")))
+            .score(score(record.threat_level, record.confidence))
             .detection(true);
         if let Some(observed) = observed {
             if let Some(value) = &observed.value {
@@ -262,7 +258,7 @@ impl Converter {
             }
         }
         // Unknown codes are left out (Python wrote the text "None").
-        for name in threat_types.iter().filter_map(codes::threat_type) {
+        for name in threat_types.iter().filter_map(|code| code.name()) {
             builder = builder.indicator_type(name);
         }
         if let Some(until) = valid_until {
@@ -271,7 +267,7 @@ impl Converter {
         if let Some(confidence) = confidence {
             builder = builder.confidence(confidence);
         }
-        if record.get("revoked").is_some_and(truthy) {
+        if record.revoked == Some(true) {
             builder = builder.edit(|indicator| indicator.common.revoked = Some(true));
         }
         Ok(builder.build()?)
@@ -281,23 +277,41 @@ impl Converter {
     /// no observable).
     fn observable_of(
         &self,
-        record: &Value,
+        record: &Record,
         observed: &Observed,
     ) -> Result<Option<StixObject>, RecordError> {
-        let object: StixObject = match observed.stix_type.as_str() {
-            "ipv4-addr" => self
+        let Some(object_type) = ObjectType::from_stix_name(&observed.stix_type) else {
+            tracing::warn!(
+                observable_type = observed.stix_type,
+                "NTI observable type without an OpenCTI observable; the indicator is imported alone"
+            );
+            return Ok(None);
+        };
+        self.typed_observable(record, object_type, observed)
+            .map(Some)
+    }
+
+    /// The observable `observed`, of type `object_type`, in `record`.
+    fn typed_observable(
+        &self,
+        record: &Record,
+        object_type: ObjectType,
+        observed: &Observed,
+    ) -> Result<StixObject, RecordError> {
+        Ok(match object_type {
+            ObjectType::Ipv4Addr => self
                 .observable(Ipv4Address::builder(observed.value()?))?
                 .into(),
-            "ipv6-addr" => self
+            ObjectType::Ipv6Addr => self
                 .observable(Ipv6Address::builder(observed.value()?))?
                 .into(),
-            "domain-name" => self
+            ObjectType::DomainName => self
                 .observable(DomainName::builder(observed.value()?))?
                 .into(),
-            "email-addr" => self
+            ObjectType::EmailAddr => self
                 .observable(EmailAddress::builder(observed.value()?))?
                 .into(),
-            "url" => {
+            ObjectType::Url => {
                 let labels = url_labels(record);
                 let mut builder = Url::builder(observed.value()?);
                 if !labels.is_empty() {
@@ -305,46 +319,36 @@ impl Converter {
                 }
                 self.observable(builder)?.into()
             }
-            "file" => self.file(record)?.into(),
-            other => {
-                tracing::warn!(
-                    observable_type = other,
-                    "NTI observable type without an OpenCTI observable; the indicator is imported alone"
-                );
-                return Ok(None);
-            }
-        };
-        Ok(Some(object))
+            ObjectType::File => self.file(record)?.into(),
+        })
     }
 
     /// A `file` from a sample record (`metadata`) or a file IOC
     /// (`observables[0].hashes`).
-    fn file(&self, record: &Value) -> Result<File, RecordError> {
-        let metadata = record.get("metadata").filter(|metadata| truthy(metadata));
+    fn file(&self, record: &Record) -> Result<File, RecordError> {
+        let metadata = record
+            .metadata
+            .as_ref()
+            .filter(|metadata| !metadata.is_empty());
         let (hashes, size, mime_type) = match metadata {
             Some(metadata) => (
-                metadata.get("hashes"),
-                metadata.get("size").and_then(Value::as_i64),
-                metadata.get("mime_type").and_then(Value::as_str),
+                metadata.hashes.as_ref(),
+                metadata.size,
+                metadata.mime_type.as_deref(),
             ),
             None => (
-                first_observable(record).and_then(|observable| observable.get("hashes")),
+                first_observable(record).and_then(|observable| observable.hashes.as_ref()),
                 None,
                 None,
             ),
         };
-        let hashes = hashes
-            .and_then(Value::as_object)
-            .ok_or(RecordError::Missing { field: "hashes" })?;
+        let hashes = hashes.ok_or(RecordError::Missing { field: "hashes" })?;
         let mut builder = File::builder();
         let mut kept = 0;
-        for (algorithm, value) in hashes {
+        for (algorithm, value) in &hashes.0 {
             if algorithm == "1KHASH" {
                 continue;
             }
-            let Some(value) = value.as_str() else {
-                continue;
-            };
             let algorithm = stix_hash_name(algorithm);
             if !hash_is_valid(&algorithm, value) {
                 tracing::warn!(algorithm, value, "invalid file hash left out");
@@ -357,16 +361,15 @@ impl Converter {
             return Err(RecordError::invalid("hashes", "no usable hash"));
         }
         let name = record
-            .get("names")
-            .and_then(Value::as_array)
+            .names
+            .as_ref()
             .and_then(|names| names.first())
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+            .cloned()
             .or_else(|| preferred_hash(hashes).map(str::to_owned));
         if let Some(name) = name {
             builder = builder.name(name);
         }
-        let modified = optional_time(record, "modified")?.map(timestamp);
+        let modified = optional_time(record.modified.as_deref(), "modified")?.map(timestamp);
         let builder = builder.edit(|file| {
             file.ctime.clone_from(&modified);
             file.mtime = modified;
@@ -378,12 +381,12 @@ impl Converter {
 
     /// An `ip-basic` record: the address, its locations and autonomous
     /// systems, `located-at` and `belongs-to`.
-    pub fn ip(&self, record: &Value, out: &mut Converted) -> Result<(), RecordError> {
+    pub fn ip(&self, record: &Record, out: &mut Converted) -> Result<(), RecordError> {
         let address = self.object_observable(record)?;
         let address_id = address.id().unwrap_or_default().to_owned();
         out.entities.push(address);
-        let modified = optional_time(record, "modified")?.map(timestamp);
-        for location in array(record, "locations") {
+        let modified = optional_time(record.modified.as_deref(), "modified")?.map(timestamp);
+        for location in list(record.locations.as_ref()) {
             let Some(location) = self.location(location)? else {
                 continue;
             };
@@ -397,7 +400,7 @@ impl Converter {
                 LOCATED_AT.to_owned(),
             )?);
         }
-        for autonomous_system in array(record, "ases") {
+        for autonomous_system in list(record.ases.as_ref()) {
             match self.autonomous_system(autonomous_system) {
                 Ok((system, first_seen)) => {
                     let system_id = system.common.id.clone();
@@ -417,51 +420,44 @@ impl Converter {
     }
 
     /// The observable of a basic record's `object` (`{type, value}`).
-    fn object_observable(&self, record: &Value) -> Result<StixObject, RecordError> {
-        let observed = object_observed(record).ok_or(RecordError::Missing {
+    fn object_observable(&self, record: &Record) -> Result<StixObject, RecordError> {
+        let (object_type, observed) = object_observed(record).ok_or(RecordError::Missing {
             field: "object.type",
         })?;
-        self.observable_of(record, &observed)?.ok_or_else(|| {
-            RecordError::invalid(
-                "object.type",
-                format!("unsupported type {:?}", observed.stix_type),
-            )
-        })
+        self.typed_observable(record, object_type, &observed)
     }
 
     /// A location named after its most precise part; `None` when it has no
     /// part at all.
-    fn location(&self, location: &Value) -> Result<Option<Location>, RecordError> {
+    fn location(&self, location: &RecordLocation) -> Result<Option<Location>, RecordError> {
         let named = [
-            ("street_address", "Position"),
-            ("city", "City"),
-            ("region", "Administrative-Area"),
-            ("country", "Country"),
+            (&location.street_address, "Position"),
+            (&location.city, "City"),
+            (&location.region, "Administrative-Area"),
+            (&location.country, "Country"),
         ]
         .into_iter()
-        .find_map(|(key, location_type)| text(location, key).map(|name| (name, location_type)));
+        .find_map(|(part, location_type)| {
+            non_empty(part.as_deref()).map(|name| (name, location_type))
+        });
         let Some((name, location_type)) = named else {
             return Ok(None);
         };
         // pycti identifies a position by its name here, not its coordinates.
         let id = id::location(name, Some(location_type), None, None)?;
-        let coordinate = |key: &str| location.get(key).and_then(Value::as_f64);
-        let part = |key: &str| text(location, key).map(str::to_owned);
+        let part = |part: &Option<String>| non_empty(part.as_deref()).map(str::to_owned);
         let built = Location::builder(name, location_type)
             .id(id)
             .created_by(self.author_id())
             .marking(self.marking_id())
             .edit(|object| {
-                object.latitude = coordinate("latitude");
-                object.longitude = coordinate("longitude");
-                object.region = part("region");
-                object.country = part("country");
-                object.city = part("city");
-                object.street_address = part("street_address");
-                object.postal_code = location
-                    .get("postal_code")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
+                object.latitude = location.latitude;
+                object.longitude = location.longitude;
+                object.region = part(&location.region);
+                object.country = part(&location.country);
+                object.city = part(&location.city);
+                object.street_address = part(&location.street_address);
+                object.postal_code.clone_from(&location.postal_code);
             })
             .build()?;
         Ok(Some(built))
@@ -471,14 +467,14 @@ impl Converter {
     /// (its `first_seen`).
     fn autonomous_system(
         &self,
-        system: &Value,
+        system: &RecordAs,
     ) -> Result<(AutonomousSystem, Option<String>), RecordError> {
-        let number = match system.get("number") {
-            Some(Value::String(text)) => text.replace("AS", "").trim().parse::<u32>().ok(),
-            Some(Value::Number(number)) => number
+        let number = match &system.number {
+            Some(AsNumber::Text(text)) => text.replace("AS", "").trim().parse::<u32>().ok(),
+            Some(AsNumber::Number(number)) => number
                 .as_u64()
                 .and_then(|number| u32::try_from(number).ok()),
-            _ => {
+            None => {
                 return Err(RecordError::Missing {
                     field: "ases[].number",
                 });
@@ -488,20 +484,16 @@ impl Converter {
             RecordError::invalid("ases[].number", "expected an AS number such as AS64500")
         })?;
         let mut parts = Vec::new();
-        if let Some(code) = text(system, "country_code") {
+        if let Some(code) = non_empty(system.country_code.as_deref()) {
             parts.push(format!("is registered with the code {code}"));
         }
-        if let Some(registered) = system
-            .get("registered")
-            .and_then(Value::as_array)
-            .and_then(|dates| dates.first())
-        {
+        if let Some(registered) = system.registered.as_ref().and_then(|dates| dates.first()) {
             parts.push(format!("is registered on {}", python_str(registered)));
         }
-        if let Some(first_seen) = text(system, "first_seen") {
+        if let Some(first_seen) = non_empty(system.first_seen.as_deref()) {
             parts.push(format!("first observed on {first_seen}"));
         }
-        if let Some(last_seen) = text(system, "last_seen") {
+        if let Some(last_seen) = non_empty(system.last_seen.as_deref()) {
             parts.push(format!("last seen on {last_seen}"));
         }
         let description = if parts.is_empty() {
@@ -512,31 +504,31 @@ impl Converter {
         let mut builder = AutonomousSystem::builder(number)
             .description(description)
             .edit(|object| {
-                object.name = text(system, "name").map(str::to_owned);
-                object.rir = text(system, "rir").map(str::to_owned);
+                object.name = non_empty(system.name.as_deref()).map(str::to_owned);
+                object.rir = non_empty(system.rir.as_deref()).map(str::to_owned);
             });
-        if let Some(last_seen) = system.get("last_seen").filter(|value| !value.is_null()) {
+        if let Some(last_seen) = &system.last_seen {
             builder = builder.property("last_seen", last_seen.clone());
         }
         let first_seen = system
-            .get("first_seen")
-            .and_then(|value| parse_time(value).ok())
+            .first_seen
+            .as_deref()
+            .and_then(|text| parse_time(text).ok())
             .map(timestamp);
         Ok((self.observable(builder)?, first_seen))
     }
 
     /// A `domain-basic` record: the domain, the addresses it resolves to,
     /// `resolves-to`.
-    pub fn domain(&self, record: &Value, out: &mut Converted) -> Result<(), RecordError> {
+    pub fn domain(&self, record: &Record, out: &mut Converted) -> Result<(), RecordError> {
         let domain = self.object_observable(record)?;
         let domain_id = domain.id().unwrap_or_default().to_owned();
         out.entities.push(domain);
-        for resolution in array(record, "ips") {
+        for resolution in list(record.ips.as_ref()) {
             let Some(address) = resolution
-                .get("ips")
-                .and_then(Value::as_array)
+                .ips
+                .as_ref()
                 .and_then(|addresses| addresses.first())
-                .and_then(Value::as_str)
                 .filter(|address| !address.is_empty())
             else {
                 out.skipped
@@ -551,16 +543,16 @@ impl Converter {
             let address_id = address.id().unwrap_or_default().to_owned();
             out.entities.push(address);
             let mut description = vec![RESOLVES_TO.to_owned()];
-            let first_seen = text(resolution, "first_seen");
+            let first_seen = non_empty(resolution.first_seen.as_deref());
             if let Some(first_seen) = first_seen {
                 description.push(format!("first observed on {first_seen}"));
             }
-            if let Some(last_seen) = text(resolution, "last_seen") {
+            if let Some(last_seen) = non_empty(resolution.last_seen.as_deref()) {
                 description.push(format!("last seen on {last_seen}"));
             }
-            let start = match resolution.get("first_seen").filter(|value| truthy(value)) {
-                Some(value) => {
-                    Some(timestamp(parse_time(value).map_err(|reason| {
+            let start = match first_seen {
+                Some(text) => {
+                    Some(timestamp(parse_time(text).map_err(|reason| {
                         RecordError::invalid("ips[].first_seen", reason)
                     })?))
                 }
@@ -578,13 +570,13 @@ impl Converter {
     }
 
     /// A `url-basic` record: the URL labelled with its categories.
-    pub fn url(&self, record: &Value, out: &mut Converted) -> Result<(), RecordError> {
+    pub fn url(&self, record: &Record, out: &mut Converted) -> Result<(), RecordError> {
         out.entities.push(self.object_observable(record)?);
         Ok(())
     }
 
     /// A `sample` record: a file.
-    pub fn sample(&self, record: &Value, out: &mut Converted) -> Result<(), RecordError> {
+    pub fn sample(&self, record: &Record, out: &mut Converted) -> Result<(), RecordError> {
         out.entities.push(self.file(record)?.into());
         Ok(())
     }
@@ -596,7 +588,9 @@ impl Converter {
 /// rest taken from the first record. Order of first appearance is kept.
 #[derive(Debug, Default)]
 pub struct IocMerger {
-    merged: Map<String, Value>,
+    /// By observable value, in order of first appearance.
+    merged: Vec<Record>,
+    positions: std::collections::HashMap<String, usize>,
 }
 
 impl IocMerger {
@@ -604,46 +598,44 @@ impl IocMerger {
     ///
     /// # Errors
     /// [`RecordError::Missing`] when the record names no observable value.
-    pub fn push(&mut self, record: Value) -> Result<(), RecordError> {
-        if !record.is_object() {
-            return Err(RecordError::invalid("record", "expected a JSON object"));
-        }
+    pub fn push(&mut self, record: Record) -> Result<(), RecordError> {
         let observed = observed(&record).ok_or(RecordError::Missing {
             field: "observables",
         })?;
         let key = observed.value()?.to_owned();
-        let Some(first) = self.merged.get_mut(&key) else {
-            self.merged.insert(key, record);
+        let Some(&position) = self.positions.get(&key) else {
+            self.positions.insert(key, self.merged.len());
+            self.merged.push(record);
             return Ok(());
         };
-        for list in ["threat_types", "tags"] {
-            if let Some(Value::Array(more)) = record.get(list) {
-                match first.get_mut(list) {
-                    Some(Value::Array(items)) => items.extend(more.iter().cloned()),
-                    _ => first[list] = Value::Array(more.clone()),
-                }
-            }
-        }
-        for number in ["threat_level", "confidence"] {
-            let higher = match (
-                first.get(number).and_then(Value::as_f64),
-                record.get(number).and_then(Value::as_f64),
-            ) {
-                (Some(kept), Some(new)) => new > kept,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            if higher {
-                first[number] = record[number].clone();
-            }
-        }
+        let first = &mut self.merged[position];
+        concatenate(&mut first.threat_types, record.threat_types);
+        concatenate(&mut first.tags, record.tags);
+        keep_highest(&mut first.threat_level, record.threat_level);
+        keep_highest(&mut first.confidence, record.confidence);
         Ok(())
     }
 
     /// The merged records.
     #[must_use]
-    pub fn finish(self) -> Vec<Value> {
-        self.merged.into_iter().map(|(_, record)| record).collect()
+    pub fn finish(self) -> Vec<Record> {
+        self.merged
+    }
+}
+
+fn concatenate<T>(kept: &mut Option<Vec<T>>, more: Option<Vec<T>>) {
+    match (kept.as_mut(), more) {
+        (Some(items), Some(more)) => items.extend(more),
+        (None, Some(more)) => *kept = Some(more),
+        (_, None) => {}
+    }
+}
+
+fn keep_highest(kept: &mut Option<f64>, new: Option<f64>) {
+    if let Some(new) = new
+        && kept.is_none_or(|kept| new > kept)
+    {
+        *kept = Some(new);
     }
 }
 
@@ -666,27 +658,28 @@ impl Observed {
     }
 }
 
-fn first_observable(record: &Value) -> Option<&Value> {
-    record.get("observables")?.as_array()?.first()
+fn first_observable(record: &Record) -> Option<&IocObservable> {
+    record.observables.as_ref()?.first()
 }
 
-fn observed(record: &Value) -> Option<Observed> {
+fn observed(record: &Record) -> Option<Observed> {
     if let Some(observable) = first_observable(record) {
-        if let Some(address) = observable.get("address").filter(|address| truthy(address)) {
+        if let Some(address) = observable
+            .address
+            .as_ref()
+            .filter(|address| !address.is_empty())
+        {
             return Some(Observed {
-                stix_type: text(address, "type")?.to_owned(),
-                value: text(address, "value").map(str::to_owned),
+                stix_type: non_empty(address.address_type.as_deref())?.to_owned(),
+                value: non_empty(address.value.as_deref()).map(str::to_owned),
                 value_field: "observables[0].address.value",
             });
         }
-        let stix_type = text(observable, "type")?;
+        let stix_type = non_empty(observable.observable_type.as_deref())?;
         let value = if stix_type == "file" {
-            observable
-                .get("hashes")
-                .and_then(Value::as_object)
-                .and_then(preferred_hash)
+            observable.hashes.as_ref().and_then(preferred_hash)
         } else {
-            text(observable, "value")
+            non_empty(observable.value.as_deref())
         };
         return Some(Observed {
             stix_type: stix_type.to_owned(),
@@ -694,10 +687,10 @@ fn observed(record: &Value) -> Option<Observed> {
             value_field: "observables[0].value",
         });
     }
-    if let Some(observed) = object_observed(record) {
+    if let Some((_, observed)) = object_observed(record) {
         return Some(observed);
     }
-    (text(record, "type") == Some("sample")).then(|| Observed {
+    (record.record_type.as_deref() == Some("sample")).then(|| Observed {
         stix_type: "file".to_owned(),
         value: None,
         value_field: "metadata.hashes",
@@ -705,13 +698,17 @@ fn observed(record: &Value) -> Option<Observed> {
 }
 
 /// The observable of a basic record's `object`.
-fn object_observed(record: &Value) -> Option<Observed> {
-    let object = record.get("object")?;
-    Some(Observed {
-        stix_type: text(object, "type")?.to_owned(),
-        value: text(object, "value").map(str::to_owned),
-        value_field: "object.value",
-    })
+fn object_observed(record: &Record) -> Option<(ObjectType, Observed)> {
+    let object = record.object.as_ref()?;
+    let object_type = object.object_type?;
+    Some((
+        object_type,
+        Observed {
+            stix_type: object_type.stix_name().to_owned(),
+            value: non_empty(object.value.as_deref()).map(str::to_owned),
+            value_field: "object.value",
+        },
+    ))
 }
 
 /// OpenCTI's name of a STIX observable type.
@@ -729,10 +726,10 @@ fn opencti_type(stix_type: &str) -> Option<&'static str> {
 
 /// The hash naming a file when it has no name: MD5, else SHA1, SHA256,
 /// SHA3-256 (NTI's spellings).
-fn preferred_hash(hashes: &Map<String, Value>) -> Option<&str> {
+fn preferred_hash(hashes: &Hashes) -> Option<&str> {
     ["MD5", "SHA1", "SHA256", "SHA3-256"]
         .into_iter()
-        .find_map(|algorithm| hashes.get(algorithm).and_then(Value::as_str))
+        .find_map(|algorithm| hashes.get(algorithm))
 }
 
 /// stix2's spelling of a hash algorithm.
@@ -762,14 +759,12 @@ fn hash_is_valid(algorithm: &str, value: &str) -> bool {
 
 /// Labels from `tags`: `direction` gives one label per value, other types
 /// one label listing the values.
-fn tag_labels(record: &Value) -> Vec<String> {
+fn tag_labels(record: &Record) -> Vec<String> {
     let mut labels = Vec::new();
-    for tag in array(record, "tags") {
+    for tag in list(record.tags.as_ref()) {
         let (Some(tag_type), Some(values)) = (
-            text(tag, "tag_type"),
-            tag.get("tag_values")
-                .and_then(Value::as_array)
-                .filter(|values| !values.is_empty()),
+            non_empty(tag.tag_type.as_deref()),
+            tag.tag_values.as_ref().filter(|values| !values.is_empty()),
         ) else {
             continue;
         };
@@ -785,16 +780,19 @@ fn tag_labels(record: &Value) -> Vec<String> {
 
 /// The URL's category names; unknown codes are left out (Python wrote
 /// `null`).
-fn url_labels(record: &Value) -> Vec<String> {
+fn url_labels(record: &Record) -> Vec<String> {
     let mut labels = Vec::new();
-    for (key, table) in [
-        ("contents", codes::CONTENT_TYPES),
-        ("industries", codes::INDUSTRIES),
-        ("businesses", codes::BUSINESS_TYPES),
-    ] {
-        for group in array(record, key) {
-            for code in array(group, key) {
-                if let Some(name) = code.as_i64().and_then(|code| codes::lookup(table, code)) {
+    let groups = [
+        (&record.contents, codes::CONTENT_TYPES),
+        (&record.industries, codes::INDUSTRIES),
+        (&record.businesses, codes::BUSINESS_TYPES),
+    ];
+    for (index, (groups, table)) in groups.into_iter().enumerate() {
+        for group in list(groups.as_ref()) {
+            // The group repeats its list's key (`contents: [{contents: [29]}]`).
+            let group_codes = [&group.contents, &group.industries, &group.businesses][index];
+            for &code in group_codes {
+                if let Some(name) = codes::lookup(table, code) {
                     labels.push(name.to_owned());
                 }
             }
@@ -805,9 +803,9 @@ fn url_labels(record: &Value) -> Vec<String> {
 
 /// `x_opencti_score`: `threat_level * 20 * (confidence / 100)` truncated,
 /// computed in floating point like Python; 50 when either is 0 or missing.
-fn score(threat_level: Option<&Value>, confidence: Option<&Value>) -> u8 {
-    let level = threat_level.and_then(Value::as_f64).unwrap_or(0.0);
-    let confidence = confidence.and_then(Value::as_f64).unwrap_or(0.0);
+fn score(threat_level: Option<f64>, confidence: Option<f64>) -> u8 {
+    let level = threat_level.unwrap_or(0.0);
+    let confidence = confidence.unwrap_or(0.0);
     if level == 0.0 || confidence == 0.0 {
         return 50;
     }
@@ -816,44 +814,30 @@ fn score(threat_level: Option<&Value>, confidence: Option<&Value>) -> u8 {
     score.clamp(0.0, 100.0) as u8
 }
 
-/// A non-empty string at `key`.
-fn text<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object.get(key)?.as_str().filter(|text| !text.is_empty())
+/// The text unless empty (Python's truthiness of a string).
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.is_empty())
 }
 
-fn array<'a>(object: &'a Value, key: &str) -> &'a [Value] {
-    object
-        .get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// Python's truthiness of a JSON value.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|number| number != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
+/// The items of an optional list.
+fn list<T>(items: Option<&Vec<T>>) -> &[T] {
+    items.map_or(&[], Vec::as_slice)
 }
 
 /// Python's `str()` of a JSON scalar, as f-strings print it.
-fn python_str(value: &Value) -> String {
+fn python_str(value: &serde_json::Value) -> String {
     match value {
-        Value::String(text) => text.clone(),
+        serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     }
 }
 
-/// The timestamp at `key` of `record`, `None` when absent or null.
-fn optional_time(record: &Value, key: &'static str) -> Result<Option<DateTime<Utc>>, RecordError> {
-    record
-        .get(key)
-        .filter(|value| !value.is_null())
-        .map(|value| parse_time(value).map_err(|reason| RecordError::invalid(key, reason)))
+/// The timestamp `text` of the key `key`, `None` when absent or null.
+fn optional_time(
+    text: Option<&str>,
+    key: &'static str,
+) -> Result<Option<DateTime<Utc>>, RecordError> {
+    text.map(|text| parse_time(text).map_err(|reason| RecordError::invalid(key, reason)))
         .transpose()
 }
 
@@ -862,8 +846,8 @@ fn optional_time(record: &Value, key: &'static str) -> Result<Option<DateTime<Ut
 ///
 /// # Errors
 /// The reason when the value is not one of those.
-pub fn parse_time(value: &Value) -> Result<DateTime<Utc>, String> {
-    let text = value.as_str().ok_or("expected a timestamp string")?.trim();
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
     if let Ok(moment) = DateTime::parse_from_rfc3339(text) {
         return Ok(moment.with_timezone(&Utc));
     }
@@ -883,28 +867,31 @@ pub fn parse_time(value: &Value) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::record::parse_line;
 
     #[test]
     fn score_follows_python_float_arithmetic() {
-        assert_eq!(score(Some(&json!(4)), Some(&json!(85))), 68);
-        assert_eq!(score(Some(&json!(5)), Some(&json!(85))), 85);
-        assert_eq!(score(Some(&json!(3)), Some(&json!(90))), 54);
-        assert_eq!(score(Some(&json!(0)), Some(&json!(90))), 50);
-        assert_eq!(score(None, Some(&json!(90))), 50);
-        assert_eq!(score(Some(&json!(3)), None), 50);
+        assert_eq!(score(Some(4.0), Some(85.0)), 68);
+        assert_eq!(score(Some(5.0), Some(85.0)), 85);
+        assert_eq!(score(Some(3.0), Some(90.0)), 54);
+        assert_eq!(score(Some(0.0), Some(90.0)), 50);
+        assert_eq!(score(None, Some(90.0)), 50);
+        assert_eq!(score(Some(3.0), None), 50);
         // 3 * 20 * 0.29 = 17.399999999999999: truncated, as int() does.
-        assert_eq!(score(Some(&json!(3)), Some(&json!(29))), 17);
+        assert_eq!(score(Some(3.0), Some(29.0)), 17);
     }
 
     #[test]
     fn labels_from_tags() {
-        let record = json!({"tags": [
+        let record = parse_line(
+            br#"{"tags": [
             {"tag_type": "malware_family", "tag_values": ["Mirai", "Gafgyt"]},
             {"tag_type": "direction", "tag_values": ["in", "out"]},
             {"tag_type": "empty", "tag_values": []},
-            {"tag_values": ["orphan"]},
-        ]});
+            {"tag_values": ["orphan"]}
+        ]}"#,
+        )
+        .unwrap();
         assert_eq!(
             tag_labels(&record),
             [
@@ -917,8 +904,11 @@ mod tests {
 
     #[test]
     fn unknown_url_categories_are_left_out() {
-        let record = json!({"contents": [{"contents": [29, 999]}], "industries": [{"industries": [10]}],
-            "businesses": [{"businesses": [0, 25]}]});
+        let record = parse_line(
+            br#"{"contents": [{"contents": [29, 999]}], "industries": [{"industries": [10]}],
+            "businesses": [{"businesses": [0, 25]}]}"#,
+        )
+        .unwrap();
         assert_eq!(
             url_labels(&record),
             ["Phishing and fraud", "Finance", "Proxy"]

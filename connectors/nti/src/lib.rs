@@ -5,7 +5,7 @@
 //!
 //! Module roles: [`config`] declares the variables and validates them,
 //! [`client`] downloads the package, [`package`] reads it entry by entry
-//! without holding it in memory, [`convert`] maps records to STIX (with the
+//! without holding it in memory and [`record`] types its lines, [`convert`] maps records to STIX (with the
 //! vendor's code tables in [`codes`]), [`connector`] is the import source
 //! tying them together.
 
@@ -17,6 +17,7 @@ pub mod convert;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod package;
+pub mod record;
 
 pub use config::{NtiConfig, VARS};
 pub use connector::{Nti, RunError, SPEC};

@@ -10,10 +10,10 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::config::PackageLimits;
+use crate::record::{self, Record};
 
 /// Why the package or one of its entries cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,8 +102,8 @@ impl EntryInfo {
 pub struct RecordLine {
     /// Line number in the entry.
     pub line: usize,
-    /// The record (a JSON object), or the parse error.
-    pub record: Result<Value, String>,
+    /// The record, or why the line is not one (naming the key at fault).
+    pub record: Result<Record, String>,
 }
 
 /// Lists the entries of the archive at `path`, in archive order.
@@ -207,11 +207,7 @@ fn read_entry(
         if line == 1 || buffer.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let record = match serde_json::from_slice::<Value>(&buffer) {
-            Ok(record) if record.is_object() => Ok(record),
-            Ok(_) => Err("expected a JSON object".to_owned()),
-            Err(error) => Err(error.to_string()),
-        };
+        let record = record::parse_line(&buffer);
         batch.push(RecordLine { line, record });
         if batch.len() == batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));

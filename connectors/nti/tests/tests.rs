@@ -10,6 +10,7 @@ mod golden;
 mod metadata;
 mod network;
 mod platform_drills;
+mod records;
 mod run;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
