@@ -549,3 +549,31 @@ async fn sekoia_intel() {
     })
     .await;
 }
+
+/// The internal connectors' images: as built, `--version`, and `--check`
+/// against the simulator (their jobs come from the platform; each
+/// connector's own tests run them end to end).
+async fn internal_connector_image(connector: &str) {
+    let Some(image) = image_under_test(connector) else {
+        return;
+    };
+    image.check_as_built();
+    let sim = start_sim().await;
+    let env = platform_env(&sim, &connector_id());
+    version_and_check(&image.container(), &env);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_file_stix() {
+    internal_connector_image("import-file-stix").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_file_stix() {
+    internal_connector_image("export-file-stix").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_file_txt() {
+    internal_connector_image("export-file-txt").await;
+}
