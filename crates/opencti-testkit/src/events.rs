@@ -25,7 +25,7 @@ pub fn indicator_id(n: u32) -> String {
     format!("indicator--00000000-0000-4000-8000-{n:012}")
 }
 
-/// A STIX indicator `n` (`name` "indicator <n>") with this STIX pattern,
+/// A STIX indicator `n` (`name` `"indicator <n>"`) with this STIX pattern,
 /// valid from [`VALID_FROM`], not revoked.
 pub fn indicator(n: u32, pattern: &str) -> Value {
     json!({
