@@ -215,6 +215,9 @@ impl TestPlatform {
     }
 
     /// Stops serving, deletes the broker objects and returns the counts.
+    /// Call it at the end of every test: the simulator answers GraphQL on
+    /// the test's runtime, and a connector call still in flight when the
+    /// runtime is dropped (a late ping) would hold that drop forever.
     ///
     /// # Errors
     ///
