@@ -52,50 +52,6 @@ const OBSERVABLE_STIX_TYPES: &[&str] = &[
     "imsi",
 ];
 
-/// The platform's entity types of cyber observables.
-const OBSERVABLE_ENTITY_TYPES: &[&str] = &[
-    "Autonomous-System",
-    "Directory",
-    "Domain-Name",
-    "Email-Addr",
-    "Email-Message",
-    "Email-Mime-Part-Type",
-    "Artifact",
-    "File",
-    "StixFile",
-    "X509-Certificate",
-    "IPv4-Addr",
-    "IPv6-Addr",
-    "Mac-Addr",
-    "Mutex",
-    "Network-Traffic",
-    "Process",
-    "Software",
-    "Url",
-    "User-Account",
-    "Windows-Registry-Key",
-    "Windows-Registry-Value-Type",
-    "Hostname",
-    "Cryptographic-Key",
-    "Cryptocurrency-Wallet",
-    "Text",
-    "User-Agent",
-    "Bank-Account",
-    "Phone-Number",
-    "Credential",
-    "Tracking-Number",
-    "Payment-Card",
-    "Media-Content",
-    "Simple-Observable",
-    "Persona",
-    "SSH-Key",
-    "AI-Prompt",
-    "IMEI",
-    "ICCID",
-    "IMSI",
-    "Stix-Cyber-Observable",
-];
-
 const IDENTITY_TYPES: &[&str] = &[
     "Sector",
     "Organization",
@@ -140,12 +96,7 @@ pub fn is_observable_stix_type(stix_type: &str) -> bool {
     OBSERVABLE_STIX_TYPES.contains(&stix_type)
 }
 
-/// Whether a platform entity type is a cyber observable's.
-pub fn is_observable_entity_type(entity_type: &str) -> bool {
-    OBSERVABLE_ENTITY_TYPES
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(entity_type))
-}
+pub use opencti_connector::listen::is_observable_entity_type;
 
 /// Whether an entity type is an identity's.
 pub fn is_identity_entity_type(entity_type: &str) -> bool {

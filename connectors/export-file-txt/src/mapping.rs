@@ -28,50 +28,6 @@ const LOCATION_TYPES: &[&str] = &[
     "Position",
 ];
 
-/// The platform's entity types of cyber observables.
-const OBSERVABLE_TYPES: &[&str] = &[
-    "Autonomous-System",
-    "Directory",
-    "Domain-Name",
-    "Email-Addr",
-    "Email-Message",
-    "Email-Mime-Part-Type",
-    "Artifact",
-    "File",
-    "StixFile",
-    "X509-Certificate",
-    "IPv4-Addr",
-    "IPv6-Addr",
-    "Mac-Addr",
-    "Mutex",
-    "Network-Traffic",
-    "Process",
-    "Software",
-    "Url",
-    "User-Account",
-    "Windows-Registry-Key",
-    "Windows-Registry-Value-Type",
-    "Hostname",
-    "Cryptographic-Key",
-    "Cryptocurrency-Wallet",
-    "Text",
-    "User-Agent",
-    "Bank-Account",
-    "Phone-Number",
-    "Credential",
-    "Tracking-Number",
-    "Payment-Card",
-    "Media-Content",
-    "Simple-Observable",
-    "Persona",
-    "SSH-Key",
-    "AI-Prompt",
-    "IMEI",
-    "ICCID",
-    "IMSI",
-    "Stix-Cyber-Observable",
-];
-
 /// Whether the Python connector refuses to export lists of this type.
 pub fn is_refused(entity_type: &str) -> bool {
     REFUSED_TYPES.contains(&entity_type)
@@ -92,10 +48,7 @@ impl Listing {
     /// The list read for a listed type: identities and locations as a
     /// whole, observables as a whole, containers as domain objects.
     pub fn of(entity_type: &str) -> Self {
-        if OBSERVABLE_TYPES
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(entity_type))
-        {
+        if opencti_connector::listen::is_observable_entity_type(entity_type) {
             return Self::Observables;
         }
         match entity_type {

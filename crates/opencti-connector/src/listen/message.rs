@@ -331,6 +331,59 @@ impl FileImportRequest {
     }
 }
 
+/// The platform's entity types of cyber observables (what an export of
+/// `Stix-Cyber-Observable` lists, as pycti's export helpers decide).
+const OBSERVABLE_ENTITY_TYPES: &[&str] = &[
+    "Autonomous-System",
+    "Directory",
+    "Domain-Name",
+    "Email-Addr",
+    "Email-Message",
+    "Email-Mime-Part-Type",
+    "Artifact",
+    "File",
+    "StixFile",
+    "X509-Certificate",
+    "IPv4-Addr",
+    "IPv6-Addr",
+    "Mac-Addr",
+    "Mutex",
+    "Network-Traffic",
+    "Process",
+    "Software",
+    "Url",
+    "User-Account",
+    "Windows-Registry-Key",
+    "Windows-Registry-Value-Type",
+    "Hostname",
+    "Cryptographic-Key",
+    "Cryptocurrency-Wallet",
+    "Text",
+    "User-Agent",
+    "Bank-Account",
+    "Phone-Number",
+    "Credential",
+    "Tracking-Number",
+    "Payment-Card",
+    "Media-Content",
+    "Simple-Observable",
+    "Persona",
+    "SSH-Key",
+    "AI-Prompt",
+    "IMEI",
+    "ICCID",
+    "IMSI",
+    "Stix-Cyber-Observable",
+];
+
+/// Whether a platform entity type (any case) is a cyber observable's:
+/// export connectors read such lists as observables.
+pub fn is_observable_entity_type(entity_type: &str) -> bool {
+    OBSERVABLE_ENTITY_TYPES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(entity_type))
+}
+
 /// What an export covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -637,5 +690,14 @@ mod tests {
         assert_eq!(request.entity_id, None);
         assert_eq!(request.list_params.as_ref().unwrap()["search"], "x");
         assert!(request.selected_ids.is_empty());
+    }
+
+    #[test]
+    fn observable_entity_types_are_recognised_in_any_case() {
+        assert!(is_observable_entity_type("IPv4-Addr"));
+        assert!(is_observable_entity_type("ipv4-addr"));
+        assert!(is_observable_entity_type("Stix-Cyber-Observable"));
+        assert!(!is_observable_entity_type("Report"));
+        assert!(!is_observable_entity_type("Stix-Core-Object"));
     }
 }
