@@ -7,7 +7,8 @@
 use opencti_sim::{ExportRequest, ListExportRequest, SimHandle, WorkRecord, WorkStatus};
 use serde_json::{Value, json};
 
-use crate::support::{Running, TIMEOUT, fixtures, normalised, seeded_sim};
+use crate::export_goldens::{assert_upload_matches_golden, processed_work};
+use crate::support::{TIMEOUT, fixtures, normalised, seeded_sim, start};
 
 async fn run_case(sim: &SimHandle, connector_id: &str, case: &Value) -> WorkRecord {
     let request = case["request"].clone();
@@ -19,19 +20,13 @@ async fn run_case(sim: &SimHandle, connector_id: &str, case: &Value) -> WorkReco
         sim.ask_list_export(&request).await
     }
     .expect("the export is asked");
-    let work = works
-        .into_iter()
-        .find(|w| w.connector_id == connector_id)
-        .expect("a work for the connector");
-    sim.wait_for_work_processed(&work.id, TIMEOUT)
-        .await
-        .expect("the export completes")
+    processed_work(sim, works, connector_id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_export_matches_the_python_connector() {
     let sim = seeded_sim().await;
-    let mut running = Running::start(&sim).await;
+    let mut running = start(&sim).await;
     let cases: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("cases.json")).expect("cases.json"),
     )
@@ -40,50 +35,13 @@ async fn every_export_matches_the_python_connector() {
     for case in cases["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("a case name");
         let work = run_case(&sim, &running.connector_id, case).await;
-        assert!(work.errors.is_empty(), "{name}: {:?}", work.errors);
-        let file_name = work.name.clone().expect("the work is named after the file");
-        let file = sim
-            .uploaded_files()
-            .into_iter()
-            .find(|f| f.name == file_name)
-            .unwrap_or_else(|| panic!("{name}: no upload named {file_name}"));
-        let ours = String::from_utf8(file.bytes()).expect("UTF-8");
-        let golden = std::fs::read_to_string(goldens.join(format!("{name}.out"))).expect("golden");
-        assert_eq!(
-            normalised(&ours),
-            normalised(&golden),
-            "{name}: the exported bundle"
-        );
-
-        let upload: Value = serde_json::from_str(
-            &std::fs::read_to_string(goldens.join(format!("{name}.upload.json"))).expect("upload"),
-        )
-        .expect("upload.json");
-        let directory = file.id.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
-        assert_eq!(
-            directory, upload["id_directory"],
-            "{name}: where the file is kept"
-        );
-        assert_eq!(
-            json!(file.entity_id),
-            upload["entity_id"],
-            "{name}: the entity"
-        );
-        assert_eq!(
-            json!(file.markings),
-            upload["markings"],
-            "{name}: the file markings"
-        );
-        // The text itself, `json.dumps`' spaces included, and pycti's file type.
-        assert_eq!(
-            json!(file.list_filters),
-            upload["list_filters"],
-            "{name}: the list filters"
-        );
-        assert_eq!(
-            json!(file.mime_type),
-            upload["mime_type"],
-            "{name}: the file type"
+        assert_upload_matches_golden(
+            &sim,
+            &work,
+            name,
+            &goldens,
+            "the exported bundle",
+            |bytes| normalised(&String::from_utf8(bytes).expect("UTF-8")),
         );
     }
     assert!(running.alive(), "the connector keeps running");
@@ -97,7 +55,7 @@ async fn every_export_matches_the_python_connector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_entity_fails_its_work_and_the_connector_goes_on() {
     let sim = seeded_sim().await;
-    let mut running = Running::start(&sim).await;
+    let mut running = start(&sim).await;
     let missing = "00000000-0000-4000-8000-00000000dead";
     let event = json!({
         "event_type": "export", "export_scope": "single", "export_type": "simple",
@@ -158,7 +116,7 @@ async fn export_time_for_many_observables() {
         ))
         .expect("stored");
     }
-    let running = Running::start(&sim).await;
+    let running = start(&sim).await;
     for export_type in ["simple", "full"] {
         let case = json!({"kind": "list", "request": {
             "entity_type": "Stix-Cyber-Observable",

@@ -7,5 +7,7 @@ mod catalog_metadata;
 mod config;
 mod documents;
 mod end_to_end;
+#[path = "../../../tests/export_goldens.rs"]
+mod export_goldens;
 mod metadata;
 mod support;

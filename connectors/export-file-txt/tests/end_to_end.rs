@@ -7,7 +7,8 @@
 use opencti_sim::{ListExportRequest, SimHandle, WorkRecord, WorkStatus};
 use serde_json::{Value, json};
 
-use crate::support::{Running, TIMEOUT, fixtures, seeded_sim};
+use crate::export_goldens::{assert_upload_matches_golden, processed_work};
+use crate::support::{TIMEOUT, fixtures, seeded_sim, start};
 
 fn cases() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).expect("cases"))
@@ -21,66 +22,20 @@ async fn run_case(sim: &SimHandle, connector_id: &str, case: &Value) -> WorkReco
         .ask_list_export(&request)
         .await
         .expect("the export is asked");
-    let work = works
-        .into_iter()
-        .find(|w| w.connector_id == connector_id)
-        .expect("a work for the connector");
-    sim.wait_for_work_processed(&work.id, TIMEOUT)
-        .await
-        .expect("the export completes")
+    processed_work(sim, works, connector_id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_export_matches_the_python_connector() {
     let sim = seeded_sim().await;
-    let mut running = Running::start(&sim).await;
+    let mut running = start(&sim).await;
     let goldens = fixtures().join("goldens");
     for case in cases()["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("a case name");
         let work = run_case(&sim, &running.connector_id, case).await;
-        assert!(work.errors.is_empty(), "{name}: {:?}", work.errors);
-        let file_name = work.name.clone().expect("the work is named after the file");
-        let file = sim
-            .uploaded_files()
-            .into_iter()
-            .find(|f| f.name == file_name)
-            .unwrap_or_else(|| panic!("{name}: no upload named {file_name}"));
-        let golden = std::fs::read(goldens.join(format!("{name}.out"))).expect("golden");
-        assert_eq!(
-            String::from_utf8_lossy(&file.bytes()),
-            String::from_utf8_lossy(&golden),
-            "{name}: the exported text"
-        );
-        let upload: Value = serde_json::from_str(
-            &std::fs::read_to_string(goldens.join(format!("{name}.upload.json"))).expect("upload"),
-        )
-        .expect("upload.json");
-        let directory = file.id.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
-        assert_eq!(
-            directory, upload["id_directory"],
-            "{name}: where the file is kept"
-        );
-        assert_eq!(
-            json!(file.entity_id),
-            upload["entity_id"],
-            "{name}: the entity"
-        );
-        assert_eq!(
-            json!(file.markings),
-            upload["markings"],
-            "{name}: the file markings"
-        );
-        // The text itself, `json.dumps`' spaces included, and pycti's file type.
-        assert_eq!(
-            json!(file.list_filters),
-            upload["list_filters"],
-            "{name}: the list filters"
-        );
-        assert_eq!(
-            json!(file.mime_type),
-            upload["mime_type"],
-            "{name}: the file type"
-        );
+        assert_upload_matches_golden(&sim, &work, name, &goldens, "the exported text", |bytes| {
+            String::from_utf8_lossy(&bytes).into_owned()
+        });
     }
     assert!(running.alive(), "the connector keeps running");
     assert!(
@@ -93,7 +48,7 @@ async fn every_export_matches_the_python_connector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_jobs_fail_their_work_and_the_connector_goes_on() {
     let sim = seeded_sim().await;
-    let mut running = Running::start(&sim).await;
+    let mut running = start(&sim).await;
     let base = json!({
         "event_type": "export", "export_type": "simple", "format": "text/plain",
         "file_name": "refused.txt", "file_markings": [], "main_filter": null,

@@ -1,0 +1,135 @@
+//! What the export connectors' tests share (each includes this file with
+//! `#[path]`, since only a package's own tests can run its binary): a
+//! simulator seeded with `fixtures/seed.jsonl`, the connector's binary
+//! listening to it, and the check of one upload against the Python
+//! connector's golden files.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use opencti_sim::{EventInjection, Sim, SimConfig, SimHandle, WorkRecord};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// Longest wait for one export.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The simulator with the objects of `fixtures/seed.jsonl` stored.
+pub(crate) async fn seeded_sim(fixtures: &Path) -> SimHandle {
+    let sim = Sim::start(SimConfig::for_tests())
+        .await
+        .expect("the simulator starts");
+    let seed = std::fs::read_to_string(fixtures.join("seed.jsonl")).expect("seed.jsonl");
+    for line in seed.lines().filter(|l| !l.trim().is_empty()) {
+        let injection: EventInjection = serde_json::from_str(line).expect("a seed event");
+        sim.inject_event(injection)
+            .expect("the seed object is stored");
+    }
+    sim
+}
+
+/// The connector's binary, registered and listening.
+pub(crate) struct Running {
+    pub(crate) connector_id: String,
+    child: Child,
+}
+
+impl Running {
+    pub(crate) async fn start(sim: &SimHandle, binary: &str) -> Self {
+        let connector_id = uuid::Uuid::new_v4().to_string();
+        let child = Command::new(binary)
+            .env_clear()
+            .env("OPENCTI_URL", sim.url())
+            .env("OPENCTI_TOKEN", "export-test")
+            .env("CONNECTOR_ID", &connector_id)
+            .env("CONNECTOR_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the connector starts");
+        let id = connector_id.clone();
+        sim.wait_until("the connector to register", TIMEOUT, move |sim| {
+            sim.connector(&id).is_some()
+        })
+        .await
+        .expect("the connector registers");
+        Self {
+            connector_id,
+            child,
+        }
+    }
+
+    /// Whether the process still runs.
+    pub(crate) fn alive(&mut self) -> bool {
+        self.child.try_wait().expect("the child's status").is_none()
+    }
+}
+
+/// The connector's work among those an export asked for, once processed.
+pub(crate) async fn processed_work(
+    sim: &SimHandle,
+    works: Vec<WorkRecord>,
+    connector_id: &str,
+) -> WorkRecord {
+    let work = works
+        .into_iter()
+        .find(|w| w.connector_id == connector_id)
+        .expect("a work for the connector");
+    sim.wait_for_work_processed(&work.id, TIMEOUT)
+        .await
+        .expect("the export completes")
+}
+
+/// Checks the file `work` uploaded against case `name`'s golden files in
+/// `goldens`: its content (both sides through `content`, compared as
+/// `what`), then where and how it was uploaded.
+pub(crate) fn assert_upload_matches_golden(
+    sim: &SimHandle,
+    work: &WorkRecord,
+    name: &str,
+    goldens: &Path,
+    what: &str,
+    content: impl Fn(Vec<u8>) -> String,
+) {
+    assert!(work.errors.is_empty(), "{name}: {:?}", work.errors);
+    let file_name = work.name.clone().expect("the work is named after the file");
+    let file = sim
+        .uploaded_files()
+        .into_iter()
+        .find(|f| f.name == file_name)
+        .unwrap_or_else(|| panic!("{name}: no upload named {file_name}"));
+    let golden = std::fs::read(goldens.join(format!("{name}.out"))).expect("golden");
+    assert_eq!(content(file.bytes()), content(golden), "{name}: {what}");
+
+    let upload: Value = serde_json::from_str(
+        &std::fs::read_to_string(goldens.join(format!("{name}.upload.json"))).expect("upload"),
+    )
+    .expect("upload.json");
+    let directory = file.id.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
+    assert_eq!(
+        directory, upload["id_directory"],
+        "{name}: where the file is kept"
+    );
+    assert_eq!(
+        json!(file.entity_id),
+        upload["entity_id"],
+        "{name}: the entity"
+    );
+    assert_eq!(
+        json!(file.markings),
+        upload["markings"],
+        "{name}: the file markings"
+    );
+    assert_eq!(
+        json!(file.list_filters),
+        upload["list_filters"],
+        "{name}: the list filters"
+    );
+    assert_eq!(
+        json!(file.mime_type),
+        upload["mime_type"],
+        "{name}: the file type"
+    );
+}
