@@ -1,13 +1,15 @@
 //! What the export connectors' tests share (each includes this file with
 //! `#[path]`, since only a package's own tests can run its binary): a
 //! simulator seeded with `fixtures/seed.jsonl`, the connector's binary
-//! listening to it, and the check of one upload against the Python
-//! connector's golden files.
+//! listening to it, the check of one upload against the Python
+//! connector's golden files, and the check of the Python connector's
+//! configuration defaults and sample `config.yml`.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use opencti_connector::config::{Settings, Source, Var};
 use opencti_sim::{EventInjection, Sim, SimConfig, SimHandle, WorkRecord};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -132,4 +134,48 @@ pub(crate) fn assert_upload_matches_golden(
         upload["mime_type"],
         "{name}: the file type"
     );
+}
+
+/// The connector's defaults are the Python connector's (its
+/// docker-compose file): `name` and `scope` besides the common ones.
+pub(crate) fn assert_python_defaults(tables: &[&[Var]], name: &str, scope: &str) {
+    let settings = Settings::from_env_pairs(tables, [("CONNECTOR_ID", "x")]);
+    for (env, expected) in [
+        ("CONNECTOR_TYPE", "INTERNAL_EXPORT_FILE"),
+        ("CONNECTOR_NAME", name),
+        ("CONNECTOR_SCOPE", scope),
+        ("CONNECTOR_LOG_LEVEL", "error"),
+    ] {
+        assert_eq!(settings.value(env).unwrap().to_string(), expected, "{env}");
+    }
+}
+
+/// The Python connector's sample `config.yml`, naming the connector
+/// `name` with `scope`, is read without a problem.
+pub(crate) fn assert_python_sample_config_is_read(tables: &[&[Var]], name: &str, scope: &str) {
+    let yaml = format!(
+        "
+opencti:
+  url: 'http://localhost'
+  token: 'ChangeMe'
+connector:
+  type: 'INTERNAL_EXPORT_FILE'
+  id: 'ChangeMe'
+  name: '{name}'
+  scope: '{scope}'
+  confidence_level: 100
+  log_level: 'info'
+"
+    );
+    let settings = Settings::resolve(tables, &Source::new().with_yaml_str(&yaml));
+    for (env, expected) in [
+        ("OPENCTI_URL", "http://localhost/"),
+        ("CONNECTOR_ID", "ChangeMe"),
+        ("CONNECTOR_NAME", name),
+        ("CONNECTOR_SCOPE", scope),
+        ("CONNECTOR_LOG_LEVEL", "info"),
+    ] {
+        assert_eq!(settings.value(env).unwrap().to_string(), expected, "{env}");
+    }
+    assert!(settings.problems().is_empty(), "{:?}", settings.problems());
 }
