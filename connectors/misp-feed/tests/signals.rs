@@ -14,15 +14,16 @@ use axum::routing::get;
 use opencti_sim::{Sim, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+#[path = "../../../tests/import_signal_drill.rs"]
+mod import_signal_drill;
 #[path = "../../../tests/signal_drill.rs"]
 mod signal_drill;
 
-use signal_drill::{Process, for_each_seed, seeded_delay};
+use import_signal_drill::{
+    TIMEOUT, calls, finish_restart, import_environment, interrupted_run, none_missing, restart,
+};
+use signal_drill::for_each_seed;
 
-/// `CONNECTOR_STOP_GRACE_PERIOD` of the drill.
-const GRACE: Duration = Duration::from_secs(3);
-/// Every wait on the platform is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(20);
 /// Events in the feed, of [`ATTRIBUTES`] attributes each.
 const EVENTS: u64 = 8;
 const ATTRIBUTES: u64 = 30;
@@ -100,21 +101,17 @@ async fn serve(files: HashMap<String, String>) -> (String, tokio::task::JoinHand
 }
 
 fn environment(sim: &SimHandle, feed_url: &str, connector_id: &str) -> Vec<(String, String)> {
-    [
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "signal-drill".to_owned()),
-        ("CONNECTOR_ID", connector_id.to_owned()),
-        ("CONNECTOR_NAME", "MISP feed signals".to_owned()),
-        ("CONNECTOR_DURATION_PERIOD", "PT1H".to_owned()),
-        ("CONNECTOR_STOP_GRACE_PERIOD", "PT3S".to_owned()),
-        ("MISP_FEED_URL", feed_url.to_owned()),
-        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01".to_owned()),
-        ("MISP_FEED_CREATE_INDICATORS", "true".to_owned()),
-        ("MISP_FEED_CREATE_OBSERVABLES", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect()
+    import_environment(
+        sim,
+        connector_id,
+        "MISP feed signals",
+        vec![
+            ("MISP_FEED_URL", feed_url.to_owned()),
+            ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01".to_owned()),
+            ("MISP_FEED_CREATE_INDICATORS", "true".to_owned()),
+            ("MISP_FEED_CREATE_OBSERVABLES", "true".to_owned()),
+        ],
+    )
 }
 
 /// The events the platform's cursor vouches for (timestamp up to it).
@@ -142,30 +139,14 @@ fn stored_reports(sim: &SimHandle) -> Vec<String> {
 
 async fn all_stored(sim: &SimHandle, events: &[u64], what: &str) -> Result<(), String> {
     let names: Vec<String> = events.iter().map(|n| event_name(*n)).collect();
-    let stored = |sim: &SimHandle| {
+    none_missing(sim, what, |sim| {
         let reports = stored_reports(sim);
-        names.iter().all(|name| reports.contains(name))
-    };
-    match sim.wait_until(what, TIMEOUT, stored).await {
-        Ok(_) => Ok(()),
-        Err(_) => {
-            let reports = stored_reports(sim);
-            Err(format!(
-                "{what}: missing {:?}",
-                names
-                    .iter()
-                    .filter(|name| !reports.contains(name))
-                    .collect::<Vec<_>>()
-            ))
-        }
-    }
-}
-
-fn calls(sim: &SimHandle, operation: &str) -> usize {
-    sim.graphql_calls()
-        .iter()
-        .filter(|call| call.operation.as_deref() == Some(operation))
-        .count()
+        names
+            .iter()
+            .filter(|name| !reports.contains(name))
+            .collect::<Vec<_>>()
+    })
+    .await
 }
 
 async fn drill(seed: u64) -> Duration {
@@ -177,12 +158,8 @@ async fn drill(seed: u64) -> Duration {
     let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
     let env = environment(&sim, &feed_url, &connector_id);
 
-    let mut first = Process::spawn(binary, &env);
-    let delay = seeded_delay(seed, Duration::from_millis(2500));
-    tokio::time::sleep(delay).await;
-    let took = first
-        .stop_within(GRACE, &format!("seed {seed}, first run"))
-        .await;
+    let (first, delay, took) =
+        interrupted_run(seed, binary, &env, Duration::from_millis(2500)).await;
     let under_cursor = vouched(&sim, &connector_id);
     println!(
         "seed {seed}: SIGTERM after {delay:?}, stopped in {took:?}, {} of {EVENTS} events under the cursor, {} reports stored",
@@ -196,8 +173,7 @@ async fn drill(seed: u64) -> Duration {
         first.log()
     );
 
-    let registrations = calls(&sim, "RegisterConnector");
-    let mut second = Process::spawn(binary, &env);
+    let (second, registrations) = restart(&sim, binary, &env);
     let every: Vec<u64> = (0..EVENTS).collect();
     let ran = sim
         .wait_until("the restart to run", TIMEOUT, |sim| {
@@ -206,15 +182,7 @@ async fn drill(seed: u64) -> Duration {
         })
         .await;
     let resumed = all_stored(&sim, &every, "every event").await;
-    assert!(
-        ran.is_ok() && resumed.is_ok(),
-        "seed {seed}: the restart did not complete: {resumed:?}\nfirst run:\n{}\nrestart:\n{}",
-        first.log(),
-        second.log()
-    );
-    second
-        .stop_within(GRACE, &format!("seed {seed}, restart"))
-        .await;
+    finish_restart(seed, ran.is_ok(), resumed, &first, second).await;
     server.abort();
     sim.shutdown().await.expect("the simulator stops");
     took

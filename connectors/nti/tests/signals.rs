@@ -11,15 +11,16 @@ use opencti_nti::fake::{self, FakeNti};
 use opencti_sim::{Sim, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+#[path = "../../../tests/import_signal_drill.rs"]
+mod import_signal_drill;
 #[path = "../../../tests/signal_drill.rs"]
 mod signal_drill;
 
-use signal_drill::{Process, for_each_seed, seeded_delay};
+use import_signal_drill::{
+    TIMEOUT, calls, finish_restart, import_environment, interrupted_run, none_missing, restart,
+};
+use signal_drill::for_each_seed;
 
-/// `CONNECTOR_STOP_GRACE_PERIOD` of the drill.
-const GRACE: Duration = Duration::from_secs(3);
-/// Every wait on the platform is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(20);
 const KEY: &str = "signal-drill-key";
 
 /// Three feed files of four addresses each.
@@ -55,21 +56,17 @@ fn package(files: &BTreeMap<String, Vec<String>>) -> Vec<u8> {
 }
 
 fn environment(sim: &SimHandle, server: &FakeNti, connector_id: &str) -> Vec<(String, String)> {
-    [
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "signal-drill".to_owned()),
-        ("CONNECTOR_ID", connector_id.to_owned()),
-        ("CONNECTOR_NAME", "NTI signals".to_owned()),
-        ("CONNECTOR_DURATION_PERIOD", "PT1H".to_owned()),
-        ("CONNECTOR_STOP_GRACE_PERIOD", "PT3S".to_owned()),
-        ("NTI_BASE_URL", server.base_url()),
-        ("NTI_API_KEY", KEY.to_owned()),
-        ("NTI_CREATE_IOC", "false".to_owned()),
-        ("NTI_CREATE_IP", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect()
+    import_environment(
+        sim,
+        connector_id,
+        "NTI signals",
+        vec![
+            ("NTI_BASE_URL", server.base_url()),
+            ("NTI_API_KEY", KEY.to_owned()),
+            ("NTI_CREATE_IOC", "false".to_owned()),
+            ("NTI_CREATE_IP", "true".to_owned()),
+        ],
+    )
 }
 
 /// The files the platform's copy of the state names as imported.
@@ -91,30 +88,14 @@ fn stored_addresses(sim: &SimHandle) -> Vec<String> {
 }
 
 async fn all_stored(sim: &SimHandle, values: &[&String], what: &str) -> Result<(), String> {
-    let stored = |sim: &SimHandle| {
+    none_missing(sim, what, |sim| {
         let addresses = stored_addresses(sim);
-        values.iter().all(|value| addresses.contains(value))
-    };
-    match sim.wait_until(what, TIMEOUT, stored).await {
-        Ok(_) => Ok(()),
-        Err(_) => {
-            let addresses = stored_addresses(sim);
-            Err(format!(
-                "{what}: missing {:?}",
-                values
-                    .iter()
-                    .filter(|value| !addresses.contains(value))
-                    .collect::<Vec<_>>()
-            ))
-        }
-    }
-}
-
-fn calls(sim: &SimHandle, operation: &str) -> usize {
-    sim.graphql_calls()
-        .iter()
-        .filter(|call| call.operation.as_deref() == Some(operation))
-        .count()
+        values
+            .iter()
+            .filter(|value| !addresses.contains(value))
+            .collect::<Vec<_>>()
+    })
+    .await
 }
 
 async fn drill(seed: u64) -> Duration {
@@ -128,12 +109,8 @@ async fn drill(seed: u64) -> Duration {
     let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
     let env = environment(&sim, &server, &connector_id);
 
-    let mut first = Process::spawn(binary, &env);
-    let delay = seeded_delay(seed, Duration::from_millis(1500));
-    tokio::time::sleep(delay).await;
-    let took = first
-        .stop_within(GRACE, &format!("seed {seed}, first run"))
-        .await;
+    let (first, delay, took) =
+        interrupted_run(seed, binary, &env, Duration::from_millis(1500)).await;
     let named = imported(&sim, &connector_id);
     println!(
         "seed {seed}: SIGTERM after {delay:?}, stopped in {took:?}, {} of {} files in the state, {} addresses stored",
@@ -154,8 +131,7 @@ async fn drill(seed: u64) -> Duration {
         first.log()
     );
 
-    let registrations = calls(&sim, "RegisterConnector");
-    let mut second = Process::spawn(binary, &env);
+    let (second, registrations) = restart(&sim, binary, &env);
     let everything: Vec<&String> = files.values().flatten().collect();
     let ran = sim
         .wait_until("the restart to run", TIMEOUT, |sim| {
@@ -164,15 +140,7 @@ async fn drill(seed: u64) -> Duration {
         })
         .await;
     let resumed = all_stored(&sim, &everything, "every address").await;
-    assert!(
-        ran.is_ok() && resumed.is_ok(),
-        "seed {seed}: the restart did not complete: {resumed:?}\nfirst run:\n{}\nrestart:\n{}",
-        first.log(),
-        second.log()
-    );
-    second
-        .stop_within(GRACE, &format!("seed {seed}, restart"))
-        .await;
+    finish_restart(seed, ran.is_ok(), resumed, &first, second).await;
     sim.shutdown().await.expect("the simulator stops");
     took
 }

@@ -8,43 +8,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
-use opencti_sim::{EventInjection, EventKind, Sim, SimConfig, SimHandle};
-use serde_json::{Value, json};
+use opencti_sim::{Sim, SimConfig, SimHandle};
 
 #[path = "../../../tests/signal_drill.rs"]
 mod signal_drill;
+#[path = "../../../tests/stream_signal_drill.rs"]
+mod stream_signal_drill;
 
-use signal_drill::{Process, for_each_seed, seeded_delay};
+use signal_drill::for_each_seed;
+use stream_signal_drill::StreamDrill;
 
-/// `CONNECTOR_STOP_GRACE_PERIOD` of the drill.
-const GRACE: Duration = Duration::from_secs(3);
-/// Every wait on the platform is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(20);
-/// Indicators created per seed.
-const EVENTS: u32 = 24;
 /// The active values of the collection.
 fn held(fake: &FakeSekoia) -> BTreeSet<String> {
     fake.active_values(DEFAULT_COLLECTION).into_iter().collect()
-}
-
-fn value(n: u32) -> String {
-    format!("198.51.100.{n}")
-}
-
-fn create(seed: u64, n: u32) -> EventInjection {
-    EventInjection::new(
-        EventKind::Create,
-        json!({
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": format!("indicator--{seed:08x}-0000-4000-8000-{n:012}"),
-            "name": value(n),
-            "pattern": format!("[ipv4-addr:value = '{}']", value(n)),
-            "pattern_type": "stix",
-            "valid_from": "2025-11-24T10:00:00.000Z",
-            "revoked": false,
-        }),
-    )
 }
 
 fn environment(sim: &SimHandle, fake: &FakeSekoia, connector_id: &str) -> Vec<(String, String)> {
@@ -69,20 +45,7 @@ fn environment(sim: &SimHandle, fake: &FakeSekoia, connector_id: &str) -> Vec<(S
     .collect()
 }
 
-/// `<ms>-<seq>` as a pair that orders like the stream.
-fn stream_order(id: &str) -> (u64, u64) {
-    let (millis, sequence) = id.split_once('-').unwrap_or((id, "0"));
-    (millis.parse().unwrap_or(0), sequence.parse().unwrap_or(0))
-}
-
-fn position(sim: &SimHandle, connector_id: &str) -> Option<String> {
-    let state = sim.connector(connector_id)?.state?;
-    let state: Value = serde_json::from_str(&state).ok()?;
-    state["start_from"].as_str().map(str::to_owned)
-}
-
 async fn drill(seed: u64) -> Duration {
-    let binary = env!("CARGO_BIN_EXE_opencti-sekoia-intel");
     let sim = Sim::start(SimConfig {
         heartbeat_interval: Duration::from_millis(200),
         ..SimConfig::for_tests()
@@ -96,62 +59,16 @@ async fn drill(seed: u64) -> Duration {
     fake.set_delay(Some(Duration::from_millis(30)));
     let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
     let env = environment(&sim, &fake, &connector_id);
-
-    let mut first = Process::spawn(binary, &env);
-    let following = sim
-        .wait_until("the connector to follow the stream", TIMEOUT, |sim| {
-            position(sim, &connector_id).is_some()
-        })
-        .await;
-    assert!(following.is_ok(), "seed {seed}: {}", first.log());
-    // Each value with the id of the event that created it.
-    let events: Vec<(String, String)> = (1..=EVENTS)
-        .map(|n| {
-            let event = sim.inject_event(create(seed, n)).expect("injection");
-            (event.id, value(n))
-        })
-        .collect();
-    let delay = seeded_delay(seed, Duration::from_millis(800));
-    tokio::time::sleep(delay).await;
-    let took = first
-        .stop_within(GRACE, &format!("seed {seed}, first run"))
-        .await;
-    let holds = held(&fake);
-    let saved = position(&sim, &connector_id).unwrap_or_default();
-    let vouched: Vec<&String> = events
-        .iter()
-        .filter(|(id, _)| stream_order(id) <= stream_order(&saved))
-        .map(|(_, value)| value)
-        .collect();
-    let unconfirmed: Vec<&&String> = vouched.iter().filter(|v| !holds.contains(**v)).collect();
-    println!(
-        "seed {seed}: SIGTERM after {delay:?}, stopped in {took:?}, {} events under the position, {}/{EVENTS} values in Sekoia",
-        vouched.len(),
-        holds.len()
-    );
-    assert!(
-        unconfirmed.is_empty(),
-        "seed {seed}: the position {saved} passed values Sekoia does not hold: {unconfirmed:?}\n{}",
-        first.log()
-    );
-
-    let mut second = Process::spawn(binary, &env);
-    let expected: BTreeSet<String> = events.into_iter().map(|(_, value)| value).collect();
-    let complete = sim
-        .wait_until("Sekoia to hold every value", TIMEOUT, |_| {
-            held(&fake) == expected
-        })
-        .await;
-    assert!(
-        complete.is_ok(),
-        "seed {seed}: after the restart Sekoia holds {:?}\nfirst run:\n{}\nrestart:\n{}",
-        held(&fake),
-        first.log(),
-        second.log()
-    );
-    second
-        .stop_within(GRACE, &format!("seed {seed}, restart"))
-        .await;
+    let took = StreamDrill {
+        seed,
+        binary: env!("CARGO_BIN_EXE_opencti-sekoia-intel"),
+        vendor: "Sekoia",
+        sim: &sim,
+        connector_id: &connector_id,
+        env: &env,
+    }
+    .run(|| held(&fake))
+    .await;
     sim.shutdown().await.expect("the simulator stops");
     took
 }

@@ -9,15 +9,16 @@ use opencti_sim::{Sim, SimConfig, SimHandle};
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5};
 use serde_json::{Value, json};
 
+#[path = "../../../tests/import_signal_drill.rs"]
+mod import_signal_drill;
 #[path = "../../../tests/signal_drill.rs"]
 mod signal_drill;
 
-use signal_drill::{Process, for_each_seed, seeded_delay};
+use import_signal_drill::{
+    TIMEOUT, calls, finish_restart, import_environment, interrupted_run, none_missing, restart,
+};
+use signal_drill::for_each_seed;
 
-/// `CONNECTOR_STOP_GRACE_PERIOD` of the drill.
-const GRACE: Duration = Duration::from_secs(3);
-/// Every wait on the platform is bounded by this.
-const TIMEOUT: Duration = Duration::from_secs(20);
 /// IoC bundles the fake publishes per seed.
 const BUNDLES: u64 = 6;
 
@@ -57,21 +58,17 @@ fn publish(fake: &FakeTeamt5, seed: u64) -> Vec<String> {
 }
 
 fn environment(sim: &SimHandle, fake: &FakeTeamt5, connector_id: &str) -> Vec<(String, String)> {
-    [
-        ("OPENCTI_URL", sim.url()),
-        ("OPENCTI_TOKEN", "signal-drill".to_owned()),
-        ("CONNECTOR_ID", connector_id.to_owned()),
-        ("CONNECTOR_NAME", "TeamT5 signals".to_owned()),
-        ("CONNECTOR_DURATION_PERIOD", "PT1H".to_owned()),
-        ("CONNECTOR_STOP_GRACE_PERIOD", "PT3S".to_owned()),
-        ("TEAMT5_API_BASE_URL", fake.url()),
-        ("TEAMT5_CLIENT_ID", "cid".to_owned()),
-        ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
-        ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect()
+    import_environment(
+        sim,
+        connector_id,
+        "TeamT5 signals",
+        vec![
+            ("TEAMT5_API_BASE_URL", fake.url()),
+            ("TEAMT5_CLIENT_ID", "cid".to_owned()),
+            ("TEAMT5_CLIENT_SECRET", "csecret".to_owned()),
+            ("TEAMT5_TLP_LEVEL", "amber".to_owned()),
+        ],
+    )
 }
 
 /// Whether the platform's copy of the state has moved the cursor.
@@ -82,24 +79,13 @@ fn cursor_moved(sim: &SimHandle, connector_id: &str) -> bool {
         .is_some_and(|state| state.get("last_run").is_some())
 }
 
-fn calls(sim: &SimHandle, operation: &str) -> usize {
-    sim.graphql_calls()
-        .iter()
-        .filter(|call| call.operation.as_deref() == Some(operation))
-        .count()
-}
-
 async fn all_stored(sim: &SimHandle, ids: &[String], what: &str) -> Result<(), String> {
-    let stored = |sim: &SimHandle| ids.iter().all(|id| sim.object(id).is_some());
-    match sim.wait_until(what, TIMEOUT, stored).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!(
-            "{what}: missing {:?}",
-            ids.iter()
-                .filter(|id| sim.object(id).is_none())
-                .collect::<Vec<_>>()
-        )),
-    }
+    none_missing(sim, what, |sim| {
+        ids.iter()
+            .filter(|id| sim.object(id).is_none())
+            .collect::<Vec<_>>()
+    })
+    .await
 }
 
 async fn drill(seed: u64) -> Duration {
@@ -114,12 +100,8 @@ async fn drill(seed: u64) -> Duration {
     let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
     let env = environment(&sim, &fake, &connector_id);
 
-    let mut first = Process::spawn(binary, &env);
-    let delay = seeded_delay(seed, Duration::from_millis(3000));
-    tokio::time::sleep(delay).await;
-    let took = first
-        .stop_within(GRACE, &format!("seed {seed}, first run"))
-        .await;
+    let (first, delay, took) =
+        interrupted_run(seed, binary, &env, Duration::from_millis(3000)).await;
     let stored = expected
         .iter()
         .filter(|id| sim.object(id).is_some())
@@ -138,8 +120,7 @@ async fn drill(seed: u64) -> Duration {
         );
     }
 
-    let registrations = calls(&sim, "RegisterConnector");
-    let mut second = Process::spawn(binary, &env);
+    let (second, registrations) = restart(&sim, binary, &env);
     // The restart registered and pinged after its run (nothing is left to
     // import when the first run completed).
     let ran = sim
@@ -162,15 +143,7 @@ async fn drill(seed: u64) -> Duration {
             cursor_moved(sim, &connector_id)
         })
         .await;
-    assert!(
-        resumed.is_ok() && moved.is_ok(),
-        "seed {seed}: the restart did not complete: {resumed:?}\nfirst run:\n{}\nrestart:\n{}",
-        first.log(),
-        second.log()
-    );
-    second
-        .stop_within(GRACE, &format!("seed {seed}, restart"))
-        .await;
+    finish_restart(seed, moved.is_ok(), resumed, &first, second).await;
     sim.shutdown().await.expect("the simulator stops");
     took
 }
