@@ -9,6 +9,7 @@ use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
 use opencti_misp_feed::MispFeed;
 use opencti_sim::relay::Relay;
+use opencti_testkit::drill::RefusalDrill;
 use opencti_testkit::{ConnectorHarness, ImportRun, TestPlatform};
 use tokio_util::sync::CancellationToken;
 
@@ -21,8 +22,6 @@ use serde_json::Value;
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
 const RABBITMQ_PORT: u16 = 5672;
-/// The bound on each wait of the drill's runs (four small events).
-const DRILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn start_platform() -> TestPlatform {
     let platform = TestPlatform::start().await.expect("the platform starts");
@@ -312,61 +311,38 @@ async fn a_full_platform_queue_pauses_the_backfill() {
 /// the platform did not get; the next run, without the fault, completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_completes() {
-    use opencti_sim::CallFault;
-
     const FIRST: i64 = 1_700_000_000;
     let server = FeedServer::start(None).await;
     let manifest = publish(&server, 0..4, 3, FIRST);
     server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
     let expected = names(0..4);
 
-    let clean = start_platform().await;
-    let run = run_once(&harness(&clean).var("MISP_FEED_URL", server.url())).await;
-    assert!(run.succeeded(), "a clean run: {run:?}");
-    let mut operations = std::collections::BTreeMap::<String, usize>::new();
-    for call in clean.sim().graphql_calls() {
-        if let Some(operation) = call.operation {
-            *operations.entry(operation).or_default() += 1;
-        }
-    }
-    clean.shutdown().await.unwrap();
-    assert!(operations.contains_key("addExpectations"), "{operations:?}");
-
-    for (operation, calls) in &operations {
-        let mut positions: Vec<usize> = (0..*calls).take(2).collect();
-        positions.push(calls - 1);
-        positions.dedup();
-        for after in positions {
-            let step = format!("{operation} call {}", after + 1);
-            // A faulted run may close a work that never completes: the
-            // harness gives up on it sooner than on a clean run.
-            let platform = start_platform().await.with_timeout(DRILL_TIMEOUT);
-            let harness = harness(&platform).var("MISP_FEED_URL", server.url());
-            let sim = platform.sim();
-            sim.fail_calls(CallFault::new(operation.as_str()).after(after as u64));
-            // The faulted run may fail, or succeed with a work that never
-            // completes: only what it left on the platform matters.
-            let _ = harness.run_import_with(connector(&harness)).await;
-            assert_eq!(sim.faults()[0].failed, 1, "{step}: the fault was met");
-            // The cursor never passes a report the platform did not get.
-            if let Some(cursor) = platform
+    let report = RefusalDrill::new(
+        async |platform: &TestPlatform| {
+            let harness = harness(platform).var("MISP_FEED_URL", server.url());
+            harness.run_import_with(connector(&harness)).await
+        },
+        |platform| expected.is_subset(&reports(platform)),
+        // The cursor never passes a report the platform did not get.
+        |platform| {
+            platform
                 .state()
                 .and_then(|state| state["last_event_timestamp"].as_i64())
-            {
-                let confirmed = names(0..usize::try_from(cursor - FIRST + 1).unwrap());
-                platform
-                    .wait_until("the confirmed reports", |platform| {
-                        confirmed.is_subset(&reports(platform))
-                    })
-                    .await
-                    .unwrap_or_else(|_| panic!("{step}: cursor {cursor} past the stored reports"));
-            }
-            sim.clear_faults();
-            let next = run_once(&harness).await;
-            assert!(next.succeeded(), "{step}: the next run completes: {next:?}");
-            wait_for_reports(&platform, &expected).await;
-            drop(harness);
-            platform.shutdown().await.unwrap();
-        }
-    }
+                .is_none_or(|cursor| {
+                    let confirmed = names(0..usize::try_from(cursor - FIRST + 1).unwrap());
+                    confirmed.is_subset(&reports(platform))
+                })
+        },
+    )
+    .run()
+    .await;
+    assert!(
+        report.operations.contains_key("addExpectations"),
+        "{:?}",
+        report.operations
+    );
+    assert!(
+        report.steps.iter().any(|step| step.failed),
+        "some refusals fail the run"
+    );
 }
