@@ -349,6 +349,12 @@ fn node(state: &State, stored: &StoredObject) -> Option<Value> {
     node["to"] = view(state, to, false);
     if sighting {
         node["attribute_count"] = stored.stix.get("count").cloned().unwrap_or(json!(1));
+        // Non-null on the platform: false unless the sighting says otherwise.
+        node["x_opencti_negative"] = stored
+            .stix
+            .get("x_opencti_negative")
+            .cloned()
+            .unwrap_or(json!(false));
     }
     Some(node)
 }
@@ -538,6 +544,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(relationship["from"]["value"], "192.0.2.1");
+        let sighting = json!({"type": "sighting", "spec_version": "2.1",
+            "id": "sighting--00000000-0000-4000-8000-000000000005",
+            "sighting_of_ref": "ipv4-addr--00000000-0000-4000-8000-000000000001",
+            "where_sighted_refs": ["report--00000000-0000-4000-8000-000000000004"]});
+        inject(
+            &mut state,
+            EventInjection::new(EventKind::Create, sighting),
+            chrono::Utc::now(),
+        )
+        .expect("stored");
+        let sightings = list(&state, "stixSightingRelationships", &args(json!({}))).unwrap();
+        assert_eq!(sightings["edges"][0]["node"]["x_opencti_negative"], false);
         let reports = list(&state, "reports", &args(json!({}))).unwrap();
         assert_eq!(reports["pageInfo"]["globalCount"], 1);
         let malwares = list(&state, "malwares", &args(json!({}))).unwrap();
