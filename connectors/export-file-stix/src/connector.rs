@@ -558,6 +558,29 @@ mod tests {
     }
 
     #[test]
+    fn entity_types_are_read_with_their_readers_documents() {
+        let of = |t: &str| TypeDocuments::of(t).map(|d| (d.by_id.map(|r| r.1), d.list.1));
+        assert_eq!(of("Organization"), Some((Some("identity"), "identities")));
+        assert_eq!(
+            of("IPv4-Addr"),
+            Some((Some("stixCyberObservable"), "stixCyberObservables"))
+        );
+        assert_eq!(of("Container"), Some((None, "stixDomainObjects")));
+        assert_eq!(of("Stix-Core-Object"), Some((None, "stixCoreObjects")));
+        assert_eq!(of("Tool"), None);
+        // pycti's full-export fields of a report leave its `content` out.
+        let selects_content = |document: &str| {
+            let tokens: Vec<&str> = document.split_whitespace().collect();
+            tokens.windows(2).any(|w| w == ["content", "report_types"])
+        };
+        let report = TypeDocuments::of("Report").expect("reports are read");
+        assert!(report.by_id.is_some_and(|(d, _)| selects_content(d)));
+        assert!(selects_content(report.list.0));
+        assert!(report.by_id_full.is_some_and(|(d, _)| !selects_content(d)));
+        assert!(!selects_content(report.list_full.0));
+    }
+
+    #[test]
     fn unknown_export_types_export_nothing() {
         assert_eq!(Mode::of("full"), Mode::Full);
         assert_eq!(Mode::of("simple"), Mode::Simple);
