@@ -67,6 +67,41 @@ CALLS = {
     "export_list_domain_objects": lambda c: c.stix_domain_object.list(
         filters=None, getAll=True, withFiles=False
     ),
+    # export-file-stix reads an exported entity with its type's reader (by
+    # id; by filters for the objects a full export adds), domain objects
+    # with the generic reader, and lists them with their type's lister.
+    "export_read_report": lambda c: c.report.read(id="x", withFiles=False),
+    "export_read_report_files": lambda c: c.report.read(id="x", withFiles=True),
+    "export_read_malware": lambda c: c.malware.read(id="x", withFiles=True),
+    "export_read_indicator": lambda c: c.indicator.read(id="x", withFiles=True),
+    "export_read_intrusion_set": lambda c: c.intrusion_set.read(
+        id="x", withFiles=True
+    ),
+    "export_read_identity": lambda c: c.identity.read(id="x", withFiles=True),
+    "export_read_core_relationship": lambda c: c.stix_core_relationship.read(
+        id="x"
+    ),
+    "export_list_reports": lambda c: c.report.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_malwares": lambda c: c.malware.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_indicators": lambda c: c.indicator.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_intrusion_sets": lambda c: c.intrusion_set.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_identities": lambda c: c.identity.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_domain_objects_files": lambda c: c.stix_domain_object.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_core_objects_files": lambda c: c.stix_core_object.list(
+        filters=None, getAll=True, withFiles=True
+    ),
     # Export connectors upload their files with these.
     "push_entity_export": lambda c: c.stix_domain_object.push_entity_export(
         entity_id="x", file_name="f", data="d", file_markings=[]

@@ -3,10 +3,13 @@
 //! `get_stix_bundle_or_object_from_entity_id`, `export_selected` and
 //! `export_list` do, and uploads it as `json.dumps(bundle, indent=4)`.
 //!
-//! This version exports cyber observables (entities, selections and lists
-//! of observables); their authors are read as identities. Any other type
-//! the export reaches fails the job with an error naming it rather than
-//! writing a file that would differ from the Python connector's.
+//! Each entity type is read with the document of pycti's reader or lister
+//! for it ([`TypeDocuments`]). This version reads cyber observables,
+//! reports, malwares, indicators, intrusion sets, identities, core
+//! relationships, and lists of domain or core objects of any type; an
+//! export that must read another type fails the job with an error naming
+//! it rather than writing a file that would differ from the Python
+//! connector's.
 
 use opencti_connector::catalog::{Listing as CatalogListing, SolutionCategory, UseCase};
 use opencti_connector::config::{NoConfig, Var};
@@ -15,6 +18,7 @@ use opencti_connector::{Connector, ConnectorSpec, SendError, spec};
 use serde_json::{Value, json};
 
 use crate::config::VARS;
+use crate::documents;
 use crate::mapping::{
     Object, apply_nested_ref, filter_new, generate_export, is_identity_entity_type,
     is_observable_entity_type, prepare_head, prepare_renames, referenced_objects,
@@ -43,9 +47,9 @@ pub enum ExportError {
         id: String,
     },
     /// The export reaches objects of a type this connector does not
-    /// export yet.
+    /// read yet.
     #[error(
-        "Cannot export {entity_type} objects ({context}): only cyber observables (and their authors) are exported by this connector"
+        "Cannot export {entity_type} objects ({context}): this connector reads cyber observables, reports, malwares, indicators, intrusion sets, identities, core relationships and lists of domain or core objects"
     )]
     Unsupported {
         /// The platform entity type.
@@ -145,6 +149,85 @@ impl Mode {
     }
 }
 
+/// A GraphQL document and the root field of its answer.
+type Document = (&'static str, &'static str);
+
+/// The documents pycti's reader and lister of an entity type send
+/// (`get_reader`, `export_entities_list`).
+#[derive(Debug, Clone, Copy)]
+struct TypeDocuments {
+    /// The read by id (`None`: pycti reads the type by filters only).
+    by_id: Option<Document>,
+    /// The read by id of a full export (pycti's `withFiles` fields).
+    by_id_full: Option<Document>,
+    /// The list, and the read by filters.
+    list: Document,
+    /// The list of a full export.
+    list_full: Document,
+}
+
+impl TypeDocuments {
+    const fn same(by_id: Option<Document>, list: Document) -> Self {
+        Self {
+            by_id,
+            by_id_full: by_id,
+            list,
+            list_full: list,
+        }
+    }
+
+    /// The documents of an entity type, after pycti's mapping of types to
+    /// readers (identities to `Identity`, observables to
+    /// `Stix-Cyber-Observable`, `Container` to `Stix-Domain-Object`).
+    fn of(entity_type: &str) -> Option<Self> {
+        use documents as d;
+        let entity_type = if is_observable_entity_type(entity_type) || entity_type == "StixFile" {
+            "Stix-Cyber-Observable"
+        } else if is_identity_entity_type(entity_type) {
+            "Identity"
+        } else if entity_type == "Container" {
+            "Stix-Domain-Object"
+        } else {
+            entity_type
+        };
+        Some(match entity_type {
+            "Stix-Cyber-Observable" => Self::same(
+                Some((d::READ_OBSERVABLE, "stixCyberObservable")),
+                (d::LIST_OBSERVABLES, "stixCyberObservables"),
+            ),
+            "Report" => Self {
+                by_id: Some((d::READ_REPORT, "report")),
+                by_id_full: Some((d::READ_REPORT_FULL, "report")),
+                list: (d::LIST_REPORTS, "reports"),
+                list_full: (d::LIST_REPORTS_FULL, "reports"),
+            },
+            "Malware" => Self::same(
+                Some((d::READ_MALWARE, "malware")),
+                (d::LIST_MALWARES, "malwares"),
+            ),
+            "Indicator" => Self::same(
+                Some((d::READ_INDICATOR, "indicator")),
+                (d::LIST_INDICATORS, "indicators"),
+            ),
+            "Intrusion-Set" => Self::same(
+                Some((d::READ_INTRUSION_SET, "intrusionSet")),
+                (d::LIST_INTRUSION_SETS, "intrusionSets"),
+            ),
+            "Identity" => Self::same(
+                Some((d::READ_IDENTITY, "identity")),
+                (d::LIST_IDENTITIES, "identities"),
+            ),
+            "Stix-Domain-Object" => Self::same(None, (d::LIST_DOMAIN_OBJECTS, "stixDomainObjects")),
+            "Stix-Core-Object" => Self::same(None, (d::LIST_CORE_OBJECTS, "stixCoreObjects")),
+            "stix-core-relationship" => Self::same(
+                Some((d::READ_RELATIONSHIP, "stixCoreRelationship")),
+                (d::LIST_RELATIONSHIPS, "stixCoreRelationships"),
+            ),
+            _ => return None,
+        })
+    }
+}
+
 /// pycti's `prepare_id_filters_export`: the object, within the access
 /// filter when there is one.
 fn id_filters(id: &str, access: Option<&Value>) -> Value {
@@ -178,15 +261,29 @@ fn ids_of(objects: &[Object]) -> Vec<String> {
 struct ToGet {
     id: String,
     entity_type: String,
+    parent_types: Vec<String>,
 }
 
 impl ToGet {
     fn of(value: &Value) -> Self {
         let field = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or_default();
+        let parent_types = value
+            .get("parent_types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
         Self {
             id: field("id").to_owned(),
             entity_type: field("entity_type").to_owned(),
+            parent_types,
         }
+    }
+
+    fn has_parent(&self, parent: &str) -> bool {
+        self.parent_types.iter().any(|p| p == parent)
     }
 }
 
@@ -203,15 +300,19 @@ impl Exporter<'_> {
         id: &str,
         mode: Mode,
     ) -> Result<Vec<Object>, ExportError> {
-        if !is_observable_entity_type(entity_type) {
-            return Err(ExportError::Unsupported {
-                entity_type: entity_type.to_owned(),
-                context: "the exported entity",
-            });
-        }
+        let types = TypeDocuments::of(entity_type);
+        let read = if mode == Mode::Full {
+            types.and_then(|t| t.by_id_full)
+        } else {
+            types.and_then(|t| t.by_id)
+        };
+        let (document, field) = read.ok_or_else(|| ExportError::Unsupported {
+            entity_type: entity_type.to_owned(),
+            context: "the exported entity",
+        })?;
         let entity = self
             .reader
-            .observable(id)
+            .by_id(document, field, id)
             .await?
             .ok_or_else(|| ExportError::NotFound { id: id.to_owned() })?;
         self.prepare(generate_export(entity), mode).await
@@ -232,13 +333,13 @@ impl Exporter<'_> {
             } else {
                 text(&row, "entity_type")
             };
-            if !is_observable_entity_type(entity_type) {
-                return Err(ExportError::Unsupported {
+            let (document, field) = TypeDocuments::of(entity_type)
+                .and_then(|t| t.by_id)
+                .ok_or_else(|| ExportError::Unsupported {
                     entity_type: entity_type.to_owned(),
                     context: "a selected row",
-                });
-            }
-            if let Some(entity) = self.reader.observable(text(&row, "id")).await? {
+                })?;
+            if let Some(entity) = self.reader.by_id(document, field, text(&row, "id")).await? {
                 entities.push(entity);
             }
         }
@@ -247,12 +348,16 @@ impl Exporter<'_> {
 
     /// A whole list query (`export_list`).
     async fn query(&self, request: &ExportRequest, mode: Mode) -> Result<Vec<Object>, ExportError> {
-        if !is_observable_entity_type(&request.entity_type) {
-            return Err(ExportError::Unsupported {
+        let types =
+            TypeDocuments::of(&request.entity_type).ok_or_else(|| ExportError::Unsupported {
                 entity_type: request.entity_type.clone(),
                 context: "the listed type",
-            });
-        }
+            })?;
+        let (document, field) = if mode == Mode::Full {
+            types.list_full
+        } else {
+            types.list
+        };
         let params = request.list_params.as_ref();
         let param = |key: &str| params.and_then(|p| p.get(key)).filter(|v| !v.is_null());
         let groups: Vec<Value> = [param("filters"), self.access]
@@ -269,7 +374,14 @@ impl Exporter<'_> {
         }
         let entities = self
             .reader
-            .observables(param("search"), Some(&filters), order_by, order_mode)
+            .list(
+                document,
+                field,
+                param("search"),
+                Some(&filters),
+                order_by,
+                order_mode,
+            )
             .await?;
         self.many(entities, mode).await
     }
@@ -369,6 +481,7 @@ impl Exporter<'_> {
             to_get.push(ToGet {
                 id,
                 entity_type: reader_type.to_owned(),
+                parent_types: vec![reader_type.to_owned()],
             });
         }
         let relationships = self.reader.relationships(&internal_id, self.access).await?;
@@ -399,30 +512,28 @@ impl Exporter<'_> {
         Ok(())
     }
 
-    /// Reads an object a full export adds, within the access filter.
+    /// Reads an object a full export adds, within the access filter, with
+    /// the list document of its type (pycti's `read(filters=...)`). pycti
+    /// has no reader for nested references: they are left out, as it does.
     async fn read_neighbour(&self, object: &ToGet) -> Result<Option<Object>, ExportError> {
-        let filters = id_filters(&object.id, self.access);
-        if is_observable_entity_type(&object.entity_type) {
-            return Ok(self.reader.observable_by_filters(&filters).await?);
+        if object.has_parent("stix-ref-relationship") {
+            return Ok(None);
         }
-        if object.entity_type == "Stix-Domain-Object"
-            || is_identity_entity_type(&object.entity_type)
-        {
-            let read = self.reader.identity_by_filters(&filters).await?;
-            if let Some(read) = &read
-                && !is_identity_entity_type(text(read, "entity_type"))
-            {
-                return Err(ExportError::Unsupported {
-                    entity_type: text(read, "entity_type").to_owned(),
-                    context: "an object a full export reaches",
-                });
-            }
-            return Ok(read);
-        }
-        Err(ExportError::Unsupported {
-            entity_type: object.entity_type.clone(),
+        let entity_type = if object.has_parent("stix-core-relationship") {
+            "stix-core-relationship"
+        } else {
+            object.entity_type.as_str()
+        };
+        let types = TypeDocuments::of(entity_type).ok_or_else(|| ExportError::Unsupported {
+            entity_type: entity_type.to_owned(),
             context: "an object a full export reaches",
-        })
+        })?;
+        let (document, field) = types.list;
+        let filters = id_filters(&object.id, self.access);
+        Ok(self
+            .reader
+            .first_by_filters(document, field, &filters)
+            .await?)
     }
 }
 
@@ -444,6 +555,29 @@ mod tests {
             json!(["x"])
         );
         assert_eq!(id_filters("x", None)["filters"][0]["values"], json!(["x"]));
+    }
+
+    #[test]
+    fn entity_types_are_read_with_their_readers_documents() {
+        let of = |t: &str| TypeDocuments::of(t).map(|d| (d.by_id.map(|r| r.1), d.list.1));
+        assert_eq!(of("Organization"), Some((Some("identity"), "identities")));
+        assert_eq!(
+            of("IPv4-Addr"),
+            Some((Some("stixCyberObservable"), "stixCyberObservables"))
+        );
+        assert_eq!(of("Container"), Some((None, "stixDomainObjects")));
+        assert_eq!(of("Stix-Core-Object"), Some((None, "stixCoreObjects")));
+        assert_eq!(of("Tool"), None);
+        // pycti's full-export fields of a report leave its `content` out.
+        let selects_content = |document: &str| {
+            let tokens: Vec<&str> = document.split_whitespace().collect();
+            tokens.windows(2).any(|w| w == ["content", "report_types"])
+        };
+        let report = TypeDocuments::of("Report").expect("reports are read");
+        assert!(report.by_id.is_some_and(|(d, _)| selects_content(d)));
+        assert!(selects_content(report.list.0));
+        assert!(report.by_id_full.is_some_and(|(d, _)| !selects_content(d)));
+        assert!(!selects_content(report.list_full.0));
     }
 
     #[test]

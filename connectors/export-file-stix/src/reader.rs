@@ -1,7 +1,7 @@
 //! Reads what an export needs from the platform, as the asking user (the
-//! job's client): observables by id or filters, identities by filters,
-//! relationships and sightings of an object, nested references, and the
-//! objects a filter lets through. Lists are read a page at a time, within
+//! job's client): entities by id or filters with their type's document,
+//! lists, relationships and sightings of an object, nested references, and
+//! the objects a filter lets through. Lists are read a page at a time, within
 //! [`MAX_LISTED`] objects, stopping when the job is cancelled.
 
 use opencti_connector::api::{ApiClient, ApiError};
@@ -61,13 +61,17 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// One cyber observable by id (`None`: missing or not visible).
-    pub async fn observable(&self, id: &str) -> Result<Option<Object>, ReadError> {
-        let data = self
-            .query(documents::READ_OBSERVABLE, json!({"id": id}))
-            .await?;
+    /// One entity by id with a read document whose root field is `field`
+    /// (`None`: missing or not visible).
+    pub async fn by_id(
+        &self,
+        document: &str,
+        field: &'static str,
+        id: &str,
+    ) -> Result<Option<Object>, ReadError> {
+        let data = self.query(document, json!({"id": id})).await?;
         Ok(data
-            .get("stixCyberObservable")
+            .get(field)
             .and_then(Value::as_object)
             .cloned()
             .map(processed))
@@ -135,9 +139,12 @@ impl<'a> Reader<'a> {
             .map(processed))
     }
 
-    /// Observables by search and filters, ordered.
-    pub async fn observables(
+    /// Every entity of a list document whose root field is `field`, by
+    /// search and filters, ordered.
+    pub async fn list(
         &self,
+        document: &str,
+        field: &'static str,
         search: Option<&Value>,
         filters: Option<&Value>,
         order_by: Option<&str>,
@@ -145,36 +152,18 @@ impl<'a> Reader<'a> {
     ) -> Result<Vec<Object>, ReadError> {
         let variables = json!({"search": search, "filters": filters, "orderBy": order_by,
                                "orderMode": order_mode});
-        self.all(
-            documents::LIST_OBSERVABLES,
-            "stixCyberObservables",
-            variables,
-        )
-        .await
+        self.all(document, field, variables).await
     }
 
-    /// The first observable a filter lets through.
-    pub async fn observable_by_filters(
+    /// The first entity of a list document a filter lets through.
+    pub async fn first_by_filters(
         &self,
+        document: &str,
+        field: &'static str,
         filters: &Value,
     ) -> Result<Option<Object>, ReadError> {
-        self.first(
-            documents::LIST_OBSERVABLES,
-            "stixCyberObservables",
-            json!({"filters": filters}),
-        )
-        .await
-    }
-
-    /// The first domain object a filter lets through, read with the fields
-    /// of identities (the only domain objects this connector exports).
-    pub async fn identity_by_filters(&self, filters: &Value) -> Result<Option<Object>, ReadError> {
-        self.first(
-            documents::LIST_IDENTITIES,
-            "stixDomainObjects",
-            json!({"filters": filters}),
-        )
-        .await
+        self.first(document, field, json!({"filters": filters}))
+            .await
     }
 
     /// Whether a filter lets anything through.

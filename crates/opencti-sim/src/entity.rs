@@ -364,6 +364,16 @@ pub(crate) fn view(state: &State, stored: &StoredObject, resolve_refs: bool) -> 
             }
         }
     }
+    match stored.stix_type.as_str() {
+        // The platform keeps these as relationships the simulator does not
+        // store: none.
+        "malware" => fields["samples"] = json!([]),
+        "indicator" => fields["observables"] = json!({"edges": []}),
+        _ => {}
+    }
+    if resolve_refs && stix.get("object_refs").is_some() {
+        fields["objects"] = crate::graphql::lists::contained(state, stix);
+    }
     if stored.stix_type == "identity" {
         fields["identity_class"] = stix
             .get("identity_class")

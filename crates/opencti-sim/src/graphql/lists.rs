@@ -1,8 +1,10 @@
 //! The platform's list queries an export connector makes: core objects,
 //! observables, domain objects, objects-or-relationships, core and
-//! sighting relationships, with the filters exports send (`ids`,
+//! sighting relationships, and the lists of one entity type (`reports`,
+//! `malwares`, `identities`, ...), with the filters exports send (`ids`,
 //! `objectMarking`, `entity_type`, nested groups), search, ordering and
-//! cursor pagination.
+//! cursor pagination; and the reads of one entity of a type by id
+//! (`report(id)`, `stixCoreRelationship(id)`, ...).
 //!
 //! A filter key the simulator does not know is refused (the platform
 //! would apply it; ignoring it would silently widen the answer).
@@ -25,7 +27,47 @@ pub(crate) const LIST_QUERIES: &[&str] = &[
     "stixObjectOrStixRelationships",
     "stixCoreRelationships",
     "stixSightingRelationships",
+    "reports",
+    "malwares",
+    "indicators",
+    "intrusionSets",
+    "identities",
 ];
+
+/// The reads of one entity by id served here, with the entity type (or
+/// parent type) each answers for.
+pub(crate) const TYPED_READS: &[(&str, &str)] = &[
+    ("report", "Report"),
+    ("malware", "Malware"),
+    ("indicator", "Indicator"),
+    ("intrusionSet", "Intrusion-Set"),
+    ("identity", "Identity"),
+    ("stixCoreRelationship", "stix-core-relationship"),
+];
+
+/// The entity type (or parent type) a typed list holds.
+fn typed_list(query: &str) -> Option<&'static str> {
+    match query {
+        "reports" => Some("Report"),
+        "malwares" => Some("Malware"),
+        "indicators" => Some("Indicator"),
+        "intrusionSets" => Some("Intrusion-Set"),
+        "identities" => Some("Identity"),
+        _ => None,
+    }
+}
+
+/// Answers one of [`TYPED_READS`]: the entity `id` designates, when it is
+/// of the read's type.
+pub(crate) fn read(state: &State, query: &str, id: &str) -> Result<Value, String> {
+    let Some((_, wanted)) = TYPED_READS.iter().find(|(name, _)| *name == query) else {
+        return Err(format!("Query.{query} is not a read the simulator serves"));
+    };
+    Ok(find(state, id)
+        .filter(|stored| Kind::of(stored) != Kind::Other && has_type(stored, wanted))
+        .and_then(|stored| node(state, stored))
+        .unwrap_or(Value::Null))
+}
 
 /// Answers one of [`LIST_QUERIES`] with its arguments, as a connection.
 pub(crate) fn list(
@@ -51,6 +93,9 @@ pub(crate) fn list(
             "stixObjectOrStixRelationships" => kind != Kind::Other,
             "stixCoreRelationships" => kind == Kind::Relationship,
             "stixSightingRelationships" => kind == Kind::Sighting,
+            typed if typed_list(typed).is_some() => {
+                kind == Kind::Core && typed_list(typed).is_some_and(|t| has_type(stored, t))
+            }
             other => return Err(format!("Query.{other} is not a list the simulator serves")),
         };
         if !wanted
@@ -304,8 +349,29 @@ fn node(state: &State, stored: &StoredObject) -> Option<Value> {
     node["to"] = view(state, to, false);
     if sighting {
         node["attribute_count"] = stored.stix.get("count").cloned().unwrap_or(json!(1));
+        // Non-null on the platform: false unless the sighting says otherwise.
+        node["x_opencti_negative"] = stored
+            .stix
+            .get("x_opencti_negative")
+            .cloned()
+            .unwrap_or(json!(false));
     }
     Some(node)
+}
+
+/// A container's `objects`: the stored objects and relationships of its
+/// `object_refs`, in their order, each without its own references resolved.
+pub(crate) fn contained(state: &State, stix: &Value) -> Value {
+    let nodes: Vec<Value> = strings(stix.get("object_refs"))
+        .iter()
+        .filter_map(|id| find(state, id))
+        .filter_map(|stored| match Kind::of(stored) {
+            Kind::Core => Some(view(state, stored, false)),
+            Kind::Relationship | Kind::Sighting => node(state, stored),
+            Kind::Other => None,
+        })
+        .collect();
+    crate::graphql::views::connection(nodes)
 }
 
 /// A cursor connection over `nodes` (`first`, `after`: the index of the
@@ -444,6 +510,56 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn typed_reads_and_lists_answer_only_their_type_and_containers_list_their_objects() {
+        let mut state = state();
+        let report = json!({"type": "report", "spec_version": "2.1",
+            "id": "report--00000000-0000-4000-8000-000000000004", "name": "R",
+            "object_refs": ["ipv4-addr--00000000-0000-4000-8000-000000000001",
+                            "relationship--00000000-0000-4000-8000-000000000003",
+                            "malware--00000000-0000-4000-8000-00000000dead"]});
+        inject(
+            &mut state,
+            EventInjection::new(EventKind::Create, report),
+            chrono::Utc::now(),
+        )
+        .expect("stored");
+        let id = "report--00000000-0000-4000-8000-000000000004";
+        let report = read(&state, "report", id).unwrap();
+        assert_eq!(report["name"], "R");
+        let objects = &report["objects"]["edges"];
+        assert_eq!(objects.as_array().map(Vec::len), Some(2), "{objects}");
+        assert_eq!(objects[0]["node"]["value"], "192.0.2.1");
+        assert_eq!(
+            objects[1]["node"]["parent_types"][2],
+            "stix-core-relationship"
+        );
+        assert_eq!(read(&state, "malware", id).unwrap(), Value::Null);
+        let relationship = read(
+            &state,
+            "stixCoreRelationship",
+            "relationship--00000000-0000-4000-8000-000000000003",
+        )
+        .unwrap();
+        assert_eq!(relationship["from"]["value"], "192.0.2.1");
+        let sighting = json!({"type": "sighting", "spec_version": "2.1",
+            "id": "sighting--00000000-0000-4000-8000-000000000005",
+            "sighting_of_ref": "ipv4-addr--00000000-0000-4000-8000-000000000001",
+            "where_sighted_refs": ["report--00000000-0000-4000-8000-000000000004"]});
+        inject(
+            &mut state,
+            EventInjection::new(EventKind::Create, sighting),
+            chrono::Utc::now(),
+        )
+        .expect("stored");
+        let sightings = list(&state, "stixSightingRelationships", &args(json!({}))).unwrap();
+        assert_eq!(sightings["edges"][0]["node"]["x_opencti_negative"], false);
+        let reports = list(&state, "reports", &args(json!({}))).unwrap();
+        assert_eq!(reports["pageInfo"]["globalCount"], 1);
+        let malwares = list(&state, "malwares", &args(json!({}))).unwrap();
+        assert_eq!(malwares["pageInfo"]["globalCount"], 0);
     }
 
     #[test]

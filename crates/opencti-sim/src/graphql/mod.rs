@@ -1,7 +1,7 @@
 //! `POST /graphql`: parsing, schema validation, operation identification
 //! and error shaping. Field resolution lives in [`resolve`].
 
-mod lists;
+pub(crate) mod lists;
 mod multipart;
 mod resolve;
 pub(crate) mod views;

@@ -413,6 +413,14 @@ fn query_field<'b>(
                              "hasPreviousPage": false, "globalCount": edges.len()},
             })
         }
+        read if super::lists::TYPED_READS
+            .iter()
+            .any(|(name, _)| *name == read) =>
+        {
+            core.store
+                .read(|state| super::lists::read(state, read, &id))
+                .map_err(|reason| ctx.functional(reason))?
+        }
         list if super::lists::LIST_QUERIES.contains(&list) => core
             .store
             .read(|state| super::lists::list(state, list, &args))
