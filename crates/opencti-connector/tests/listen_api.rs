@@ -334,7 +334,7 @@ async fn a_stalled_tls_handshake_is_cut_and_holds_no_one_else() {
     let id = uuid::Uuid::new_v4().to_string();
     let dir = tempfile::tempdir().unwrap();
     let serving = serve_with(&sim, &id, &https_env(&dir), |runner| {
-        runner.with_callback_handshake_timeout(Duration::from_millis(500))
+        runner.with_callback_handshake_timeout(Duration::from_secs(2))
     })
     .await;
     let address = serving
@@ -357,6 +357,12 @@ async fn a_stalled_tls_handshake_is_cut_and_holds_no_one_else() {
         .unwrap();
     assert_eq!(answer, json!({"status": "ok"}), "served beside the stall");
     let mut buffer = [0_u8; 16];
+    // Answered while the stalled handshake still waits: not one after the
+    // other.
+    assert!(
+        matches!(stalled.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the stalled connection is still open, without an answer"
+    );
     let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buffer))
         .await
         .expect("the stalled connection is closed in time");
