@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
+use opencti_connector::http::testing::TEST_CA_PEM;
 use opencti_connector::listen::{
     ENRICHMENT_VARS, Enrichment, ListenProtocol, ListenRunner, listen_protocol,
 };
@@ -19,6 +20,10 @@ use crate::listen::{AsEnricher, TIMEOUT, ipv4, processed, runtime};
 
 const TOKEN: &str = "listen-test";
 const MAX_BODY: usize = 4096;
+/// The loopback test certificate (for 127.0.0.1, signed by the test CA)
+/// and its key, as `http::testing`'s TLS front serves them.
+const CERT_PEM: &str = include_str!("../src/http/testing/localhost.pem");
+const KEY_PEM: &str = include_str!("../src/http/testing/localhost.key");
 
 async fn platform(version: &str) -> SimHandle {
     let config = SimConfig {
@@ -48,13 +53,27 @@ struct Serving {
 /// Starts an enricher on the API listen protocol and waits for its
 /// registration.
 async fn serve(sim: &SimHandle, id: &str) -> Serving {
-    let (config, settings) = runtime(sim, id, &api_env());
+    serve_with(sim, id, &[], |runner| runner).await
+}
+
+/// [`serve`] with more variables and the runner adjusted.
+async fn serve_with(
+    sim: &SimHandle,
+    id: &str,
+    extra: &[(&'static str, String)],
+    adjust: impl FnOnce(ListenRunner<Enrichment<AsEnricher>>) -> ListenRunner<Enrichment<AsEnricher>>,
+) -> Serving {
+    let mut env = api_env();
+    env.extend(extra.iter().cloned());
+    let (config, settings) = runtime(sim, id, &env);
     let protocol = listen_protocol(&settings).unwrap();
     assert!(matches!(protocol, ListenProtocol::Api(_)));
     let shutdown = CancellationToken::new();
-    let runner = ListenRunner::new(Enrichment::new(AsEnricher::default(), None), config)
-        .with_listen_protocol(protocol)
-        .with_max_callback_body(MAX_BODY);
+    let runner = adjust(
+        ListenRunner::new(Enrichment::new(AsEnricher::default(), None), config)
+            .with_listen_protocol(protocol)
+            .with_max_callback_body(MAX_BODY),
+    );
     let task = tokio::spawn(runner.run(shutdown.clone()));
     sim.wait_until("the connector to register", TIMEOUT, |sim| {
         sim.connector(id).is_some()
@@ -217,24 +236,268 @@ async fn the_endpoint_refuses_strangers_invalid_json_and_oversized_bodies_then_s
     sim.shutdown().await.unwrap();
 }
 
+/// The HTTPS variables: the certificate as a file, the key inline.
+fn https_env(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
+    let cert = dir.path().join("callback.pem");
+    std::fs::write(&cert, CERT_PEM).unwrap();
+    vec![
+        ("CONNECTOR_LISTEN_PROTOCOL_API_SSL", "true".to_owned()),
+        (
+            "LISTEN_PROTOCOL_API_SSL_CERT",
+            cert.to_string_lossy().into_owned(),
+        ),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", KEY_PEM.to_owned()),
+    ]
+}
+
+/// A client that trusts the test CA only.
+fn https_client() -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(TEST_CA_PEM.as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .timeout(TIMEOUT)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_delivered_over_https_when_ssl_is_on() {
+    tls::install_crypto_provider();
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let serving = serve_with(&sim, &id, &https_env(&dir), |runner| runner).await;
+    assert!(
+        serving.callback.starts_with("https://127.0.0.1:")
+            && serving.callback.ends_with("/api/callback"),
+        "{}",
+        serving.callback
+    );
+    let client = https_client();
+    let ip = ipv4("192.0.2.70", None);
+    sim.inject_event(EventInjection::new(EventKind::Create, ip.clone()))
+        .unwrap();
+    let job = json!({
+        "internal": {"work_id": null, "applicant_id": null},
+        "event": {
+            "event_type": "INTERNAL_ENRICHMENT",
+            "entity_id": ip["id"],
+            "entity_type": "IPv4-Addr",
+            "stix_entity": ip.to_string(),
+            "stix_objects": json!([ip]).to_string(),
+        },
+    });
+    let answer = client
+        .post(&serving.callback)
+        .bearer_auth(platform_jwt(&sim).await)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+    // The enricher ran: its bundle went through the platform.
+    sim.wait_until("the enricher's object to be stored", TIMEOUT, |sim| {
+        sim.object("autonomous-system--5b2b8c4e-6a38-5a36-9b55-2f0e5d0e6e01")
+            .is_some()
+    })
+    .await
+    .unwrap();
+    // The same bounds as over plain HTTP.
+    let oversized = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_BODY));
+    let answer = client
+        .post(&serving.callback)
+        .bearer_auth(platform_jwt(&sim).await)
+        .body(oversized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 413);
+    let plain = serving.callback.replacen("https://", "http://", 1);
+    let refused = reqwest::Client::new()
+        .get(plain.replace("/api/callback", "/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(
+        !refused.is_ok_and(|answer| answer.status().is_success()),
+        "plain HTTP is not served"
+    );
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tls_handshake_is_cut_and_holds_no_one_else() {
+    use tokio::io::AsyncReadExt as _;
+    tls::install_crypto_provider();
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let serving = serve_with(&sim, &id, &https_env(&dir), |runner| {
+        runner.with_callback_handshake_timeout(Duration::from_secs(2))
+    })
+    .await;
+    let address = serving
+        .callback
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Connects, then says nothing (not even a ClientHello).
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let health = serving.callback.replace("/api/callback", "/health");
+    let answer: Value = https_client()
+        .get(&health)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"status": "ok"}), "served beside the stall");
+    let mut buffer = [0_u8; 16];
+    // Answered while the stalled handshake still waits: not one after the
+    // other.
+    assert!(
+        matches!(stalled.try_read(&mut buffer), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the stalled connection is still open, without an answer"
+    );
+    let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buffer))
+        .await
+        .expect("the stalled connection is closed in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
 #[test]
-fn https_and_bad_protocols_are_refused_naming_the_variable() {
+fn https_settings_and_bad_protocols_are_refused_naming_the_variable() {
     let tables: Vec<_> = RUNTIME_TABLES
         .iter()
         .copied()
         .chain([ENRICHMENT_VARS])
         .collect();
+    // A complete runtime configuration: the function leaves the settings'
+    // own problems to the runtime's check, and then answers AMQP.
+    let runtime = [
+        ("OPENCTI_URL", "http://127.0.0.1:4000"),
+        ("OPENCTI_TOKEN", TOKEN),
+        ("CONNECTOR_ID", "5f4c6a64-2a31-4c8e-9d33-6c1b1c2f0a10"),
+        ("CONNECTOR_NAME", "listen test"),
+        ("CONNECTOR_SCOPE", "IPv4-Addr"),
+    ];
     let check = |pairs: &[(&str, &str)]| {
-        let settings = Settings::from_env_pairs(&tables, pairs.iter().copied());
+        let settings = Settings::from_env_pairs(&tables, runtime.iter().chain(pairs).copied());
+        assert!(settings.problems().is_empty(), "{}", settings.problems());
         listen_protocol(&settings).map_err(|errors| errors.to_string())
     };
     assert_eq!(check(&[]), Ok(ListenProtocol::Amqp));
-    let ssl = check(&[
+    let api_ssl = [
         ("CONNECTOR_LISTEN_PROTOCOL", "API"),
         ("CONNECTOR_LISTEN_PROTOCOL_API_SSL", "true"),
+    ];
+    let with = |more: &[(&'static str, &'static str)]| {
+        let pairs: Vec<_> = api_ssl.iter().chain(more).copied().collect();
+        check(&pairs)
+    };
+    let missing = with(&[]).unwrap_err();
+    assert!(
+        missing.contains("LISTEN_PROTOCOL_API_SSL_CERT")
+            && missing.contains("LISTEN_PROTOCOL_API_SSL_KEY"),
+        "{missing}"
+    );
+    let no_key = with(&[("LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM)]).unwrap_err();
+    assert!(
+        no_key.contains("LISTEN_PROTOCOL_API_SSL_KEY") && !no_key.contains("_SSL_CERT ("),
+        "{no_key}"
+    );
+    let unreadable = with(&[
+        ("LISTEN_PROTOCOL_API_SSL_CERT", "/nonexistent/callback.pem"),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", KEY_PEM),
     ])
     .unwrap_err();
-    assert!(ssl.contains("CONNECTOR_LISTEN_PROTOCOL_API_SSL"), "{ssl}");
+    assert!(
+        unreadable.contains("LISTEN_PROTOCOL_API_SSL_CERT")
+            && unreadable.contains("/nonexistent/callback.pem"),
+        "{unreadable}"
+    );
+    let not_a_key = with(&[
+        ("LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", CERT_PEM),
+    ])
+    .unwrap_err();
+    assert!(
+        not_a_key.contains("LISTEN_PROTOCOL_API_SSL_KEY"),
+        "{not_a_key}"
+    );
+    // Another key than the certificate's: named, and not shown.
+    let other_key = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg5IWND+MKC09r72aB
+zv3dJGQvppBYfZWZhoTG3w7oYNWhRANCAAQEnXNrXbK7s/h/d65h7do520gRZxXx
+WQyLpfmYHp/7ANV9MxsZQJwZbserdDn2FytTGrzk9zPqtW1aduWmMOH8
+-----END PRIVATE KEY-----
+";
+    let mismatch = with(&[
+        ("LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", other_key),
+    ])
+    .unwrap_err();
+    assert!(
+        mismatch.contains("LISTEN_PROTOCOL_API_SSL_KEY") && !mismatch.contains("zv3dJGQv"),
+        "{mismatch}"
+    );
+    // An encrypted key needs its passphrase (the PKCS#8 key of the broker's
+    // unit tests, `openssl pkcs8 -topk8 -v2 aes-256-cbc`).
+    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAje18YsohOsMQICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEELKuH8dfHxJWVjRTjiXnCUYEgZBe
+EjwnPsr1vEvzUwaNFc/npJHfKKOz175VTP3k8V66a7pHI6PCi+UrT3UOM66wHlUB
+SQdSvhygt2pfV94GGota1GOFcF05EVS7dcpbRpxuULrwBEIAvO86QH6906xOKNfp
+KrnvEUrTz3ameGD9elyO1khel5oaPufP3KcxlyS9lWnPcHMDpmsHZyVn0yWfEIw=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+    let locked = with(&[
+        ("LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", encrypted),
+    ])
+    .unwrap_err();
+    assert!(
+        locked.contains("set LISTEN_PROTOCOL_API_SSL_PASSPHRASE"),
+        "{locked}"
+    );
+    let wrong = with(&[
+        ("LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM),
+        ("LISTEN_PROTOCOL_API_SSL_KEY", encrypted),
+        ("LISTEN_PROTOCOL_API_SSL_PASSPHRASE", "not-it"),
+    ])
+    .unwrap_err();
+    assert!(
+        wrong.contains("wrong LISTEN_PROTOCOL_API_SSL_PASSPHRASE") && !wrong.contains("not-it"),
+        "{wrong}"
+    );
+    // The spelling of the connectors' own settings models is read too.
+    let served = with(&[
+        ("CONNECTOR_LISTEN_PROTOCOL_API_SSL_CERT", CERT_PEM),
+        ("CONNECTOR_LISTEN_PROTOCOL_API_SSL_KEY", KEY_PEM),
+    ]);
+    assert!(
+        matches!(&served, Ok(ListenProtocol::Api(api)) if api.tls.is_some()),
+        "{served:?}"
+    );
+    let key_line = KEY_PEM.lines().nth(2).unwrap();
+    assert!(
+        !format!("{served:?}").contains(key_line),
+        "the key is not in Debug"
+    );
+    // pycti reads the certificate only when it serves HTTP.
+    assert_eq!(
+        check(&[("CONNECTOR_LISTEN_PROTOCOL_API_SSL", "true")]),
+        Ok(ListenProtocol::Amqp)
+    );
     let unknown = check(&[("CONNECTOR_LISTEN_PROTOCOL", "SMTP")]).unwrap_err();
     assert!(unknown.contains("CONNECTOR_LISTEN_PROTOCOL"), "{unknown}");
     let path = check(&[

@@ -3,13 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::api::BrokerConnection;
 use crate::config::{MqOverrides, Secret};
 
 use super::error::AmqpError;
+use crate::tls::{read_pem, unlock_key};
+
+fn refused(reason: String) -> AmqpError {
+    AmqpError::Tls { reason }
+}
 
 /// TLS material for `amqps`.
 #[derive(Clone, Default)]
@@ -95,20 +97,29 @@ impl BrokerParams {
                     .ca
                     .as_deref()
                     .map(|value| read_pem("MQ_USE_SSL_CA", value))
-                    .transpose()?,
+                    .transpose()
+                    .map_err(refused)?,
                 client_cert_pem: overrides
                     .cert
                     .as_deref()
                     .map(|value| read_pem("MQ_USE_SSL_CERT", value))
-                    .transpose()?,
+                    .transpose()
+                    .map_err(refused)?,
                 client_key_pem: overrides
                     .key
                     .as_ref()
                     .map(|value| {
                         let pem = read_pem("MQ_USE_SSL_KEY", value.expose())?;
-                        unlock_client_key(pem, overrides.passphrase.as_ref()).map(Secret::new)
+                        unlock_key(
+                            pem,
+                            overrides.passphrase.as_ref(),
+                            "MQ_USE_SSL_KEY",
+                            "MQ_USE_SSL_PASSPHRASE",
+                        )
+                        .map(Secret::new)
                     })
-                    .transpose()?,
+                    .transpose()
+                    .map_err(refused)?,
                 verify: overrides.reject_unauthorized,
             })
         } else {
@@ -141,110 +152,6 @@ impl BrokerParams {
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
-}
-
-/// PEM given inline (starts with `-----BEGIN`) or as a file path.
-fn read_pem(variable: &'static str, value: &str) -> Result<String, AmqpError> {
-    if value.trim_start().starts_with("-----BEGIN") {
-        return Ok(value.to_owned());
-    }
-    std::fs::read_to_string(value.trim()).map_err(|error| AmqpError::Tls {
-        reason: format!("{variable}: cannot read {}: {error}", value.trim()),
-    })
-}
-
-/// The client key as unencrypted PEM. An encrypted PKCS#8 key (PBES2, as
-/// `openssl pkcs8 -topk8` and `openssl genpkey -aes256` write them) is
-/// decrypted with the passphrase; an unencrypted key passes through and
-/// the passphrase is ignored, as Python's `load_cert_chain` does.
-fn unlock_client_key(pem: String, passphrase: Option<&Secret>) -> Result<String, AmqpError> {
-    let refuse = |reason: String| AmqpError::Tls { reason };
-    if pem.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(refuse(
-            "MQ_USE_SSL_KEY: keys encrypted in the legacy OpenSSL format are not supported; \
-             convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
-                .to_owned(),
-        ));
-    }
-    let Some(encrypted) = pem_block(&pem, "ENCRYPTED PRIVATE KEY")
-        .map_err(|reason| refuse(format!("MQ_USE_SSL_KEY: {reason}")))?
-    else {
-        return Ok(pem);
-    };
-    let passphrase = passphrase
-        .filter(|passphrase| !passphrase.is_empty())
-        .ok_or_else(|| {
-            refuse("MQ_USE_SSL_KEY is encrypted: set MQ_USE_SSL_PASSPHRASE".to_owned())
-        })?;
-    let key = decrypt_pkcs8(&encrypted, passphrase.expose())
-        .map_err(|reason| refuse(format!("MQ_USE_SSL_KEY: {reason}")))?;
-    Ok(pem_encode("PRIVATE KEY", &key))
-}
-
-/// Decrypts a DER `EncryptedPrivateKeyInfo` and checks the result is a
-/// private key rustls can use: a wrong passphrase usually fails the
-/// padding check, and rarely yields garbage that this check catches.
-fn decrypt_pkcs8(der: &[u8], passphrase: &str) -> Result<Vec<u8>, String> {
-    use pkcs5::der::asn1::OctetStringRef;
-    use pkcs5::der::{Decode as _, Reader as _, SliceReader};
-
-    let unreadable = |error: pkcs5::der::Error| format!("not an encrypted PKCS#8 key: {error}");
-    let mut reader = SliceReader::new(der).map_err(unreadable)?;
-    let (scheme, ciphertext) = reader
-        .sequence(|fields| {
-            Ok((
-                pkcs5::EncryptionScheme::decode(fields)?,
-                OctetStringRef::decode(fields)?,
-            ))
-        })
-        .map_err(unreadable)?;
-    reader.finish(()).map_err(unreadable)?;
-    let wrong_passphrase =
-        || "cannot decrypt it: wrong MQ_USE_SSL_PASSPHRASE or unsupported encryption".to_owned();
-    let key = scheme
-        .decrypt(passphrase, ciphertext.as_bytes())
-        .map_err(|_| wrong_passphrase())?;
-    let usable = rustls::pki_types::PrivateKeyDer::Pkcs8(key.clone().into());
-    rustls::crypto::aws_lc_rs::default_provider()
-        .key_provider
-        .load_private_key(usable)
-        .map_err(|_| wrong_passphrase())?;
-    Ok(key)
-}
-
-/// The DER bytes of the first `label` block of `pem`, if there is one.
-fn pem_block(pem: &str, label: &str) -> Result<Option<Vec<u8>>, String> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let Some(start) = pem.find(&begin).map(|at| at + begin.len()) else {
-        return Ok(None);
-    };
-    let stop = pem[start..]
-        .find(&end)
-        .ok_or_else(|| format!("`{begin}` without `{end}`"))?
-        + start;
-    let body: String = pem[start..stop]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    STANDARD
-        .decode(body)
-        .map(Some)
-        .map_err(|error| format!("invalid Base64 in the {label} block: {error}"))
-}
-
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    // Base64 is ASCII: every 64-byte chunk is valid UTF-8.
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
 }
 
 #[cfg(test)]

@@ -13,9 +13,15 @@
 //! the connector failed (the job's work carries the error). `GET /health`
 //! answers `200 {"status": "ok"}`.
 //!
+//! With `CONNECTOR_LISTEN_PROTOCOL_API_SSL` the endpoint serves HTTPS (as
+//! pycti's uvicorn does) with `LISTEN_PROTOCOL_API_SSL_CERT` and `_KEY`
+//! (paths or inline PEM; an encrypted key opened with `_PASSPHRASE`).
+//!
 //! Ours besides: a body is read within [`BODY_TIMEOUT`] and up to a limit
-//! (`413` past it, `408` too slow); a job the stop interrupts answers
-//! `503`, so that the platform sends it again later.
+//! (`413` past it, `408` too slow); a TLS handshake must end within
+//! [`HANDSHAKE_TIMEOUT`], with at most [`MAX_PENDING_HANDSHAKES`] under way;
+//! a job the stop interrupts answers `503`, so that the platform sends it
+//! again later.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +33,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Generation;
@@ -39,6 +51,14 @@ pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest job body accepted: the platform's messages carry at most a
 /// playbook bundle or an entity with its neighbours.
 pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+/// How long a client may take to finish its TLS handshake.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TLS handshakes under way at once; more connections wait in the
+/// kernel's backlog.
+pub(crate) const MAX_PENDING_HANDSHAKES: usize = 64;
+
+const CERT_VAR: &str = "LISTEN_PROTOCOL_API_SSL_CERT";
+const KEY_VAR: &str = "LISTEN_PROTOCOL_API_SSL_KEY";
 
 /// `CONNECTOR_LISTEN_PROTOCOL_API_*`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +69,82 @@ pub struct ApiListen {
     /// `CONNECTOR_LISTEN_PROTOCOL_API_PATH`: the route jobs are POSTed to.
     pub path: String,
     /// `CONNECTOR_LISTEN_PROTOCOL_API_URI`: how the platform reaches the
-    /// connector; `None`: `http://127.0.0.1:<port actually bound>`.
+    /// connector; `None`: `http://127.0.0.1:<port actually bound>`
+    /// (`https` when `tls`).
     pub uri: Option<String>,
+    /// `CONNECTOR_LISTEN_PROTOCOL_API_SSL`: serve HTTPS with this.
+    pub tls: Option<ListenTls>,
+}
+
+/// The certificate chain and key the endpoint serves HTTPS with, read
+/// and checked against each other.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ListenTls {
+    cert_pem: String,
+    key_pem: Secret,
+}
+
+impl std::fmt::Debug for ListenTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenTls")
+            .field("cert_pem_bytes", &self.cert_pem.len())
+            .field("key_pem", &self.key_pem)
+            .finish()
+    }
+}
+
+/// Why the certificate or key cannot be served, and which variable to fix.
+#[derive(Debug)]
+pub(crate) struct ListenTlsError {
+    pub(crate) variable: &'static str,
+    pub(crate) reason: String,
+}
+
+impl ListenTls {
+    /// The chain (PEM, leaf first) and its unencrypted key (PEM).
+    pub(crate) fn new(cert_pem: String, key_pem: Secret) -> Self {
+        Self { cert_pem, key_pem }
+    }
+
+    /// The rustls configuration serving them, HTTP/1.1 only (what the
+    /// endpoint speaks).
+    pub(crate) fn server_config(&self) -> Result<rustls::ServerConfig, ListenTlsError> {
+        let cert_error = |reason: String| ListenTlsError {
+            variable: CERT_VAR,
+            reason,
+        };
+        let chain = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| cert_error(format!("not a PEM certificate chain: {error}")))?;
+        if chain.is_empty() {
+            return Err(cert_error("holds no PEM certificate".to_owned()));
+        }
+        // The parser's errors may quote the key's text: not repeated.
+        let key =
+            PrivateKeyDer::from_pem_slice(self.key_pem.expose().as_bytes()).map_err(|_| {
+                ListenTlsError {
+                    variable: KEY_VAR,
+                    reason: "not a PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned(),
+                }
+            })?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| cert_error(error.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|error| match error {
+                rustls::Error::InvalidCertificate(_) => {
+                    cert_error(format!("unusable certificate: {error}"))
+                }
+                other => ListenTlsError {
+                    variable: KEY_VAR,
+                    reason: format!("does not fit {CERT_VAR}: {other}"),
+                },
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
 }
 
 /// A job the platform POSTed, handed to the listen loop.
@@ -95,6 +189,14 @@ pub enum CallbackError {
         #[source]
         source: std::io::Error,
     },
+    /// The certificate or key cannot be served.
+    #[error("CONNECTOR_LISTEN_PROTOCOL_API_SSL: {variable}: {reason}")]
+    Tls {
+        /// The variable at fault.
+        variable: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A 7.x platform gave no key to check its calls with.
     #[error(
         "CONNECTOR_LISTEN_PROTOCOL=API: the platform's registration holds no Ed25519 key (`jwks`) to check its calls with"
@@ -105,7 +207,8 @@ pub enum CallbackError {
 /// The bound (not yet serving) endpoint: bound before registering, so the
 /// registered URI names the port actually used.
 pub(crate) struct CallbackListener {
-    listener: tokio::net::TcpListener,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     config: ApiListen,
     bound: SocketAddr,
 }
@@ -113,29 +216,41 @@ pub(crate) struct CallbackListener {
 impl CallbackListener {
     /// Binds `config.bind`.
     pub(crate) async fn bind(config: &ApiListen) -> Result<Self, CallbackError> {
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| {
+                tls.server_config()
+                    .map(|server| TlsAcceptor::from(Arc::new(server)))
+                    .map_err(|ListenTlsError { variable, reason }| CallbackError::Tls {
+                        variable,
+                        reason,
+                    })
+            })
+            .transpose()?;
         let bind_error = |source| CallbackError::Bind {
             addr: config.bind,
             source,
         };
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(bind_error)?;
+        let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
         let bound = listener.local_addr().map_err(bind_error)?;
         Ok(Self {
             listener,
+            tls,
             config: config.clone(),
             bound,
         })
     }
 
     /// The `listen_callback_uri` to register: the URI (or
-    /// `http://127.0.0.1:<port>`) followed by the path.
+    /// `http(s)://127.0.0.1:<port>`) followed by the path.
     pub(crate) fn callback_uri(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         let base = self
             .config
             .uri
             .clone()
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.bound.port()));
+            .unwrap_or_else(|| format!("{scheme}://127.0.0.1:{}", self.bound.port()));
         format!("{}{}", base.trim_end_matches('/'), self.config.path)
     }
 
@@ -147,7 +262,7 @@ impl CallbackListener {
         generation: Generation,
         jwks: Option<&str>,
         token: &Secret,
-        max_body_bytes: usize,
+        limits: CallbackLimits,
         shutdown: CancellationToken,
     ) -> Result<mpsc::Receiver<CallbackJob>, CallbackError> {
         let caller = match generation {
@@ -164,7 +279,7 @@ impl CallbackListener {
         let endpoint = Arc::new(Endpoint {
             caller,
             jobs,
-            max_body_bytes,
+            max_body_bytes: limits.max_body_bytes,
             shutdown: shutdown.clone(),
         });
         let app = axum::Router::new()
@@ -174,18 +289,115 @@ impl CallbackListener {
         tracing::info!(
             attributes.address = %self.bound,
             attributes.path = %self.config.path,
+            attributes.https = self.tls.is_some(),
             "Listening for the platform's jobs over HTTP"
         );
+        let stopped = shutdown.cancelled_owned();
         tokio::spawn(async move {
-            let served = axum::serve(self.listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
+            let served = match self.tls {
+                None => {
+                    axum::serve(self.listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+                Some(acceptor) => {
+                    let listener = TlsListener {
+                        tcp: self.listener,
+                        acceptor,
+                        handshakes: JoinSet::new(),
+                        timeout: limits.handshake_timeout,
+                    };
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+            };
             if let Err(error) = served {
                 tracing::error!(attributes.reason = %error, "Listen callback endpoint stopped");
             }
         });
         Ok(receiver)
     }
+}
+
+/// The endpoint's bounds besides the request's own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallbackLimits {
+    /// The largest job body accepted.
+    pub(crate) max_body_bytes: usize,
+    /// How long a TLS handshake may take.
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// Accepts TCP connections and hands out those whose TLS handshake
+/// ended in time. Handshakes run in tasks of their own, so that one
+/// client that stalls holds neither the others nor the accept loop;
+/// dropping the listener (the endpoint's stop) ends those under way.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+    timeout: Duration,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // Both branches are cancel-safe: a connection accepted is in
+            // the set before the next await.
+            tokio::select! {
+                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => {
+                    match accepted {
+                        Ok((socket, peer)) => {
+                            let handshake = self.acceptor.accept(socket);
+                            let timeout = self.timeout;
+                            self.handshakes.spawn(async move {
+                                match tokio::time::timeout(timeout, handshake).await {
+                                    Ok(Ok(stream)) => Some((stream, peer)),
+                                    Ok(Err(error)) => {
+                                        tracing::debug!(attributes.peer = %peer, attributes.reason = %error, "TLS handshake failed");
+                                        None
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(attributes.peer = %peer, "TLS handshake not finished in time");
+                                        None
+                                    }
+                                }
+                            });
+                        }
+                        Err(error) => accept_failed(&error).await,
+                    }
+                }
+                Some(done) = self.handshakes.join_next() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// What axum's own listener does on an accept error: a connection gone
+/// before it was accepted is nothing; anything else (out of file
+/// descriptors) is logged, then accepting resumes a second later.
+async fn accept_failed(error: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(attributes.reason = %error, "Listen callback endpoint cannot accept");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 struct Endpoint {
@@ -288,10 +500,26 @@ async fn receive(
 impl Caller {
     fn accepts(&self, token: &str, now: i64) -> bool {
         match self {
-            Self::Token(own) => token == own.expose(),
+            Self::Token(own) => same_secret(token.as_bytes(), own.expose().as_bytes()),
             Self::Jwks(keys) => valid_jwt(keys, token, now),
         }
     }
+}
+
+/// Whether `given` equals `own`, in a time that depends on `given`'s
+/// length only: comparing byte by byte up to the first difference would
+/// tell a caller timing its answers how much of a guess is right.
+fn same_secret(given: &[u8], own: &[u8]) -> bool {
+    if own.is_empty() {
+        return false;
+    }
+    let differences = given
+        .iter()
+        .enumerate()
+        .fold(given.len() ^ own.len(), |differences, (at, byte)| {
+            differences | usize::from(byte ^ own[at % own.len()])
+        });
+    std::hint::black_box(differences) == 0
 }
 
 /// The Ed25519 keys (`kty` OKP, `crv` Ed25519) of a JWK Set, by `kid`:
@@ -392,6 +620,26 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].0, "good");
         assert!(ed25519_keys("not json").is_empty());
+    }
+
+    #[test]
+    fn the_6x_token_check_compares_whole_secrets() {
+        let own = Secret::new("s3cret-token");
+        let caller = Caller::Token(own);
+        assert!(caller.accepts("s3cret-token", 0));
+        for wrong in [
+            "",
+            "s",
+            "s3cret-toke",
+            "s3cret-tokeN",
+            "s3cret-token ",
+            "x3cret-token",
+        ] {
+            assert!(!caller.accepts(wrong, 0), "{wrong:?}");
+        }
+        // The token repeated is no match: the lengths count.
+        assert!(!same_secret(b"abab", b"ab"));
+        assert!(!same_secret(b"", b""), "an empty token matches nothing");
     }
 
     #[test]

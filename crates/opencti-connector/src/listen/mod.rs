@@ -37,7 +37,7 @@ mod tlp;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-pub use callback::{ApiListen, CallbackError};
+pub use callback::{ApiListen, CallbackError, ListenTls};
 #[cfg(any(test, feature = "test-util"))]
 pub use context::JobProbe;
 pub use context::{DOWNLOAD_TIMEOUT, JobContext, MAX_DOWNLOAD_BYTES};
@@ -52,7 +52,9 @@ pub use runner::ListenRunner;
 pub use tlp::check_max_tlp;
 
 use crate::cli::Launch;
-use crate::config::{ConfigErrors, ConnectorType, Settings, Var, VarKind};
+use callback::ListenTlsError;
+
+use crate::config::{ConfigErrors, ConnectorType, Secret, Settings, Var, VarKind};
 use crate::connector::spec;
 use crate::error::Error;
 
@@ -76,9 +78,20 @@ macro_rules! with_listen_protocol_vars {
                 .help("API listen protocol: route the platform POSTs jobs to"),
             Var::new("CONNECTOR_LISTEN_PROTOCOL_API_SSL", "connector", "listen_protocol_api_ssl", VarKind::Bool)
                 .default("false")
-                .help("API listen protocol: serve HTTPS; not supported, put a TLS proxy in front and give its https address in CONNECTOR_LISTEN_PROTOCOL_API_URI"),
+                .help("API listen protocol: serve HTTPS with LISTEN_PROTOCOL_API_SSL_CERT and _KEY"),
+            Var::new("LISTEN_PROTOCOL_API_SSL_CERT", "connector", "listen_protocol_api_ssl_cert", VarKind::String)
+                .aliases(&["CONNECTOR_LISTEN_PROTOCOL_API_SSL_CERT"])
+                .help("API listen protocol over HTTPS: the server certificate chain (PEM, leaf first), a file path or inline PEM; required with CONNECTOR_LISTEN_PROTOCOL_API_SSL"),
+            Var::new("LISTEN_PROTOCOL_API_SSL_KEY", "connector", "listen_protocol_api_ssl_key", VarKind::String)
+                .secret()
+                .aliases(&["CONNECTOR_LISTEN_PROTOCOL_API_SSL_KEY"])
+                .help("API listen protocol over HTTPS: the certificate's private key (PEM, possibly encrypted PKCS#8), a file path or inline PEM; required with CONNECTOR_LISTEN_PROTOCOL_API_SSL"),
+            Var::new("LISTEN_PROTOCOL_API_SSL_PASSPHRASE", "connector", "listen_protocol_api_ssl_passphrase", VarKind::String)
+                .secret()
+                .aliases(&["CONNECTOR_LISTEN_PROTOCOL_API_SSL_PASSPHRASE"])
+                .help("API listen protocol over HTTPS: passphrase of an encrypted LISTEN_PROTOCOL_API_SSL_KEY"),
             Var::new("CONNECTOR_LISTEN_PROTOCOL_API_URI", "connector", "listen_protocol_api_uri", VarKind::Url)
-                .help("API listen protocol: base URI the platform calls (the path is appended); default http://127.0.0.1:<port>"),
+                .help("API listen protocol: base URI the platform calls (the path is appended); default http://127.0.0.1:<port> (https with CONNECTOR_LISTEN_PROTOCOL_API_SSL)"),
         ]
     };
 }
@@ -211,18 +224,18 @@ pub fn listen_protocol(settings: &Settings) -> Result<ListenProtocol, ConfigErro
     let ssl: bool = check
         .get("CONNECTOR_LISTEN_PROTOCOL_API_SSL")
         .unwrap_or(false);
-    if ssl && api == Some(true) {
-        check.reject(
-            "CONNECTOR_LISTEN_PROTOCOL_API_SSL",
-            "HTTPS is not served: put a TLS-terminating proxy in front of the endpoint and set CONNECTOR_LISTEN_PROTOCOL_API_URI to its https address",
-        );
-    }
+    // pycti reads the certificate only when it serves HTTPS.
+    let tls = (ssl && api == Some(true)).then(|| listen_tls(&mut check));
     let mut result = check.finish("listen", || {
         Some(if api? {
             ListenProtocol::Api(ApiListen {
                 bind: SocketAddr::new(host?, port.unwrap_or(7070)),
                 path,
                 uri: uri.map(|uri| uri.as_str().to_owned()),
+                tls: match tls {
+                    Some(tls) => Some(tls?),
+                    None => None,
+                },
             })
         } else {
             ListenProtocol::Amqp
@@ -237,6 +250,44 @@ pub fn listen_protocol(settings: &Settings) -> Result<ListenProtocol, ConfigErro
         }
     }
     result
+}
+
+/// The certificate and key `CONNECTOR_LISTEN_PROTOCOL_API_SSL` serves,
+/// read (paths or inline PEM), the key decrypted and checked against the
+/// certificate; `None` with the problem recorded on the variable at fault.
+fn listen_tls(check: &mut crate::config::Check<'_>) -> Option<ListenTls> {
+    const CERT: &str = "LISTEN_PROTOCOL_API_SSL_CERT";
+    const KEY: &str = "LISTEN_PROTOCOL_API_SSL_KEY";
+    const PASSPHRASE: &str = "LISTEN_PROTOCOL_API_SSL_PASSPHRASE";
+    let cert: Option<String> = check.require(CERT);
+    let key: Option<Secret> = check.require(KEY);
+    let passphrase: Option<Secret> = check.get(PASSPHRASE);
+    let cert = cert.and_then(|value| match crate::tls::read_pem(CERT, &value) {
+        Ok(pem) => Some(pem),
+        Err(reason) => {
+            check.reject(CERT, reason);
+            None
+        }
+    });
+    let key = key.and_then(|value| {
+        let unlocked = crate::tls::read_pem(KEY, value.expose())
+            .and_then(|pem| crate::tls::unlock_key(pem, passphrase.as_ref(), KEY, PASSPHRASE));
+        match unlocked {
+            Ok(pem) => Some(Secret::new(pem)),
+            Err(reason) => {
+                check.reject(KEY, reason);
+                None
+            }
+        }
+    });
+    let tls = ListenTls::new(cert?, key?);
+    match tls.server_config() {
+        Ok(_) => Some(tls),
+        Err(ListenTlsError { variable, reason }) => {
+            check.reject(variable, reason);
+            None
+        }
+    }
 }
 
 /// `CONNECTOR_MAX_TLP`, checked. Its errors leave out the settings'

@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ListenProtocol;
-use super::callback::{CallbackJob, CallbackListener, DEFAULT_MAX_BODY_BYTES};
+use super::callback::{
+    CallbackJob, CallbackLimits, CallbackListener, DEFAULT_MAX_BODY_BYTES, HANDSHAKE_TIMEOUT,
+};
 use super::context::{JobContext, LiveJob, PlaybookAnswer};
 use super::handler::Listener;
 use super::message::Job;
@@ -46,7 +48,7 @@ pub struct ListenRunner<L> {
     metrics: Option<Metrics>,
     pings: PingSchedule,
     protocol: ListenProtocol,
-    max_callback_body: usize,
+    callback_limits: CallbackLimits,
 }
 
 /// How a job ended.
@@ -69,7 +71,10 @@ impl<L: Listener> ListenRunner<L> {
             metrics: None,
             pings: PingSchedule::default(),
             protocol: ListenProtocol::Amqp,
-            max_callback_body: DEFAULT_MAX_BODY_BYTES,
+            callback_limits: CallbackLimits {
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                handshake_timeout: HANDSHAKE_TIMEOUT,
+            },
         }
     }
 
@@ -82,7 +87,14 @@ impl<L: Listener> ListenRunner<L> {
 
     /// Changes the largest job body the HTTP endpoint accepts.
     pub fn with_max_callback_body(mut self, bytes: usize) -> Self {
-        self.max_callback_body = bytes;
+        self.callback_limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// Changes how long a client of the HTTPS endpoint may take to finish
+    /// its TLS handshake.
+    pub fn with_callback_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.callback_limits.handshake_timeout = timeout;
         self
     }
 
@@ -171,7 +183,7 @@ impl<L: Listener> ListenRunner<L> {
                     session.api().generation(),
                     session.registration().jwks.as_deref(),
                     &config.opencti.token,
-                    self.max_callback_body,
+                    self.callback_limits,
                     endpoint_stop,
                 );
                 match served {
