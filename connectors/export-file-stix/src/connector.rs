@@ -52,7 +52,7 @@ pub enum ExportError {
     /// The export reaches objects of a type this connector does not
     /// read yet.
     #[error(
-        "Cannot export {entity_type} objects ({context}): this connector reads cyber observables, reports, malwares, indicators, intrusion sets, identities, core relationships and lists of domain or core objects"
+        "Cannot export {entity_type} objects ({context}): this connector reads cyber observables, the common domain objects (reports, malwares, indicators, intrusion sets, identities, attack patterns, vulnerabilities, tools, campaigns, threat actors, courses of action, infrastructures, locations, notes, opinions, observed data, groupings, incidents), core relationships and lists of domain or core objects"
     )]
     Unsupported {
         /// The platform entity type.
