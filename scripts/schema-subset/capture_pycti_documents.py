@@ -96,6 +96,64 @@ CALLS = {
     "export_list_identities": lambda c: c.identity.list(
         filters=None, getAll=True, withFiles=True
     ),
+    # ...and, likewise, the other common domain object types (a list of
+    # Threat-Actor is listed with the group lister).
+    "export_read_attack_pattern": lambda c: c.attack_pattern.read(id="x", withFiles=True),
+    "export_read_vulnerability": lambda c: c.vulnerability.read(id="x", withFiles=True),
+    "export_read_tool": lambda c: c.tool.read(id="x", withFiles=True),
+    "export_read_campaign": lambda c: c.campaign.read(id="x", withFiles=True),
+    "export_read_threat_actor_group": lambda c: c.threat_actor_group.read(id="x", withFiles=True),
+    "export_read_threat_actor_individual": lambda c: c.threat_actor_individual.read(id="x", withFiles=True),
+    "export_read_course_of_action": lambda c: c.course_of_action.read(id="x", withFiles=True),
+    "export_read_infrastructure": lambda c: c.infrastructure.read(id="x", withFiles=True),
+    "export_read_location": lambda c: c.location.read(id="x", withFiles=True),
+    "export_read_note": lambda c: c.note.read(id="x", withFiles=True),
+    "export_read_opinion": lambda c: c.opinion.read(id="x", withFiles=True),
+    "export_read_observed_data": lambda c: c.observed_data.read(id="x", withFiles=True),
+    "export_read_grouping": lambda c: c.grouping.read(id="x", withFiles=True),
+    "export_read_incident": lambda c: c.incident.read(id="x", withFiles=True),
+    "export_list_attack_patterns": lambda c: c.attack_pattern.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_vulnerabilities": lambda c: c.vulnerability.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_tools": lambda c: c.tool.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_campaigns": lambda c: c.campaign.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_threat_actor_groups": lambda c: c.threat_actor_group.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_threat_actor_individuals": lambda c: c.threat_actor_individual.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_courses_of_action": lambda c: c.course_of_action.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_infrastructures": lambda c: c.infrastructure.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_locations": lambda c: c.location.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_notes": lambda c: c.note.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_opinions": lambda c: c.opinion.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_observed_data_list": lambda c: c.observed_data.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_groupings": lambda c: c.grouping.list(
+        filters=None, getAll=True, withFiles=True
+    ),
+    "export_list_incidents": lambda c: c.incident.list(
+        filters=None, getAll=True, withFiles=True
+    ),
     "export_list_domain_objects_files": lambda c: c.stix_domain_object.list(
         filters=None, getAll=True, withFiles=True
     ),

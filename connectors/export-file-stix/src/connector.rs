@@ -5,8 +5,11 @@
 //!
 //! Each entity type is read with the document of pycti's reader or lister
 //! for it ([`TypeDocuments`]). This version reads cyber observables,
-//! reports, malwares, indicators, intrusion sets, identities, core
-//! relationships, and lists of domain or core objects of any type; an
+//! reports, malwares, indicators, intrusion sets, identities, attack
+//! patterns, vulnerabilities, tools, campaigns, threat actors, courses of
+//! action, infrastructures, locations, notes, opinions, observed data,
+//! groupings, incidents, core relationships, and lists of domain or core
+//! objects of any type; an
 //! export that must read another type fails the job with an error naming
 //! it rather than writing a file that would differ from the Python
 //! connector's.
@@ -21,8 +24,8 @@ use crate::config::VARS;
 use crate::documents;
 use crate::mapping::{
     Object, apply_nested_ref, filter_new, generate_export, is_identity_entity_type,
-    is_observable_entity_type, prepare_head, prepare_renames, referenced_objects,
-    refilter_container_refs, to_python_json,
+    is_location_entity_type, is_observable_entity_type, prepare_head, prepare_renames,
+    referenced_objects, refilter_container_refs, to_python_json,
 };
 use crate::reader::{ReadError, Reader};
 
@@ -49,7 +52,7 @@ pub enum ExportError {
     /// The export reaches objects of a type this connector does not
     /// read yet.
     #[error(
-        "Cannot export {entity_type} objects ({context}): this connector reads cyber observables, reports, malwares, indicators, intrusion sets, identities, core relationships and lists of domain or core objects"
+        "Cannot export {entity_type} objects ({context}): this connector reads cyber observables, the common domain objects (reports, malwares, indicators, intrusion sets, identities, attack patterns, vulnerabilities, tools, campaigns, threat actors, courses of action, infrastructures, locations, notes, opinions, observed data, groupings, incidents), core relationships and lists of domain or core objects"
     )]
     Unsupported {
         /// The platform entity type.
@@ -185,6 +188,8 @@ impl TypeDocuments {
             "Stix-Cyber-Observable"
         } else if is_identity_entity_type(entity_type) {
             "Identity"
+        } else if is_location_entity_type(entity_type) {
+            "Location"
         } else if entity_type == "Container" {
             "Stix-Domain-Object"
         } else {
@@ -217,6 +222,60 @@ impl TypeDocuments {
                 Some((d::READ_IDENTITY, "identity")),
                 (d::LIST_IDENTITIES, "identities"),
             ),
+            "Attack-Pattern" => Self::same(
+                Some((d::READ_ATTACK_PATTERN, "attackPattern")),
+                (d::LIST_ATTACK_PATTERNS, "attackPatterns"),
+            ),
+            "Vulnerability" => Self::same(
+                Some((d::READ_VULNERABILITY, "vulnerability")),
+                (d::LIST_VULNERABILITIES, "vulnerabilities"),
+            ),
+            "Tool" => Self::same(Some((d::READ_TOOL, "tool")), (d::LIST_TOOLS, "tools")),
+            "Campaign" => Self::same(
+                Some((d::READ_CAMPAIGN, "campaign")),
+                (d::LIST_CAMPAIGNS, "campaigns"),
+            ),
+            "Threat-Actor-Group" => Self::same(
+                Some((d::READ_THREAT_ACTOR_GROUP, "threatActorGroup")),
+                (d::LIST_THREAT_ACTOR_GROUPS, "threatActorsGroup"),
+            ),
+            "Threat-Actor-Individual" => Self::same(
+                Some((d::READ_THREAT_ACTOR_INDIVIDUAL, "threatActorIndividual")),
+                (d::LIST_THREAT_ACTOR_INDIVIDUALS, "threatActorsIndividuals"),
+            ),
+            "Course-Of-Action" => Self::same(
+                Some((d::READ_COURSE_OF_ACTION, "courseOfAction")),
+                (d::LIST_COURSES_OF_ACTION, "coursesOfAction"),
+            ),
+            "Infrastructure" => Self::same(
+                Some((d::READ_INFRASTRUCTURE, "infrastructure")),
+                (d::LIST_INFRASTRUCTURES, "infrastructures"),
+            ),
+            "Location" => Self::same(
+                Some((d::READ_LOCATION, "location")),
+                (d::LIST_LOCATIONS, "locations"),
+            ),
+            "Note" => Self::same(Some((d::READ_NOTE, "note")), (d::LIST_NOTES, "notes")),
+            "Opinion" => Self::same(
+                Some((d::READ_OPINION, "opinion")),
+                (d::LIST_OPINIONS, "opinions"),
+            ),
+            "Observed-Data" => Self::same(
+                Some((d::READ_OBSERVED_DATA, "observedData")),
+                (d::LIST_OBSERVED_DATAS, "observedDatas"),
+            ),
+            "Grouping" => Self::same(
+                Some((d::READ_GROUPING, "grouping")),
+                (d::LIST_GROUPINGS, "groupings"),
+            ),
+            "Incident" => Self::same(
+                Some((d::READ_INCIDENT, "incident")),
+                (d::LIST_INCIDENTS, "incidents"),
+            ),
+            // pycti reads a `Threat-Actor` with its own reader (never
+            // needed: entities are groups or individuals) and lists it
+            // with the group lister.
+            "Threat-Actor" => Self::same(None, (d::LIST_THREAT_ACTOR_GROUPS, "threatActorsGroup")),
             "Stix-Domain-Object" => Self::same(None, (d::LIST_DOMAIN_OBJECTS, "stixDomainObjects")),
             "Stix-Core-Object" => Self::same(None, (d::LIST_CORE_OBJECTS, "stixCoreObjects")),
             "stix-core-relationship" => Self::same(
@@ -567,7 +626,15 @@ mod tests {
         );
         assert_eq!(of("Container"), Some((None, "stixDomainObjects")));
         assert_eq!(of("Stix-Core-Object"), Some((None, "stixCoreObjects")));
-        assert_eq!(of("Tool"), None);
+        assert_eq!(of("City"), Some((Some("location"), "locations")));
+        assert_eq!(of("Position"), Some((Some("location"), "locations")));
+        assert_eq!(of("Threat-Actor"), Some((None, "threatActorsGroup")));
+        assert_eq!(
+            of("Threat-Actor-Individual"),
+            Some((Some("threatActorIndividual"), "threatActorsIndividuals"))
+        );
+        assert_eq!(of("Tool"), Some((Some("tool"), "tools")));
+        assert_eq!(of("Channel"), None);
         // pycti's full-export fields of a report leave its `content` out.
         let selects_content = |document: &str| {
             let tokens: Vec<&str> = document.split_whitespace().collect();

@@ -475,6 +475,323 @@ macro_rules! core_object_fields {
     };
 }
 
+/// The fields of an attack pattern.
+macro_rules! attack_pattern_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases x_mitre_platforms
+    x_mitre_permissions_required x_mitre_detection x_mitre_id killChainPhases { id standard_id
+    entity_type kill_chain_name phase_name x_opencti_order created modified }"
+    };
+}
+
+/// The fields of a vulnerability.
+macro_rules! vulnerability_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description x_opencti_aliases
+    x_opencti_cvss_vector_string x_opencti_cvss_base_score x_opencti_cvss_base_severity
+    x_opencti_cvss_attack_vector x_opencti_cvss_attack_complexity x_opencti_cvss_privileges_required
+    x_opencti_cvss_user_interaction x_opencti_cvss_scope x_opencti_cvss_confidentiality_impact
+    x_opencti_cvss_integrity_impact x_opencti_cvss_availability_impact
+    x_opencti_cvss_exploit_code_maturity x_opencti_cvss_remediation_level
+    x_opencti_cvss_report_confidence x_opencti_cvss_temporal_score x_opencti_cvss_v2_vector_string
+    x_opencti_cvss_v2_base_score x_opencti_cvss_v2_access_vector x_opencti_cvss_v2_access_complexity
+    x_opencti_cvss_v2_authentication x_opencti_cvss_v2_confidentiality_impact
+    x_opencti_cvss_v2_integrity_impact x_opencti_cvss_v2_availability_impact
+    x_opencti_cvss_v2_exploitability x_opencti_cvss_v2_remediation_level
+    x_opencti_cvss_v2_report_confidence x_opencti_cvss_v2_temporal_score
+    x_opencti_cvss_v4_vector_string x_opencti_cvss_v4_base_score x_opencti_cvss_v4_base_severity
+    x_opencti_cvss_v4_attack_vector x_opencti_cvss_v4_attack_complexity
+    x_opencti_cvss_v4_attack_requirements x_opencti_cvss_v4_privileges_required
+    x_opencti_cvss_v4_user_interaction x_opencti_cvss_v4_confidentiality_impact_v
+    x_opencti_cvss_v4_confidentiality_impact_s x_opencti_cvss_v4_integrity_impact_v
+    x_opencti_cvss_v4_integrity_impact_s x_opencti_cvss_v4_availability_impact_v
+    x_opencti_cvss_v4_availability_impact_s x_opencti_cvss_v4_exploit_maturity
+    x_opencti_ssvc_exploitation x_opencti_ssvc_automatable x_opencti_ssvc_technical_impact
+    x_opencti_cwe x_opencti_first_seen_active x_opencti_cisa_kev x_opencti_epss_score
+    x_opencti_epss_percentile x_opencti_score"
+    };
+}
+
+/// The fields of a tool.
+macro_rules! tool_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases tool_types tool_version
+    killChainPhases { id standard_id entity_type kill_chain_name phase_name x_opencti_order created
+    modified }"
+    };
+}
+
+/// The fields of a campaign.
+macro_rules! campaign_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases first_seen last_seen
+    objective"
+    };
+}
+
+/// The fields of a threat actor group.
+macro_rules! threat_actor_group_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases threat_actor_types first_seen
+    last_seen roles goals sophistication resource_level x_opencti_score primary_motivation
+    secondary_motivations personal_motivations"
+    };
+}
+
+/// The fields of an individual threat actor.
+macro_rules! threat_actor_individual_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases threat_actor_types first_seen
+    last_seen roles goals sophistication resource_level primary_motivation secondary_motivations
+    personal_motivations"
+    };
+}
+
+/// The fields of a course of action.
+macro_rules! course_of_action_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description x_opencti_aliases x_mitre_id"
+    };
+}
+
+/// The fields of an infrastructure.
+macro_rules! infrastructure_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description infrastructure_types first_seen
+    last_seen killChainPhases { id standard_id entity_type kill_chain_name phase_name
+    x_opencti_order created modified }"
+    };
+}
+
+/// The fields of a location (country, city, region, position, ...).
+macro_rules! location_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectMarking { id standard_id entity_type
+    definition_type definition created modified x_opencti_order x_opencti_color } objectOrganization
+    { id standard_id name } objectLabel { id value color } externalReferences { edges { node { id
+    standard_id entity_type source_name description url hash external_id created modified } } }
+    revoked confidence created modified name description latitude longitude precision
+    x_opencti_aliases"
+    };
+}
+
+/// The fields of a note.
+macro_rules! note_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified attribute_abstract content authors note_types
+    likelihood objects(all: true) { edges { node { ... on BasicObject { id entity_type parent_types
+    } ... on BasicRelationship { id entity_type parent_types } ... on StixObject { standard_id
+    spec_version created_at updated_at } ... on AttackPattern { name } ... on Campaign { name } ...
+    on CourseOfAction { name } ... on Individual { name } ... on Organization { name } ... on Sector
+    { name } ... on System { name } ... on Indicator { name } ... on Infrastructure { name } ... on
+    IntrusionSet { name } ... on Position { name } ... on City { name } ... on Country { name } ...
+    on Region { name } ... on Malware { name } ... on ThreatActor { name } ... on Tool { name } ...
+    on Vulnerability { name } ... on Incident { name } ... on Event { name } ... on Channel { name }
+    ... on Narrative { name } ... on Language { name } ... on DataComponent { name } ... on
+    DataSource { name } ... on Case { name } ... on StixCyberObservable { observable_value } ... on
+    StixCoreRelationship { standard_id spec_version created_at updated_at relationship_type } ... on
+    StixSightingRelationship { standard_id spec_version created_at updated_at } } } }"
+    };
+}
+
+/// The fields of an opinion.
+macro_rules! opinion_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified explanation authors opinion objects(all: true) { edges
+    { node { ... on BasicObject { id entity_type parent_types } ... on BasicRelationship { id
+    entity_type parent_types } ... on StixObject { standard_id spec_version created_at updated_at }
+    ... on AttackPattern { name } ... on Campaign { name } ... on CourseOfAction { name } ... on
+    Individual { name } ... on Organization { name } ... on Sector { name } ... on System { name }
+    ... on Indicator { name } ... on Infrastructure { name } ... on IntrusionSet { name } ... on
+    Position { name } ... on City { name } ... on Country { name } ... on Region { name } ... on
+    Malware { name } ... on ThreatActor { name } ... on Tool { name } ... on Vulnerability { name }
+    ... on Incident { name } ... on Case { name } ... on StixCyberObservable { observable_value }
+    ... on StixCoreRelationship { standard_id spec_version created_at updated_at relationship_type }
+    ... on StixSightingRelationship { standard_id spec_version created_at updated_at } } } }"
+    };
+}
+
+/// The fields of observed data.
+macro_rules! observed_data_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified first_observed last_observed number_observed
+    number_seen max_distinct_count objects(all: true) { edges { node { ... on BasicObject { id
+    entity_type parent_types } ... on BasicRelationship { id entity_type parent_types } ... on
+    StixObject { standard_id spec_version created_at updated_at } ... on AttackPattern { name } ...
+    on Campaign { name } ... on CourseOfAction { name } ... on Individual { name } ... on
+    Organization { name } ... on Sector { name } ... on System { name } ... on Indicator { name }
+    ... on Infrastructure { name } ... on IntrusionSet { name } ... on Position { name } ... on City
+    { name } ... on Country { name } ... on Region { name } ... on Malware { name } ... on
+    ThreatActor { name } ... on Tool { name } ... on Vulnerability { name } ... on Incident { name }
+    ... on Event { name } ... on Channel { name } ... on Narrative { name } ... on Language { name }
+    ... on DataComponent { name } ... on DataSource { name } ... on Case { name } ... on
+    StixCyberObservable { observable_value } ... on StixCoreRelationship { standard_id spec_version
+    created_at updated_at } ... on StixSightingRelationship { standard_id spec_version created_at
+    updated_at } } } }"
+    };
+}
+
+/// The fields of a grouping.
+macro_rules! grouping_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description context x_opencti_aliases
+    objects(all: true) { edges { node { ... on BasicObject { id entity_type parent_types } ... on
+    BasicRelationship { id entity_type parent_types } ... on StixObject { standard_id spec_version
+    created_at updated_at } ... on AttackPattern { name } ... on Campaign { name } ... on
+    CourseOfAction { name } ... on Individual { name } ... on Organization { name } ... on Sector {
+    name } ... on System { name } ... on Indicator { name } ... on Infrastructure { name } ... on
+    IntrusionSet { name } ... on Position { name } ... on City { name } ... on Country { name } ...
+    on Region { name } ... on Malware { name } ... on ThreatActor { name } ... on Tool { name } ...
+    on Vulnerability { name } ... on Incident { name } ... on StixCyberObservable { observable_value
+    } ... on StixCoreRelationship { standard_id spec_version created_at updated_at relationship_type
+    } ... on StixSightingRelationship { standard_id spec_version created_at updated_at } } } }"
+    };
+}
+
+/// The fields of an incident.
+macro_rules! incident_fields {
+    () => {
+        "customFieldValues { field_id field_name int_value string_value boolean_value date_value
+    select_value select_values } id standard_id entity_type parent_types spec_version created_at
+    updated_at status { id template { id name color } } creators { id name } createdBy { ... on
+    Identity { id standard_id entity_type parent_types spec_version identity_class name description
+    roles contact_information x_opencti_aliases created modified objectLabel { id value color } }
+    ... on Organization { x_opencti_organization_type x_opencti_reliability } ... on Individual {
+    x_opencti_firstname x_opencti_lastname } } objectOrganization { id standard_id name }
+    objectMarking { id standard_id entity_type definition_type definition created modified
+    x_opencti_order x_opencti_color } objectLabel { id value color } externalReferences { edges {
+    node { id standard_id entity_type source_name description url hash external_id created modified
+    } } } revoked confidence created modified name description aliases first_seen last_seen
+    objective incident_type severity source x_opencti_score"
+    };
+}
+
 /// One cyber observable by id.
 pub const READ_OBSERVABLE: &str = concat!(
     "query ExportReadObservable($id: String!) {\n  stixCyberObservable(id: $id) {\n    ",
@@ -730,6 +1047,300 @@ pub const LIST_CORE_OBJECTS: &str = concat!(
     "\n  }\n}\n"
 );
 
+/// One attack pattern by id.
+pub const READ_ATTACK_PATTERN: &str = concat!(
+    "query ExportReadAttackPattern($id: String!) {\n  attackPattern(id: $id) {\n    ",
+    attack_pattern_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Attack patterns by search and filters, a page at a time.
+pub const LIST_ATTACK_PATTERNS: &str = concat!(
+    "query ExportListAttackPatterns($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: AttackPatternsOrdering, $orderMode: OrderingMode) {
+  attackPatterns(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    attack_pattern_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One vulnerability by id.
+pub const READ_VULNERABILITY: &str = concat!(
+    "query ExportReadVulnerability($id: String!) {\n  vulnerability(id: $id) {\n    ",
+    vulnerability_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Vulnerabilities by search and filters, a page at a time.
+pub const LIST_VULNERABILITIES: &str = concat!(
+    "query ExportListVulnerabilities($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: VulnerabilitiesOrdering, $orderMode: OrderingMode) {
+  vulnerabilities(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    vulnerability_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One tool by id.
+pub const READ_TOOL: &str = concat!(
+    "query ExportReadTool($id: String!) {\n  tool(id: $id) {\n    ",
+    tool_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Tools by search and filters, a page at a time.
+pub const LIST_TOOLS: &str = concat!(
+    "query ExportListTools($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: ToolsOrdering, $orderMode: OrderingMode) {
+  tools(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    tool_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One campaign by id.
+pub const READ_CAMPAIGN: &str = concat!(
+    "query ExportReadCampaign($id: String!) {\n  campaign(id: $id) {\n    ",
+    campaign_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Campaigns by search and filters, a page at a time.
+pub const LIST_CAMPAIGNS: &str = concat!(
+    "query ExportListCampaigns($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: CampaignsOrdering, $orderMode: OrderingMode) {
+  campaigns(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    campaign_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One threat actor group by id.
+pub const READ_THREAT_ACTOR_GROUP: &str = concat!(
+    "query ExportReadThreatActorGroup($id: String!) {\n  threatActorGroup(id: $id) {\n    ",
+    threat_actor_group_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Threat actor groups by search and filters, a page at a time.
+pub const LIST_THREAT_ACTOR_GROUPS: &str = concat!(
+    "query ExportListThreatActorGroups($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: ThreatActorsOrdering, $orderMode: OrderingMode) {
+  threatActorsGroup(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    threat_actor_group_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One individual threat actor by id.
+pub const READ_THREAT_ACTOR_INDIVIDUAL: &str = concat!(
+    "query ExportReadThreatActorIndividual($id: String!) {\n  threatActorIndividual(id: $id) {\n    ",
+    threat_actor_individual_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Individual threat actors by search and filters, a page at a time.
+pub const LIST_THREAT_ACTOR_INDIVIDUALS: &str = concat!(
+    "query ExportListThreatActorIndividuals($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: ThreatActorsIndividualOrdering, $orderMode: OrderingMode) {
+  threatActorsIndividuals(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    threat_actor_individual_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One course of action by id.
+pub const READ_COURSE_OF_ACTION: &str = concat!(
+    "query ExportReadCourseOfAction($id: String!) {\n  courseOfAction(id: $id) {\n    ",
+    course_of_action_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Courses of action by search and filters, a page at a time.
+pub const LIST_COURSES_OF_ACTION: &str = concat!(
+    "query ExportListCoursesOfAction($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: CoursesOfActionOrdering, $orderMode: OrderingMode) {
+  coursesOfAction(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    course_of_action_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One infrastructure by id.
+pub const READ_INFRASTRUCTURE: &str = concat!(
+    "query ExportReadInfrastructure($id: String!) {\n  infrastructure(id: $id) {\n    ",
+    infrastructure_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Infrastructures by search and filters, a page at a time.
+pub const LIST_INFRASTRUCTURES: &str = concat!(
+    "query ExportListInfrastructures($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: InfrastructuresOrdering, $orderMode: OrderingMode) {
+  infrastructures(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    infrastructure_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One location by id.
+pub const READ_LOCATION: &str = concat!(
+    "query ExportReadLocation($id: String!) {\n  location(id: $id) {\n    ",
+    location_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Locations by search and filters, a page at a time.
+pub const LIST_LOCATIONS: &str = concat!(
+    "query ExportListLocations($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: LocationsOrdering, $orderMode: OrderingMode) {
+  locations(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    location_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One note by id.
+pub const READ_NOTE: &str = concat!(
+    "query ExportReadNote($id: String!) {\n  note(id: $id) {\n    ",
+    note_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Notes by search and filters, a page at a time.
+pub const LIST_NOTES: &str = concat!(
+    "query ExportListNotes($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: NotesOrdering, $orderMode: OrderingMode) {
+  notes(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    note_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One opinion by id.
+pub const READ_OPINION: &str = concat!(
+    "query ExportReadOpinion($id: String!) {\n  opinion(id: $id) {\n    ",
+    opinion_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Opinions by search and filters, a page at a time.
+pub const LIST_OPINIONS: &str = concat!(
+    "query ExportListOpinions($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: OpinionsOrdering, $orderMode: OrderingMode) {
+  opinions(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    opinion_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One observed data by id.
+pub const READ_OBSERVED_DATA: &str = concat!(
+    "query ExportReadObservedData($id: String!) {\n  observedData(id: $id) {\n    ",
+    observed_data_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Observed data by search and filters, a page at a time.
+pub const LIST_OBSERVED_DATAS: &str = concat!(
+    "query ExportListObservedDatas($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: ObservedDatasOrdering, $orderMode: OrderingMode) {
+  observedDatas(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    observed_data_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One grouping by id.
+pub const READ_GROUPING: &str = concat!(
+    "query ExportReadGrouping($id: String!) {\n  grouping(id: $id) {\n    ",
+    grouping_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Groupings by search and filters, a page at a time.
+pub const LIST_GROUPINGS: &str = concat!(
+    "query ExportListGroupings($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: GroupingsOrdering, $orderMode: OrderingMode) {
+  groupings(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    grouping_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
+/// One incident by id.
+pub const READ_INCIDENT: &str = concat!(
+    "query ExportReadIncident($id: String!) {\n  incident(id: $id) {\n    ",
+    incident_fields!(),
+    "\n  }\n}\n"
+);
+
+/// Incidents by search and filters, a page at a time.
+pub const LIST_INCIDENTS: &str = concat!(
+    "query ExportListIncidents($filters: FilterGroup, $search: String, $first: Int, $after: ID, $orderBy: IncidentsOrdering, $orderMode: OrderingMode) {
+  incidents(filters: $filters, search: $search, first: $first, after: $after, orderBy: $orderBy, orderMode: $orderMode) {
+    edges { node {
+    ",
+    incident_fields!(),
+    "
+    } }
+    ",
+    page_info!(),
+    "\n  }\n}\n"
+);
+
 /// Every document, named, for the schema check.
 pub const ALL: &[(&str, &str)] = &[
     ("READ_OBSERVABLE", READ_OBSERVABLE),
@@ -756,4 +1367,35 @@ pub const ALL: &[(&str, &str)] = &[
         LIST_OBJECTS_OR_RELATIONSHIPS,
     ),
     ("LIST_NESTED_REFS", LIST_NESTED_REFS),
+    ("READ_ATTACK_PATTERN", READ_ATTACK_PATTERN),
+    ("LIST_ATTACK_PATTERNS", LIST_ATTACK_PATTERNS),
+    ("READ_VULNERABILITY", READ_VULNERABILITY),
+    ("LIST_VULNERABILITIES", LIST_VULNERABILITIES),
+    ("READ_TOOL", READ_TOOL),
+    ("LIST_TOOLS", LIST_TOOLS),
+    ("READ_CAMPAIGN", READ_CAMPAIGN),
+    ("LIST_CAMPAIGNS", LIST_CAMPAIGNS),
+    ("READ_THREAT_ACTOR_GROUP", READ_THREAT_ACTOR_GROUP),
+    ("LIST_THREAT_ACTOR_GROUPS", LIST_THREAT_ACTOR_GROUPS),
+    ("READ_THREAT_ACTOR_INDIVIDUAL", READ_THREAT_ACTOR_INDIVIDUAL),
+    (
+        "LIST_THREAT_ACTOR_INDIVIDUALS",
+        LIST_THREAT_ACTOR_INDIVIDUALS,
+    ),
+    ("READ_COURSE_OF_ACTION", READ_COURSE_OF_ACTION),
+    ("LIST_COURSES_OF_ACTION", LIST_COURSES_OF_ACTION),
+    ("READ_INFRASTRUCTURE", READ_INFRASTRUCTURE),
+    ("LIST_INFRASTRUCTURES", LIST_INFRASTRUCTURES),
+    ("READ_LOCATION", READ_LOCATION),
+    ("LIST_LOCATIONS", LIST_LOCATIONS),
+    ("READ_NOTE", READ_NOTE),
+    ("LIST_NOTES", LIST_NOTES),
+    ("READ_OPINION", READ_OPINION),
+    ("LIST_OPINIONS", LIST_OPINIONS),
+    ("READ_OBSERVED_DATA", READ_OBSERVED_DATA),
+    ("LIST_OBSERVED_DATAS", LIST_OBSERVED_DATAS),
+    ("READ_GROUPING", READ_GROUPING),
+    ("LIST_GROUPINGS", LIST_GROUPINGS),
+    ("READ_INCIDENT", READ_INCIDENT),
+    ("LIST_INCIDENTS", LIST_INCIDENTS),
 ];

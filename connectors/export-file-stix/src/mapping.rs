@@ -103,6 +103,11 @@ pub fn is_identity_entity_type(entity_type: &str) -> bool {
     entity_type == "Identity" || IDENTITY_TYPES.contains(&entity_type)
 }
 
+/// Whether an entity type is a location's (read as `Location`).
+pub fn is_location_entity_type(entity_type: &str) -> bool {
+    LOCATION_TYPES.contains(&entity_type)
+}
+
 /// pycti's `not_empty`: `null`, `""`, `{}` and lists without a non-empty
 /// string, list or object are empty; booleans and numbers never are.
 pub fn not_empty(value: &Value) -> bool {

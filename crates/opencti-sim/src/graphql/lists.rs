@@ -32,6 +32,20 @@ pub(crate) const LIST_QUERIES: &[&str] = &[
     "indicators",
     "intrusionSets",
     "identities",
+    "attackPatterns",
+    "vulnerabilities",
+    "tools",
+    "campaigns",
+    "threatActorsGroup",
+    "threatActorsIndividuals",
+    "coursesOfAction",
+    "infrastructures",
+    "locations",
+    "notes",
+    "opinions",
+    "observedDatas",
+    "groupings",
+    "incidents",
 ];
 
 /// The reads of one entity by id served here, with the entity type (or
@@ -42,6 +56,20 @@ pub(crate) const TYPED_READS: &[(&str, &str)] = &[
     ("indicator", "Indicator"),
     ("intrusionSet", "Intrusion-Set"),
     ("identity", "Identity"),
+    ("attackPattern", "Attack-Pattern"),
+    ("vulnerability", "Vulnerability"),
+    ("tool", "Tool"),
+    ("campaign", "Campaign"),
+    ("threatActorGroup", "Threat-Actor-Group"),
+    ("threatActorIndividual", "Threat-Actor-Individual"),
+    ("courseOfAction", "Course-Of-Action"),
+    ("infrastructure", "Infrastructure"),
+    ("location", "Location"),
+    ("note", "Note"),
+    ("opinion", "Opinion"),
+    ("observedData", "Observed-Data"),
+    ("grouping", "Grouping"),
+    ("incident", "Incident"),
     ("stixCoreRelationship", "stix-core-relationship"),
 ];
 
@@ -53,6 +81,20 @@ fn typed_list(query: &str) -> Option<&'static str> {
         "indicators" => Some("Indicator"),
         "intrusionSets" => Some("Intrusion-Set"),
         "identities" => Some("Identity"),
+        "attackPatterns" => Some("Attack-Pattern"),
+        "vulnerabilities" => Some("Vulnerability"),
+        "tools" => Some("Tool"),
+        "campaigns" => Some("Campaign"),
+        "threatActorsGroup" => Some("Threat-Actor-Group"),
+        "threatActorsIndividuals" => Some("Threat-Actor-Individual"),
+        "coursesOfAction" => Some("Course-Of-Action"),
+        "infrastructures" => Some("Infrastructure"),
+        "locations" => Some("Location"),
+        "notes" => Some("Note"),
+        "opinions" => Some("Opinion"),
+        "observedDatas" => Some("Observed-Data"),
+        "groupings" => Some("Grouping"),
+        "incidents" => Some("Incident"),
         _ => None,
     }
 }
@@ -560,6 +602,44 @@ mod tests {
         assert_eq!(reports["pageInfo"]["globalCount"], 1);
         let malwares = list(&state, "malwares", &args(json!({}))).unwrap();
         assert_eq!(malwares["pageInfo"]["globalCount"], 0);
+    }
+
+    #[test]
+    fn reads_and_lists_of_the_other_domain_types_answer_their_type_or_parent() {
+        let mut state = state();
+        for stix in [
+            json!({"type": "location", "spec_version": "2.1", "name": "Paris",
+                   "id": "location--00000000-0000-4000-8000-000000000005",
+                   "x_opencti_location_type": "City"}),
+            json!({"type": "threat-actor", "spec_version": "2.1", "name": "TA",
+                   "id": "threat-actor--00000000-0000-4000-8000-000000000006"}),
+            json!({"type": "note", "spec_version": "2.1", "content": "N",
+                   "id": "note--00000000-0000-4000-8000-000000000007",
+                   "object_refs": ["ipv4-addr--00000000-0000-4000-8000-000000000001"]}),
+        ] {
+            inject(
+                &mut state,
+                EventInjection::new(EventKind::Create, stix),
+                chrono::Utc::now(),
+            )
+            .expect("stored");
+        }
+        let city = "location--00000000-0000-4000-8000-000000000005";
+        assert_eq!(
+            read(&state, "location", city).unwrap()["entity_type"],
+            "City"
+        );
+        assert_eq!(read(&state, "tool", city).unwrap(), Value::Null);
+        let note = read(&state, "note", "note--00000000-0000-4000-8000-000000000007").unwrap();
+        assert_eq!(note["objects"]["edges"][0]["node"]["value"], "192.0.2.1");
+        let count = |query: &str| {
+            list(&state, query, &args(json!({}))).unwrap()["pageInfo"]["globalCount"].clone()
+        };
+        assert_eq!(count("locations"), 1);
+        assert_eq!(count("threatActorsGroup"), 1);
+        assert_eq!(count("threatActorsIndividuals"), 0);
+        assert_eq!(count("notes"), 1);
+        assert_eq!(count("opinions"), 0);
     }
 
     #[test]
