@@ -24,6 +24,11 @@ struct Args {
     /// Largest RSS slope over the second half accepted, in KiB per minute.
     #[arg(long, default_value_t = 2048.0)]
     max_rss_slope: f64,
+    /// Keeps every GraphQL call and live-stream event the import simulator
+    /// sees (by default only the last few hundred: the checks read the
+    /// stored objects), to compare the memory the simulator's histories take.
+    #[arg(long)]
+    keep_all_records: bool,
     /// Shows the connectors' logs on stderr at this level (`warn`, `debug`, ...).
     #[arg(long)]
     log_level: Option<tracing::level_filters::LevelFilter>,
@@ -43,6 +48,7 @@ async fn main() -> ExitCode {
         duration: Duration::from_secs(args.duration),
         seed,
         settle: Duration::from_secs(args.settle),
+        keep_all_records: args.keep_all_records,
     };
     let report = match opencti_soak::run(options).await {
         Ok(report) => report,
