@@ -44,6 +44,13 @@ async fn main() -> ExitCode {
         u64::from(uuid::Uuid::new_v4().as_u128() as u32) << 32 | u64::from(std::process::id())
     });
     println!("seed: {seed} (rerun with --seed {seed})");
+    // How glibc returns large blocks changes RSS a lot (scripts/soak.sh).
+    match std::env::var("MALLOC_MMAP_THRESHOLD_") {
+        Ok(threshold) => {
+            println!("glibc mmap threshold: fixed at {threshold} (MALLOC_MMAP_THRESHOLD_)");
+        }
+        Err(_) => println!("glibc mmap threshold: dynamic (MALLOC_MMAP_THRESHOLD_ unset)"),
+    }
     let options = opencti_soak::SoakOptions {
         duration: Duration::from_secs(args.duration),
         seed,
