@@ -259,9 +259,11 @@ impl SekoiaClient {
 
     /// Checks that the collection exists and the key may read it.
     pub async fn check_collection(&self) -> Result<(), ClientError> {
-        self.call(Operation::ReadCollection, Method::GET, &[], &[], None)
-            .await
-            .map(drop)
+        let answer = self
+            .call(Operation::ReadCollection, Method::GET, &[], &[], None)
+            .await?;
+        // A proxy's login page answered 200 is not the collection.
+        json_answer::<IgnoredAny>(Operation::ReadCollection, &answer.body).map(drop)
     }
 
     /// Pushes one text import (`POST …/indicators/text`); returns Sekoia's

@@ -11,4 +11,5 @@ mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod signals;
+mod vendor_drills;
 mod version;

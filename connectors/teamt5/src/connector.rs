@@ -340,8 +340,7 @@ impl Teamt5 {
                         listing.aborted = true;
                         return Ok(listing);
                     }
-                    self.pause(self.config.http.first_backoff.saturating_mul(failures))
-                        .await;
+                    pause(ctx, self.config.http.first_backoff.saturating_mul(failures)).await;
                 }
                 Ok(items) => {
                     failures = 0;
@@ -372,15 +371,9 @@ impl Teamt5 {
                             listing.refs.push(reference);
                         }
                     }
-                    self.pause(self.config.http.page_delay).await;
+                    pause(ctx, self.config.http.page_delay).await;
                 }
             }
-        }
-    }
-
-    async fn pause(&self, delay: Duration) {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
         }
     }
 
@@ -468,6 +461,17 @@ impl Teamt5 {
             failures.succeeded(&id);
         }
         Ok(pushed)
+    }
+}
+
+/// Waits `delay` between pages, or until shutdown: the loop then stops at
+/// its next check instead of sleeping on.
+async fn pause(ctx: &RunContext, delay: Duration) {
+    if !delay.is_zero() {
+        tokio::select! {
+            () = ctx.shutdown().cancelled() => {}
+            () = tokio::time::sleep(delay) => {}
+        }
     }
 }
 

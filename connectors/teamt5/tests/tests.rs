@@ -1,5 +1,6 @@
 //! Integration tests of the TeamT5 connector (one binary, see the modules).
 
+mod broker_nack;
 #[path = "../../../tests/catalog_metadata.rs"]
 mod catalog_metadata;
 mod client;
@@ -8,6 +9,8 @@ mod connector_run;
 mod end_to_end;
 mod mapping;
 mod metadata;
+#[path = "../../../tests/nacking_queue.rs"]
+mod nacking_queue;
 mod network;
 mod platform_drills;
 #[path = "../../../tests/shipped_binary.rs"]
@@ -15,4 +18,5 @@ mod shipped_binary;
 mod shipped_examples;
 mod signals;
 mod support;
+mod vendor_drills;
 mod version;

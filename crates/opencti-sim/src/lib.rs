@@ -400,6 +400,16 @@ impl SimHandle {
             .read(|s| s.rejected.iter().cloned().collect())
     }
 
+    /// From now on keeps only the last `entries` (at least one) of each
+    /// history: GraphQL calls, live-stream events, stream connections,
+    /// listen jobs and rejected documents. Connectors, works and stored
+    /// objects are all kept. For long runs that check only what was stored
+    /// (a soak), so that memory is not the simulator's: a stream reader
+    /// resuming from before the oldest kept event misses the dropped ones.
+    pub fn keep_recent_records(&self, entries: usize) {
+        self.core.store.write(|s| s.cap_histories(entries));
+    }
+
     /// Answered GraphQL calls (the last 10,000).
     pub fn graphql_calls(&self) -> Vec<GraphqlCall> {
         self.core.store.read(|s| s.calls.iter().cloned().collect())

@@ -91,9 +91,42 @@ pub(crate) struct State {
     pub(crate) calls: VecDeque<GraphqlCall>,
     #[serde(skip)]
     pub(crate) stream_connections: VecDeque<StreamConnection>,
+    /// When set, the histories (calls, events, stream connections, jobs,
+    /// rejections) keep only this many recent entries each.
+    #[serde(skip)]
+    pub(crate) history_cap: Option<usize>,
 }
 
 impl State {
+    /// How many entries a history keeps: its own bound, or the cap if lower.
+    fn history_len(&self, own: usize) -> usize {
+        self.history_cap.map_or(own, |cap| cap.min(own))
+    }
+
+    /// Keeps only the last `cap` entries of every history from now on.
+    pub(crate) fn cap_histories(&mut self, cap: usize) {
+        let cap = cap.max(1);
+        self.history_cap = Some(cap);
+        fn trim<T>(history: &mut VecDeque<T>, cap: usize) {
+            let excess = history.len().saturating_sub(cap);
+            history.drain(..excess);
+            history.shrink_to_fit();
+        }
+        trim(&mut self.calls, cap);
+        trim(&mut self.stream_connections, cap);
+        trim(&mut self.jobs, cap);
+        trim(&mut self.rejected, cap);
+        self.trim_events();
+        self.events.shrink_to_fit();
+    }
+
+    fn trim_events(&mut self) {
+        if let Some(cap) = self.history_cap {
+            let excess = self.events.len().saturating_sub(cap);
+            self.events.drain(..excess);
+        }
+    }
+
     /// The id for a new event at `now_ms`: strictly after every id handed out.
     pub(crate) fn next_event_id(&mut self, now_ms: u64) -> EventId {
         let id = if now_ms > self.last_position.ms {
@@ -126,6 +159,7 @@ impl State {
             event: event.clone(),
             data: text,
         });
+        self.trim_events();
         StreamEvent { id, event, data }
     }
 
@@ -136,28 +170,28 @@ impl State {
     }
 
     pub(crate) fn record_call(&mut self, call: GraphqlCall) {
-        if self.calls.len() == MAX_CALLS {
+        while self.calls.len() >= self.history_len(MAX_CALLS) {
             self.calls.pop_front();
         }
         self.calls.push_back(call);
     }
 
     pub(crate) fn record_stream_connection(&mut self, connection: StreamConnection) {
-        if self.stream_connections.len() == MAX_CALLS {
+        while self.stream_connections.len() >= self.history_len(MAX_CALLS) {
             self.stream_connections.pop_front();
         }
         self.stream_connections.push_back(connection);
     }
 
     pub(crate) fn record_job(&mut self, job: JobRecord) {
-        if self.jobs.len() == MAX_JOBS {
+        while self.jobs.len() >= self.history_len(MAX_JOBS) {
             self.jobs.pop_front();
         }
         self.jobs.push_back(job);
     }
 
     pub(crate) fn record_rejection(&mut self, rejected: RejectedRequest) {
-        if self.rejected.len() == MAX_REJECTED {
+        while self.rejected.len() >= self.history_len(MAX_REJECTED) {
             self.rejected.pop_front();
         }
         self.rejected.push_back(rejected);
@@ -294,6 +328,35 @@ mod tests {
         assert_eq!(state.first_event_after(EventId::new(10, 0)), 1);
         assert_eq!(state.first_event_after(EventId::new(10, 1)), 2);
         assert_eq!(state.first_event_after(EventId::new(20, 0)), 3);
+    }
+
+    #[test]
+    fn capped_histories_keep_only_their_most_recent_entries() {
+        let mut state = State::default();
+        for ms in 1..=5 {
+            state.push_event("create".to_owned(), serde_json::json!({}), ms);
+        }
+        state.cap_histories(3);
+        let ids = |state: &State| -> Vec<String> {
+            state.events.iter().map(|event| event.id.clone()).collect()
+        };
+        assert_eq!(ids(&state), ["3-0", "4-0", "5-0"]);
+        state.push_event("create".to_owned(), serde_json::json!({}), 6);
+        assert_eq!(ids(&state), ["4-0", "5-0", "6-0"]);
+        // Positions still resolve against what is left.
+        assert_eq!(state.first_event_after(EventId::new(4, 0)), 1);
+        for _ in 0..5 {
+            state.record_call(GraphqlCall {
+                at: Utc::now(),
+                operation: None,
+                kind: "query".to_owned(),
+                errors: Vec::new(),
+                applicant_id: None,
+                draft_id: None,
+                user_id: None,
+            });
+        }
+        assert_eq!(state.calls.len(), 3);
     }
 
     #[test]

@@ -24,6 +24,11 @@ struct Args {
     /// Largest RSS slope over the second half accepted, in KiB per minute.
     #[arg(long, default_value_t = 2048.0)]
     max_rss_slope: f64,
+    /// Keeps every GraphQL call and live-stream event the import simulator
+    /// sees (by default only the last few hundred: the checks read the
+    /// stored objects), to compare the memory the simulator's histories take.
+    #[arg(long)]
+    keep_all_records: bool,
     /// Shows the connectors' logs on stderr at this level (`warn`, `debug`, ...).
     #[arg(long)]
     log_level: Option<tracing::level_filters::LevelFilter>,
@@ -39,10 +44,18 @@ async fn main() -> ExitCode {
         u64::from(uuid::Uuid::new_v4().as_u128() as u32) << 32 | u64::from(std::process::id())
     });
     println!("seed: {seed} (rerun with --seed {seed})");
+    // How glibc returns large blocks changes RSS a lot (scripts/soak.sh).
+    match std::env::var("MALLOC_MMAP_THRESHOLD_") {
+        Ok(threshold) => {
+            println!("glibc mmap threshold: fixed at {threshold} (MALLOC_MMAP_THRESHOLD_)");
+        }
+        Err(_) => println!("glibc mmap threshold: dynamic (MALLOC_MMAP_THRESHOLD_ unset)"),
+    }
     let options = opencti_soak::SoakOptions {
         duration: Duration::from_secs(args.duration),
         seed,
         settle: Duration::from_secs(args.settle),
+        keep_all_records: args.keep_all_records,
     };
     let report = match opencti_soak::run(options).await {
         Ok(report) => report,

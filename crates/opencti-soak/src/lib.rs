@@ -74,6 +74,25 @@ pub struct SoakOptions {
     pub seed: u64,
     /// How long, after the faults stop, everything may take to arrive.
     pub settle: Duration,
+    /// Keeps every record the import simulator makes (each GraphQL call
+    /// and live-stream event), as a plain simulator does. Off, it keeps
+    /// only the last [`RECENT_RECORDS`] of each: the checks read only the
+    /// stored objects, and the connectors' own memory is what is measured.
+    pub keep_all_records: bool,
+}
+
+/// Entries of each history the import simulator keeps during a soak,
+/// unless told to keep them all.
+pub const RECENT_RECORDS: usize = 200;
+
+/// Records the simulators and fakes hold at the end, of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// How many.
+    pub count: usize,
+    /// Their size as JSON text, when they have a JSON form: a measure of
+    /// what they hold, not of the heap they take.
+    pub json_bytes: Option<usize>,
 }
 
 /// Why the soak could not run (as opposed to what it found).
@@ -143,7 +162,9 @@ pub struct SoakReport {
     pub stored_objects: usize,
     /// What the simulators and fakes keep in memory, which counts in the
     /// process's RSS: records by kind.
-    pub kept_records: BTreeMap<&'static str, usize>,
+    pub kept_records: BTreeMap<&'static str, Kept>,
+    /// Whether the import simulator kept every record.
+    pub kept_all_records: bool,
     /// Live-stream events injected for the stream connectors.
     pub stream_events: usize,
     /// Values each sink should hold at the end.
@@ -248,9 +269,21 @@ impl fmt::Display for SoakReport {
         let kept: Vec<String> = self
             .kept_records
             .iter()
-            .map(|(kind, count)| format!("{kind} {count}"))
+            .map(|(kind, kept)| match kept.json_bytes {
+                Some(bytes) => format!("{kind} {} ({} KiB as JSON)", kept.count, bytes / 1024),
+                None => format!("{kind} {}", kept.count),
+            })
             .collect();
-        writeln!(f, "kept by the simulators and fakes: {}", kept.join(", "))?;
+        let histories = if self.kept_all_records {
+            "every record kept".to_owned()
+        } else {
+            format!("the import simulator's histories capped at {RECENT_RECORDS}")
+        };
+        writeln!(
+            f,
+            "kept by the simulators and fakes ({histories}): {}",
+            kept.join(", ")
+        )?;
         let faults: Vec<String> = self
             .faults
             .iter()
@@ -306,6 +339,11 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     let before = Sample::take(Duration::ZERO);
     let fds_before = probe::fd_targets();
     let mut world = World::start().await?;
+    if !options.keep_all_records {
+        // The stream simulator keeps its events: the sinks' expected
+        // contents are exact only if no reconnection can miss one.
+        world.import_sim.keep_recent_records(RECENT_RECORDS);
+    }
     let shutdown = CancellationToken::new();
     let connectors = world.launch(&shutdown)?;
 
@@ -376,6 +414,7 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
         missing_objects,
         stored_objects,
         kept_records,
+        kept_all_records: options.keep_all_records,
         stream_events: content.stream_events,
         expected_sink_values: expected_sink.len(),
         sink_differences,
@@ -807,24 +846,40 @@ impl World {
         }
     }
 
-    fn kept_records(&self) -> BTreeMap<&'static str, usize> {
+    fn kept_records(&self) -> BTreeMap<&'static str, Kept> {
+        fn kept<T: serde::Serialize>(records: &[T]) -> Kept {
+            Kept {
+                count: records.len(),
+                json_bytes: Some(
+                    records
+                        .iter()
+                        .map(|record| serde_json::to_vec(record).map_or(0, |text| text.len()))
+                        .sum(),
+                ),
+            }
+        }
         let sims = [&self.import_sim, &self.stream_sim];
+        let both = |records: fn(&SimHandle) -> Kept| {
+            let [import, stream] = sims.map(records);
+            Kept {
+                count: import.count + stream.count,
+                json_bytes: import.json_bytes.zip(stream.json_bytes).map(|(a, b)| a + b),
+            }
+        };
         BTreeMap::from([
-            (
-                "GraphQL calls",
-                sims.iter().map(|sim| sim.graphql_calls().len()).sum(),
-            ),
-            (
-                "stream events",
-                sims.iter().map(|sim| sim.stream_events().len()).sum(),
-            ),
-            ("works", sims.iter().map(|sim| sim.works().len()).sum()),
+            ("stored objects", both(|sim| kept(&sim.objects()))),
+            ("GraphQL calls", both(|sim| kept(&sim.graphql_calls()))),
+            ("stream events", both(|sim| kept(&sim.stream_events()))),
+            ("works", both(|sim| kept(&sim.works()))),
             (
                 "vendor requests",
-                self.nti.requests().len()
-                    + self.teamt5.requests().len()
-                    + self.ptnad.requests().len()
-                    + self.sekoia.requests().len(),
+                Kept {
+                    count: self.nti.requests().len()
+                        + self.teamt5.requests().len()
+                        + self.ptnad.requests().len()
+                        + self.sekoia.requests().len(),
+                    json_bytes: None,
+                },
             ),
         ])
     }

@@ -24,6 +24,7 @@ async fn five_connectors_survive_random_faults_without_loss_or_leaks() {
         duration: Duration::from_secs(30),
         seed,
         settle: Duration::from_secs(20),
+        keep_all_records: false,
     })
     .await
     .expect("the soak runs");

@@ -1,0 +1,126 @@
+//! Drill (issue #13): a broker that nacks publishes in the middle of a
+//! TeamT5 run ([`NackingQueue`]: it takes the run's first messages, then
+//! the broker nacks every publish). The run must end promptly in error, its work closed in error, the cursor
+//! (`last_run`) not moved; once the queue is gone, the next run stores
+//! every indicator and moves the cursor.
+
+use std::time::Duration;
+
+use opencti_connector::Connector;
+use opencti_teamt5::Teamt5;
+use opencti_teamt5::fake::{FakeSettings, FakeTeamt5};
+use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::nacking_queue::NackingQueue;
+use crate::support::{fake_with, fast_http, ioc_item};
+
+/// A run the broker refuses must end within this (the publisher gives up
+/// after `MQ_OUTAGE_TIMEOUT`, 2 s here).
+const PROMPT: Duration = Duration::from_secs(15);
+/// IoC bundles of one indicator each.
+const BUNDLES: usize = 6;
+/// Messages the private queue takes before the broker nacks: fewer than
+/// the run sends (at least one per bundle), more than none.
+const ACCEPTED: u32 = 2;
+
+fn indicator_id(bundle: usize) -> String {
+    format!("indicator--00000000-0000-4000-9000-{bundle:012}")
+}
+
+async fn publishing_fake() -> FakeTeamt5 {
+    let fake = fake_with(FakeSettings::default()).await;
+    for bundle in 0..BUNDLES {
+        let indicator = json!({
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": indicator_id(bundle),
+            "created": "2025-11-20T09:00:00.000Z",
+            "modified": "2025-11-20T09:00:00.000Z",
+            "name": format!("198.51.100.{bundle}"),
+            "pattern": format!("[ipv4-addr:value = '198.51.100.{bundle}']"),
+            "pattern_type": "stix",
+            "valid_from": "2025-11-20T09:00:00Z",
+        });
+        fake.add_ioc_bundle(
+            ioc_item(&fake, &format!("n{bundle}"), 1_763_000_000 + bundle as i64),
+            &json!({"type": "bundle", "id": format!("bundle--00000000-0000-4000-9000-{bundle:012}"), "objects": [indicator]}),
+        );
+    }
+    fake
+}
+
+async fn run_with(
+    harness: &ConnectorHarness<'_>,
+    fake: &FakeTeamt5,
+) -> Result<ImportRun, KitError> {
+    let harness = harness
+        .clone()
+        .var("TEAMT5_API_BASE_URL", fake.url())
+        .var("TEAMT5_CLIENT_ID", "cid")
+        .var("TEAMT5_CLIENT_SECRET", "csecret");
+    let mut config = harness.config::<Teamt5>()?;
+    config.http = fast_http();
+    harness
+        .run_import_with(Teamt5::from_config(config).expect("connector"))
+        .await
+}
+
+fn cursor_set(platform: &TestPlatform) -> bool {
+    platform
+        .state()
+        .is_some_and(|state| state.get("last_run").is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resumes() {
+    let platform = TestPlatform::start()
+        .await
+        .expect("the platform starts")
+        .with_timeout(PROMPT);
+    let fake = publishing_fake().await;
+    let nacking = NackingQueue::bind(&platform, ACCEPTED).await;
+    let harness = ConnectorHarness::new(&platform).var("MQ_OUTAGE_TIMEOUT", "PT2S");
+
+    let started = Instant::now();
+    let first = run_with(&harness, &fake).await.expect("the run ends");
+    let elapsed = started.elapsed();
+    println!("run ended in {elapsed:?}: {:?}", first.outcome);
+    assert!(!first.succeeded(), "the run fails: {first:?}");
+    assert!(elapsed < PROMPT, "the run ends promptly: {elapsed:?}");
+    assert_eq!(
+        nacking.held().await,
+        ACCEPTED,
+        "the broker took the run's first messages, then refused"
+    );
+    assert!(!cursor_set(&platform), "the cursor did not move");
+    let work = first.work.as_ref().expect("the run's work");
+    assert!(
+        work.processed_time.is_some()
+            && work
+                .errors
+                .iter()
+                .any(|error| format!("{error:?}").contains("nacked")),
+        "the work is closed with the broker's refusal: {work:?}"
+    );
+    // Bundles go newest first: the oldest one is never reached.
+    assert!(
+        fake.requests_to("/api/v2/ioc_bundles/n0.stix").is_empty(),
+        "the run stopped at the refusal instead of going on"
+    );
+
+    nacking.remove().await;
+    let next = run_with(&ConnectorHarness::new(&platform), &fake)
+        .await
+        .expect("the next run ends");
+    assert!(next.succeeded(), "the next run succeeds: {next:?}");
+    platform
+        .wait_until("every indicator", |platform| {
+            (0..BUNDLES).all(|bundle| platform.sim().object(&indicator_id(bundle)).is_some())
+        })
+        .await
+        .expect("nothing is lost");
+    assert!(cursor_set(&platform), "the cursor moves");
+    platform.shutdown().await.expect("clean shutdown");
+}

@@ -1,0 +1,109 @@
+//! A broker that nacks publishes, for the import connectors' drills
+//! (shared with `#[path]`): a private queue bound to the connector's push
+//! routing, with a length limit and `x-overflow: reject-publish`. Once it
+//! is full the broker nacks every publish to that routing (a publish routed
+//! to a full queue of this kind is nacked, whatever the push queue did with
+//! it), as a broker over its limits would. The test's crate needs `lapin`
+//! and `uuid` as dev-dependencies.
+
+use lapin::options::{
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use opencti_testkit::TestPlatform;
+
+/// A private queue that makes the broker nack publishes to a connector's
+/// push routing once it holds `limit` messages. Deleted by
+/// [`NackingQueue::remove`], or with its connection (it is exclusive).
+pub(crate) struct NackingQueue {
+    connection: Connection,
+    channel: Channel,
+    name: String,
+}
+
+impl NackingQueue {
+    pub(crate) async fn bind(platform: &TestPlatform, limit: u32) -> Self {
+        let names = platform.sim().queue_names(platform.connector_id());
+        let connection = Connection::connect(
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ConnectionProperties::default(),
+        )
+        .await
+        .expect("RabbitMQ on 127.0.0.1:5672");
+        let channel = connection.create_channel().await.expect("a channel");
+        // As the platform declares it at registration (the test platform's
+        // broker objects are transient), so that either may come first.
+        channel
+            .exchange_declare(
+                names.push_exchange.as_str().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the push exchange");
+        let name = format!("nacking-{}", uuid::Uuid::new_v4());
+        let mut arguments = FieldTable::default();
+        arguments.insert("x-max-length".into(), AMQPValue::LongUInt(limit));
+        arguments.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString(LongString::from("reject-publish")),
+        );
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await
+            .expect("the private queue");
+        channel
+            .queue_bind(
+                name.as_str().into(),
+                names.push_exchange.as_str().into(),
+                names.push_routing.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bound to the push routing");
+        Self {
+            connection,
+            channel,
+            name,
+        }
+    }
+
+    /// Messages the queue holds.
+    pub(crate) async fn held(&self) -> u32 {
+        self.channel
+            .queue_declare(
+                self.name.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the private queue exists")
+            .message_count()
+    }
+
+    pub(crate) async fn remove(self) {
+        self.channel
+            .queue_delete(self.name.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .expect("the private queue is deleted");
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}
