@@ -507,6 +507,36 @@ async fn a_stalled_request_line_over_https_is_cut_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_bound_wait_for_a_free_one() {
+    /// `callback::MAX_CONNECTIONS`.
+    const MAX_CONNECTIONS: usize = 64;
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let serving = serve_with(&sim, &id, &[], |runner| {
+        runner.with_callback_header_timeout(HEADER_TIMEOUT)
+    })
+    .await;
+    let address = authority(&serving.callback);
+    let mut silent = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let health = serving.callback.replace("/api/callback", "/health");
+    let asked = std::time::Instant::now();
+    let answer: Value = reqwest::get(&health).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, json!({"status": "ok"}));
+    // Accepted once the header timeout freed the silent ones' places.
+    assert!(
+        asked.elapsed() >= HEADER_TIMEOUT / 2,
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    drop(silent);
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_headers_are_refused_431() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let sim = platform("7.261026.0").await;
