@@ -341,7 +341,7 @@ struct Server {
 }
 
 impl Server {
-    /// Accepts until the stop, a connection at a time once
+    /// Accepts until the stop, waiting for a free place while
     /// [`MAX_CONNECTIONS`] are served; dropping the listener closes the
     /// port.
     async fn run(self: Arc<Self>, listener: TcpListener) {
