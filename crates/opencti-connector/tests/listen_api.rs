@@ -374,6 +374,208 @@ async fn a_stalled_tls_handshake_is_cut_and_holds_no_one_else() {
     sim.shutdown().await.unwrap();
 }
 
+/// The header timeout the tests serve with: short, so that they run fast.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The `host:port` of a registered callback URI.
+fn authority(callback: &str) -> String {
+    let rest = callback.split_once("://").unwrap().1;
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// Sends half a request line on `stalled`, then nothing: `health` (a call
+/// to `/health` on another connection) is answered meanwhile, and the
+/// stalled connection is closed, without an answer, once the header
+/// timeout is over.
+async fn a_stalled_request_line_is_cut<S>(
+    mut stalled: S,
+    health: impl std::future::Future<Output = Value>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stalled.write_all(b"POST /api/callback HT").await.unwrap();
+    stalled.flush().await.unwrap();
+    let sent = std::time::Instant::now();
+    assert_eq!(
+        health.await,
+        json!({"status": "ok"}),
+        "served beside the stall"
+    );
+    let mut buffer = [0_u8; 64];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stalled.read(&mut buffer))
+            .await
+            .is_err(),
+        "the stalled connection is still open, without an answer"
+    );
+    let read = tokio::time::timeout(HEADER_TIMEOUT * 3, stalled.read(&mut buffer))
+        .await
+        .expect("the stalled connection is closed in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    assert!(
+        sent.elapsed() >= HEADER_TIMEOUT - Duration::from_millis(100),
+        "closed by the header timeout, not before: {:?}",
+        sent.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_line_is_cut_and_holds_no_one_else() {
+    use tokio::io::AsyncReadExt as _;
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let serving = serve_with(&sim, &id, &[], |runner| {
+        runner.with_callback_header_timeout(HEADER_TIMEOUT)
+    })
+    .await;
+    let stalled = tokio::net::TcpStream::connect(authority(&serving.callback))
+        .await
+        .unwrap();
+    // Says nothing at all: bounded just the same.
+    let mut silent = tokio::net::TcpStream::connect(authority(&serving.callback))
+        .await
+        .unwrap();
+    let health = serving.callback.replace("/api/callback", "/health");
+    let answer = async {
+        reqwest::get(&health)
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    a_stalled_request_line_is_cut(stalled, answer).await;
+    let mut buffer = [0_u8; 16];
+    let read = tokio::time::timeout(HEADER_TIMEOUT, silent.read(&mut buffer))
+        .await
+        .expect("the silent connection is closed in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_line_over_https_is_cut_too() {
+    tls::install_crypto_provider();
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let serving = serve_with(&sim, &id, &https_env(&dir), |runner| {
+        runner.with_callback_header_timeout(HEADER_TIMEOUT)
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(
+        rustls::pki_types::pem::PemObject::pem_slice_iter(TEST_CA_PEM.as_bytes())
+            .map(Result::unwrap),
+    );
+    assert_eq!(added, 1);
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(authority(&serving.callback))
+        .await
+        .unwrap();
+    let stalled = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+            tcp,
+        )
+        .await
+        .expect("the handshake itself goes through");
+    let health = serving.callback.replace("/api/callback", "/health");
+    let answer = async {
+        https_client()
+            .get(&health)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    a_stalled_request_line_is_cut(stalled, answer).await;
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_bound_wait_for_a_free_one() {
+    /// `callback::MAX_CONNECTIONS`.
+    const MAX_CONNECTIONS: usize = 64;
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let serving = serve_with(&sim, &id, &[], |runner| {
+        runner.with_callback_header_timeout(HEADER_TIMEOUT)
+    })
+    .await;
+    let address = authority(&serving.callback);
+    let mut silent = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let health = serving.callback.replace("/api/callback", "/health");
+    let asked = std::time::Instant::now();
+    let answer: Value = reqwest::get(&health).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, json!({"status": "ok"}));
+    // Accepted once the header timeout freed the silent ones' places.
+    assert!(
+        asked.elapsed() >= HEADER_TIMEOUT / 2,
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    drop(silent);
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_headers_are_refused_431() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let sim = platform("7.261026.0").await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let serving = serve(&sim, &id).await;
+    let address = authority(&serving.callback);
+    let status_of = |filler: usize| {
+        let address = address.clone();
+        async move {
+            let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+            let request = format!(
+                "GET /health HTTP/1.1\r\nhost: test\r\nx-filler: {}\r\nconnection: close\r\n\r\n",
+                "a".repeat(filler)
+            );
+            tokio::time::timeout(TIMEOUT, socket.write_all(request.as_bytes()))
+                .await
+                .expect("sent in time")
+                .unwrap();
+            let mut answer = Vec::new();
+            tokio::time::timeout(TIMEOUT, socket.read_to_end(&mut answer))
+                .await
+                .expect("answered in time")
+                .unwrap();
+            String::from_utf8_lossy(&answer)
+                .split(' ')
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(status_of(8 << 10).await, "200", "headers within the bound");
+    // Past the bound by a little: the endpoint has read it all when it
+    // refuses, so that its close resets nothing (a reset could drop the
+    // answer).
+    assert_eq!(status_of(20 << 10).await, "431", "headers past the bound");
+    serving.stop().await;
+    sim.shutdown().await.unwrap();
+}
+
 #[test]
 fn https_settings_and_bad_protocols_are_refused_naming_the_variable() {
     let tables: Vec<_> = RUNTIME_TABLES

@@ -17,11 +17,13 @@
 //! pycti's uvicorn does) with `LISTEN_PROTOCOL_API_SSL_CERT` and `_KEY`
 //! (paths or inline PEM; an encrypted key opened with `_PASSPHRASE`).
 //!
-//! Ours besides: a body is read within [`BODY_TIMEOUT`] and up to a limit
-//! (`413` past it, `408` too slow); a TLS handshake must end within
-//! [`HANDSHAKE_TIMEOUT`], with at most [`MAX_PENDING_HANDSHAKES`] under way;
-//! a job the stop interrupts answers `503`, so that the platform sends it
-//! again later.
+//! Ours besides: a request's line and headers must arrive within
+//! [`HEADER_TIMEOUT`] (else the connection closes) and hold at most
+//! [`MAX_HEADER_BYTES`] (`431`); a body is read within [`BODY_TIMEOUT`] and
+//! up to a limit (`413` past it, `408` too slow); a TLS handshake must end
+//! within [`HANDSHAKE_TIMEOUT`]; at most [`MAX_CONNECTIONS`] are served at
+//! once; a job the stop interrupts answers `503`, so that the platform
+//! sends it again later.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,14 +35,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Generation;
@@ -53,9 +57,14 @@ pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 /// How long a client may take to finish its TLS handshake.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// TLS handshakes under way at once; more connections wait in the
-/// kernel's backlog.
-pub(crate) const MAX_PENDING_HANDSHAKES: usize = 64;
+/// How long a client may take to send a request's line and headers.
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request line and headers accepted: the platform sends a
+/// bearer token and a few short headers.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 << 10;
+/// Connections served at once (TLS handshakes included); more wait in
+/// the kernel's backlog.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
 
 const CERT_VAR: &str = "LISTEN_PROTOCOL_API_SSL_CERT";
 const KEY_VAR: &str = "LISTEN_PROTOCOL_API_SSL_KEY";
@@ -292,30 +301,18 @@ impl CallbackListener {
             attributes.https = self.tls.is_some(),
             "Listening for the platform's jobs over HTTP"
         );
-        let stopped = shutdown.cancelled_owned();
-        tokio::spawn(async move {
-            let served = match self.tls {
-                None => {
-                    axum::serve(self.listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                }
-                Some(acceptor) => {
-                    let listener = TlsListener {
-                        tcp: self.listener,
-                        acceptor,
-                        handshakes: JoinSet::new(),
-                        timeout: limits.handshake_timeout,
-                    };
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
-                }
-            };
-            if let Err(error) = served {
-                tracing::error!(attributes.reason = %error, "Listen callback endpoint stopped");
-            }
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_header_size(MAX_HEADER_BYTES);
+        let server = Arc::new(Server {
+            tls: self.tls,
+            http,
+            app,
+            handshake_timeout: limits.handshake_timeout,
+            shutdown,
         });
+        tokio::spawn(server.run(self.listener));
         Ok(receiver)
     }
 }
@@ -327,65 +324,92 @@ pub(crate) struct CallbackLimits {
     pub(crate) max_body_bytes: usize,
     /// How long a TLS handshake may take.
     pub(crate) handshake_timeout: Duration,
+    /// How long a request's line and headers may take.
+    pub(crate) header_timeout: Duration,
 }
 
-/// Accepts TCP connections and hands out those whose TLS handshake
-/// ended in time. Handshakes run in tasks of their own, so that one
-/// client that stalls holds neither the others nor the accept loop;
-/// dropping the listener (the endpoint's stop) ends those under way.
-struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
-    timeout: Duration,
+/// Serves each connection in a task of its own, so that a client that
+/// stalls (in its TLS handshake, its headers or its body, each bounded
+/// in time) holds neither the others nor the accept loop.
+struct Server {
+    tls: Option<TlsAcceptor>,
+    /// HTTP/1.1 with the header bounds (axum's own `serve` sets none).
+    http: http1::Builder,
+    app: axum::Router,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl Server {
+    /// Accepts until the stop, waiting for a free place while
+    /// [`MAX_CONNECTIONS`] are served; dropping the listener closes the
+    /// port.
+    async fn run(self: Arc<Self>, listener: TcpListener) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
-            // Both branches are cancel-safe: a connection accepted is in
-            // the set before the next await.
-            tokio::select! {
-                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_PENDING_HANDSHAKES => {
-                    match accepted {
-                        Ok((socket, peer)) => {
-                            let handshake = self.acceptor.accept(socket);
-                            let timeout = self.timeout;
-                            self.handshakes.spawn(async move {
-                                match tokio::time::timeout(timeout, handshake).await {
-                                    Ok(Ok(stream)) => Some((stream, peer)),
-                                    Ok(Err(error)) => {
-                                        tracing::debug!(attributes.peer = %peer, attributes.reason = %error, "TLS handshake failed");
-                                        None
-                                    }
-                                    Err(_) => {
-                                        tracing::debug!(attributes.peer = %peer, "TLS handshake not finished in time");
-                                        None
-                                    }
-                                }
-                            });
-                        }
-                        Err(error) => accept_failed(&error).await,
-                    }
+            let accepted = self
+                .shutdown
+                .run_until_cancelled(async {
+                    let slot = Arc::clone(&slots).acquire_owned().await;
+                    (slot, listener.accept().await)
+                })
+                .await;
+            match accepted {
+                // The semaphore is never closed.
+                None | Some((Err(_), _)) => break,
+                Some((Ok(slot), Ok((socket, peer)))) => {
+                    tokio::spawn(Arc::clone(&self).connection(socket, peer, slot));
                 }
-                Some(done) = self.handshakes.join_next() => {
-                    if let Ok(Some(connection)) = done {
-                        return connection;
-                    }
-                }
+                Some((Ok(_), Err(error))) => accept_failed(&error).await,
             }
         }
     }
 
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+    /// One connection, holding its `slot` to its end.
+    async fn connection(
+        self: Arc<Self>,
+        socket: TcpStream,
+        peer: SocketAddr,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let Some(acceptor) = &self.tls else {
+            return self.http_over(socket, peer).await;
+        };
+        let handshake = tokio::time::timeout(self.handshake_timeout, acceptor.accept(socket));
+        match self.shutdown.run_until_cancelled(handshake).await {
+            None => {}
+            Some(Ok(Ok(stream))) => self.http_over(stream, peer).await,
+            Some(Ok(Err(error))) => {
+                tracing::debug!(attributes.peer = %peer, attributes.reason = %error, "TLS handshake failed");
+            }
+            Some(Err(_)) => {
+                tracing::debug!(attributes.peer = %peer, "TLS handshake not finished in time");
+            }
+        }
+    }
+
+    /// Serves HTTP over `io`; at the stop, a request under way still gets
+    /// its answer (its job's, or `503`) and an idle connection closes.
+    async fn http_over<I>(&self, io: I, peer: SocketAddr)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = TowerToHyperService::new(self.app.clone());
+        let mut connection = std::pin::pin!(self.http.serve_connection(TokioIo::new(io), service));
+        let served = match self.shutdown.run_until_cancelled(connection.as_mut()).await {
+            Some(served) => served,
+            None => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = served {
+            tracing::debug!(attributes.peer = %peer, attributes.reason = %error, "Listen callback connection ended");
+        }
     }
 }
 
-/// What axum's own listener does on an accept error: a connection gone
+/// What axum's own `serve` does on an accept error: a connection gone
 /// before it was accepted is nothing; anything else (out of file
 /// descriptors) is logged, then accepting resumes a second later.
 async fn accept_failed(error: &std::io::Error) {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::ListenProtocol;
 use super::callback::{
     CallbackJob, CallbackLimits, CallbackListener, DEFAULT_MAX_BODY_BYTES, HANDSHAKE_TIMEOUT,
+    HEADER_TIMEOUT,
 };
 use super::context::{JobContext, LiveJob, PlaybookAnswer};
 use super::handler::Listener;
@@ -74,6 +75,7 @@ impl<L: Listener> ListenRunner<L> {
             callback_limits: CallbackLimits {
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 handshake_timeout: HANDSHAKE_TIMEOUT,
+                header_timeout: HEADER_TIMEOUT,
             },
         }
     }
@@ -95,6 +97,13 @@ impl<L: Listener> ListenRunner<L> {
     /// its TLS handshake.
     pub fn with_callback_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.callback_limits.handshake_timeout = timeout;
+        self
+    }
+
+    /// Changes how long a client of the HTTP(S) endpoint may take to send
+    /// a request's line and headers.
+    pub fn with_callback_header_timeout(mut self, timeout: Duration) -> Self {
+        self.callback_limits.header_timeout = timeout;
         self
     }
 
