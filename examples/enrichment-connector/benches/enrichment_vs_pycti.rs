@@ -13,6 +13,12 @@
 //! `/proc/<pid>/stat`) over the jobs is reported per job.
 //!
 //! `ENRICH_BENCH_JOBS` changes the number of jobs (default 500).
+//! `ENRICH_BENCH_BUILDS=label=path,...` adds other builds of this
+//! connector (another cargo profile, say), measured the same way right after
+//! the bench's own build, so builds compare within one run.
+//! `ENRICH_BENCH_IDLE=label=path,...` adds other connectors' binaries (the
+//! internal import and export ones) whose idle RSS only is measured the
+//! same way: registered, `SETTLE`, `VmRSS`.
 //! `OPENCTI_SIM_PYTHON` names a Python with pycti; otherwise
 //! `scripts/setup-pycti-venv.sh` makes one (pycti 7.261026.0). Without
 //! python3 the pycti side is skipped, and said.
@@ -96,14 +102,78 @@ async fn wait(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Runs one side: `command` (a connector, configured by the environment
-/// given here) against a fresh simulator.
-async fn measure(label: &str, mut command: Command, jobs: usize) -> Figures {
+/// A connector process registered to its simulator.
+struct Running {
+    child: Child,
+    pid: u32,
+    connector_id: String,
+    log: tempfile::NamedTempFile,
+}
+
+/// Starts `command` (a connector, configured by the environment given here)
+/// against `sim` and waits for it to register.
+async fn start(label: &str, mut command: Command, sim: &SimHandle) -> Running {
+    let connector_id = uuid::Uuid::new_v4().to_string();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    command
+        .env("OPENCTI_URL", sim.url())
+        .env("OPENCTI_TOKEN", "bench")
+        .env("CONNECTOR_ID", &connector_id)
+        .env("CONNECTOR_LOG_LEVEL", "error")
+        .stdin(Stdio::null())
+        .stdout(log.reopen().unwrap())
+        .stderr(log.reopen().unwrap());
+    let child: Child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("{label} does not start: {error}"));
+    let pid = child.id();
+    wait(&format!("{label} to register"), || {
+        sim.connector(&connector_id).is_some()
+    })
+    .await;
+    Running {
+        child,
+        pid,
+        connector_id,
+        log,
+    }
+}
+
+/// Stops the connector (SIGTERM, then SIGKILL after 15 s) and its simulator.
+async fn stop(mut running: Running, sim: SimHandle) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &running.pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while running.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = running.child.kill();
+    let _ = running.child.wait();
+    let _ = sim.shutdown().await;
+}
+
+async fn fresh_sim() -> SimHandle {
     let mut config = SimConfig::for_tests();
     config.workers_paused = true;
     config.platform_version = PYCTI_VERSION.to_owned();
-    let sim: SimHandle = Sim::start(config).await.expect("the simulator starts");
-    let connector_id = uuid::Uuid::new_v4().to_string();
+    Sim::start(config).await.expect("the simulator starts")
+}
+
+/// Idle RSS in kB of a connector that only registers and waits.
+async fn idle_rss_kb(label: &str, command: Command) -> u64 {
+    let sim = fresh_sim().await;
+    let running = start(label, command, &sim).await;
+    tokio::time::sleep(SETTLE).await;
+    let rss = status_kb(running.pid, "VmRSS:");
+    stop(running, sim).await;
+    rss
+}
+
+/// Runs one side: `command` against a fresh simulator holding `jobs`
+/// addresses, idle, then enriching them all.
+async fn measure(label: &str, command: Command, jobs: usize) -> Figures {
+    let sim = fresh_sim().await;
     let mut ids = Vec::with_capacity(jobs);
     for index in 0..jobs {
         let value = format!(
@@ -121,21 +191,8 @@ async fn measure(label: &str, mut command: Command, jobs: usize) -> Figures {
             .expect("stored");
         ids.push(id);
     }
-    let log = tempfile::NamedTempFile::new().unwrap();
-    command
-        .env("OPENCTI_URL", sim.url())
-        .env("OPENCTI_TOKEN", "bench")
-        .env("CONNECTOR_ID", &connector_id)
-        .env("CONNECTOR_LOG_LEVEL", "error")
-        .stdin(Stdio::null())
-        .stdout(log.reopen().unwrap())
-        .stderr(log.reopen().unwrap());
-    let mut child: Child = command.spawn().expect("the connector starts");
-    let pid = child.id();
-    wait(&format!("{label} to register"), || {
-        sim.connector(&connector_id).is_some()
-    })
-    .await;
+    let running = start(label, command, &sim).await;
+    let pid = running.pid;
     tokio::time::sleep(SETTLE).await;
     let idle_rss_kb = status_kb(pid, "VmRSS:");
 
@@ -143,7 +200,10 @@ async fn measure(label: &str, mut command: Command, jobs: usize) -> Figures {
     let started = Instant::now();
     let mut works = Vec::with_capacity(jobs);
     for id in &ids {
-        let work = sim.ask_enrichment(id, &connector_id).await.expect("asked");
+        let work = sim
+            .ask_enrichment(id, &running.connector_id)
+            .await
+            .expect("asked");
         works.push(work.expect("a work").id);
     }
     wait(&format!("{label}'s {jobs} works to be closed"), || {
@@ -163,25 +223,27 @@ async fn measure(label: &str, mut command: Command, jobs: usize) -> Figures {
         failed,
         0,
         "{label}: {failed} jobs failed:\n{}",
-        std::fs::read_to_string(log.path()).unwrap_or_default()
+        std::fs::read_to_string(running.log.path()).unwrap_or_default()
     );
-
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = sim.shutdown().await;
+    stop(running, sim).await;
     let jobs_u32 = u32::try_from(jobs).unwrap_or(u32::MAX);
     Figures {
         jobs_per_second: jobs as f64 / elapsed.as_secs_f64(),
         cpu_per_job: cpu / jobs_u32,
         idle_rss_kb,
     }
+}
+
+/// `label=path,label=path` from the environment variable `name`.
+fn binaries(name: &str) -> Vec<(String, String)> {
+    let list = std::env::var(name).unwrap_or_default();
+    list.split(',')
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| match entry.split_once('=') {
+            Some((label, path)) => (label.trim().to_owned(), path.trim().to_owned()),
+            None => panic!("{name}: `{entry}` is not label=path"),
+        })
+        .collect()
 }
 
 fn print(label: &str, figures: &Figures) {
@@ -209,6 +271,21 @@ async fn main() {
     )
     .await;
     print("ours", &ours);
+    for (label, path) in binaries("ENRICH_BENCH_BUILDS") {
+        let build = measure(&label, Command::new(&path), jobs).await;
+        print(&label, &build);
+        println!(
+            "{:<8} {:>9.2}x the jobs/s {:>6.2} of the CPU per job {:>6.2} of the idle RSS (vs ours)",
+            "",
+            build.jobs_per_second / ours.jobs_per_second,
+            build.cpu_per_job.as_secs_f64() / ours.cpu_per_job.as_secs_f64(),
+            build.idle_rss_kb as f64 / ours.idle_rss_kb as f64
+        );
+    }
+    for (label, path) in binaries("ENRICH_BENCH_IDLE") {
+        let rss = idle_rss_kb(&label, Command::new(&path)).await;
+        println!("{label:<24} {:>8.1} MB idle RSS", rss as f64 / 1024.0);
+    }
     let python = match python() {
         Ok(python) => python,
         Err(reason) => {
