@@ -88,7 +88,8 @@ fn each_connector_is_the_package_and_binary_the_dockerfile_builds() {
     let root = repo_root();
     let dockerfile = std::fs::read_to_string(root.join("docker/Dockerfile")).unwrap();
     assert!(dockerfile.contains(r#"--package "opencti-${CONNECTOR}""#));
-    assert!(dockerfile.contains(r#"target/release/opencti-${CONNECTOR}"#));
+    assert!(dockerfile.contains(r#"--profile dist"#));
+    assert!(dockerfile.contains(r#"target/dist/opencti-${CONNECTOR}"#));
     for connector in shipped() {
         let manifest = root
             .join("connectors")
