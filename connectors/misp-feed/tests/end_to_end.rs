@@ -129,7 +129,7 @@ async fn a_url_feed_reaches_the_platform_through_faults() {
     let flaky = format!("{}.json", generator::event_uuid(3));
     server.fail_next(
         &flaky,
-        [Fault::Status(503), Fault::StatusRetryAfter(429, "0")],
+        [Fault::Status(503), Fault::StatusRetryAfter(429, 0)],
     );
     let dropped = format!("{}.json", generator::event_uuid(4));
     server.fail_next(&dropped, [Fault::Drop]);

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::get;
 use opencti_sim::{Sim, SimConfig, SimHandle};
+use opencti_testkit::axum::Router;
+use opencti_testkit::axum::extract::{Path, State};
+use opencti_testkit::axum::http::StatusCode;
+use opencti_testkit::axum::routing::get;
+use opencti_testkit::vendor::FakeVendor;
 use serde_json::{Value, json};
 
 #[path = "../../../tests/import_signal_drill.rs"]
@@ -80,24 +81,18 @@ fn event_name(n: u64) -> String {
 }
 
 /// Serves `files` under `/feed/`; returns `MISP_FEED_URL` and the server.
-async fn serve(files: HashMap<String, String>) -> (String, tokio::task::JoinHandle<()>) {
+async fn serve(files: HashMap<String, String>) -> (String, FakeVendor) {
     async fn file(
         State(files): State<Files>,
         Path(name): Path<String>,
     ) -> Result<String, StatusCode> {
         files.get(&name).cloned().ok_or(StatusCode::NOT_FOUND)
     }
-    let app = Router::new()
+    let routes = Router::new()
         .route("/feed/{name}", get(file))
         .with_state(Arc::new(files));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("the address");
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{address}/feed"), server)
+    let server = FakeVendor::start(routes).await.expect("a loopback port");
+    (server.url_for("/feed"), server)
 }
 
 fn environment(sim: &SimHandle, feed_url: &str, connector_id: &str) -> Vec<(String, String)> {
@@ -183,7 +178,7 @@ async fn drill(seed: u64) -> Duration {
         .await;
     let resumed = all_stored(&sim, &every, "every event").await;
     finish_restart(seed, ran.is_ok(), resumed, &first, second).await;
-    server.abort();
+    drop(server);
     sim.shutdown().await.expect("the simulator stops");
     took
 }

@@ -91,7 +91,7 @@ async fn rate_limits_server_errors_and_drops_are_retried() {
     server.fail_next(
         &name,
         [
-            Fault::StatusRetryAfter(429, "0"),
+            Fault::StatusRetryAfter(429, 0),
             Fault::Status(503),
             Fault::Drop,
         ],
@@ -121,7 +121,7 @@ async fn persistent_server_errors_give_up_after_the_retries() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_maximum_backoff_ends_the_attempts() {
     let server = served_feed(None).await;
-    server.fail_next("manifest.json", [Fault::StatusRetryAfter(503, "3600")]);
+    server.fail_next("manifest.json", [Fault::StatusRetryAfter(503, 3600)]);
     let feed = reader(server.url(), None, 1 << 20);
     assert!(feed.manifest().await.is_err());
     assert_eq!(server.hits("manifest.json"), 1);

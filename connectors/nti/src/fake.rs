@@ -2,43 +2,48 @@
 //! a feed package at `/api/v2/download/feed/`, checks the `X-Ns-Nti-Key`
 //! header like NTI (401 with NTI's error body), can gzip the transfer, and
 //! plays queued faults (error statuses with `Retry-After`, connections
-//! broken in the middle of the body, corrupt packages).
+//! broken in the middle of the body, corrupt packages). It runs on the
+//! test kit's [`FakeVendor`], which serves it, plays the faults once the
+//! key is checked and records every request.
 
-use std::collections::VecDeque;
 use std::io::{Cursor, Write};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use opencti_testkit::axum::Router;
+use opencti_testkit::axum::extract::State;
+use opencti_testkit::axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use opencti_testkit::axum::response::{IntoResponse, Response};
+use opencti_testkit::axum::routing::get;
+use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter};
 use serde_json::Value;
 use zip::write::SimpleFileOptions;
 
 /// The path of the download endpoint under the server's root.
 pub const FEED_PATH: &str = "/api/v2/download/feed/";
 
-/// What the next download request gets instead of the package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The header NTI reads the key from.
+const KEY_HEADER: &str = "x-ns-nti-key";
+
+/// What the next download request gets instead of the package, in NTI's
+/// words (played as the kit's [`vendor::Fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
-    /// An error status with a JSON body, and `Retry-After` seconds if set.
+    /// An error status with a body, and `Retry-After` seconds if set.
     Status {
         /// HTTP status.
         status: u16,
         /// `Retry-After` in seconds.
         retry_after: Option<u64>,
         /// The body.
-        body: String,
+        body: &'static str,
     },
     /// Half the package, then the connection closed.
     Truncated,
-    /// These bytes instead of the package (200, `application/zip`).
-    Body(Vec<u8>),
-    /// A body that never ends (chunks of zeros, 200, `application/zip`).
+    /// These bytes instead of the package (200, `application/zip`, the
+    /// length declared).
+    Body(&'static [u8]),
+    /// A body that never ends (200, no length).
     Endless,
     /// A login page answered with 200 (a proxy or portal in the way).
     LoginPage,
@@ -51,7 +56,7 @@ impl Fault {
         Self::Status {
             status: 429,
             retry_after: Some(retry_after),
-            body: r#"{"message": "Over limit"}"#.to_owned(),
+            body: r#"{"message": "Over limit"}"#,
         }
     }
 
@@ -61,7 +66,34 @@ impl Fault {
         Self::Status {
             status,
             retry_after: None,
-            body: "upstream failure".to_owned(),
+            body: "upstream failure",
+        }
+    }
+}
+
+impl From<Fault> for vendor::Fault {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::Status {
+                status,
+                retry_after,
+                body,
+            } => {
+                let answer =
+                    Answer::new(status).with_body("text/plain; charset=utf-8", body.as_bytes());
+                Self::Answer(match retry_after {
+                    Some(seconds) => answer.with_retry_after(RetryAfter::Seconds(seconds)),
+                    None => answer,
+                })
+            }
+            Fault::Truncated => Self::Drop,
+            Fault::Body(bytes) => Answer::new(200).with_body("application/zip", bytes).into(),
+            Fault::Endless => Self::Oversized(u64::MAX),
+            Fault::LoginPage => Answer::html(
+                200,
+                "<html><body><form action=\"/login\">Sign in</form></body></html>",
+            )
+            .into(),
         }
     }
 }
@@ -77,27 +109,46 @@ pub struct SeenRequest {
     pub accept_encoding: Option<String>,
 }
 
+impl From<&vendor::RecordedRequest> for SeenRequest {
+    fn from(request: &vendor::RecordedRequest) -> Self {
+        Self {
+            package_type: request
+                .query_pairs()
+                .into_iter()
+                .find(|(name, _)| name == "type")
+                .map(|(_, value)| value),
+            key: request.header(KEY_HEADER).map(str::to_owned),
+            accept_encoding: request.header("accept-encoding").map(str::to_owned),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     key: String,
     package: Vec<u8>,
     gzip: bool,
-    faults: VecDeque<Fault>,
-    requests: Vec<SeenRequest>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether the request carries the key NTI expects.
+fn has_key(shared: &Shared, headers: &HeaderMap) -> bool {
+    let sent = headers
+        .get(KEY_HEADER)
+        .and_then(|value| value.to_str().ok());
+    sent == Some(lock(shared).key.as_str())
 }
 
 /// The fake server; stops when dropped.
 #[derive(Debug)]
 pub struct FakeNti {
-    addr: SocketAddr,
-    inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeNti {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    inner: Shared,
+    vendor: FakeVendor,
 }
 
 impl FakeNti {
@@ -111,30 +162,28 @@ impl FakeNti {
             key: key.to_owned(),
             package: package::<&str, &str>(&[]),
             gzip: false,
-            faults: VecDeque::new(),
-            requests: Vec::new(),
         }));
-        let app = Router::new()
+        let routes = Router::new()
             .route(FEED_PATH, get(download))
             .with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, inner, task }
+        // NTI checks the key first: a request without it gets its 401 and
+        // leaves the faults queued.
+        let gate = Arc::clone(&inner);
+        let vendor =
+            FakeVendor::start_gated(routes, move |request| has_key(&gate, &request.headers))
+                .await
+                .expect("bind a loopback port");
+        Self { inner, vendor }
     }
 
-    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
     }
 
     /// The `NTI_BASE_URL` to use (`http://127.0.0.1:<port>/api/v2/`).
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("http://{}/api/v2/", self.addr)
+        self.vendor.url_for("/api/v2/")
     }
 
     /// Serves `package` from now on.
@@ -149,38 +198,22 @@ impl FakeNti {
 
     /// Queues a fault for the next request.
     pub fn push_fault(&self, fault: Fault) {
-        self.inner().faults.push_back(fault);
+        self.vendor.fail_next([fault.into()]);
     }
 
     /// Requests received so far.
     #[must_use]
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.inner().requests.clone()
+        self.vendor
+            .requests_to(FEED_PATH)
+            .iter()
+            .map(SeenRequest::from)
+            .collect()
     }
 }
 
-async fn download(
-    State(inner): State<Arc<Mutex<Inner>>>,
-    Query(query): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
-    let mut inner = inner.lock().unwrap_or_else(PoisonError::into_inner);
-    let key = text("x-ns-nti-key");
-    inner.requests.push(SeenRequest {
-        package_type: query
-            .iter()
-            .find(|(name, _)| name == "type")
-            .map(|(_, value)| value.clone()),
-        key: key.clone(),
-        accept_encoding: text("accept-encoding"),
-    });
-    if key.as_deref() != Some(inner.key.as_str()) {
+async fn download(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    if !has_key(&inner, &headers) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::CONTENT_TYPE, "application/json")],
@@ -188,57 +221,7 @@ async fn download(
         )
             .into_response();
     }
-    let body = match inner.faults.pop_front() {
-        Some(Fault::Status {
-            status,
-            retry_after,
-            body,
-        }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = (status, body).into_response();
-            if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            return response;
-        }
-        Some(Fault::Truncated) => {
-            // Half the package, then the body fails: the connection is
-            // closed before the chunked body is complete.
-            let half = inner.package[..inner.package.len() / 2].to_vec();
-            let parts: Vec<Result<Vec<u8>, std::io::Error>> = vec![
-                Ok(half),
-                Err(std::io::Error::other("connection dropped by the fake")),
-            ];
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/zip")],
-                Body::from_stream(futures::stream::iter(parts)),
-            )
-                .into_response();
-        }
-        Some(Fault::Endless) => {
-            let chunks =
-                futures::stream::repeat_with(|| Ok::<_, std::io::Error>(vec![0u8; 64 << 10]));
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/zip")],
-                Body::from_stream(chunks),
-            )
-                .into_response();
-        }
-        Some(Fault::LoginPage) => {
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body><form action=\"/login\">Sign in</form></body></html>",
-            )
-                .into_response();
-        }
-        Some(Fault::Body(bytes)) => bytes,
-        None => inner.package.clone(),
-    };
+    let inner = lock(&inner);
     let mut response = (
         StatusCode::OK,
         [
@@ -254,9 +237,9 @@ async fn download(
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        *response.body_mut() = gzip_stored(&body).into();
+        *response.body_mut() = gzip_stored(&inner.package).into();
     } else {
-        *response.body_mut() = body.into();
+        *response.body_mut() = inner.package.clone().into();
     }
     response
 }

@@ -121,7 +121,7 @@ async fn a_silent_server_times_out() {
 #[tokio::test]
 async fn a_package_that_is_not_a_zip_fails_the_run_and_leaves_no_file_behind() {
     let server = server_with_package().await;
-    server.push_fault(Fault::Body(b"<html>maintenance</html>".to_vec()));
+    server.push_fault(Fault::Body(b"<html>maintenance</html>"));
     let directory = std::env::temp_dir().join(format!("nti-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&directory).unwrap();
     let mut connector = support::connector(&support::settings(&server.base_url(), &[]))

@@ -19,6 +19,9 @@ use crate::support::{self, KEY, file_name};
 /// Longest a drill may take.
 const BOUND: Duration = Duration::from_secs(60);
 
+/// A package body over a 1 MiB limit, its length announced.
+static THREE_MIB: [u8; 3 << 20] = [0; 3 << 20];
+
 /// A state from an earlier run, which a refused package must not touch.
 fn earlier_state() -> State {
     let mut state = State::new();
@@ -93,7 +96,7 @@ async fn an_endless_download_stops_at_the_package_limit() {
 #[tokio::test]
 async fn an_announced_oversized_download_is_refused_before_it_is_read() {
     let server = FakeNti::start(KEY).await;
-    server.push_fault(Fault::Body(vec![0; 3 << 20]));
+    server.push_fault(Fault::Body(&THREE_MIB));
     let extra = [("NTI_MAX_PACKAGE_SIZE_MB", "1")];
     let (outcome, probe) = run(&server, &extra).await;
     assert!(

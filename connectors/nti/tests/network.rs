@@ -2,12 +2,11 @@
 //! `NO_PROXY`, set as variables only), and URLs whose secrets never reach an
 //! error or a log line.
 
-use opencti_connector::http::testing::{
-    RecordingProxy, TEST_CA_PEM, TlsFront, address_of, capture_logs, refusing_address,
-};
+use opencti_connector::http::testing::{capture_logs, refusing_address};
 use opencti_nti::fake::{self, FakeNti};
 
 use crate::support::{self, KEY, file_name, fixture_records, sent_objects};
+use crate::vendor_network;
 
 async fn server() -> FakeNti {
     let server = FakeNti::start(KEY).await;
@@ -27,44 +26,29 @@ async fn run(base_url: &str, extra: &[(&str, &str)]) -> Result<usize, String> {
     Ok(sent_objects(&probe).len())
 }
 
+/// One run against `base_url` that sends the package's one object.
+async fn reach(base_url: &str, extra: &[(&str, &str)]) -> Result<(), String> {
+    let sent = run(base_url, extra).await?;
+    assert_eq!(sent, 1, "the package's object is sent");
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_api_only_the_extra_ca_vouches_for_is_reached() {
     let server = server().await;
-    let front = TlsFront::start(address_of(&server.base_url())).await;
-    let base = front.url().join("api/v2/").unwrap().to_string();
-    let error = run(&base, &[("NTI_HTTP_RETRIES", "0")]).await.unwrap_err();
-    assert!(error.contains("certificate"), "{error}");
-    assert_eq!(
-        run(&base, &[("HTTPS_CA_CERTIFICATES", TEST_CA_PEM)]).await,
-        Ok(1)
-    );
+    let no_retry = [("NTI_HTTP_RETRIES", "0")];
+    vendor_network::only_the_extra_ca_vouches(&server.base_url(), "api/v2/", &no_retry, reach)
+        .await;
 }
 
 #[tokio::test]
 async fn the_download_goes_through_the_proxy_unless_exempted() {
     let server = server().await;
-    let proxy = RecordingProxy::start().await;
-    let proxy_url = proxy.url().to_string();
-    assert_eq!(
-        run(&server.base_url(), &[("HTTP_PROXY", &proxy_url)]).await,
-        Ok(1)
-    );
-    let requests = proxy.requests();
-    assert!(
-        requests
-            .iter()
-            .any(|line| line.starts_with(&format!("GET {}download/feed/", server.base_url()))),
-        "{requests:?}"
-    );
-
-    let bypassed = RecordingProxy::start().await;
-    let bypassed_url = bypassed.url().to_string();
-    let exempt = [
-        ("HTTP_PROXY", bypassed_url.as_str()),
-        ("NO_PROXY", "127.0.0.1"),
-    ];
-    assert_eq!(run(&server.base_url(), &exempt).await, Ok(1));
-    assert!(bypassed.requests().is_empty(), "{:?}", bypassed.requests());
+    let download = format!("GET {}download/feed/", server.base_url());
+    vendor_network::proxied_unless_exempted(&server.base_url(), reach, |line| {
+        line.starts_with(&download)
+    })
+    .await;
 }
 
 #[tokio::test]

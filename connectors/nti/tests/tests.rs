@@ -20,4 +20,6 @@ mod shipped_binary;
 mod shipped_examples;
 mod signals;
 mod support;
+#[path = "../../../tests/vendor_network.rs"]
+mod vendor_network;
 mod version;

@@ -7,21 +7,27 @@
 //! listing; list creation with unique names and external keys; bulk add and
 //! bulk delete of dynamic list items with per-type value validation. Tests can
 //! expire sessions, inject error answers or slow answers, read every list's
-//! contents and the log of requests.
+//! contents and the log of requests. It runs on the test kit's
+//! [`FakeVendor`], which serves it, plays the faults once the session (or
+//! token) and CSRF checks pass, and records every request.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use opencti_testkit::axum::body::Bytes;
+use opencti_testkit::axum::extract::State;
+use opencti_testkit::axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use opencti_testkit::axum::response::{IntoResponse, Response};
+use opencti_testkit::axum::{Json, Router};
+use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter, percent_decode};
 use serde_json::{Value, json};
+
+/// What a proxy or portal in front of the server answers.
+const LOGIN_PAGE: &str = "<html><body><form action=\"/login\">Sign in</form></body></html>";
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]
@@ -78,10 +84,15 @@ pub struct RecordedRequest {
     pub status: StatusCode,
 }
 
-#[derive(Debug)]
-struct Injected {
-    status: StatusCode,
-    retry_after: Option<u64>,
+impl RecordedRequest {
+    /// The kit's record, when it holds an answer.
+    fn from_kit(request: &vendor::RecordedRequest) -> Option<Self> {
+        Some(Self {
+            method: request.method.clone(),
+            path: request.decoded_path(),
+            status: StatusCode::from_u16(request.status).ok()?,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -90,11 +101,7 @@ struct FakeState {
     /// session id -> csrf token
     sessions: BTreeMap<String, String>,
     logins: usize,
-    injected: VecDeque<Injected>,
-    login_pages: usize,
     endless_pages: bool,
-    delay: Option<Duration>,
-    requests: Vec<RecordedRequest>,
     next_id: u64,
     next_token: u64,
 }
@@ -102,7 +109,8 @@ struct FakeState {
 #[derive(Debug)]
 struct Shared {
     settings: FakeSettings,
-    origin: String,
+    /// `http://127.0.0.1:<port>/`, known once the port is bound.
+    origin: OnceLock<String>,
     hasher: RandomState,
     state: Mutex<FakeState>,
 }
@@ -113,54 +121,49 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn origin(&self) -> &str {
+        self.origin.get().map_or("", String::as_str)
+    }
 }
 
 /// A running fake PT NAD server on a loopback port; stops when dropped.
 #[derive(Debug)]
 pub struct FakePtnad {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakePtnad {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    vendor: FakeVendor,
 }
 
 impl FakePtnad {
     /// Starts a fake on `127.0.0.1` with a free port.
     pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             settings,
-            origin: format!("http://{addr}/"),
+            origin: OnceLock::new(),
             hasher: RandomState::new(),
             state: Mutex::new(FakeState {
                 next_id: 1,
                 ..FakeState::default()
             }),
         });
-        let router = Router::new()
+        let routes = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "fake PT NAD server stopped");
-            }
-        });
-        Ok(Self {
-            addr,
-            shared,
-            server,
+        // PT NAD authenticates (and checks CSRF) before anything else can
+        // fail; the login itself is never failed.
+        let gate = Arc::clone(&shared);
+        let vendor = FakeVendor::start_gated(routes, move |request| {
+            let login = route(&request.uri).is_none_or(|segments| segments == ["auth", "login"]);
+            !login && authenticate(&gate, &request.method, &request.headers).is_ok()
         })
+        .await?;
+        let _ = shared.origin.set(vendor.url_for("/"));
+        Ok(Self { shared, vendor })
     }
 
     /// The base URL to configure as `PTNAD_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.vendor.url()
     }
 
     /// Adds a list as if someone had created it beforehand; returns its id.
@@ -223,19 +226,20 @@ impl FakePtnad {
     /// The next `count` authenticated requests get `status` (with a JSON error
     /// body, and `Retry-After` when given) instead of being served.
     pub fn inject_failures(&self, status: StatusCode, count: usize, retry_after: Option<u64>) {
-        let mut state = self.shared.state();
-        for _ in 0..count {
-            state.injected.push_back(Injected {
-                status,
-                retry_after,
-            });
-        }
+        let answer = Answer::json(status.as_u16(), r#"{"detail":"injected failure"}"#);
+        let answer = match retry_after {
+            Some(seconds) => answer.with_retry_after(RetryAfter::Seconds(seconds)),
+            None => answer,
+        };
+        self.vendor
+            .fail_next(std::iter::repeat_n(vendor::Fault::Answer(answer), count));
     }
 
     /// The next `count` authenticated requests get a login page with 200
     /// (a proxy or portal in the way) instead of being served.
     pub fn inject_login_pages(&self, count: usize) {
-        self.shared.state().login_pages += count;
+        let page = vendor::Fault::Answer(Answer::html(200, LOGIN_PAGE));
+        self.vendor.fail_next(std::iter::repeat_n(page, count));
     }
 
     /// Whether `GET /replists` always announces a next page (a broken or
@@ -246,18 +250,35 @@ impl FakePtnad {
 
     /// Makes every answer wait this long (to trigger client timeouts); `None` removes it.
     pub fn set_delay(&self, delay: Option<Duration>) {
-        self.shared.state().delay = delay;
+        self.vendor.set_delay(delay);
     }
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state().requests.clone()
+        let recorded = self.vendor.requests();
+        recorded
+            .iter()
+            .filter_map(RecordedRequest::from_kit)
+            .collect()
     }
 
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.shared.state().requests.clear();
+        self.vendor.clear_requests();
     }
+}
+
+/// The segments of an API path, each decoded (so that an encoded `/`
+/// stays inside its segment); `None` outside the API.
+fn route(uri: &Uri) -> Option<Vec<String>> {
+    let route = uri.path().strip_prefix("/api/v2/")?;
+    Some(
+        route
+            .trim_end_matches('/')
+            .split('/')
+            .map(percent_decode)
+            .collect(),
+    )
 }
 
 async fn handle(
@@ -267,67 +288,23 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let delay = shared.state().delay;
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
-    let response = serve(&shared, &method, &uri, &headers, &body);
-    shared.state().requests.push(RecordedRequest {
-        method,
-        path: percent_decode(uri.path()),
-        status: response.status(),
-    });
-    response
-}
-
-fn serve(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
-    let Some(route) = uri.path().strip_prefix("/api/v2/") else {
+    let Some(decoded) = route(&uri) else {
         return error(StatusCode::NOT_FOUND, "Not found.");
     };
-    // Decoded one by one so that an encoded `/` stays inside its segment.
-    let decoded: Vec<String> = route
-        .trim_end_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     if segments == ["auth", "login"] && method == Method::POST {
-        return login(shared, body);
+        return login(&shared, &body);
     }
-    if let Err((status, detail)) = authenticate(shared, method, headers) {
+    if let Err((status, detail)) = authenticate(&shared, &method, &headers) {
         return error(status, detail);
     }
     let mut state = shared.state();
-    if let Some(injected) = state.injected.pop_front() {
-        let mut response = error(injected.status, "injected failure");
-        if let Some(seconds) = injected.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        return response;
-    }
-    if state.login_pages > 0 {
-        state.login_pages -= 1;
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><body><form action=\"/login\">Sign in</form></body></html>",
-        )
-            .into_response();
-    }
-    match (method, segments.as_slice()) {
+    match (&method, segments.as_slice()) {
         (&Method::GET, ["monitoring", "status"]) => {
             Json(json!({"status": "green", "problems": []})).into_response()
         }
-        (&Method::GET, ["replists"]) => list_page(shared, &state, uri),
-        (&Method::POST, ["replists"]) => create_list(&mut state, body),
+        (&Method::GET, ["replists"]) => list_page(&shared, &state, &uri),
+        (&Method::POST, ["replists"]) => create_list(&mut state, &body),
         (&Method::GET, ["replists", "dynamic", key]) => match find(&state, key) {
             Some(list) => {
                 let items: Vec<Value> = list.values.iter().map(|v| json!({"value": v})).collect();
@@ -335,9 +312,9 @@ fn serve(
             }
             None => error(StatusCode::NOT_FOUND, "Not found."),
         },
-        (&Method::POST, ["replists", "dynamic", key, "_bulk"]) => bulk_add(&mut state, key, body),
+        (&Method::POST, ["replists", "dynamic", key, "_bulk"]) => bulk_add(&mut state, key, &body),
         (&Method::POST, ["replists", "dynamic", key, "_delete"]) => {
-            bulk_delete(&mut state, key, body)
+            bulk_delete(&mut state, key, &body)
         }
         _ => error(StatusCode::NOT_FOUND, "Not found."),
     }
@@ -409,7 +386,7 @@ fn authenticate(
     if safe {
         return Ok(());
     }
-    let referer_ok = header_text("referer").is_some_and(|r| r.starts_with(&shared.origin));
+    let referer_ok = header_text("referer").is_some_and(|r| r.starts_with(shared.origin()));
     if !referer_ok {
         return Err((
             StatusCode::FORBIDDEN,
@@ -464,7 +441,7 @@ fn list_page(shared: &Shared, state: &FakeState, uri: &Uri) -> Response {
     let page_url = |offset: usize| {
         format!(
             "{}api/v2/replists?limit={limit}&offset={offset}",
-            shared.origin
+            shared.origin()
         )
     };
     let next = (state.endless_pages || offset + limit < total).then(|| page_url(offset + limit));
@@ -587,27 +564,4 @@ fn parse_cookies(header: &str) -> BTreeMap<&str, &str> {
         .filter_map(|pair| pair.split_once('='))
         .map(|(name, value)| (name.trim(), value.trim()))
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

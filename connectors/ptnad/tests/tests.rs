@@ -10,4 +10,8 @@ mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod signals;
+#[path = "../../../tests/sink_startup.rs"]
+mod sink_startup;
+#[path = "../../../tests/vendor_network.rs"]
+mod vendor_network;
 mod version;

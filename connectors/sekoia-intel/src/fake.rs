@@ -11,18 +11,20 @@
 //!
 //! Faults: error statuses (429 with `Retry-After`, 5xx, ...), 200 answers
 //! whose body is not JSON, connections closed in the middle of an answer,
-//! and slow answers.
+//! and slow answers. It runs on the test kit's [`FakeVendor`], which
+//! serves it, plays the faults once the key is checked and records every
+//! request.
 
-use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use opencti_testkit::axum::body::Bytes;
+use opencti_testkit::axum::extract::{Query, State};
+use opencti_testkit::axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use opencti_testkit::axum::response::{IntoResponse, Response};
+use opencti_testkit::axum::{Json, Router};
+use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter, percent_decode};
 use serde_json::{Value, json};
 
 /// Path of the collections on the fake.
@@ -84,29 +86,23 @@ pub struct RecordedRequest {
     pub status: StatusCode,
 }
 
-/// The payload of the panic that drops a connection (see
-/// [`FakeSekoia::inject_dropped_connections`]).
-#[derive(Debug, Clone, Copy)]
-pub struct DroppedConnection;
-
-/// A fault answered instead of the next request.
-#[derive(Debug, Clone)]
-enum Fault {
-    Status {
-        status: StatusCode,
-        retry_after: Option<u64>,
-    },
-    Malformed,
-    Cut,
-    Pass,
+impl RecordedRequest {
+    /// The kit's record, when it holds an answer (a hung-up request has
+    /// none).
+    fn from_kit(request: &vendor::RecordedRequest) -> Option<Self> {
+        Some(Self {
+            method: request.method.clone(),
+            path: request.decoded_path(),
+            query: request.query_pairs(),
+            body: serde_json::from_slice(&request.body).ok(),
+            status: StatusCode::from_u16(request.status).ok()?,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
 struct FakeState {
     iocs: Vec<FakeIoc>,
-    faults: VecDeque<Fault>,
-    delay: Option<Duration>,
-    requests: Vec<RecordedRequest>,
     next_id: u64,
     tasks: u64,
 }
@@ -128,49 +124,37 @@ impl Shared {
 /// A running fake Sekoia server on a loopback port; stops when dropped.
 #[derive(Debug)]
 pub struct FakeSekoia {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeSekoia {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    vendor: FakeVendor,
 }
 
 impl FakeSekoia {
     /// Starts a fake on `127.0.0.1` with a free port.
     pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             settings,
             state: Mutex::new(FakeState::default()),
         });
-        let router = Router::new()
+        let routes = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "fake Sekoia server stopped");
-            }
-        });
-        Ok(Self {
-            addr,
-            shared,
-            server,
+        // Sekoia checks the key before anything else can fail.
+        let gate = Arc::clone(&shared);
+        let vendor = FakeVendor::start_gated(routes, move |request| {
+            has_key(&gate.settings, &request.headers)
         })
+        .await?;
+        Ok(Self { shared, vendor })
     }
 
     /// The bare host URL (`http://127.0.0.1:<port>`), as a `SEKOIA_INTEL_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.vendor.url()
     }
 
     /// The full IoC-collections base, as the Python connector needs it.
     pub fn collections_url(&self) -> String {
-        format!("http://{}{COLLECTIONS_PATH}", self.addr)
+        self.vendor.url_for(COLLECTIONS_PATH)
     }
 
     /// Adds an IoC as if another source had pushed it; returns its id.
@@ -209,7 +193,11 @@ impl FakeSekoia {
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state().requests.clone()
+        let recorded = self.vendor.requests();
+        recorded
+            .iter()
+            .filter_map(RecordedRequest::from_kit)
+            .collect()
     }
 
     /// The bodies of the imports Sekoia accepted, in order.
@@ -224,45 +212,49 @@ impl FakeSekoia {
     /// The next `count` requests are answered with `status` (and
     /// `Retry-After: <seconds>` when given).
     pub fn inject_failures(&self, status: StatusCode, count: usize, retry_after: Option<u64>) {
-        let mut state = self.shared.state();
-        for _ in 0..count {
-            state.faults.push_back(Fault::Status {
-                status,
-                retry_after,
-            });
-        }
+        let answer = Answer::json(status.as_u16(), r#"{"message":"injected failure"}"#);
+        let answer = match retry_after {
+            Some(seconds) => answer.with_retry_after(RetryAfter::Seconds(seconds)),
+            None => answer,
+        };
+        self.inject(vendor::Fault::Answer(answer), count);
     }
 
     /// The next `count` requests get a 200 answer whose body is not JSON.
     pub fn inject_malformed(&self, count: usize) {
-        let mut state = self.shared.state();
-        for _ in 0..count {
-            state.faults.push_back(Fault::Malformed);
-        }
+        let answer =
+            Answer::new(200).with_body("text/plain; charset=utf-8", b"<html>gateway hiccup</html>");
+        self.inject(vendor::Fault::Answer(answer), count);
     }
 
-    /// The next `count` requests get an answer cut short: the connection
-    /// closes in the middle of the body.
+    /// The next `count` requests get no answer: the connection closes
+    /// before it, as with a crashing proxy.
     pub fn inject_dropped_connections(&self, count: usize) {
-        let mut state = self.shared.state();
-        for _ in 0..count {
-            state.faults.push_back(Fault::Cut);
-        }
+        self.inject(vendor::Fault::Hangup, count);
     }
 
     /// The next `count` requests are answered normally, before the faults
     /// injected after this call.
     pub fn pass_requests(&self, count: usize) {
-        let mut state = self.shared.state();
-        for _ in 0..count {
-            state.faults.push_back(Fault::Pass);
-        }
+        self.inject(vendor::Fault::Pass, count);
+    }
+
+    fn inject(&self, fault: vendor::Fault, count: usize) {
+        self.vendor.fail_next(std::iter::repeat_n(fault, count));
     }
 
     /// Delays every answer (to trigger client timeouts), or not.
     pub fn set_delay(&self, delay: Option<Duration>) {
-        self.shared.state().delay = delay;
+        self.vendor.set_delay(delay);
     }
+}
+
+/// Whether the request carries `Authorization: Bearer <key>`.
+fn has_key(settings: &FakeSettings, headers: &HeaderMap) -> bool {
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    sent.and_then(|value| value.strip_prefix("Bearer ")) == Some(settings.api_key.as_str())
 }
 
 fn next_id(state: &mut FakeState) -> String {
@@ -281,41 +273,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let delay = shared.state().delay;
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
     let path = percent_decode(uri.path());
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (form_decode(name), form_decode(value))
-                })
-                .collect()
-        })
+    let query: Vec<(String, String)> = Query::try_from_uri(&uri)
+        .map(|Query(pairs)| pairs)
         .unwrap_or_default();
-    let json_body: Option<Value> = serde_json::from_slice(&body).ok();
-    let response = answer(
-        &shared,
-        &method,
-        &path,
-        &query,
-        &headers,
-        json_body.as_ref(),
-    );
-    let mut state = shared.state();
-    state.requests.push(RecordedRequest {
-        method,
-        path,
-        query,
-        body: json_body,
-        status: response.status(),
-    });
-    response
+    let body: Option<Value> = serde_json::from_slice(&body).ok();
+    answer(&shared, &method, &path, &query, &headers, body.as_ref())
 }
 
 fn answer(
@@ -326,39 +289,10 @@ fn answer(
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Response {
-    let expected = format!("Bearer {}", shared.settings.api_key);
-    if headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(expected.as_str())
-    {
+    if !has_key(&shared.settings, headers) {
         return message(StatusCode::UNAUTHORIZED, "invalid or missing API key");
     }
     let mut state = shared.state();
-    match state.faults.pop_front() {
-        Some(Fault::Status {
-            status,
-            retry_after,
-        }) => {
-            let mut response = message(status, "injected failure");
-            if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            return response;
-        }
-        Some(Fault::Malformed) => {
-            return (StatusCode::OK, "<html>gateway hiccup</html>").into_response();
-        }
-        Some(Fault::Cut) => {
-            // The connection's task ends without an answer: the client sees
-            // the connection closed, as with a crashing proxy.
-            drop(state);
-            std::panic::panic_any(DroppedConnection);
-        }
-        Some(Fault::Pass) | None => {}
-    }
     let Some(rest) = path
         .strip_prefix(COLLECTIONS_PATH)
         .and_then(|p| p.strip_prefix('/'))
@@ -511,27 +445,4 @@ fn valid(format: &str, value: &str) -> bool {
         "one_per_line" => !value.trim().is_empty(),
         _ => false,
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(hex) = text.get(index + 1..index + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn form_decode(text: &str) -> String {
-    percent_decode(&text.replace('+', " "))
 }

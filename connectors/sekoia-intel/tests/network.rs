@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_connector::http::testing::{
-    RecordingProxy, TEST_CA_PEM, TlsFront, address_of, cancelled_after, capture_logs,
-    refusing_address,
-};
 use opencti_sekoia_intel::config::{SekoiaConfig, VARS};
 use opencti_sekoia_intel::connector::{SekoiaSink, StartupError, StartupRetry};
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
+
+use crate::{sink_startup, vendor_network};
 
 /// A sink for `url` configured from variables, retrying startup quickly.
 fn sink(url: &str, extra: &[(&str, &str)]) -> SekoiaSink {
@@ -43,80 +41,51 @@ async fn fake() -> FakeSekoia {
     FakeSekoia::start(FakeSettings::default()).await.unwrap()
 }
 
+/// A sink's startup against `url`, its error chain as text.
+async fn reach(url: &str, extra: &[(&str, &str)]) -> Result<(), String> {
+    let sink = sink(url, extra);
+    sink.start()
+        .await
+        .map_err(|error| opencti_connector::error_chain(&error))
+}
+
 #[tokio::test]
 async fn an_api_only_the_extra_ca_vouches_for_is_reached() {
     let fake = fake().await;
-    let front = TlsFront::start(address_of(&fake.url())).await;
-    let url = front.url().to_string();
-    let error = sink(&url, &[]).start().await.unwrap_err();
-    assert!(
-        opencti_connector::error_chain(&error).contains("certificate"),
-        "{error}"
-    );
-    sink(&url, &[("HTTPS_CA_CERTIFICATES", TEST_CA_PEM)])
-        .start()
-        .await
-        .unwrap();
+    vendor_network::only_the_extra_ca_vouches(&fake.url(), "", &[], reach).await;
 }
 
 #[tokio::test]
 async fn requests_go_through_the_proxy_unless_exempted() {
     let fake = fake().await;
-    let proxy = RecordingProxy::start().await;
-    let proxy_url = proxy.url().to_string();
-    sink(&fake.url(), &[("HTTP_PROXY", &proxy_url)])
-        .start()
-        .await
-        .unwrap();
     let collection = format!("GET {}/", fake.url());
-    assert!(
-        proxy
-            .requests()
-            .iter()
-            .any(|line| line.starts_with(&collection) && line.contains(DEFAULT_COLLECTION)),
-        "{:?}",
-        proxy.requests()
-    );
-
-    let bypassed = RecordingProxy::start().await;
-    let bypassed_url = bypassed.url().to_string();
-    let exempt = [
-        ("HTTP_PROXY", bypassed_url.as_str()),
-        ("NO_PROXY", "127.0.0.1"),
-    ];
-    sink(&fake.url(), &exempt).start().await.unwrap();
-    assert!(bypassed.requests().is_empty(), "{:?}", bypassed.requests());
+    vendor_network::proxied_unless_exempted(&fake.url(), reach, |line| {
+        line.starts_with(&collection) && line.contains(DEFAULT_COLLECTION)
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_refused_connection_never_shows_url_secrets() {
-    let url = format!(
-        "http://soc:s3cr3t@{}/sekoia?tenant=s3cr3t",
-        refusing_address()
-    );
-    let (logs, _guard) = capture_logs();
-    let error = sink(&url, &[]).start().await.unwrap_err();
-    let text = opencti_connector::error_chain(&error);
-    assert!(matches!(error, StartupError::Unavailable { .. }), "{text}");
-    assert!(text.contains(DEFAULT_COLLECTION), "{text}");
-    assert!(!text.contains("s3cr3t"), "{text}");
-    let logs = logs.text();
-    assert!(logs.contains(DEFAULT_COLLECTION), "{logs}");
-    assert!(!logs.contains("s3cr3t"), "{logs}");
+    sink_startup::a_refused_startup_never_shows_url_secrets(
+        "/sekoia?tenant=s3cr3t",
+        DEFAULT_COLLECTION,
+        async |url| sink(url, &[]).start().await,
+        |error| matches!(error, StartupError::Unavailable { .. }),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn shutdown_ends_the_startup_wait() {
-    let sink = sink(&format!("http://{}/", refusing_address()), &[])
-        .with_startup_retry(StartupRetry {
-            attempts: 10,
-            first_delay: Duration::from_secs(3600),
-            ..StartupRetry::default()
-        })
-        .with_shutdown(cancelled_after(Duration::from_millis(200)));
-    let error = tokio::time::timeout(Duration::from_secs(10), sink.start())
-        .await
-        .expect("startup ends on shutdown")
-        .unwrap_err();
-    assert!(matches!(error, StartupError::Interrupted(_)), "{error}");
+    sink_startup::shutdown_ends_the_startup_wait(
+        async |url, retry, shutdown| {
+            let sink = sink(url, &[])
+                .with_startup_retry(retry)
+                .with_shutdown(shutdown);
+            sink.start().await
+        },
+        |error| matches!(error, StartupError::Interrupted(_)),
+    )
+    .await;
 }

@@ -5,18 +5,20 @@
 //! most recent first with offset paging and a `date[from]` filter, serves
 //! STIX bundle files, and plays queued faults (error statuses with
 //! `Retry-After`, `"success": false`, truncated or malformed bodies), endless
-//! listings and missing files. Every request is recorded.
+//! listings and missing files. It runs on the test kit's
+//! [`FakeVendor`], which serves it, plays the faults and records every
+//! request.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use opencti_testkit::axum::Router;
+use opencti_testkit::axum::body::Bytes;
+use opencti_testkit::axum::extract::{Query, State};
+use opencti_testkit::axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use opencti_testkit::axum::response::{IntoResponse, Response};
+use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -52,7 +54,8 @@ impl Default for FakeSettings {
     }
 }
 
-/// An answer the fake gives instead of the normal one.
+/// An answer the fake gives instead of the normal one, in ThreatVision's
+/// words (played as the kit's [`vendor::Fault`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// This status, with `Retry-After: <seconds>` when given.
@@ -67,6 +70,27 @@ pub enum Fault {
     Drop,
     /// The normal answer (to place faults after good answers).
     Pass,
+}
+
+impl From<Fault> for vendor::Fault {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::Status(status, retry_after) => {
+                let answer = Answer::json(status, r#"{"error":"fault"}"#);
+                Self::Answer(match retry_after {
+                    Some(seconds) => answer.with_retry_after(RetryAfter::Seconds(seconds)),
+                    None => answer,
+                })
+            }
+            Fault::Unsuccessful => {
+                Answer::json(200, r#"{"success":false,"message":"try later"}"#).into()
+            }
+            Fault::Truncated => Self::Truncated,
+            Fault::Malformed => Answer::html(200, "<html>upstream error</html>").into(),
+            Fault::Drop => Self::Drop,
+            Fault::Pass => Self::Pass,
+        }
+    }
 }
 
 /// One request the fake received.
@@ -86,17 +110,33 @@ pub struct Recorded {
     pub status: u16,
 }
 
+impl From<&vendor::RecordedRequest> for Recorded {
+    fn from(request: &vendor::RecordedRequest) -> Self {
+        let form = if request.method == Method::POST {
+            request.form_pairs().into_iter().collect()
+        } else {
+            BTreeMap::new()
+        };
+        Self {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query_pairs().into_iter().collect(),
+            authorization: request.header("authorization").map(str::to_owned),
+            form,
+            status: request.status,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     reports: Vec<Value>,
     ioc_bundles: Vec<Value>,
     files: HashMap<String, Bytes>,
-    faults: HashMap<String, VecDeque<Fault>>,
     pages: HashMap<(String, usize), Value>,
     endless: HashSet<String>,
     tokens: HashMap<String, Instant>,
     issued: u64,
-    log: Vec<Recorded>,
 }
 
 #[derive(Debug)]
@@ -115,14 +155,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct FakeTeamt5 {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeTeamt5 {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    vendor: FakeVendor,
 }
 
 impl FakeTeamt5 {
@@ -132,21 +165,27 @@ impl FakeTeamt5 {
             settings,
             inner: Mutex::new(Inner::default()),
         });
-        let app = Router::new()
+        let routes = Router::new()
             .fallback(handle)
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            // The fake lives as long as its task; errors end it.
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { shared, addr, task })
+        // ThreatVision checks the token before anything else fails: a
+        // request without one gets its 401 and leaves the faults queued.
+        let gate_shared = Arc::clone(&shared);
+        let vendor = FakeVendor::start_gated(routes, move |request| {
+            let authorization = request
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok());
+            request.uri.path() == "/oauth/token"
+                || authorised(&gate_shared.settings, &gate_shared.lock(), authorization)
+        })
+        .await?;
+        Ok(Self { shared, vendor })
     }
 
     /// `http://127.0.0.1:<port>/`, the API base URL.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        self.vendor.url_for("/")
     }
 
     /// Adds a report listing item and its STIX bundle (served at the
@@ -180,12 +219,8 @@ impl FakeTeamt5 {
 
     /// The next requests to `path` get these answers, in order.
     pub fn fail_next(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
-        self.shared
-            .lock()
-            .faults
-            .entry(path.to_owned())
-            .or_default()
-            .extend(faults);
+        self.vendor
+            .fail_next_on(path, faults.into_iter().map(vendor::Fault::from));
     }
 
     /// Answers the listing `path` at `offset` with `page` from now on (to
@@ -220,14 +255,15 @@ impl FakeTeamt5 {
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().log.clone()
+        self.vendor.requests().iter().map(Recorded::from).collect()
     }
 
     /// Requests to `path` so far.
     pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|request| request.path == path)
+        self.vendor
+            .requests_to(path)
+            .iter()
+            .map(Recorded::from)
             .collect()
     }
 }
@@ -263,7 +299,6 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
     let query = pairs(uri.query().unwrap_or_default());
     let form = if method == Method::POST {
         pairs(&String::from_utf8_lossy(&body))
@@ -272,25 +307,8 @@ async fn handle(
     };
     let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let response = answer(
-        &shared,
-        &method,
-        &path,
-        &query,
-        &form,
-        authorization.as_deref(),
-    );
-    shared.lock().log.push(Recorded {
-        method,
-        path,
-        query,
-        authorization,
-        form,
-        status: response.status().as_u16(),
-    });
-    response
+        .and_then(|value| value.to_str().ok());
+    answer(&shared, &method, uri.path(), &query, &form, authorization)
 }
 
 fn answer(
@@ -303,11 +321,7 @@ fn answer(
 ) -> Response {
     let settings = &shared.settings;
     let mut inner = shared.lock();
-    let fault = inner.faults.get_mut(path).and_then(VecDeque::pop_front);
     if path == "/oauth/token" && method == Method::POST {
-        if let Some(Fault::Status(status, retry_after)) = fault {
-            return status_answer(status, retry_after);
-        }
         let valid = form.get("grant_type").map(String::as_str) == Some("client_credentials")
             && form.get("client_id") == Some(&settings.client_id)
             && form.get("client_secret") == Some(&settings.client_secret);
@@ -329,15 +343,7 @@ fn answer(
     if method != Method::GET {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
-    let authorised = bearer.is_some_and(|token| {
-        settings.api_key.as_deref() == Some(token)
-            || inner
-                .tokens
-                .get(token)
-                .is_some_and(|expires| Instant::now() < *expires)
-    });
-    if !authorised {
+    if !authorised(settings, &inner, authorization) {
         return json_response(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
     }
     let overridden = query
@@ -378,63 +384,27 @@ fn answer(
             )),
         },
     };
-    let body = match normal {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    match fault {
-        None | Some(Fault::Pass) => (
+    match normal {
+        Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
             .into_response(),
-        Some(Fault::Status(status, retry_after)) => status_answer(status, retry_after),
-        Some(Fault::Unsuccessful) => json_response(
-            StatusCode::OK,
-            &json!({"success": false, "message": "try later"}),
-        ),
-        Some(Fault::Truncated) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.slice(..body.len() / 2),
-        )
-            .into_response(),
-        Some(Fault::Drop) => {
-            // Half the body, then a failing stream: the server aborts the
-            // connection.
-            let parts: [Result<Bytes, std::io::Error>; 2] = [
-                Ok(body.slice(..body.len() / 2)),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "fault: connection dropped",
-                )),
-            ];
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                Body::from_stream(futures::stream::iter(parts)),
-            )
-                .into_response()
-        }
-        Some(Fault::Malformed) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html")],
-            Body::from("<html>upstream error</html>"),
-        )
-            .into_response(),
+        Err(response) => response,
     }
 }
 
-fn status_answer(status: u16, retry_after: Option<u64>) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, &json!({"error": "fault"}));
-    if let Some(seconds) = retry_after
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+/// Whether `authorization` holds the static key or a live token.
+fn authorised(settings: &FakeSettings, inner: &Inner, authorization: Option<&str>) -> bool {
+    let bearer = authorization.and_then(|value| value.strip_prefix("Bearer "));
+    bearer.is_some_and(|token| {
+        settings.api_key.as_deref() == Some(token)
+            || inner
+                .tokens
+                .get(token)
+                .is_some_and(|expires| Instant::now() < *expires)
+    })
 }
 
 /// One page, most recent first, of the items published at or after

@@ -4,9 +4,7 @@
 
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::OPENCTI_VARS;
-use opencti_connector::http::testing::{
-    RecordingProxy, TEST_CA_PEM, TlsFront, address_of, capture_logs, refusing_address,
-};
+use opencti_connector::http::testing::{capture_logs, refusing_address};
 use opencti_connector::import::ImportSource;
 use opencti_connector::{Connector, RunContext};
 use opencti_teamt5::client::Teamt5Client;
@@ -16,6 +14,7 @@ use opencti_teamt5::mapping::Kind;
 use serde_json::json;
 
 use crate::support::{fake, fast_http, fixture, report_item};
+use crate::vendor_network;
 
 /// A configuration for `base` read from variables, with fast retries.
 fn config(base: &str, extra: &[(&str, &str)]) -> Teamt5Config {
@@ -52,43 +51,22 @@ async fn token_and_listing(config: &Teamt5Config) -> Result<(), String> {
     Ok(())
 }
 
+/// A token and a listing page from `base` configured with `extra`.
+async fn reach(base: &str, extra: &[(&str, &str)]) -> Result<(), String> {
+    token_and_listing(&config(base, extra)).await
+}
+
 #[tokio::test]
 async fn an_api_only_the_extra_ca_vouches_for_is_reached() {
     let fake = fake().await;
-    let front = TlsFront::start(address_of(&fake.url())).await;
-    let base = front.url().to_string();
-    let error = token_and_listing(&config(&base, &[])).await.unwrap_err();
-    assert!(error.contains("certificate"), "{error}");
-    token_and_listing(&config(&base, &[("HTTPS_CA_CERTIFICATES", TEST_CA_PEM)]))
-        .await
-        .unwrap();
+    vendor_network::only_the_extra_ca_vouches(&fake.url(), "", &[], reach).await;
 }
 
 #[tokio::test]
 async fn requests_go_through_the_proxy_unless_exempted() {
     let fake = fake().await;
-    let proxy = RecordingProxy::start().await;
-    let proxy_url = proxy.url().to_string();
-    token_and_listing(&config(&fake.url(), &[("HTTP_PROXY", &proxy_url)]))
-        .await
-        .unwrap();
     let token_request = format!("POST {}oauth/token HTTP/1.1", fake.url());
-    assert!(
-        proxy.requests().contains(&token_request),
-        "{:?}",
-        proxy.requests()
-    );
-
-    let bypassed = RecordingProxy::start().await;
-    let bypassed_url = bypassed.url().to_string();
-    let exempt = [
-        ("HTTP_PROXY", bypassed_url.as_str()),
-        ("NO_PROXY", "127.0.0.1"),
-    ];
-    token_and_listing(&config(&fake.url(), &exempt))
-        .await
-        .unwrap();
-    assert!(bypassed.requests().is_empty(), "{:?}", bypassed.requests());
+    vendor_network::proxied_unless_exempted(&fake.url(), reach, |line| line == token_request).await;
 }
 
 #[tokio::test]

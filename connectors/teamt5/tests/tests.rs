@@ -19,4 +19,6 @@ mod shipped_examples;
 mod signals;
 mod support;
 mod vendor_drills;
+#[path = "../../../tests/vendor_network.rs"]
+mod vendor_network;
 mod version;

@@ -23,8 +23,10 @@
 //!   revocations and deletions, and a 10,000-event churn for benchmarks.
 //! * [`vendor::FakeVendor`] serves the routes you write for your vendor on
 //!   a loopback port, and plays faults in front of them: error statuses
-//!   with `Retry-After`, dropped connections, slow answers, oversized
-//!   bodies.
+//!   with `Retry-After`, your vendor's own error answers
+//!   ([`vendor::Answer`]), dropped, truncated or hung-up connections, slow
+//!   answers, oversized bodies; with a gate, only on requests that pass
+//!   your vendor's credential check. It records every request.
 //! * [`drill::RefusalDrill`] makes the platform refuse each call of an
 //!   import run in turn and checks that nothing is lost (issue #13).
 //!

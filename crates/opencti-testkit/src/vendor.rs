@@ -7,7 +7,8 @@
 //! Queue faults with [`FakeVendor::fail_next`] (whatever the path) or
 //! [`FakeVendor::fail_next_on`] (one path): each request takes the next
 //! fault, if any, instead of (or around) the normal answer. Every request
-//! is recorded with the status it got.
+//! is recorded with the status it got; [`FakeVendor::set_delay`] makes
+//! every answer slow.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -22,6 +23,41 @@
 //! assert_eq!(vendor.requests_to("/feed").len(), 3);
 //! # Ok(()) }
 //! ```
+//!
+//! # A vendor's own faults and credentials
+//!
+//! A fake of a real vendor answers faults the way that vendor does: its
+//! error body, its `200` with `"success": false`, its login page. Build
+//! those as an [`Answer`] played with [`Fault::Answer`]. A vendor that
+//! checks credentials before it throttles is started with
+//! [`FakeVendor::start_gated`]: requests the gate refuses reach the routes
+//! (which answer `401`) and leave the queued faults for the next ones.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use opencti_testkit::axum::{Router, http::StatusCode, routing::get};
+//! use opencti_testkit::vendor::{Answer, FakeVendor, Fault, RetryAfter};
+//!
+//! const KEY: &str = "Bearer s3cr3t";
+//! let routes = Router::new().route(
+//!     "/iocs",
+//!     get(|headers: opencti_testkit::axum::http::HeaderMap| async move {
+//!         match headers.get("authorization") {
+//!             Some(value) if value == KEY => (StatusCode::OK, "[]"),
+//!             _ => (StatusCode::UNAUTHORIZED, r#"{"message":"bad key"}"#),
+//!         }
+//!     }),
+//! );
+//! let vendor = FakeVendor::start_gated(routes, |request| {
+//!     request.headers.get("authorization").is_some_and(|value| value == KEY)
+//! })
+//! .await?;
+//! // The vendor's own rate-limit answer.
+//! let over_limit = Answer::json(429, r#"{"message":"Over limit"}"#)
+//!     .with_retry_after(RetryAfter::Seconds(30));
+//! vendor.fail_next([Fault::Answer(over_limit)]);
+//! # Ok(()) }
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -31,8 +67,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -40,8 +76,9 @@ use chrono::{DateTime, Utc};
 /// Largest request body recorded (and accepted): 16 MiB.
 pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 
-/// Largest normal answer a [`Fault::Drop`] cuts in half: 256 MiB.
-const MAX_DROPPED_ANSWER_BYTES: usize = 256 << 20;
+/// Largest normal answer a [`Fault::Drop`] or [`Fault::Truncated`] cuts
+/// in half: 256 MiB.
+const MAX_CUT_ANSWER_BYTES: usize = 256 << 20;
 
 /// What an oversized answer is made of, a chunk at a time.
 static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
@@ -66,6 +103,79 @@ impl RetryAfter {
     }
 }
 
+/// A whole answer given instead of the normal one: a vendor's own error
+/// body, a `200` that says it failed, a login page a proxy put in the way.
+///
+/// ```
+/// use opencti_testkit::vendor::{Answer, RetryAfter};
+///
+/// let throttled = Answer::json(429, r#"{"detail":"slow down"}"#)
+///     .with_retry_after(RetryAfter::Seconds(3));
+/// let portal = Answer::html(200, "<html><form action=\"/login\"></form></html>");
+/// let bare = Answer::new(503);
+/// # let _ = (throttled, portal, bare);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<&'static str>,
+    /// The body (its length is declared).
+    pub body: &'static [u8],
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<RetryAfter>,
+}
+
+impl Answer {
+    /// This status, without a body.
+    pub const fn new(status: u16) -> Self {
+        Self {
+            status,
+            content_type: None,
+            body: b"",
+            retry_after: None,
+        }
+    }
+
+    /// This status with a JSON body.
+    pub const fn json(status: u16, body: &'static str) -> Self {
+        Self::new(status).with_body("application/json", body.as_bytes())
+    }
+
+    /// This status with an HTML body.
+    pub const fn html(status: u16, body: &'static str) -> Self {
+        Self::new(status).with_body("text/html", body.as_bytes())
+    }
+
+    /// The same answer with this body and `Content-Type`.
+    pub const fn with_body(mut self, content_type: &'static str, body: &'static [u8]) -> Self {
+        self.content_type = Some(content_type);
+        self.body = body;
+        self
+    }
+
+    /// The same answer with this `Retry-After`.
+    pub const fn with_retry_after(mut self, retry_after: RetryAfter) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Body::from(self.body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(content_type) = self.content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+        if let Some(retry_after) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, retry_after.header_value());
+        }
+        response
+    }
+}
+
 /// An answer given instead of (or around) the normal one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -77,14 +187,22 @@ pub enum Fault {
         /// The `Retry-After` header, if any.
         retry_after: Option<RetryAfter>,
     },
+    /// This whole answer (a vendor's own error or failure page).
+    Answer(Answer),
     /// The normal answer's status and headers, then half its body, then
     /// the connection is closed: the client sees the request or the body
     /// read fail.
     Drop,
+    /// The normal answer with half its body, its length declared to
+    /// match: the client reads a complete answer that ends too soon.
+    Truncated,
+    /// The connection is closed before any answer: the client sees the
+    /// request fail. The request is recorded with status `0`.
+    Hangup,
     /// The normal answer after this pause.
     Slow(Duration),
     /// `200` with a body of this many bytes, streamed without a length, for
-    /// the client's size limit to stop.
+    /// the client's size limit to stop (`u64::MAX`: a body that never ends).
     Oversized(u64),
     /// The normal answer (to place a fault after good answers).
     Pass,
@@ -116,13 +234,19 @@ impl Fault {
     }
 }
 
+impl From<Answer> for Fault {
+    fn from(answer: Answer) -> Self {
+        Self::Answer(answer)
+    }
+}
+
 /// One request the fake vendor received.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RecordedRequest {
     /// The method.
     pub method: Method,
-    /// The path, without the query.
+    /// The path, without the query, as sent (percent-encoded).
     pub path: String,
     /// The raw query, if any.
     pub query: Option<String>,
@@ -132,34 +256,110 @@ pub struct RecordedRequest {
     /// The request body.
     pub body: Bytes,
     /// The status answered (for [`Fault::Drop`], the status sent before the
-    /// connection was cut).
+    /// connection was cut; `0` for [`Fault::Hangup`]).
     pub status: u16,
     /// The fault played on this request, if any.
     pub fault: Option<Fault>,
 }
 
+impl RecordedRequest {
+    /// The path with its percent-escapes decoded.
+    pub fn decoded_path(&self) -> String {
+        percent_decode(&self.path)
+    }
+
+    /// The query's pairs, decoded (`+` as a space), in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_pairs(self.query.as_deref().unwrap_or_default())
+    }
+
+    /// The body's pairs when it is a form (`a=1&b=2`), decoded.
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        form_pairs(&String::from_utf8_lossy(&self.body))
+    }
+
+    /// A header's value, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// `text` with its `%XX` escapes decoded (an escape that is not one stays
+/// as it is), as a vendor's router reads a path segment.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(hex) = text.get(index + 1..index + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The pairs of an `application/x-www-form-urlencoded` text, decoded.
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    let uri = format!("/?{text}").parse().unwrap_or_default();
+    Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default()
+}
+
+/// Which requests may take a queued fault (see [`FakeVendor::start_gated`]).
+type Gate = dyn Fn(&request::Parts) -> bool + Send + Sync;
+
 #[derive(Debug, Default)]
 struct Inner {
     any_path: VecDeque<Fault>,
     by_path: HashMap<String, VecDeque<Fault>>,
+    delay: Option<Duration>,
     log: Vec<RecordedRequest>,
 }
 
-#[derive(Debug, Default)]
-struct Shared(Mutex<Inner>);
+struct Shared {
+    inner: Mutex<Inner>,
+    gate: Option<Box<Gate>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("inner", &self.inner)
+            .field("gated", &self.gate.is_some())
+            .finish()
+    }
+}
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next fault for `path`: a fault queued for the path first.
-    fn next_fault(&self, path: &str) -> Option<Fault> {
+    /// The next fault for this request: none when the gate refuses it, a
+    /// fault queued for its path first.
+    fn next_fault(&self, parts: &request::Parts) -> Option<Fault> {
+        if let Some(gate) = &self.gate
+            && !gate(parts)
+        {
+            return None;
+        }
+        let path = parts.uri.path();
         let mut inner = self.lock();
         let by_path = inner.by_path.get_mut(path).and_then(VecDeque::pop_front);
         by_path.or_else(|| inner.any_path.pop_front())
     }
 }
+
+/// The payload of the panic that closes a connection without an answer.
+struct HungUp;
 
 /// A vendor API served on `127.0.0.1` for one test; stops when dropped.
 #[derive(Debug)]
@@ -183,7 +383,29 @@ impl FakeVendor {
     ///
     /// When no loopback port can be bound.
     pub async fn start(routes: Router) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
+        Self::serve(routes, None).await
+    }
+
+    /// [`FakeVendor::start`], with faults played only on the requests
+    /// `gate` accepts (those with valid credentials, say): the others go
+    /// to the routes and leave the queue as it is, as with a vendor that
+    /// checks credentials before it throttles or fails.
+    ///
+    /// # Errors
+    ///
+    /// When no loopback port can be bound.
+    pub async fn start_gated(
+        routes: Router,
+        gate: impl Fn(&request::Parts) -> bool + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
+        Self::serve(routes, Some(Box::new(gate))).await
+    }
+
+    async fn serve(routes: Router, gate: Option<Box<Gate>>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            inner: Mutex::default(),
+            gate,
+        });
         let app = routes.layer(from_fn_with_state(Arc::clone(&shared), play_faults));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -215,8 +437,8 @@ impl FakeVendor {
         self.shared.lock().any_path.extend(faults);
     }
 
-    /// Queues faults for the next requests to `path`; they come before the
-    /// faults queued for any path.
+    /// Queues faults for the next requests to `path` (as sent, without the
+    /// query); they come before the faults queued for any path.
     pub fn fail_next_on(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
         self.shared
             .lock()
@@ -230,6 +452,12 @@ impl FakeVendor {
     pub fn pending_faults(&self) -> usize {
         let inner = self.shared.lock();
         inner.any_path.len() + inner.by_path.values().map(VecDeque::len).sum::<usize>()
+    }
+
+    /// Makes every answer from now on wait this long first (a slow vendor,
+    /// for timeouts and for runs a test interrupts); `None` removes it.
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        self.shared.lock().delay = delay;
     }
 
     /// Every request so far, oldest first.
@@ -247,23 +475,32 @@ impl FakeVendor {
             .cloned()
             .collect()
     }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
 }
 
-/// The layer in front of the routes: records the request, plays its fault.
+/// The layer in front of the routes: waits the delay, records the
+/// request, plays its fault.
 async fn play_faults(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let delay = shared.lock().delay;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    let path = parts.uri.path().to_owned();
     let mut recorded = RecordedRequest {
         method: parts.method.clone(),
-        path: path.clone(),
+        path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers.clone(),
         body: body.clone(),
         status: 0,
-        fault: shared.next_fault(&path),
+        fault: shared.next_fault(&parts),
     };
     let request = Request::from_parts(parts, Body::from(body));
     let response = match recorded.fault {
@@ -272,12 +509,20 @@ async fn play_faults(State(shared): State<Arc<Shared>>, request: Request, next: 
             status,
             retry_after,
         }) => status_answer(status, retry_after),
+        Some(Fault::Answer(answer)) => answer.into_response(),
         Some(Fault::Slow(pause)) => {
             tokio::time::sleep(pause).await;
             next.run(request).await
         }
         Some(Fault::Drop) => dropped(next.run(request).await).await,
+        Some(Fault::Truncated) => truncated(next.run(request).await).await,
         Some(Fault::Oversized(bytes)) => oversized(bytes),
+        Some(Fault::Hangup) => {
+            shared.lock().log.push(recorded);
+            // The connection's task ends without an answer: the server
+            // closes the connection, as a crashing proxy would.
+            std::panic::panic_any(HungUp);
+        }
     };
     recorded.status = response.status().as_u16();
     shared.lock().log.push(recorded);
@@ -299,15 +544,21 @@ fn status_answer(status: u16, retry_after: Option<RetryAfter>) -> Response {
     response
 }
 
+/// The normal answer's head and its body, read whole.
+async fn read_whole(normal: Response) -> (axum::http::response::Parts, Bytes) {
+    let (mut parts, body) = normal.into_parts();
+    let body = axum::body::to_bytes(body, MAX_CUT_ANSWER_BYTES)
+        .await
+        .unwrap_or_default();
+    // The length is declared again (or not at all) for the cut body.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    (parts, body)
+}
+
 /// The normal answer's head and half its body, then a failing body: the
 /// server aborts the connection.
 async fn dropped(normal: Response) -> Response {
-    let (mut parts, body) = normal.into_parts();
-    let body = axum::body::to_bytes(body, MAX_DROPPED_ANSWER_BYTES)
-        .await
-        .unwrap_or_default();
-    // The declared length would let the client notice before reading.
-    parts.headers.remove(header::CONTENT_LENGTH);
+    let (parts, body) = read_whole(normal).await;
     let chunks: [Result<Bytes, std::io::Error>; 2] = [
         Ok(body.slice(..body.len() / 2)),
         Err(std::io::Error::new(
@@ -316,6 +567,12 @@ async fn dropped(normal: Response) -> Response {
         )),
     ];
     Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
+/// The normal answer with the first half of its body, complete.
+async fn truncated(normal: Response) -> Response {
+    let (parts, body) = read_whole(normal).await;
+    Response::from_parts(parts, Body::from(body.slice(..body.len() / 2)))
 }
 
 /// `200` with `bytes` bytes of filler, a chunk at a time.

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use opencti_testkit::axum::http::{HeaderMap, StatusCode};
 use opencti_testkit::axum::{Router, routing::get, routing::post};
-use opencti_testkit::vendor::{FakeVendor, Fault, RetryAfter};
+use opencti_testkit::vendor::{Answer, FakeVendor, Fault, RetryAfter};
 
 async fn vendor() -> FakeVendor {
     let routes = Router::new()
@@ -113,4 +114,136 @@ async fn slow_and_oversized_answers() {
     let oversized = client.get(vendor.url_for("/feed")).send().await.unwrap();
     assert!(oversized.content_length().is_none(), "no length announced");
     assert_eq!(oversized.bytes().await.unwrap().len(), 200_000);
+}
+
+#[tokio::test]
+async fn a_vendor_answer_replaces_the_normal_one_with_its_own_head() {
+    let vendor = vendor().await;
+    vendor.fail_next([
+        Fault::Answer(
+            Answer::json(429, r#"{"message":"Over limit"}"#)
+                .with_retry_after(RetryAfter::Seconds(30)),
+        ),
+        Answer::html(200, "<html>Sign in</html>").into(),
+        Fault::Answer(Answer::new(503)),
+    ]);
+    let client = client();
+    let url = vendor.url_for("/feed");
+    let throttled = client.get(&url).send().await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["retry-after"], "30");
+    assert_eq!(throttled.headers()["content-type"], "application/json");
+    assert_eq!(
+        throttled.text().await.unwrap(),
+        r#"{"message":"Over limit"}"#
+    );
+    let portal = client.get(&url).send().await.unwrap();
+    assert_eq!(portal.status(), 200);
+    assert_eq!(portal.headers()["content-type"], "text/html");
+    assert_eq!(portal.text().await.unwrap(), "<html>Sign in</html>");
+    let bare = client.get(&url).send().await.unwrap();
+    assert_eq!(bare.status(), 503);
+    assert!(bare.headers().get("retry-after").is_none());
+    assert_eq!(bare.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn a_truncated_answer_is_whole_but_short_and_a_hangup_never_answers() {
+    let vendor = vendor().await;
+    vendor.fail_next([Fault::Truncated, Fault::Hangup]);
+    let client = client();
+    let url = vendor.url_for("/feed");
+    let truncated = client.get(&url).send().await.unwrap();
+    assert_eq!(
+        truncated.content_length(),
+        Some(13),
+        "the cut length is declared"
+    );
+    assert_eq!(truncated.text().await.unwrap(), "198.51.100.1\n");
+    let error = client.get(&url).send().await.unwrap_err();
+    assert!(!error.is_status(), "{error}");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let statuses: Vec<u16> = vendor.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 0, 200]);
+}
+
+#[tokio::test]
+async fn a_gated_vendor_keeps_its_faults_for_the_requests_it_lets_through() {
+    let routes = Router::new().route(
+        "/iocs",
+        get(|headers: HeaderMap| async move {
+            if headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer k")
+            {
+                (StatusCode::OK, "[]")
+            } else {
+                (StatusCode::UNAUTHORIZED, "no")
+            }
+        }),
+    );
+    let vendor = FakeVendor::start_gated(routes, |request| {
+        request
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v == "Bearer k")
+    })
+    .await
+    .unwrap();
+    vendor.fail_next([Fault::status(502)]);
+    let client = client();
+    let url = vendor.url_for("/iocs");
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "credentials are checked first");
+    assert_eq!(vendor.pending_faults(), 1);
+    let failed = client.get(&url).bearer_auth("k").send().await.unwrap();
+    assert_eq!(failed.status(), 502);
+    let served = client.get(&url).bearer_auth("k").send().await.unwrap();
+    assert_eq!(served.text().await.unwrap(), "[]");
+}
+
+#[tokio::test]
+async fn a_delay_slows_every_answer_until_removed_and_requests_read_decoded() {
+    let vendor = vendor().await;
+    vendor.set_delay(Some(Duration::from_millis(300)));
+    let client = client();
+    let started = Instant::now();
+    let url = vendor.url_for("/feed/a%2Fb?term=1.2.3.4&name=two+words%21");
+    client.get(&url).send().await.unwrap();
+    client.get(&url).send().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    vendor.set_delay(None);
+    let started = Instant::now();
+    let form = client
+        .post(vendor.url_for("/echo"))
+        .form(&[("grant_type", "client_credentials"), ("id", "a b")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(300));
+
+    let recorded = vendor.requests();
+    assert_eq!(recorded[0].path, "/feed/a%2Fb");
+    assert_eq!(recorded[0].decoded_path(), "/feed/a/b");
+    assert_eq!(
+        recorded[0].query_pairs(),
+        [
+            ("term".to_owned(), "1.2.3.4".to_owned()),
+            ("name".to_owned(), "two words!".to_owned())
+        ]
+    );
+    assert_eq!(
+        recorded[2].form_pairs(),
+        [
+            ("grant_type".to_owned(), "client_credentials".to_owned()),
+            ("id".to_owned(), "a b".to_owned())
+        ]
+    );
+    assert_eq!(
+        recorded[2].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    vendor.clear_requests();
+    assert!(vendor.requests().is_empty());
 }

@@ -1,11 +1,13 @@
 //! A real S3 API on 127.0.0.1: s3s-fs (objects are plain files in a temp
-//! directory) behind axum, with SigV4 authentication switched on.
+//! directory) served by the test kit's `FakeVendor`, with SigV4
+//! authentication switched on.
 
 use std::path::PathBuf;
 
-use axum::Router;
-use axum::error_handling::HandleError;
-use axum::http::StatusCode;
+use opencti_testkit::axum::Router;
+use opencti_testkit::axum::error_handling::HandleError;
+use opencti_testkit::axum::http::StatusCode;
+use opencti_testkit::vendor::FakeVendor;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
@@ -18,13 +20,7 @@ pub(crate) const SECRET_KEY: &str = "test-secret-key";
 pub(crate) struct S3Server {
     endpoint: String,
     root: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _vendor: FakeVendor,
 }
 
 impl S3Server {
@@ -38,16 +34,13 @@ impl S3Server {
         let service = HandleError::new(builder.build(), |error: s3s::HttpError| async move {
             (StatusCode::INTERNAL_SERVER_ERROR, format!("{error:?}"))
         });
-        let app = Router::new().fallback_service(service);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let vendor = FakeVendor::start(Router::new().fallback_service(service))
+            .await
+            .unwrap();
         Self {
-            endpoint: format!("http://{address}"),
+            endpoint: vendor.url(),
             root,
-            task,
+            _vendor: vendor,
         }
     }
 
