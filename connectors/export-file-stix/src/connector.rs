@@ -4,15 +4,14 @@
 //! `export_list` do, and uploads it as `json.dumps(bundle, indent=4)`.
 //!
 //! Each entity type is read with the document of pycti's reader or lister
-//! for it ([`TypeDocuments`]). This version reads cyber observables,
+//! for it (`TypeDocuments`). This version reads cyber observables,
 //! reports, malwares, indicators, intrusion sets, identities, attack
 //! patterns, vulnerabilities, tools, campaigns, threat actors, courses of
 //! action, infrastructures, locations, notes, opinions, observed data,
 //! groupings, incidents, core relationships, and lists of domain or core
-//! objects of any type; an
-//! export that must read another type fails the job with an error naming
-//! it rather than writing a file that would differ from the Python
-//! connector's.
+//! objects of any type; an export that must read another type fails the
+//! job with an error naming it rather than writing a file that would
+//! differ from the Python connector's.
 
 use opencti_connector::catalog::{Listing as CatalogListing, SolutionCategory, UseCase};
 use opencti_connector::config::{NoConfig, Var};
