@@ -317,7 +317,7 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
     server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
     let expected = names(0..4);
 
-    let report = RefusalDrill::new(
+    RefusalDrill::new(
         async |platform: &TestPlatform| {
             let harness = harness(platform).var("MISP_FEED_URL", server.url());
             harness.run_import_with(connector(&harness)).await
@@ -336,13 +336,4 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
     )
     .run()
     .await;
-    assert!(
-        report.operations.contains_key("addExpectations"),
-        "{:?}",
-        report.operations
-    );
-    assert!(
-        report.steps.iter().any(|step| step.failed),
-        "some refusals fail the run"
-    );
 }

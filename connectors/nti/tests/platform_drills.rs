@@ -74,27 +74,11 @@ fn imported_files_backed(platform: &TestPlatform) -> bool {
 async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_completes() {
     let server = FakeNti::start(KEY).await;
     server.set_package(package());
-    let report = RefusalDrill::new(
+    RefusalDrill::new(
         async |platform: &TestPlatform| run_once(platform, &server).await,
         everything_stored,
         imported_files_backed,
     )
     .run()
     .await;
-    assert!(
-        report.operations.contains_key("addExpectations"),
-        "the run announces its messages: {:?}",
-        report.operations
-    );
-    assert!(report.steps.len() >= report.operations.len());
-    assert!(
-        report.steps.iter().any(|step| step.failed),
-        "some refusals fail the run"
-    );
-    for step in &report.steps {
-        println!(
-            "{} call {}: failed {}, {:?}",
-            step.operation, step.call, step.failed, step.elapsed
-        );
-    }
 }

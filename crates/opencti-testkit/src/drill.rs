@@ -17,6 +17,10 @@
 //! * the next run, without the fault, succeeds and everything is stored
 //!   (the connector's own check, given as `everything_stored`).
 //!
+//! The drill as a whole also checks that the clean run sends something
+//! (`addExpectations`) and that some refusal fails the run: a connector
+//! that ignored every refusal would pass each step. It prints every step.
+//!
 //! ```no_run
 //! # async fn demo() {
 //! # #[derive(Debug)] struct MyConnector;
@@ -42,7 +46,7 @@
 //! )
 //! .run()
 //! .await;
-//! assert!(report.steps.len() >= report.operations.len());
+//! println!("{} faulted runs", report.steps.len());
 //! # }
 //! ```
 
@@ -56,6 +60,8 @@ use crate::{ImportRun, KitError, TestPlatform};
 
 /// The operation closing a run's work.
 const CLOSE_WORK: &str = "workToProcessed";
+/// The operation announcing a run's messages to the platform.
+const ANNOUNCE: &str = "addExpectations";
 /// The operation of the runtime's pings.
 const PING: &str = "PingConnector";
 
@@ -138,15 +144,29 @@ where
     /// # Panics
     ///
     /// On the first check that fails, naming the operation and the call
-    /// refused; when a platform cannot start or the clean run fails.
+    /// refused; when a platform cannot start, the clean run fails or sends
+    /// nothing, or no refusal fails the run.
     pub async fn run(self) -> DrillReport {
         let operations = self.operations_of_a_clean_run().await;
+        assert!(
+            operations.contains_key(ANNOUNCE),
+            "the clean run announces messages to send: {operations:?}"
+        );
         let mut steps = Vec::new();
         for (operation, calls) in &operations {
             for after in calls_to_refuse(operation, *calls) {
-                steps.push(self.faulted_step(operation, after).await);
+                let step = self.faulted_step(operation, after).await;
+                println!(
+                    "{} call {}: failed {}, {:?}",
+                    step.operation, step.call, step.failed, step.elapsed
+                );
+                steps.push(step);
             }
         }
+        assert!(
+            steps.iter().any(|step| step.failed),
+            "some refusals fail the run"
+        );
         DrillReport { operations, steps }
     }
 
