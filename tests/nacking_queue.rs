@@ -11,7 +11,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
-use opencti_testkit::TestPlatform;
+use opencti_testkit::{ImportRun, TestPlatform};
 
 /// A private queue that makes the broker nack publishes to a connector's
 /// push routing once it holds `limit` messages. Deleted by
@@ -106,4 +106,19 @@ impl NackingQueue {
             .expect("the private queue is deleted");
         let _ = self.connection.close(200, "done".into()).await;
     }
+}
+
+/// Checks that the refused run's work is closed, with the broker's nack
+/// among its errors.
+#[track_caller]
+pub(crate) fn assert_closed_with_the_refusal(run: &ImportRun) {
+    let work = run.work.as_ref().expect("the run's work");
+    assert!(
+        work.processed_time.is_some()
+            && work
+                .errors
+                .iter()
+                .any(|error| format!("{error:?}").contains("nacked")),
+        "the work is closed with the broker's refusal: {work:?}"
+    );
 }

@@ -14,6 +14,7 @@ use opencti_testkit::{ConnectorHarness, ImportRun, TestPlatform};
 use tokio_util::sync::CancellationToken;
 
 use crate::convert_golden::fixture;
+use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
 use crate::support::feed_server::{Fault, FeedServer};
 use crate::support::generator;
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
@@ -336,4 +337,65 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
     )
     .run()
     .await;
+}
+
+/// Drill (issue #13): a broker that nacks publishes in the middle of a
+/// URL-feed run ([`NackingQueue`] takes exactly the first event's
+/// messages, counted on a clean run of that event alone). The run ends
+/// promptly in error with its work closed in error, the cursor stays at
+/// the first event, and once the queue is gone the next run imports the
+/// rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resumes() {
+    const FIRST: i64 = 1_700_000_000;
+    // A run refused by the broker gives up after MQ_OUTAGE_TIMEOUT (2 s).
+    const PROMPT: Duration = Duration::from_secs(15);
+
+    let first_event = FeedServer::start(None).await;
+    let manifest = publish(&first_event, 0..1, 3, FIRST);
+    first_event.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let clean = start_platform().await;
+    let alone = run_once(&harness(&clean).var("MISP_FEED_URL", first_event.url())).await;
+    let messages = alone
+        .work
+        .as_ref()
+        .expect("the first event's work")
+        .expected;
+    clean.shutdown().await.unwrap();
+
+    let server = FeedServer::start(None).await;
+    let manifest = publish(&server, 0..4, 3, FIRST);
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let platform = start_platform().await.with_timeout(PROMPT);
+    let nacking = NackingQueue::bind(&platform, u32::try_from(messages).unwrap()).await;
+    let harness = harness(&platform)
+        .var("MISP_FEED_URL", server.url())
+        .var("MQ_OUTAGE_TIMEOUT", "PT2S");
+
+    let started = tokio::time::Instant::now();
+    let refused = run_once(&harness).await;
+    let elapsed = started.elapsed();
+    assert!(!refused.succeeded(), "the run fails: {refused:?}");
+    assert!(elapsed < PROMPT, "the run ends promptly: {elapsed:?}");
+    assert_eq!(
+        u64::from(nacking.held().await),
+        messages,
+        "the broker took the first event's messages, then refused"
+    );
+    assert_closed_with_the_refusal(&refused);
+    let cursor = || {
+        platform
+            .state()
+            .and_then(|state| state["last_event_timestamp"].as_i64())
+    };
+    assert_eq!(cursor(), Some(FIRST), "the cursor stays at the first event");
+    wait_for_reports(&platform, &names(0..1)).await;
+
+    nacking.remove().await;
+    let next = run_once(&harness).await;
+    assert!(next.succeeded(), "the next run succeeds: {next:?}");
+    wait_for_reports(&platform, &names(0..4)).await;
+    assert_eq!(cursor(), Some(FIRST + 3));
+    drop(harness);
+    platform.shutdown().await.expect("clean shutdown");
 }

@@ -8,6 +8,8 @@ mod convert_golden;
 mod convert_options;
 mod end_to_end;
 mod metadata;
+#[path = "../../../tests/nacking_queue.rs"]
+mod nacking_queue;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

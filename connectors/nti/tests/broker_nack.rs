@@ -13,7 +13,7 @@ use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::nacking_queue::NackingQueue;
+use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
 use crate::support::{self, KEY, file_name};
 
 /// A run the broker refuses must end within this (the publisher gives up
@@ -103,15 +103,7 @@ async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resum
         ACCEPTED,
         "the broker took the run's first messages, then refused"
     );
-    let work = first.work.as_ref().expect("the run's work");
-    assert!(
-        work.processed_time.is_some()
-            && work
-                .errors
-                .iter()
-                .any(|error| format!("{error:?}").contains("nacked")),
-        "the work is closed with the broker's refusal: {work:?}"
-    );
+    assert_closed_with_the_refusal(&first);
     // The state holds the first file, confirmed before the refusal, and
     // none of the others.
     let first_file = files()[0].clone();

@@ -13,7 +13,7 @@ use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::nacking_queue::NackingQueue;
+use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
 use crate::support::{fake_with, fast_http, ioc_item};
 
 /// A run the broker refuses must end within this (the publisher gives up
@@ -95,15 +95,7 @@ async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resum
         "the broker took the run's first messages, then refused"
     );
     assert!(!cursor_set(&platform), "the cursor did not move");
-    let work = first.work.as_ref().expect("the run's work");
-    assert!(
-        work.processed_time.is_some()
-            && work
-                .errors
-                .iter()
-                .any(|error| format!("{error:?}").contains("nacked")),
-        "the work is closed with the broker's refusal: {work:?}"
-    );
+    assert_closed_with_the_refusal(&first);
     // Bundles go newest first: the oldest one is never reached.
     assert!(
         fake.requests_to("/api/v2/ioc_bundles/n0.stix").is_empty(),
