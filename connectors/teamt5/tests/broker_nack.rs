@@ -6,15 +6,12 @@
 
 use std::time::Duration;
 
-use opencti_connector::Connector;
-use opencti_teamt5::Teamt5;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5};
-use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
-use serde_json::json;
+use opencti_testkit::{ConnectorHarness, TestPlatform};
 use tokio::time::Instant;
 
 use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
-use crate::support::{fake_with, fast_http, ioc_item};
+use crate::support::{add_one_indicator_bundles, fake_with, run_with};
 
 /// A run the broker refuses must end within this (the publisher gives up
 /// after `MQ_OUTAGE_TIMEOUT`, 2 s here).
@@ -31,40 +28,8 @@ fn indicator_id(bundle: usize) -> String {
 
 async fn publishing_fake() -> FakeTeamt5 {
     let fake = fake_with(FakeSettings::default()).await;
-    for bundle in 0..BUNDLES {
-        let indicator = json!({
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": indicator_id(bundle),
-            "created": "2025-11-20T09:00:00.000Z",
-            "modified": "2025-11-20T09:00:00.000Z",
-            "name": format!("198.51.100.{bundle}"),
-            "pattern": format!("[ipv4-addr:value = '198.51.100.{bundle}']"),
-            "pattern_type": "stix",
-            "valid_from": "2025-11-20T09:00:00Z",
-        });
-        fake.add_ioc_bundle(
-            ioc_item(&fake, &format!("n{bundle}"), 1_763_000_000 + bundle as i64),
-            &json!({"type": "bundle", "id": format!("bundle--00000000-0000-4000-9000-{bundle:012}"), "objects": [indicator]}),
-        );
-    }
+    add_one_indicator_bundles(&fake, BUNDLES, "n", "198.51.100.", indicator_id);
     fake
-}
-
-async fn run_with(
-    harness: &ConnectorHarness<'_>,
-    fake: &FakeTeamt5,
-) -> Result<ImportRun, KitError> {
-    let harness = harness
-        .clone()
-        .var("TEAMT5_API_BASE_URL", fake.url())
-        .var("TEAMT5_CLIENT_ID", "cid")
-        .var("TEAMT5_CLIENT_SECRET", "csecret");
-    let mut config = harness.config::<Teamt5>()?;
-    config.http = fast_http();
-    harness
-        .run_import_with(Teamt5::from_config(config).expect("connector"))
-        .await
 }
 
 fn cursor_set(platform: &TestPlatform) -> bool {

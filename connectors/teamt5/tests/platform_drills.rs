@@ -7,17 +7,16 @@
 
 use std::time::Duration;
 
-use opencti_connector::Connector;
 use opencti_sim::relay::Relay;
-use opencti_teamt5::Teamt5;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
 use opencti_testkit::drill::RefusalDrill;
 use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
 
-use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::{fake_with, fast_http, fixture, ioc_item, report_item};
+use crate::support::{
+    add_one_indicator_bundles, fake_with, fixture, ioc_item, report_item, run_with,
+};
 
 /// A run whose output breaks must end within this.
 const PROMPT: Duration = Duration::from_secs(15);
@@ -52,22 +51,6 @@ async fn publishing_fake() -> FakeTeamt5 {
 
 async fn run_once(platform: &TestPlatform, fake: &FakeTeamt5) -> Result<ImportRun, KitError> {
     run_with(&ConnectorHarness::new(platform), fake).await
-}
-
-/// One run with `harness`'s variables, against `fake`.
-async fn run_with(
-    harness: &ConnectorHarness<'_>,
-    fake: &FakeTeamt5,
-) -> Result<ImportRun, KitError> {
-    let harness = harness
-        .clone()
-        .var("TEAMT5_API_BASE_URL", fake.url())
-        .var("TEAMT5_CLIENT_ID", "cid")
-        .var("TEAMT5_CLIENT_SECRET", "csecret");
-    let mut config = harness.config::<Teamt5>()?;
-    config.http = fast_http();
-    let connector = Teamt5::from_config(config).expect("connector");
-    harness.run_import_with(connector).await
 }
 
 fn everything_stored(platform: &TestPlatform) -> bool {
@@ -110,23 +93,7 @@ fn indicator_id(bundle: usize) -> String {
 /// before [`PAUSED_BUNDLE`].
 async fn paused_fake() -> FakeTeamt5 {
     let fake = fake_with(FakeSettings::default()).await;
-    for bundle in 0..BUNDLES {
-        let indicator = json!({
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": indicator_id(bundle),
-            "created": "2025-11-20T09:00:00.000Z",
-            "modified": "2025-11-20T09:00:00.000Z",
-            "name": format!("203.0.113.{bundle}"),
-            "pattern": format!("[ipv4-addr:value = '203.0.113.{bundle}']"),
-            "pattern_type": "stix",
-            "valid_from": "2025-11-20T09:00:00Z",
-        });
-        fake.add_ioc_bundle(
-            ioc_item(&fake, &format!("b{bundle}"), 1_763_000_000 + bundle as i64),
-            &json!({"type": "bundle", "id": "bundle--7d6c5b4a-3f2e-4d1c-8b0a-9e8f7d6c5b4a", "objects": [indicator]}),
-        );
-    }
+    add_one_indicator_bundles(&fake, BUNDLES, "b", "203.0.113.", indicator_id);
     fake.fail_next(PAUSED_BUNDLE, [Fault::Status(503, Some(2))]);
     fake
 }

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use opencti_connector::Connector;
 use opencti_connector::config::Settings;
+use opencti_teamt5::Teamt5;
 use opencti_teamt5::config::{HttpSettings, Teamt5Config, VARS};
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5};
+use opencti_testkit::{ConnectorHarness, ImportRun, KitError};
 use serde_json::{Value, json};
 
 /// A JSON file of `tests/fixtures`.
@@ -77,4 +80,50 @@ pub(crate) async fn fake() -> FakeTeamt5 {
 /// A fake with these settings.
 pub(crate) async fn fake_with(settings: FakeSettings) -> FakeTeamt5 {
     FakeTeamt5::start(settings).await.unwrap()
+}
+
+/// One run with `harness`'s variables against `fake`, with short retries.
+pub(crate) async fn run_with(
+    harness: &ConnectorHarness<'_>,
+    fake: &FakeTeamt5,
+) -> Result<ImportRun, KitError> {
+    let harness = harness
+        .clone()
+        .var("TEAMT5_API_BASE_URL", fake.url())
+        .var("TEAMT5_CLIENT_ID", "cid")
+        .var("TEAMT5_CLIENT_SECRET", "csecret");
+    let mut config = harness.config::<Teamt5>()?;
+    config.http = fast_http();
+    harness
+        .run_import_with(Teamt5::from_config(config).expect("connector"))
+        .await
+}
+
+/// Adds `count` IoC bundles of one indicator each to `fake`: bundle `n`,
+/// listed as `{item}{n}` one second after the one before, holds the
+/// indicator `indicator_id(n)` of the address `{network}{n}`.
+pub(crate) fn add_one_indicator_bundles(
+    fake: &FakeTeamt5,
+    count: usize,
+    item: &str,
+    network: &str,
+    indicator_id: impl Fn(usize) -> String,
+) {
+    for bundle in 0..count {
+        let indicator = json!({
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": indicator_id(bundle),
+            "created": "2025-11-20T09:00:00.000Z",
+            "modified": "2025-11-20T09:00:00.000Z",
+            "name": format!("{network}{bundle}"),
+            "pattern": format!("[ipv4-addr:value = '{network}{bundle}']"),
+            "pattern_type": "stix",
+            "valid_from": "2025-11-20T09:00:00Z",
+        });
+        fake.add_ioc_bundle(
+            ioc_item(fake, &format!("{item}{bundle}"), 1_763_000_000 + bundle as i64),
+            &json!({"type": "bundle", "id": format!("bundle--00000000-0000-4000-a000-{bundle:012}"), "objects": [indicator]}),
+        );
+    }
 }
