@@ -8,13 +8,12 @@
 use std::time::Duration;
 
 use opencti_nti::connector::IMPORTED_FILES;
-use opencti_nti::fake::{self, FakeNti};
+use opencti_nti::fake::FakeNti;
 use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
-use serde_json::json;
 use tokio::time::Instant;
 
 use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
-use crate::support::{self, KEY, file_name};
+use crate::support::{self, KEY, url_stored};
 
 /// A run the broker refuses must end within this (the publisher gives up
 /// after `MQ_OUTAGE_TIMEOUT`, 2 s here).
@@ -27,26 +26,11 @@ const FILES: u32 = 4;
 const ACCEPTED: u32 = 3;
 
 fn files() -> Vec<(String, String)> {
-    (1..=FILES)
-        .map(|sequence| {
-            (
-                file_name("url-basic", sequence),
-                format!("http://nack-{sequence}.example/"),
-            )
-        })
-        .collect()
+    support::url_files("nack", FILES)
 }
 
 fn package() -> Vec<u8> {
-    let entries: Vec<(String, String)> = files()
-        .into_iter()
-        .map(|(name, url)| {
-            let record =
-                json!({"object": {"type": "url", "value": url}, "contents": [{"contents": [29]}]});
-            (name, fake::entry_content(&[record]))
-        })
-        .collect();
-    fake::package(&entries)
+    support::url_package(&files())
 }
 
 async fn run_with(harness: &ConnectorHarness<'_>, server: &FakeNti) -> Result<ImportRun, KitError> {
@@ -57,13 +41,6 @@ async fn run_with(harness: &ConnectorHarness<'_>, server: &FakeNti) -> Result<Im
         .var("NTI_CREATE_URL", "true");
     let settings = harness.settings::<opencti_nti::Nti>(&[]);
     harness.run_import_with(support::connector(&settings)).await
-}
-
-fn url_stored(platform: &TestPlatform, url: &str) -> bool {
-    platform
-        .objects_of_type("url")
-        .iter()
-        .any(|object| object.stix["value"] == url)
 }
 
 /// The files `imported_files` lists, in package order.

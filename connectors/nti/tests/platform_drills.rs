@@ -5,35 +5,18 @@
 //! nothing lost.
 
 use opencti_nti::connector::IMPORTED_FILES;
-use opencti_nti::fake::{self, FakeNti};
+use opencti_nti::fake::FakeNti;
 use opencti_testkit::drill::RefusalDrill;
 use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
-use serde_json::json;
 
-use crate::support::{self, KEY, file_name};
+use crate::support::{self, KEY, url_stored};
 
-/// The package's files, each with one URL.
 fn files() -> Vec<(String, String)> {
-    (1..=3)
-        .map(|sequence| {
-            (
-                file_name("url-basic", sequence),
-                format!("http://drill-{sequence}.example/"),
-            )
-        })
-        .collect()
+    support::url_files("drill", 3)
 }
 
 fn package() -> Vec<u8> {
-    let entries: Vec<(String, String)> = files()
-        .into_iter()
-        .map(|(name, url)| {
-            let record =
-                json!({"object": {"type": "url", "value": url}, "contents": [{"contents": [29]}]});
-            (name, fake::entry_content(&[record]))
-        })
-        .collect();
-    fake::package(&entries)
+    support::url_package(&files())
 }
 
 async fn run_once(platform: &TestPlatform, server: &FakeNti) -> Result<ImportRun, KitError> {
@@ -43,13 +26,6 @@ async fn run_once(platform: &TestPlatform, server: &FakeNti) -> Result<ImportRun
         .var("NTI_CREATE_URL", "true");
     let settings = harness.settings::<opencti_nti::Nti>(&[]);
     harness.run_import_with(support::connector(&settings)).await
-}
-
-fn url_stored(platform: &TestPlatform, url: &str) -> bool {
-    platform
-        .objects_of_type("url")
-        .iter()
-        .any(|object| object.stix["value"] == url)
 }
 
 fn everything_stored(platform: &TestPlatform) -> bool {

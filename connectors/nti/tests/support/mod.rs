@@ -99,3 +99,36 @@ pub(crate) fn golden_package() -> Vec<u8> {
         .collect();
     fake::package(&entries)
 }
+
+/// `count` files of one URL each (`http://{host}-{n}.example/`): their
+/// names and URLs, in package order.
+pub(crate) fn url_files(host: &str, count: u32) -> Vec<(String, String)> {
+    (1..=count)
+        .map(|sequence| {
+            (
+                file_name("url-basic", sequence),
+                format!("http://{host}-{sequence}.example/"),
+            )
+        })
+        .collect()
+}
+
+/// The package of `files` (from [`url_files`]).
+pub(crate) fn url_package(files: &[(String, String)]) -> Vec<u8> {
+    let entries: Vec<(String, String)> = files
+        .iter()
+        .map(|(name, url)| {
+            let record = serde_json::json!({"object": {"type": "url", "value": url}, "contents": [{"contents": [29]}]});
+            (name.clone(), fake::entry_content(&[record]))
+        })
+        .collect();
+    fake::package(&entries)
+}
+
+/// Whether the platform stored the URL `url`.
+pub(crate) fn url_stored(platform: &opencti_testkit::TestPlatform, url: &str) -> bool {
+    platform
+        .objects_of_type("url")
+        .iter()
+        .any(|object| object.stix["value"] == url)
+}
