@@ -34,6 +34,7 @@ use opencti_connector::config::{RuntimeConfig, Settings, Var};
 use opencti_connector::http::CancellationToken;
 use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
+use opencti_connector::stream::RetryBackoff;
 use opencti_connector::stream::StreamRunner;
 use opencti_connector::{Connector, ImportSource};
 use opencti_sim::relay::Relay;
@@ -354,8 +355,8 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     let mut content = Content::default();
     let mut faults = BTreeMap::new();
     let deadline = Instant::now() + options.duration;
-    // A sink retries an event with growing pauses (up to a minute): its
-    // last burst comes early enough to be over before the checks.
+    // A sink retries an event with growing pauses: its last burst comes
+    // two thirds into the run, and the checks wait out its longest pause.
     let sinks_quiet = Instant::now() + options.duration * 2 / 3;
     let mut next_fault = Instant::now() + Duration::from_millis(rng.between(200, 1500));
     while Instant::now() < deadline {
@@ -373,11 +374,18 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
 
     let settling = Instant::now();
     let settle_deadline = settling + options.settle;
+    // A sink that met a burst until its last one may be in its longest
+    // pause (the runtime's default retry maximum) when the faults stop.
+    let sinks_deadline = settling
+        + options
+            .settle
+            .max(RetryBackoff::default().max + Duration::from_secs(10));
     let expected_sink: BTreeSet<String> = content.live_values.values().cloned().collect();
     loop {
-        let arrived =
-            world.missing(&content).is_empty() && world.sink_differences(&expected_sink).is_empty();
-        if arrived || Instant::now() >= settle_deadline {
+        let now = Instant::now();
+        let imports_done = world.missing(&content).is_empty() || now >= settle_deadline;
+        let sinks_done = world.sink_differences(&expected_sink).is_empty() || now >= sinks_deadline;
+        if imports_done && sinks_done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

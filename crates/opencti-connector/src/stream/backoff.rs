@@ -30,8 +30,12 @@ impl Backoff {
     }
 
     pub(crate) fn next_delay(&mut self) -> Duration {
-        // Without a maximum number of attempts the iterator never ends.
-        self.current.next().unwrap_or(self.max)
+        // Without a maximum number of attempts the iterator never ends. The
+        // jitter is added on top of the grown delay, so that a delay at the
+        // maximum could reach twice it: the maximum is the bound.
+        self.current
+            .next()
+            .map_or(self.max, |delay| delay.min(self.max))
     }
 
     pub(crate) fn reset(&mut self) {
@@ -51,11 +55,20 @@ mod tests {
         for (delay, base) in delays.iter().zip(bases) {
             let base = Duration::from_secs(base);
             assert!(
-                *delay >= base && *delay <= base * 2,
+                *delay >= base && *delay <= (base * 2).min(Duration::from_secs(8)),
                 "{delay:?} vs {base:?}"
             );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn jitter_never_takes_a_delay_past_the_maximum() {
+        let max = Duration::from_secs(300);
+        let mut backoff = Backoff::new(Duration::from_secs(1), max);
+        let delays: Vec<_> = (0..40).map(|_| backoff.next_delay()).collect();
+        assert!(delays.iter().all(|delay| *delay <= max), "{delays:?}");
+        assert_eq!(delays.last(), Some(&max));
     }
 }
