@@ -8,14 +8,20 @@
 //! `cargo bench -p opencti-export-file-stix --bench export_time`
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use opencti_sim::{EventInjection, EventKind, ListExportRequest, Sim, SimConfig};
+use opencti_sim::{EventInjection, EventKind, ListExportRequest};
 use serde_json::json;
-use tokio::process::Command;
 
-/// Longest wait for the registration or one export.
+// The tests' seeded simulator and running binary; the golden and
+// configuration checks there are not used here.
+#[allow(dead_code)]
+#[path = "../../../tests/export_goldens.rs"]
+mod export_goldens;
+
+use export_goldens::Running;
+
+/// Longest wait for one export.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -28,18 +34,9 @@ async fn main() {
             .unwrap_or_else(|_| panic!("EXPORT_FIGURE_OBJECTS: `{count}` is not a count")),
         Err(_) => 2000,
     };
-    let sim = Sim::start(SimConfig::for_tests())
-        .await
-        .expect("the simulator starts");
-    let seed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed.jsonl"),
-    )
-    .expect("seed.jsonl");
-    for line in seed.lines().filter(|l| !l.trim().is_empty()) {
-        let injection: EventInjection = serde_json::from_str(line).expect("a seed event");
-        sim.inject_event(injection)
-            .expect("the seed object is stored");
-    }
+    let sim =
+        export_goldens::seeded_sim(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+            .await;
     for n in 0..count {
         let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
             "id": format!("ipv4-addr--10000000-0000-4000-8000-{n:012}"),
@@ -49,25 +46,8 @@ async fn main() {
         sim.inject_event(EventInjection::new(EventKind::Create, ip))
             .expect("stored");
     }
-
-    let connector_id = uuid::Uuid::new_v4().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opencti-export-file-stix"))
-        .env_clear()
-        .env("OPENCTI_URL", sim.url())
-        .env("OPENCTI_TOKEN", "export-bench")
-        .env("CONNECTOR_ID", &connector_id)
-        .env("CONNECTOR_LOG_LEVEL", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the connector starts");
-    let id = connector_id.clone();
-    sim.wait_until("the connector to register", TIMEOUT, move |sim| {
-        sim.connector(&id).is_some()
-    })
-    .await
-    .expect("the connector registers");
+    let running = Running::start(&sim, env!("CARGO_BIN_EXE_opencti-export-file-stix")).await;
+    let connector_id = &running.connector_id;
 
     println!(
         "query export of {count} addresses and the seed's observables, from the ask to the closed work"
@@ -86,7 +66,7 @@ async fn main() {
             .expect("the export is asked");
         let work = works
             .into_iter()
-            .find(|work| work.connector_id == connector_id)
+            .find(|work| &work.connector_id == connector_id)
             .expect("a work for the connector");
         let work = sim
             .wait_for_work_processed(&work.id, TIMEOUT)
@@ -101,6 +81,6 @@ async fn main() {
         let objects = bundle["objects"].as_array().map_or(0, Vec::len);
         println!("{export_type:<6} {objects} objects exported: {elapsed:.2?}");
     }
-    child.kill().await.expect("the connector is stopped");
+    drop(running);
     let _ = sim.shutdown().await;
 }
