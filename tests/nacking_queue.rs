@@ -11,7 +11,10 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::time::Duration;
+
 use opencti_testkit::{ImportRun, TestPlatform};
+use tokio::time::Instant;
 
 /// A private queue that makes the broker nack publishes to a connector's
 /// push routing once it holds `limit` messages. Deleted by
@@ -20,6 +23,7 @@ pub(crate) struct NackingQueue {
     connection: Connection,
     channel: Channel,
     name: String,
+    limit: u32,
 }
 
 impl NackingQueue {
@@ -80,10 +84,34 @@ impl NackingQueue {
             connection,
             channel,
             name,
+            limit,
         }
     }
 
     /// Messages the queue holds.
+    /// Makes the run `run` while the broker nacks, and checks that it
+    /// fails within `prompt`, after the broker took exactly the queue's
+    /// limit of messages, with its work closed with the refusal.
+    pub(crate) async fn refused_run(
+        &self,
+        prompt: Duration,
+        run: impl Future<Output = ImportRun>,
+    ) -> ImportRun {
+        let started = Instant::now();
+        let refused = run.await;
+        let elapsed = started.elapsed();
+        println!("run ended in {elapsed:?}: {:?}", refused.outcome);
+        assert!(!refused.succeeded(), "the run fails: {refused:?}");
+        assert!(elapsed < prompt, "the run ends promptly: {elapsed:?}");
+        assert_eq!(
+            self.held().await,
+            self.limit,
+            "the broker took the run's first messages, then refused"
+        );
+        assert_closed_with_the_refusal(&refused);
+        refused
+    }
+
     pub(crate) async fn held(&self) -> u32 {
         self.channel
             .queue_declare(
@@ -110,8 +138,7 @@ impl NackingQueue {
 
 /// Checks that the refused run's work is closed, with the broker's nack
 /// among its errors.
-#[track_caller]
-pub(crate) fn assert_closed_with_the_refusal(run: &ImportRun) {
+fn assert_closed_with_the_refusal(run: &ImportRun) {
     let work = run.work.as_ref().expect("the run's work");
     assert!(
         work.processed_time.is_some()

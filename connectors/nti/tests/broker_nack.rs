@@ -10,9 +10,8 @@ use std::time::Duration;
 use opencti_nti::connector::IMPORTED_FILES;
 use opencti_nti::fake::FakeNti;
 use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
-use tokio::time::Instant;
 
-use crate::nacking_queue::{NackingQueue, assert_closed_with_the_refusal};
+use crate::nacking_queue::NackingQueue;
 use crate::support::{self, KEY, url_stored};
 
 /// A run the broker refuses must end within this (the publisher gives up
@@ -69,18 +68,11 @@ async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resum
     let nacking = NackingQueue::bind(&platform, ACCEPTED).await;
     let harness = ConnectorHarness::new(&platform).var("MQ_OUTAGE_TIMEOUT", "PT2S");
 
-    let started = Instant::now();
-    let first = run_with(&harness, &server).await.expect("the run ends");
-    let elapsed = started.elapsed();
-    println!("run ended in {elapsed:?}: {:?}", first.outcome);
-    assert!(!first.succeeded(), "the run fails: {first:?}");
-    assert!(elapsed < PROMPT, "the run ends promptly: {elapsed:?}");
-    assert_eq!(
-        nacking.held().await,
-        ACCEPTED,
-        "the broker took the run's first messages, then refused"
-    );
-    assert_closed_with_the_refusal(&first);
+    nacking
+        .refused_run(PROMPT, async {
+            run_with(&harness, &server).await.expect("the run ends")
+        })
+        .await;
     // The state holds the first file, confirmed before the refusal, and
     // none of the others.
     let first_file = files()[0].clone();
