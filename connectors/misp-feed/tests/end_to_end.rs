@@ -344,15 +344,19 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
 /// messages, counted on a clean run of that event alone). The run ends
 /// promptly in error with its work closed in error, the cursor stays at
 /// the first event, and once the queue is gone the next run imports the
-/// rest.
+/// rest. The first event is the largest, so the next one is split first:
+/// it must still be published after it (one event publishes at a time:
+/// with several, their messages interleave and the queue's limit would
+/// fall inside the first event).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resumes() {
     const FIRST: i64 = 1_700_000_000;
     // A run refused by the broker gives up after MQ_OUTAGE_TIMEOUT (2 s).
     const PROMPT: Duration = Duration::from_secs(15);
+    const FIRST_ATTRIBUTES: usize = 100;
 
     let first_event = FeedServer::start(None).await;
-    let manifest = publish(&first_event, 0..1, 3, FIRST);
+    let manifest = publish(&first_event, 0..1, FIRST_ATTRIBUTES, FIRST);
     first_event.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
     let clean = start_platform().await;
     let alone = run_once(&harness(&clean).var("MISP_FEED_URL", first_event.url())).await;
@@ -364,12 +368,14 @@ async fn a_broker_nacking_publishes_mid_run_fails_the_run_and_the_next_run_resum
     clean.shutdown().await.unwrap();
 
     let server = FeedServer::start(None).await;
-    let manifest = publish(&server, 0..4, 3, FIRST);
+    let mut manifest = publish(&server, 0..1, FIRST_ATTRIBUTES, FIRST);
+    manifest.extend(publish(&server, 1..4, 3, FIRST));
     server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
     let platform = start_platform().await.with_timeout(PROMPT);
     let nacking = NackingQueue::bind(&platform, u32::try_from(messages).unwrap()).await;
     let harness = harness(&platform)
         .var("MISP_FEED_URL", server.url())
+        .var("MISP_FEED_EVENTS_IN_FLIGHT", "1")
         .var("MQ_OUTAGE_TIMEOUT", "PT2S");
 
     // The queue takes exactly the first event's messages.

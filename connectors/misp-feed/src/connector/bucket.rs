@@ -110,12 +110,12 @@ impl MispFeed {
         let publishing = tokio::sync::Semaphore::new(1);
         if super::is_large(bytes.len()) {
             return self
-                .import_in_pieces(ctx, key, bytes, now, &publishing)
+                .import_in_pieces(ctx, key, bytes, now, super::Turn::alone(), &publishing)
                 .await;
         }
         match self.convert_file(ctx, key, bytes, now).await? {
             Some(converted) => {
-                super::send_converted(ctx, converted, &publishing).await?;
+                super::send_converted(ctx, converted, super::Turn::alone(), &publishing).await?;
                 Ok(Outcome::Sent)
             }
             None => Ok(Outcome::Skipped),

@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::budget::{ByteBudget, Reservation};
+use super::turns::FeedOrder;
 use super::{MispFeed, Outcome, RunError, python_isoformat, send_converted};
 use crate::convert::ConvertedEvent;
 use crate::source::{FeedReader, ManifestEntry};
@@ -176,8 +177,9 @@ impl MispFeed {
         // `events_in_flight` earlier ones wait for their broker confirms
         // (confirms take longer than converting an ordinary event), and one
         // more is split, ready to publish as soon as a slot frees; all of
-        // them together hold at most `BYTES_IN_FLIGHT`. The state follows
-        // the confirms in feed order.
+        // them together hold at most `BYTES_IN_FLIGHT`. Events start
+        // publishing in feed order (`FeedOrder`), and the state follows the
+        // confirms in feed order.
         let events_in_flight = self.config.events_in_flight.max(1);
         let publishing = &Semaphore::new(events_in_flight);
         let budget = ByteBudget::new(BYTES_IN_FLIGHT);
@@ -210,6 +212,7 @@ impl MispFeed {
                 cursor,
             };
             let mut in_flight: FuturesOrdered<InFlight<'_>> = FuturesOrdered::new();
+            let mut order = FeedOrder::default();
             let mut receiving = true;
             let mut stopped_by: Option<RunError> = None;
             loop {
@@ -232,15 +235,17 @@ impl MispFeed {
                                 in_flight.push_back(Box::pin(async move { (index, Ok(Outcome::Skipped)) }));
                             }
                             Some(Prepared::Large { index, key, bytes, held }) => {
+                                let turn = order.next_turn();
                                 in_flight.push_back(Box::pin(async move {
-                                    let sent = self.import_in_pieces(ctx, &key, bytes, now, publishing).await;
+                                    let sent = self.import_in_pieces(ctx, &key, bytes, now, turn, publishing).await;
                                     drop(held);
                                     (index, sent)
                                 }));
                             }
                             Some(Prepared::Ready { index, converted, held }) => {
+                                let turn = order.next_turn();
                                 in_flight.push_back(Box::pin(async move {
-                                    let sent = send_converted(ctx, converted, publishing).await;
+                                    let sent = send_converted(ctx, converted, turn, publishing).await;
                                     drop(held);
                                     (index, sent.map(|()| Outcome::Sent))
                                 }));

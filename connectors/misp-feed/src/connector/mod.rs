@@ -12,6 +12,7 @@ mod bucket;
 mod budget;
 mod feed;
 mod threats;
+mod turns;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,8 @@ use opencti_connector::config::Var;
 use opencti_connector::task;
 use opencti_connector::{Connector, ConnectorSpec, ImportSource, RunContext, SendError, spec};
 use tokio::sync::{Semaphore, mpsc};
+
+use turns::Turn;
 
 pub use feed::cursor_from_state;
 pub use threats::guess_threats;
@@ -191,20 +194,17 @@ async fn in_own_task<T: Send + 'static>(
 }
 
 /// Sends a converted event's bundle through the runtime's send path,
-/// which keeps its text as it is. It is split before a slot of
-/// `publishing` frees, so the broker gets the next messages at once.
+/// which keeps its text as it is. It is split before its turn comes and a
+/// slot of `publishing` frees, so the broker gets the next messages at once.
 async fn send_converted(
     ctx: &RunContext,
     converted: ConvertedEvent,
+    turn: Turn,
     publishing: &Semaphore,
 ) -> Result<(), RunError> {
     tracing::info!("Sending event STIX2 bundle...");
     let prepared = ctx.prepare_bundle(converted.bundle).await?;
-    let Ok(_slot) = publishing.acquire().await else {
-        return Err(RunError::Interrupted(
-            "the publishing slots were closed".to_owned(),
-        ));
-    };
+    let _slot = turn.take_slot(publishing).await?;
     ctx.send_prepared(prepared).await?;
     Ok(())
 }
@@ -297,6 +297,7 @@ impl MispFeed {
         key: &str,
         bytes: Bytes,
         now: DateTime<Utc>,
+        turn: Turn,
         publishing: &Semaphore,
     ) -> Result<Outcome, RunError> {
         let Some(event) = self.parse_file(ctx, key, bytes).await? else {
@@ -313,11 +314,7 @@ impl MispFeed {
                 pieces.blocking_send(piece).is_ok()
             })
         });
-        let Ok(_slot) = publishing.acquire().await else {
-            return Err(RunError::Interrupted(
-                "the publishing slots were closed".to_owned(),
-            ));
-        };
+        let _slot = turn.take_slot(publishing).await?;
         tracing::info!("Sending event STIX2 bundle in pieces...");
         while let Some(piece) = received.recv().await {
             let prepared = ctx.prepare_bundle(piece.text).await?;
