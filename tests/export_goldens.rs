@@ -1,16 +1,20 @@
 //! What the export connectors' tests share (each includes this file with
 //! `#[path]`, since only a package's own tests can run its binary): a
 //! simulator seeded with `fixtures/seed.jsonl`, the connector's binary
-//! listening to it, the check of one upload against the Python
-//! connector's golden files, and the check of the Python connector's
-//! configuration defaults and sample `config.yml`.
+//! listening to it, the cases of `fixtures/cases.json` run and checked
+//! against the Python connector's golden files, the checks of a refused
+//! job, and the check of the Python connector's configuration defaults
+//! and sample `config.yml`.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use opencti_connector::config::{Settings, Source, Var};
-use opencti_sim::{EventInjection, Sim, SimConfig, SimHandle, WorkRecord};
+use opencti_sim::{
+    EventInjection, ExportRequest, ListExportRequest, Sim, SimConfig, SimHandle, WorkRecord,
+    WorkStatus,
+};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -69,12 +73,91 @@ impl Running {
     }
 }
 
-/// The connector's work among those an export asked for, once processed.
-pub(crate) async fn processed_work(
+/// The cases of `fixtures/cases.json`.
+fn cases(fixtures: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures.join("cases.json")).expect("cases.json");
+    let cases: Value = serde_json::from_str(&text).expect("cases.json is JSON");
+    cases["cases"].as_array().expect("cases").clone()
+}
+
+/// Asks for the export `case` describes (an entity's or a list's); returns
+/// the connector's work once processed.
+async fn run_case(sim: &SimHandle, connector_id: &str, case: &Value) -> WorkRecord {
+    let request = case["request"].clone();
+    let works = if case["kind"] == "entity" {
+        let request: ExportRequest = serde_json::from_value(request).expect("an entity export");
+        sim.ask_entity_export(&request).await
+    } else {
+        let request: ListExportRequest = serde_json::from_value(request).expect("a list export");
+        sim.ask_list_export(&request).await
+    }
+    .expect("the export is asked");
+    processed_work(sim, works, connector_id).await
+}
+
+/// Runs every case of `fixtures/cases.json` through `running` and checks
+/// each upload against its golden files (see
+/// [`assert_upload_matches_golden`]); then the connector still runs and the
+/// platform refused none of its requests.
+pub(crate) async fn assert_every_case_matches_golden(
     sim: &SimHandle,
-    works: Vec<WorkRecord>,
+    running: &mut Running,
+    fixtures: &Path,
+    what: &str,
+    content: impl Fn(Vec<u8>) -> String,
+) {
+    let goldens = fixtures.join("goldens");
+    for case in cases(fixtures) {
+        let name = case["name"].as_str().expect("a case name");
+        let work = run_case(sim, &running.connector_id, &case).await;
+        assert_upload_matches_golden(sim, &work, name, &goldens, what, &content);
+    }
+    assert!(running.alive(), "the connector keeps running");
+    assert!(
+        sim.rejected_requests().is_empty(),
+        "{:?}",
+        sim.rejected_requests()
+    );
+}
+
+/// Sends `event` to the connector as a job the platform would send: its
+/// work must close complete with an error that contains every one of
+/// `expected`.
+pub(crate) async fn assert_job_fails(
+    sim: &SimHandle,
     connector_id: &str,
-) -> WorkRecord {
+    event: Value,
+    expected: &[&str],
+) {
+    let work = sim
+        .send_listen_message(connector_id, event, None)
+        .await
+        .expect("the job is sent");
+    let work = sim
+        .wait_for_work_processed(&work.id, TIMEOUT)
+        .await
+        .expect("the work is closed");
+    assert_eq!(work.status, WorkStatus::Complete);
+    let errors: Vec<String> = work.errors.iter().map(|e| format!("{e:?}")).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|error| expected.iter().all(|part| error.contains(part))),
+        "the work is in error with {expected:?}: {errors:?}"
+    );
+}
+
+/// After failed jobs: nothing was uploaded, their messages were
+/// acknowledged, and the connector still runs and does the first case.
+pub(crate) async fn assert_goes_on(sim: &SimHandle, running: &mut Running, fixtures: &Path) {
+    assert!(sim.uploaded_files().is_empty(), "nothing is uploaded");
+    let work = run_case(sim, &running.connector_id, &cases(fixtures)[0]).await;
+    assert!(work.errors.is_empty(), "{:?}", work.errors);
+    assert!(running.alive());
+}
+
+/// The connector's work among those an export asked for, once processed.
+async fn processed_work(sim: &SimHandle, works: Vec<WorkRecord>, connector_id: &str) -> WorkRecord {
     let work = works
         .into_iter()
         .find(|w| w.connector_id == connector_id)
@@ -87,13 +170,13 @@ pub(crate) async fn processed_work(
 /// Checks the file `work` uploaded against case `name`'s golden files in
 /// `goldens`: its content (both sides through `content`, compared as
 /// `what`), then where and how it was uploaded.
-pub(crate) fn assert_upload_matches_golden(
+fn assert_upload_matches_golden(
     sim: &SimHandle,
     work: &WorkRecord,
     name: &str,
     goldens: &Path,
     what: &str,
-    content: impl Fn(Vec<u8>) -> String,
+    content: &impl Fn(Vec<u8>) -> String,
 ) {
     assert!(work.errors.is_empty(), "{name}: {:?}", work.errors);
     let file_name = work.name.clone().expect("the work is named after the file");

@@ -5,8 +5,9 @@
 //! delay drawn from the seed. The connector's test then checks the state
 //! it left and restarts it.
 
-use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use opencti_testkit::process::{ConnectorProcess, Signal};
 
 /// What a process start and a signal's delivery may add to a grace.
 pub(crate) const SLACK: Duration = Duration::from_millis(1500);
@@ -27,84 +28,39 @@ pub(crate) fn seeded_delay(seed: u64, max: Duration) -> Duration {
 }
 
 /// A connector binary running with its output in a temporary file.
-pub(crate) struct Process {
-    child: tokio::process::Child,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
+pub(crate) struct Process(ConnectorProcess);
 
 impl Process {
     /// Starts `binary` with exactly `env` (nothing inherited).
     pub(crate) fn spawn(binary: &str, env: &[(String, String)]) -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log =
-            std::env::temp_dir().join(format!("signal-drill-{}-{number}.log", std::process::id()));
-        let file = std::fs::File::create(&log).expect("a log file");
-        let child = tokio::process::Command::new(binary)
-            .env_clear()
-            .envs(env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("the log file"))
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        Self { child, log }
-    }
-
-    /// Sends SIGTERM.
-    pub(crate) fn terminate(&self) {
-        let pid = self.child.id().expect("the process is running");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM {pid} failed");
-    }
-
-    /// The exit status, if the process ends within `within`.
-    pub(crate) async fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
-        tokio::time::timeout(within, self.child.wait())
-            .await
-            .ok()
-            .map(|status| status.expect("the exit status"))
+        Self(ConnectorProcess::spawn(binary, env.iter().cloned()).expect("the binary starts"))
     }
 
     /// What the process wrote so far.
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
     }
 
     /// SIGTERM, then the exit within `grace` (plus [`SLACK`]), which must
     /// be a clean stop, the status of a run cut short (143), or death by
     /// the signal before the handlers were set up.
     pub(crate) async fn stop_within(&mut self, grace: Duration, what: &str) -> Duration {
-        let stopping = Instant::now();
-        self.terminate();
-        let status = self.exit_within(grace + SLACK).await;
-        let took = stopping.elapsed();
-        let status = status.unwrap_or_else(|| {
-            panic!(
-                "{what}: still running {took:?} after SIGTERM:\n{}",
-                self.log()
-            )
-        });
+        let stopped = match self.0.stop(Signal::Term, grace + SLACK).await {
+            Ok(stopped) => stopped,
+            Err(error) => panic!("{what}: {error}:\n{}", self.log()),
+        };
         // 0: a clean stop; 143: a run cut short; killed by the signal
         // itself: it came before the binary set its handlers up.
+        let status = stopped.status;
         assert!(
             status.success()
-                || status.code() == Some(128 + 15)
-                || std::os::unix::process::ExitStatusExt::signal(&status) == Some(15),
+                || status.code() == Some(Signal::Term.exit_code())
+                || std::os::unix::process::ExitStatusExt::signal(&status)
+                    == Some(Signal::Term.number()),
             "{what}: exit {status:?} after SIGTERM:\n{}",
             self.log()
         );
-        took
+        stopped.took
     }
 }
 

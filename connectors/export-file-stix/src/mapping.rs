@@ -52,20 +52,6 @@ const OBSERVABLE_STIX_TYPES: &[&str] = &[
     "imsi",
 ];
 
-const IDENTITY_TYPES: &[&str] = &[
-    "Sector",
-    "Organization",
-    "Individual",
-    "System",
-    "SecurityPlatform",
-];
-const LOCATION_TYPES: &[&str] = &[
-    "Region",
-    "Country",
-    "Administrative-Area",
-    "City",
-    "Position",
-];
 const THREAT_ACTOR_TYPES: &[&str] = &["Threat-Actor-Group", "Threat-Actor-Individual"];
 
 /// Nested reference types that hold several targets (`*_refs`).
@@ -96,16 +82,16 @@ pub fn is_observable_stix_type(stix_type: &str) -> bool {
     OBSERVABLE_STIX_TYPES.contains(&stix_type)
 }
 
-pub use opencti_connector::listen::is_observable_entity_type;
+pub use opencti_connector::listen::{abstract_entity_type, is_observable_entity_type};
 
 /// Whether an entity type is an identity's.
 pub fn is_identity_entity_type(entity_type: &str) -> bool {
-    entity_type == "Identity" || IDENTITY_TYPES.contains(&entity_type)
+    entity_type == "Identity" || abstract_entity_type(entity_type) == Some("Identity")
 }
 
 /// Whether an entity type is a location's (read as `Location`).
 pub fn is_location_entity_type(entity_type: &str) -> bool {
-    LOCATION_TYPES.contains(&entity_type)
+    abstract_entity_type(entity_type) == Some("Location")
 }
 
 /// pycti's `not_empty`: `null`, `""`, `{}` and lists without a non-empty
@@ -221,7 +207,7 @@ pub fn process_multiple_fields(data: &mut Object) {
 pub fn generate_export(mut entity: Object) -> Object {
     let original_type = text(&entity, "entity_type").to_owned();
     let mut entity_type = original_type.clone();
-    if IDENTITY_TYPES.contains(&entity_type.as_str()) {
+    if abstract_entity_type(&entity_type) == Some("Identity") {
         entity_type = "Identity".to_owned();
     }
     if THREAT_ACTOR_TYPES.contains(&entity_type.as_str()) {
@@ -232,7 +218,7 @@ pub fn generate_export(mut entity: Object) -> Object {
         }
         entity_type = "Threat-Actor".to_owned();
     }
-    if LOCATION_TYPES.contains(&entity_type.as_str()) {
+    if abstract_entity_type(&entity_type) == Some("Location") {
         entity.insert("x_opencti_location_type".to_owned(), json!(entity_type));
         let name = entity.get("name").cloned().unwrap_or(Value::Null);
         match entity_type.as_str() {

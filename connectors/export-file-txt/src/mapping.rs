@@ -1,6 +1,7 @@
 //! What a text export lists and what each line writes, as the Python
 //! connector decides them (pure, no I/O).
 
+use opencti_connector::listen;
 use serde_json::{Value, json};
 
 /// Listed types the Python connector refuses to write as text.
@@ -11,21 +12,6 @@ const REFUSED_TYPES: &[&str] = &[
     "Artifact",
     "Note",
     "Opinion",
-];
-
-const IDENTITY_TYPES: &[&str] = &[
-    "Sector",
-    "Organization",
-    "Individual",
-    "System",
-    "SecurityPlatform",
-];
-const LOCATION_TYPES: &[&str] = &[
-    "Region",
-    "Country",
-    "Administrative-Area",
-    "City",
-    "Position",
 ];
 
 /// Whether the Python connector refuses to export lists of this type.
@@ -48,19 +34,17 @@ impl Listing {
     /// The list read for a listed type: identities and locations as a
     /// whole, observables as a whole, containers as domain objects.
     pub fn of(entity_type: &str) -> Self {
-        if opencti_connector::listen::is_observable_entity_type(entity_type) {
+        if listen::is_observable_entity_type(entity_type) {
             return Self::Observables;
         }
         match entity_type {
             "Stix-Core-Object" => Self::CoreObjects,
             "Stix-Domain-Object" | "Container" => Self::DomainObjects(None),
-            t if IDENTITY_TYPES.contains(&t) || t == "Identity" => {
-                Self::DomainObjects(Some("Identity".to_owned()))
+            // Identities and locations are listed as a whole.
+            other => {
+                let listed = listen::abstract_entity_type(other).unwrap_or(other);
+                Self::DomainObjects(Some(listed.to_owned()))
             }
-            t if LOCATION_TYPES.contains(&t) || t == "Location" => {
-                Self::DomainObjects(Some("Location".to_owned()))
-            }
-            other => Self::DomainObjects(Some(other.to_owned())),
         }
     }
 }

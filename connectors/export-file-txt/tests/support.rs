@@ -5,18 +5,16 @@ use std::path::PathBuf;
 
 use opencti_sim::SimHandle;
 
-pub(crate) use crate::export_goldens::{Running, TIMEOUT};
+use crate::export_goldens::Running;
 
 pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The simulator with the seed objects stored.
-pub(crate) async fn seeded_sim() -> SimHandle {
-    crate::export_goldens::seeded_sim(&fixtures()).await
-}
-
-/// The connector's binary, registered and listening.
-pub(crate) async fn start(sim: &SimHandle) -> Running {
-    Running::start(sim, env!("CARGO_BIN_EXE_opencti-export-file-txt")).await
+/// The simulator with the seed objects stored, and the connector's binary
+/// registered and listening to it.
+pub(crate) async fn started() -> (SimHandle, Running) {
+    let sim = crate::export_goldens::seeded_sim(&fixtures()).await;
+    let running = Running::start(&sim, env!("CARGO_BIN_EXE_opencti-export-file-txt")).await;
+    (sim, running)
 }

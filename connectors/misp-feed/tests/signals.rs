@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opencti_sim::{Sim, SimConfig, SimHandle};
 use opencti_testkit::axum::Router;
 use opencti_testkit::axum::extract::{Path, State};
 use opencti_testkit::axum::http::StatusCode;
@@ -20,10 +19,7 @@ mod import_signal_drill;
 #[path = "../../../tests/signal_drill.rs"]
 mod signal_drill;
 
-use import_signal_drill::{
-    TIMEOUT, calls, finish_restart, import_environment, interrupted_run, none_missing, restart,
-};
-use signal_drill::for_each_seed;
+use import_signal_drill::{ImportDrill, sigterm_at_seeded_points};
 
 /// Events in the feed, of [`ATTRIBUTES`] attributes each.
 const EVENTS: u64 = 8;
@@ -80,112 +76,61 @@ fn event_name(n: u64) -> String {
     format!("Drill event {n}")
 }
 
-/// Serves `files` under `/feed/`; returns `MISP_FEED_URL` and the server.
-async fn serve(files: HashMap<String, String>) -> (String, FakeVendor) {
-    async fn file(
-        State(files): State<Files>,
-        Path(name): Path<String>,
-    ) -> Result<String, StatusCode> {
-        files.get(&name).cloned().ok_or(StatusCode::NOT_FOUND)
-    }
-    let routes = Router::new()
-        .route("/feed/{name}", get(file))
-        .with_state(Arc::new(files));
-    let server = FakeVendor::start(routes).await.expect("a loopback port");
-    (server.url_for("/feed"), server)
+/// A feed of [`EVENTS`] events served under `/feed/`.
+struct Feed {
+    url: String,
+    _server: FakeVendor,
 }
 
-fn environment(sim: &SimHandle, feed_url: &str, connector_id: &str) -> Vec<(String, String)> {
-    import_environment(
-        sim,
-        connector_id,
-        "MISP feed signals",
+impl ImportDrill for Feed {
+    const BINARY: &'static str = env!("CARGO_BIN_EXE_opencti-misp-feed");
+    const NAME: &'static str = "MISP feed signals";
+    const MAX_DELAY: Duration = Duration::from_millis(2500);
+    const STORED: (&'static str, &'static str) = ("report", "name");
+
+    async fn start(seed: u64) -> Self {
+        async fn file(
+            State(files): State<Files>,
+            Path(name): Path<String>,
+        ) -> Result<String, StatusCode> {
+            files.get(&name).cloned().ok_or(StatusCode::NOT_FOUND)
+        }
+        let routes = Router::new()
+            .route("/feed/{name}", get(file))
+            .with_state(Arc::new(feed(seed)));
+        let server = FakeVendor::start(routes).await.expect("a loopback port");
+        Self {
+            url: server.url_for("/feed"),
+            _server: server,
+        }
+    }
+
+    fn variables(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("MISP_FEED_URL", feed_url.to_owned()),
+            ("MISP_FEED_URL", self.url.clone()),
             ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01".to_owned()),
             ("MISP_FEED_CREATE_INDICATORS", "true".to_owned()),
             ("MISP_FEED_CREATE_OBSERVABLES", "true".to_owned()),
-        ],
-    )
-}
-
-/// The events the platform's cursor vouches for (timestamp up to it).
-fn vouched(sim: &SimHandle, connector_id: &str) -> Vec<u64> {
-    let cursor = sim
-        .connector(connector_id)
-        .and_then(|record| record.state)
-        .and_then(|state| serde_json::from_str::<Value>(&state).ok())
-        .and_then(|state| state.get("last_event_timestamp")?.as_i64());
-    match cursor {
-        Some(cursor) => (0..EVENTS)
-            .filter(|n| FIRST + *n as i64 <= cursor)
-            .collect(),
-        None => Vec::new(),
+        ]
     }
-}
 
-fn stored_reports(sim: &SimHandle) -> Vec<String> {
-    sim.objects()
-        .into_iter()
-        .filter(|object| object.stix_type == "report")
-        .filter_map(|object| object.stix["name"].as_str().map(str::to_owned))
-        .collect()
-}
+    fn expected(&self) -> Vec<String> {
+        (0..EVENTS).map(event_name).collect()
+    }
 
-async fn all_stored(sim: &SimHandle, events: &[u64], what: &str) -> Result<(), String> {
-    let names: Vec<String> = events.iter().map(|n| event_name(*n)).collect();
-    none_missing(sim, what, |sim| {
-        let reports = stored_reports(sim);
-        names
-            .iter()
-            .filter(|name| !reports.contains(name))
-            .collect::<Vec<_>>()
-    })
-    .await
-}
-
-async fn drill(seed: u64) -> Duration {
-    let binary = env!("CARGO_BIN_EXE_opencti-misp-feed");
-    let sim = Sim::start(SimConfig::for_tests())
-        .await
-        .expect("the simulator");
-    let (feed_url, server) = serve(feed(seed)).await;
-    let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
-    let env = environment(&sim, &feed_url, &connector_id);
-
-    let (first, delay, took) =
-        interrupted_run(seed, binary, &env, Duration::from_millis(2500)).await;
-    let under_cursor = vouched(&sim, &connector_id);
-    println!(
-        "seed {seed}: SIGTERM after {delay:?}, stopped in {took:?}, {} of {EVENTS} events under the cursor, {} reports stored",
-        under_cursor.len(),
-        stored_reports(&sim).len()
-    );
-    let confirmed = all_stored(&sim, &under_cursor, "the events under the cursor").await;
-    assert!(
-        confirmed.is_ok(),
-        "seed {seed}: the cursor moved past unconfirmed work: {confirmed:?}\n{}",
-        first.log()
-    );
-
-    let (second, registrations) = restart(&sim, binary, &env);
-    let every: Vec<u64> = (0..EVENTS).collect();
-    let ran = sim
-        .wait_until("the restart to run", TIMEOUT, |sim| {
-            calls(sim, "RegisterConnector") > registrations
-                && vouched(sim, &connector_id).len() == every.len()
-        })
-        .await;
-    let resumed = all_stored(&sim, &every, "every event").await;
-    finish_restart(seed, ran.is_ok(), resumed, &first, second).await;
-    drop(server);
-    sim.shutdown().await.expect("the simulator stops");
-    took
+    /// The events up to the cursor (by timestamp).
+    fn vouched(&self, state: &Value) -> Vec<String> {
+        let Some(cursor) = state.get("last_event_timestamp").and_then(Value::as_i64) else {
+            return Vec::new();
+        };
+        (0..EVENTS)
+            .filter(|n| FIRST + *n as i64 <= cursor)
+            .map(event_name)
+            .collect()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_at_seeded_points_loses_nothing() {
-    opencti_connector::tls::install_crypto_provider();
-    let longest = for_each_seed(drill).await;
-    println!("longest stop after SIGTERM: {longest:?}");
+    sigterm_at_seeded_points::<Feed>().await;
 }

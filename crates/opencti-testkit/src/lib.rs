@@ -29,6 +29,9 @@
 //!   your vendor's credential check. It records every request.
 //! * [`drill::RefusalDrill`] makes the platform refuse each call of an
 //!   import run in turn and checks that nothing is lost (issue #13).
+//! * [`process::ConnectorProcess`] runs the connector's built binary with
+//!   the environment given, sends it signals, waits for its exit status
+//!   and reads its log, for tests of how the binary stops.
 //!
 //! Every wait is bounded ([`DEFAULT_TIMEOUT`] unless set otherwise) and
 //! every server binds `127.0.0.1` only.
@@ -74,6 +77,7 @@ pub mod drill;
 pub mod events;
 mod harness;
 mod platform;
+pub mod process;
 pub mod vendor;
 
 use std::time::Duration;
@@ -124,4 +128,13 @@ pub enum KitError {
     /// A loopback server could not be started.
     #[error("cannot start a loopback server: {0}")]
     Io(#[from] std::io::Error),
+    /// A connector's process could not be started, signalled or waited
+    /// for.
+    #[error("connector process: cannot {what}: {source}")]
+    Process {
+        /// What the kit tried.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }

@@ -1,8 +1,9 @@
 //! The kit's own tests: the fake vendor's faults as a client meets them,
-//! a stream sink run over a scripted stream, and no test support in the
-//! shipped binaries.
+//! a stream sink run over a scripted stream, a binary run as a connector's
+//! process, and no test support in the shipped binaries.
 
 mod import;
+mod process;
 mod release_features;
 mod stream;
 mod vendor;

@@ -4,12 +4,12 @@
 //! a platform that stopped answering; that job's message goes back to the
 //! queue and is done by the next start.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opencti_connector::tls;
 use opencti_sim::relay::Relay;
 use opencti_sim::{BrokerObjects, EventInjection, EventKind, Sim, SimConfig, SimHandle};
+use opencti_testkit::process::{ConnectorProcess, Signal};
 use serde_json::{Value, json};
 
 /// Every wait is bounded by this.
@@ -19,85 +19,34 @@ const SLACK: Duration = Duration::from_millis(750);
 /// The grace the tests give the binary.
 const GRACE: Duration = Duration::from_secs(4);
 
-struct Connector {
-    child: Child,
-    log: tempfile::NamedTempFile,
+/// Starts the binary as a connector of the platform at `platform_url` and
+/// waits until it consumes its listen queue.
+async fn listening(platform_url: &str, connector_id: &str) -> ConnectorProcess {
+    let connector = spawn(platform_url, connector_id);
+    let listening = connector
+        .wait_for_log("Listening on the connector's queue", TIMEOUT)
+        .await;
+    assert!(listening.is_ok(), "never listened:\n{}", connector.log());
+    connector
 }
 
-impl Connector {
-    fn spawn(platform_url: &str, connector_id: &str) -> Self {
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_opencti-enrichment-connector"));
-        command
-            .env_clear()
-            .env("OPENCTI_URL", platform_url)
-            .env("OPENCTI_TOKEN", "enrichment-test")
-            .env("CONNECTOR_ID", connector_id)
-            .env("CONNECTOR_LOG_LEVEL", "info")
-            .env("CONNECTOR_STOP_GRACE_PERIOD", "PT4S")
-            .stdin(Stdio::null())
-            .stdout(log.reopen().unwrap())
-            .stderr(log.reopen().unwrap());
-        Self {
-            child: command.spawn().unwrap(),
-            log,
-        }
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// The exit status, if the process ends within `within`.
-    async fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGTERM, then the exit status, which must come within the grace.
-    async fn stop(&mut self) -> ExitStatus {
-        let stopping = Instant::now();
-        self.terminate();
-        let status = self.exit_within(GRACE + SLACK).await;
-        status.unwrap_or_else(|| {
-            panic!(
-                "still running {:?} after SIGTERM:\n{}",
-                stopping.elapsed(),
-                self.log()
-            )
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap()
-    }
-
-    /// Waits until the connector consumes its listen queue.
-    async fn listening(&self) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.log().contains("Listening on the connector's queue") {
-            assert!(Instant::now() < deadline, "never listened:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+fn spawn(platform_url: &str, connector_id: &str) -> ConnectorProcess {
+    let env = [
+        ("OPENCTI_URL", platform_url),
+        ("OPENCTI_TOKEN", "enrichment-test"),
+        ("CONNECTOR_ID", connector_id),
+        ("CONNECTOR_LOG_LEVEL", "info"),
+        ("CONNECTOR_STOP_GRACE_PERIOD", "PT4S"),
+    ];
+    let binary = env!("CARGO_BIN_EXE_opencti-enrichment-connector");
+    ConnectorProcess::spawn(binary, env).unwrap()
 }
 
-impl Drop for Connector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// SIGTERM, then the exit status, which must come within the grace.
+async fn stop(connector: &mut ConnectorProcess) -> std::process::ExitStatus {
+    match connector.stop(Signal::Term, GRACE + SLACK).await {
+        Ok(stopped) => stopped.status,
+        Err(error) => panic!("{error}:\n{}", connector.log()),
     }
 }
 
@@ -149,8 +98,7 @@ async fn the_binary_enriches_then_stops_cleanly_when_idle() {
     let sim = start_sim(BrokerObjects::Transient).await;
     let connector_id = uuid::Uuid::new_v4().to_string();
     let address = private_address(&sim, "10.9.8.7");
-    let mut connector = Connector::spawn(&sim.url(), &connector_id);
-    connector.listening().await;
+    let mut connector = listening(&sim.url(), &connector_id).await;
 
     let work = sim
         .ask_enrichment(address["id"].as_str().unwrap(), &connector_id)
@@ -171,7 +119,7 @@ async fn the_binary_enriches_then_stops_cleanly_when_idle() {
         .await
         .unwrap();
 
-    let status = connector.stop().await;
+    let status = stop(&mut connector).await;
     assert!(status.success(), "{status:?}\n{}", connector.log());
     sim.shutdown().await.unwrap();
 }
@@ -187,8 +135,7 @@ async fn a_job_in_flight_at_sigterm_goes_back_to_the_queue_and_the_exit_is_clean
     // job it is then given waits for the platform's answer.
     let relay = Relay::start(sim.addr().port()).await.unwrap();
     let mut connector =
-        Connector::spawn(&format!("http://127.0.0.1:{}", relay.port()), &connector_id);
-    connector.listening().await;
+        listening(&format!("http://127.0.0.1:{}", relay.port()), &connector_id).await;
     relay.freeze();
     let work = sim
         .ask_enrichment(address["id"].as_str().unwrap(), &connector_id)
@@ -203,7 +150,7 @@ async fn a_job_in_flight_at_sigterm_goes_back_to_the_queue_and_the_exit_is_clean
         "the job is in flight"
     );
 
-    let status = connector.stop().await;
+    let status = stop(&mut connector).await;
     assert!(status.success(), "{status:?}\n{}", connector.log());
     assert!(
         connector.log().contains("goes back to the queue"),
@@ -217,7 +164,7 @@ async fn a_job_in_flight_at_sigterm_goes_back_to_the_queue_and_the_exit_is_clean
 
     // The next start gets the message again and does the job.
     drop(relay);
-    let connector = Connector::spawn(&sim.url(), &connector_id);
+    let connector = spawn(&sim.url(), &connector_id);
     let work = sim.wait_for_work_processed(&work.id, TIMEOUT).await;
     let work = work.unwrap_or_else(|error| panic!("{error}\n{}", connector.log()));
     assert!(work.errors.is_empty(), "{:?}", work.errors);

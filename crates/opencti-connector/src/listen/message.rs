@@ -384,6 +384,20 @@ pub fn is_observable_entity_type(entity_type: &str) -> bool {
         .any(|t| t.eq_ignore_ascii_case(entity_type))
 }
 
+/// The abstract type an identity's or a location's concrete platform
+/// entity type is read and written as (`Identity` for `Organization`,
+/// `Location` for `City`, ...), as pycti's export helpers group them;
+/// `None` for every other type, `Identity` and `Location` included.
+pub fn abstract_entity_type(entity_type: &str) -> Option<&'static str> {
+    match entity_type {
+        "Sector" | "Organization" | "Individual" | "System" | "SecurityPlatform" => {
+            Some("Identity")
+        }
+        "Region" | "Country" | "Administrative-Area" | "City" | "Position" => Some("Location"),
+        _ => None,
+    }
+}
+
 /// What an export covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -699,5 +713,19 @@ mod tests {
         assert!(is_observable_entity_type("Stix-Cyber-Observable"));
         assert!(!is_observable_entity_type("Report"));
         assert!(!is_observable_entity_type("Stix-Core-Object"));
+    }
+
+    #[test]
+    fn identities_and_locations_are_read_as_their_abstract_type() {
+        assert_eq!(abstract_entity_type("Organization"), Some("Identity"));
+        assert_eq!(abstract_entity_type("SecurityPlatform"), Some("Identity"));
+        assert_eq!(
+            abstract_entity_type("Administrative-Area"),
+            Some("Location")
+        );
+        assert_eq!(abstract_entity_type("Position"), Some("Location"));
+        assert_eq!(abstract_entity_type("Identity"), None);
+        assert_eq!(abstract_entity_type("Location"), None);
+        assert_eq!(abstract_entity_type("Threat-Actor-Group"), None);
     }
 }

@@ -46,7 +46,7 @@ pub use handler::{
 };
 pub use message::{
     EnrichmentRequest, ExportRequest, ExportScope, FileImportRequest, Job, MessageError,
-    PlaybookStep, is_observable_entity_type,
+    PlaybookStep, abstract_entity_type, is_observable_entity_type,
 };
 pub use runner::ListenRunner;
 pub use tlp::check_max_tlp;
