@@ -7,6 +7,8 @@ mod connector_run;
 mod convert_golden;
 mod convert_options;
 mod end_to_end;
+#[path = "../../../tests/hostile_answers.rs"]
+mod hostile_answers;
 mod metadata;
 #[path = "../../../tests/nacking_queue.rs"]
 mod nacking_queue;
@@ -18,4 +20,5 @@ mod signals;
 mod source_http;
 mod source_s3;
 mod support;
+mod vendor_drills;
 mod version;

@@ -346,6 +346,12 @@ impl ClientError {
                 | ClientError::Unauthorized { .. }
                 | ClientError::LoginRefused { .. }
                 | ClientError::UnconfirmedWrite { .. }
+                // An unreadable answer to a write (one too large, say) is
+                // not PT NAD refusing the values: nothing is known applied.
+                | ClientError::InvalidResponse {
+                    operation: Operation::AddItems | Operation::RemoveItems,
+                    ..
+                }
         )
     }
 

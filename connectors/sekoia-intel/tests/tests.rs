@@ -6,6 +6,10 @@ mod client;
 mod connector;
 mod end_to_end;
 mod examples;
+#[path = "../../../tests/hostile_answers.rs"]
+mod hostile_answers;
+#[path = "../../../tests/hostile_front.rs"]
+mod hostile_front;
 mod metadata;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]

@@ -6,14 +6,9 @@
 //! right once the server is sane again. A shutdown ends a startup stuck in
 //! a server-chosen wait at once.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::RUNTIME_TABLES;
 use opencti_connector::http::DEFAULT_MAX_SERVER_DELAY;
@@ -27,63 +22,14 @@ use opencti_testkit::vendor::{FakeVendor, Fault};
 use opencti_testkit::{ConnectorHarness, TestPlatform};
 use serde_json::json;
 
+use crate::hostile_answers::Hostile;
+use crate::hostile_front::Front;
+
 /// Longest a drill's call may take.
 const BOUND: Duration = Duration::from_secs(20);
 /// What the sink reads of an answer at most (its client's limit).
 const ANSWER_LIMIT: u64 = 16 << 20;
 const VALUE: &str = "203.0.113.77";
-/// A single sign-on proxy's page, answered 200 to any API call.
-const LOGIN_PAGE: &str =
-    "<!DOCTYPE html><html><body><form action=\"/login\">Sign in</form></body></html>";
-
-/// The front's own switch: how many of the next answers are the login page.
-#[derive(Debug)]
-struct Front {
-    sekoia: String,
-    http: reqwest::Client,
-    login_pages: Mutex<usize>,
-}
-
-/// Plays the login page when asked to, or forwards to the fake Sekoia.
-async fn forward(State(front): State<Arc<Front>>, request: Request) -> Response {
-    {
-        let mut pages = front
-            .login_pages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if *pages > 0 {
-            *pages -= 1;
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/html")],
-                LOGIN_PAGE,
-            )
-                .into_response();
-        }
-    }
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-    let mut outgoing = front
-        .http
-        .request(parts.method.clone(), format!("{}{path}", front.sekoia))
-        .body(body.to_vec());
-    for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {
-        if let Some(value) = parts.headers.get(&name) {
-            outgoing = outgoing.header(name, value);
-        }
-    }
-    match outgoing.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let bytes = answer.bytes().await.unwrap_or_default();
-            (status, Body::from(bytes)).into_response()
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
-}
 
 struct Drill {
     sekoia: FakeSekoia,
@@ -94,15 +40,7 @@ struct Drill {
 impl Drill {
     async fn start() -> Self {
         let sekoia = FakeSekoia::start(FakeSettings::default()).await.unwrap();
-        let switch = Arc::new(Front {
-            sekoia: sekoia.url(),
-            http: reqwest::Client::new(),
-            login_pages: Mutex::new(0),
-        });
-        let routes = Router::new()
-            .fallback(forward)
-            .with_state(Arc::clone(&switch));
-        let front = FakeVendor::start(routes).await.unwrap();
+        let (front, switch) = Front::start(sekoia.url()).await;
         Self {
             sekoia,
             front,
@@ -111,11 +49,8 @@ impl Drill {
     }
 
     fn serve_login_pages(&self, count: usize) {
-        *self
-            .switch
-            .login_pages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = count;
+        self.switch
+            .answer_next(std::iter::repeat_n(Hostile::LoginPage, count));
     }
 
     fn vars(&self) -> Vec<(&'static str, String)> {
@@ -230,6 +165,31 @@ async fn an_oversized_answer_is_cut_at_the_limit_and_the_event_tried_again() {
     println!("oversized answer: {took:?}, {outcome:?}");
     assert_eq!(drill.pushes(), 1, "one push, answered oversized");
     assert_retried_then_applied(&drill, &sink, outcome, "larger than").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_oversized_answer_is_refused_before_it_is_read() {
+    let drill = Drill::start().await;
+    let sink = drill.sink().await;
+    drill.switch.answer_next([Hostile::Announced]);
+    let (outcome, took) = apply(&sink).await;
+    println!("announced tebibyte: {took:?}, {outcome:?}");
+    // Read, the body would end in the 5 s timeout, and say so.
+    assert_retried_then_applied(&drill, &sink, outcome, "larger than").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_drips_for_ever_ends_at_the_timeout() {
+    let drill = Drill::start().await;
+    let sink = drill.sink().await;
+    drill.switch.answer_next([Hostile::Drip]);
+    let (outcome, took) = apply(&sink).await;
+    println!("dripping answer: {took:?}, {outcome:?}");
+    assert!(
+        took >= Duration::from_secs(5),
+        "SEKOIA_INTEL_TIMEOUT: {took:?}"
+    );
+    assert_retried_then_applied(&drill, &sink, outcome, "did not answer in time").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

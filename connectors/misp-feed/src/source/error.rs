@@ -34,6 +34,17 @@ pub enum FetchError {
         /// The transport error, flattened to text.
         message: String,
     },
+    /// A success answer that is an HTML page (a proxy's or portal's login
+    /// page), not a feed file: the feed itself was not reached.
+    #[error(
+        "GET {location} answered with an HTML page, not the feed's file (a login or proxy page?): {excerpt}"
+    )]
+    Page {
+        /// What was requested.
+        location: String,
+        /// The start of the page.
+        excerpt: String,
+    },
     /// The file is larger than `MISP_FEED_MAX_FILE_SIZE_MB` allows.
     #[error("{location} is larger than the {limit}-byte limit (MISP_FEED_MAX_FILE_SIZE_MB)")]
     TooLarge {

@@ -17,6 +17,9 @@ use super::error::FetchError;
 /// Connection set-up never needs longer than this, whatever the read timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How much of an HTML page answered instead of a feed file is quoted.
+const PAGE_EXCERPT_CHARS: usize = 200;
+
 /// How feed files are downloaded.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -167,9 +170,19 @@ impl HttpFetcher {
                 });
             }
         }
-        http::read_body(response, self.max_file_size)
+        let body = http::read_body(response, self.max_file_size)
             .await
-            .map_err(failed)
+            .map_err(failed)?;
+        // Feed files are JSON, never markup: a page came from something in
+        // the way, and taken for a malformed event it would be skipped for
+        // good. Failing the download ends the run before that event.
+        if body.trim_ascii_start().starts_with(b"<") {
+            return Err(FetchError::Page {
+                location: location.to_owned(),
+                excerpt: opencti_connector::answer_excerpt(&body, PAGE_EXCERPT_CHARS),
+            });
+        }
+        Ok(body)
     }
 }
 
