@@ -110,6 +110,22 @@ impl ConfigErrors {
         }
     }
 
+    /// For each problem in order, the environment name of the variable it
+    /// is about, or its whole message when it names no variable of the
+    /// tables (an unreadable file, an incomplete configuration): what a
+    /// check of which variables were refused compares.
+    pub fn culprits(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|error| match error {
+                ConfigError::Missing { env, .. } | ConfigError::Invalid { env, .. } => {
+                    (*env).to_owned()
+                }
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
     fn reports_invalid(&self, error: &ConfigError) -> bool {
         let ConfigError::Missing { env: missing, .. } = error else {
             return false;
