@@ -150,3 +150,24 @@ impl fmt::Display for ConfigErrors {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn culprits_name_the_variable_or_quote_the_problem() {
+        let incomplete = ConfigError::Incomplete { config: "vendor" };
+        let errors = ConfigErrors(vec![
+            ConfigError::Missing {
+                env: "VENDOR_URL",
+                yaml: "vendor.url".to_owned(),
+            },
+            incomplete.clone(),
+        ]);
+        assert_eq!(
+            errors.culprits(),
+            ["VENDOR_URL".to_owned(), incomplete.to_string()]
+        );
+    }
+}
