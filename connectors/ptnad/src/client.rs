@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use opencti_connector::answer_excerpt;
 use opencti_connector::http::{
-    self, Answer, ClientOptions, Network, StatusClass, TransportError, Verification,
+    self, Answer, CallFailure, ClientOptions, Network, VendorError, Verification,
 };
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
@@ -335,6 +335,38 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The error of a failed `operation`; PT NAD's 404 and 410 are
+    /// rejections like any other 4xx.
+    fn failed(operation: Operation, failure: CallFailure) -> Self {
+        match failure {
+            CallFailure::Unavailable {
+                status,
+                detail,
+                retry_after,
+            } => Self::Unavailable {
+                operation,
+                status,
+                detail,
+                retry_after,
+            },
+            CallFailure::Unauthorized { status, detail } => Self::Unauthorized {
+                operation,
+                status,
+                detail,
+            },
+            CallFailure::NotFound { status, detail } | CallFailure::Rejected { status, detail } => {
+                Self::Rejected {
+                    operation,
+                    status,
+                    detail,
+                }
+            }
+            CallFailure::InvalidResponse { detail } => Self::InvalidResponse { operation, detail },
+            CallFailure::Timeout => Self::Timeout { operation },
+            CallFailure::Unreachable { detail } => Self::Unreachable { operation, detail },
+        }
+    }
+
     /// Whether the same request may succeed later: PT NAD busy or down, or
     /// credentials an operator can fix. Rejections of the data itself are not.
     pub fn is_retryable(&self) -> bool {
@@ -370,6 +402,18 @@ impl ClientError {
             ClientError::Unavailable { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// How the runtime's sink startup and retried events read PT NAD's errors.
+impl VendorError for ClientError {
+    fn retry_after(&self) -> Option<Duration> {
+        ClientError::retry_after(self)
+    }
+
+    /// Refused credentials, or a request retrying cannot fix.
+    fn stops_startup(&self) -> bool {
+        self.is_auth_failure() || !self.is_retryable()
     }
 }
 
@@ -823,48 +867,15 @@ async fn send(
 ) -> Result<Answer, ClientError> {
     http::send(request, MAX_ANSWER_BYTES)
         .await
-        .map_err(|error| match error {
-            TransportError::Timeout { .. } => ClientError::Timeout { operation },
-            TransportError::TooLarge { .. } => ClientError::InvalidResponse {
-                operation,
-                detail: error.to_string(),
-            },
-            _ => ClientError::Unreachable {
-                operation,
-                detail: error.to_string(),
-            },
-        })
+        .map_err(|error| ClientError::failed(operation, error.into()))
 }
 
 impl PtnadClient {
     /// Turns a non-success answer into the matching error.
     fn classify(&self, operation: Operation, answer: &Answer) -> ClientError {
-        let status = answer.status;
-        let detail = answer.excerpt(MAX_ERROR_TEXT);
-        match answer.class() {
-            StatusClass::Transient => ClientError::Unavailable {
-                operation,
-                status: status.as_u16(),
-                detail,
-                retry_after: answer
-                    .retry_after()
-                    .map(|asked| http::server_delay(asked, self.max_server_delay, "PT NAD")),
-            },
-            StatusClass::Unauthorized => ClientError::Unauthorized {
-                operation,
-                status: status.as_u16(),
-                detail,
-            },
-            StatusClass::NotFound | StatusClass::Rejected => ClientError::Rejected {
-                operation,
-                status: status.as_u16(),
-                detail,
-            },
-            _ => ClientError::InvalidResponse {
-                operation,
-                detail: format!("HTTP {status}: {detail}"),
-            },
-        }
+        let failure =
+            CallFailure::of_answer(answer, MAX_ERROR_TEXT, self.max_server_delay, "PT NAD");
+        ClientError::failed(operation, failure)
     }
 }
 

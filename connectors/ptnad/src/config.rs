@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use opencti_connector::config::{ConfigErrors, FromValue, Secret, Settings, Var, VarKind};
 use reqwest::Url;
@@ -15,6 +14,7 @@ use reqwest::Url;
 use crate::client::{ClientSettings, Credentials, ListSpec, ListType, TlsVerification, is_slug};
 use crate::mapping::Scope;
 use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
+use opencti_connector::stream::{Batching, SinkVars};
 
 /// The connector's own variables, plus its defaults for shared ones.
 pub static VARS: &[Var] = &[
@@ -121,10 +121,8 @@ pub struct PtnadConfig {
     pub scope: Scope,
     /// The lists of the types in scope, in [`ListType`] order.
     pub lists: Vec<ListSpec>,
-    /// Most events per batch.
-    pub batch_size: usize,
-    /// Longest wait for a batch to fill.
-    pub batch_wait: Duration,
+    /// How stream events are grouped into bulk changes.
+    pub batching: Batching,
 }
 
 impl PtnadConfig {
@@ -229,15 +227,12 @@ impl TryFrom<&Settings> for PtnadConfig {
             }
         }
 
-        let batch_size: Option<usize> = check.require("PTNAD_BATCH_SIZE");
-        if batch_size == Some(0) {
-            check.reject("PTNAD_BATCH_SIZE", "must be at least 1");
+        let tuning = SinkVars {
+            batch_size: "PTNAD_BATCH_SIZE",
+            batch_wait_ms: "PTNAD_BATCH_WAIT_MS",
+            timeout: "PTNAD_TIMEOUT",
         }
-        let batch_wait: Option<u64> = check.require("PTNAD_BATCH_WAIT_MS");
-        let timeout: Option<u64> = check.require("PTNAD_TIMEOUT");
-        if timeout == Some(0) {
-            check.reject("PTNAD_TIMEOUT", "must be at least 1 second");
-        }
+        .check(&mut check);
         let max_list_pages: Option<usize> = check.require("PTNAD_MAX_LIST_PAGES");
         let max_lists: Option<usize> = check.require("PTNAD_MAX_LISTS");
         for (name, value) in [
@@ -251,12 +246,13 @@ impl TryFrom<&Settings> for PtnadConfig {
         let network = Network::check(&mut check);
 
         check.finish("ptnad", || {
+            let tuning = tuning?;
             Some(PtnadConfig {
                 client: ClientSettings {
                     base_url: base_url?,
                     tls: tls?,
                     credentials: credentials?,
-                    timeout: Duration::from_secs(timeout?),
+                    timeout: tuning.timeout,
                     max_server_delay: DEFAULT_MAX_SERVER_DELAY,
                     network,
                     max_list_pages: max_list_pages?,
@@ -264,8 +260,7 @@ impl TryFrom<&Settings> for PtnadConfig {
                 },
                 scope,
                 lists,
-                batch_size: batch_size?,
-                batch_wait: Duration::from_millis(batch_wait?),
+                batching: tuning.batching,
             })
         })
     }
@@ -274,7 +269,8 @@ impl TryFrom<&Settings> for PtnadConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opencti_connector::config::{ConfigError, Source};
+    use opencti_connector::config::Source;
+    use std::time::Duration;
 
     const BASE: [(&str, &str); 3] = [
         ("PTNAD_URL", "https://nad.example.local"),
@@ -289,19 +285,6 @@ mod tests {
 
     fn with_base(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
         BASE.iter().chain(extra).copied().collect()
-    }
-
-    /// The environment names of the variables the errors are about.
-    fn culprits(errors: &ConfigErrors) -> Vec<String> {
-        errors
-            .iter()
-            .map(|error| match error {
-                ConfigError::Missing { env, .. } | ConfigError::Invalid { env, .. } => {
-                    (*env).to_owned()
-                }
-                other => other.to_string(),
-            })
-            .collect()
     }
 
     fn keys(config: &PtnadConfig) -> Vec<(ListType, &str, &str)> {
@@ -340,8 +323,10 @@ mod tests {
                 (ListType::Md5, "opencti-md5-replist", "opencti-md5"),
             ]
         );
-        assert_eq!(config.batch_size, 500);
-        assert_eq!(config.batch_wait, Duration::from_millis(500));
+        assert_eq!(
+            config.batching,
+            Batching::up_to(500, Duration::from_millis(500))
+        );
         assert_eq!(config.client.timeout, Duration::from_secs(30));
     }
 
@@ -361,9 +346,9 @@ mod tests {
     #[test]
     fn without_token_both_login_fields_are_required() {
         let errors = load(&[("PTNAD_URL", "https://nad")]).unwrap_err();
-        assert_eq!(culprits(&errors), ["PTNAD_USERNAME", "PTNAD_PASSWORD"]);
+        assert_eq!(errors.culprits(), ["PTNAD_USERNAME", "PTNAD_PASSWORD"]);
         let errors = load(&[("PTNAD_URL", "https://nad"), ("PTNAD_USERNAME", "u")]).unwrap_err();
-        assert_eq!(culprits(&errors), ["PTNAD_PASSWORD"]);
+        assert_eq!(errors.culprits(), ["PTNAD_PASSWORD"]);
     }
 
     #[test]
@@ -376,7 +361,7 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(
-            culprits(&errors),
+            errors.culprits(),
             [
                 "PTNAD_TIMEOUT",
                 "PTNAD_URL",
@@ -416,13 +401,13 @@ mod tests {
         assert!(config.list(ListType::Dn).is_none());
 
         let errors = load(&with_base(&[("CONNECTOR_SCOPE", "ipv4,domain")])).unwrap_err();
-        assert_eq!(culprits(&errors), ["CONNECTOR_SCOPE"]);
+        assert_eq!(errors.culprits(), ["CONNECTOR_SCOPE"]);
     }
 
     #[test]
     fn names_are_slugs_and_names_and_keys_distinct_within_the_scope() {
         let errors = load(&with_base(&[("PTNAD_URL_REPLIST_NAME", "OpenCTI URLs")])).unwrap_err();
-        assert_eq!(culprits(&errors), ["PTNAD_URL_REPLIST_NAME"]);
+        assert_eq!(errors.culprits(), ["PTNAD_URL_REPLIST_NAME"]);
 
         // Outside the scope, a list's settings do not matter.
         load(&with_base(&[
@@ -432,13 +417,13 @@ mod tests {
         .unwrap();
 
         let errors = load(&with_base(&[("PTNAD_DN_EXTERNAL_KEY", "opencti-ip")])).unwrap_err();
-        assert_eq!(culprits(&errors), ["PTNAD_DN_EXTERNAL_KEY"]);
+        assert_eq!(errors.culprits(), ["PTNAD_DN_EXTERNAL_KEY"]);
         let errors = load(&with_base(&[(
             "PTNAD_MD5_REPLIST_NAME",
             "opencti-ip-replist",
         )]))
         .unwrap_err();
-        assert_eq!(culprits(&errors), ["PTNAD_MD5_REPLIST_NAME"]);
+        assert_eq!(errors.culprits(), ["PTNAD_MD5_REPLIST_NAME"]);
     }
 
     #[test]
@@ -460,7 +445,7 @@ mod tests {
             TlsVerification::CaBundle(bundle.into())
         );
         assert_eq!(
-            culprits(&tls("/no/such/ca.pem").unwrap_err()),
+            tls("/no/such/ca.pem").unwrap_err().culprits(),
             ["PTNAD_SSL_VERIFY"]
         );
     }

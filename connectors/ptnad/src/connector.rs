@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
-use opencti_connector::http::{CancellationToken, RetryClass, StartupFailure, retry_startup};
+use opencti_connector::http::{CancellationToken, SinkStartup, StartupFailure};
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use opencti_connector::{Connector, ConnectorSpec, spec};
@@ -57,8 +57,7 @@ pub struct PtnadSink {
     scope: Scope,
     lists: Vec<ListSpec>,
     batching: Batching,
-    startup: StartupRetry,
-    shutdown: CancellationToken,
+    startup: SinkStartup,
 }
 
 impl PtnadSink {
@@ -69,23 +68,22 @@ impl PtnadSink {
             client,
             scope: config.scope,
             lists: config.lists,
-            batching: Batching::up_to(config.batch_size, config.batch_wait),
-            startup: StartupRetry::default(),
-            shutdown: CancellationToken::new(),
+            batching: config.batching,
+            startup: SinkStartup::default(),
         })
     }
 
     /// Startup stops waiting to try again when `shutdown` fires.
     #[must_use]
     pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
-        self.shutdown = shutdown;
+        self.startup.shutdown = shutdown;
         self
     }
 
     /// Replaces the startup retry schedule (tests use short delays).
     #[must_use]
-    pub fn with_startup_retry(mut self, startup: StartupRetry) -> Self {
-        self.startup = startup;
+    pub fn with_startup_retry(mut self, retry: StartupRetry) -> Self {
+        self.startup.retry = retry;
         self
     }
 
@@ -97,22 +95,7 @@ impl PtnadSink {
     /// Logs in and makes sure every list in scope exists, retrying while
     /// PT NAD is unreachable or failing. Bad credentials fail at once.
     pub async fn start(&self) -> Result<(), StartupError> {
-        let started = retry_startup(
-            &self.startup,
-            &self.shutdown,
-            "PT NAD",
-            || self.prepare(),
-            |error: &ClientError| {
-                if error.is_auth_failure() || !error.is_retryable() {
-                    RetryClass::Permanent
-                } else {
-                    RetryClass::Transient {
-                        retry_after: error.retry_after(),
-                    }
-                }
-            },
-        )
-        .await;
+        let started = self.startup.run("PT NAD", || self.prepare()).await;
         started.map_err(|failure| match failure {
             StartupFailure::Refused(error) if error.is_auth_failure() => {
                 StartupError::Credentials(error)
@@ -151,7 +134,7 @@ impl PtnadSink {
     pub async fn apply(&self, events: &[StreamEvent]) -> BatchOutcome {
         match self.apply_events(events).await {
             Ok(outcomes) => BatchOutcome::PerEvent(outcomes),
-            Err(error) => BatchOutcome::All(retry(&error)),
+            Err(error) => BatchOutcome::All(Outcome::retry_vendor(&error)),
         }
     }
 
@@ -210,13 +193,7 @@ impl PtnadSink {
         }
         Ok(problems
             .into_iter()
-            .map(|reasons| {
-                if reasons.is_empty() {
-                    Outcome::Done
-                } else {
-                    Outcome::reject(reasons.join("; "))
-                }
-            })
+            .map(|reasons| Outcome::from_refusals(&reasons))
             .collect())
     }
 
@@ -276,13 +253,6 @@ fn refuse(refused: &mut Vec<(String, String)>, chunk: &[String], error: &ClientE
     refused.extend(chunk.iter().map(|value| (value.clone(), reason.clone())));
 }
 
-fn retry(error: &ClientError) -> Outcome {
-    match error.retry_after() {
-        Some(after) => Outcome::retry_after(error, after),
-        None => Outcome::retry(error),
-    }
-}
-
 fn verb(action: Action) -> &'static str {
     match action {
         Action::Add => "add",
@@ -318,7 +288,7 @@ impl StreamSink for PtnadSink {
     async fn handle(&mut self, event: &StreamEvent) -> Outcome {
         match self.apply_events(std::slice::from_ref(event)).await {
             Ok(mut outcomes) => outcomes.pop().unwrap_or(Outcome::Done),
-            Err(error) => retry(&error),
+            Err(error) => Outcome::retry_vendor(&error),
         }
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use opencti_connector::answer_excerpt;
 use opencti_connector::config::Secret;
 use opencti_connector::http::{
-    self, Answer, ClientOptions, Network, StatusClass, TransportError, redact_url,
+    self, Answer, CallFailure, ClientOptions, Network, VendorError, redact_url,
 };
 use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, Url};
@@ -177,6 +177,21 @@ impl ClientError {
             ClientError::Unavailable { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// How the runtime's sink startup and retried events read Sekoia's errors.
+impl VendorError for ClientError {
+    fn retry_after(&self) -> Option<Duration> {
+        ClientError::retry_after(self)
+    }
+
+    /// A refused key, a missing collection (both retried once streaming,
+    /// where an operator may fix them meanwhile) or a refused request.
+    fn stops_startup(&self) -> bool {
+        self.is_bad_key()
+            || matches!(self, ClientError::CollectionNotFound { .. })
+            || !self.is_retryable()
     }
 }
 
@@ -349,68 +364,59 @@ impl SekoiaClient {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let answer = send(operation, request).await?;
+        let answer = http::send(request, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|error| self.failed(operation, error.into()))?;
         if answer.status.is_success() {
             Ok(answer)
         } else {
-            Err(self.classify(operation, &answer))
+            let failure =
+                CallFailure::of_answer(&answer, MAX_ERROR_TEXT, self.max_server_delay, "Sekoia");
+            Err(self.failed(operation, failure))
         }
     }
 
-    /// Turns a non-success answer into the matching error.
-    fn classify(&self, operation: Operation, answer: &Answer) -> ClientError {
-        let status = answer.status;
-        let detail = answer.excerpt(MAX_ERROR_TEXT);
-        match answer.class() {
-            StatusClass::Transient => ClientError::Unavailable {
-                operation,
-                status: status.as_u16(),
+    /// The error of a failed `operation`; a 404 means the collection does
+    /// not exist (every call is under it), a 410 is a rejection.
+    fn failed(&self, operation: Operation, failure: CallFailure) -> ClientError {
+        match failure {
+            CallFailure::Unavailable {
+                status,
                 detail,
-                retry_after: answer
-                    .retry_after()
-                    .map(|asked| http::server_delay(asked, self.max_server_delay, "Sekoia")),
-            },
-            StatusClass::Unauthorized => ClientError::Unauthorized {
+                retry_after,
+            } => ClientError::Unavailable {
                 operation,
-                status: status.as_u16(),
+                status,
+                detail,
+                retry_after,
+            },
+            CallFailure::Unauthorized { status, detail } => ClientError::Unauthorized {
+                operation,
+                status,
                 detail,
             },
-            StatusClass::NotFound if status.as_u16() == 404 => ClientError::CollectionNotFound {
+            CallFailure::NotFound {
+                status: 404,
+                detail,
+            } => ClientError::CollectionNotFound {
                 operation,
                 collection: self.collection.clone(),
                 detail,
             },
-            StatusClass::NotFound | StatusClass::Rejected => ClientError::Rejected {
-                operation,
-                status: status.as_u16(),
-                detail,
-            },
-            _ => ClientError::InvalidResponse {
-                operation,
-                detail: format!("HTTP {status}: {detail}"),
-            },
+            CallFailure::NotFound { status, detail } | CallFailure::Rejected { status, detail } => {
+                ClientError::Rejected {
+                    operation,
+                    status,
+                    detail,
+                }
+            }
+            CallFailure::InvalidResponse { detail } => {
+                ClientError::InvalidResponse { operation, detail }
+            }
+            CallFailure::Timeout => ClientError::Timeout { operation },
+            CallFailure::Unreachable { detail } => ClientError::Unreachable { operation, detail },
         }
     }
-}
-
-/// Sends one request; a transport failure becomes the matching error.
-async fn send(
-    operation: Operation,
-    request: reqwest::RequestBuilder,
-) -> Result<Answer, ClientError> {
-    http::send(request, MAX_ANSWER_BYTES)
-        .await
-        .map_err(|error| match error {
-            TransportError::Timeout { .. } => ClientError::Timeout { operation },
-            TransportError::TooLarge { .. } => ClientError::InvalidResponse {
-                operation,
-                detail: error.to_string(),
-            },
-            _ => ClientError::Unreachable {
-                operation,
-                detail: error.to_string(),
-            },
-        })
 }
 
 /// A success answer read as `T`, `None` when it is empty (as the Python

@@ -3,13 +3,12 @@
 //! Names, `config.yml` paths and defaults are those of the Python connector;
 //! the batch and timeout variables are additions of this implementation.
 
-use std::time::Duration;
-
 use opencti_connector::config::{ConfigErrors, Secret, Settings, Var, VarKind};
 use reqwest::Url;
 
 use crate::client::ClientSettings;
 use opencti_connector::http::{DEFAULT_MAX_SERVER_DELAY, Network};
+use opencti_connector::stream::{Batching, SinkVars};
 
 /// Path of the IoC-collection API on a Sekoia host, added to a
 /// `SEKOIA_INTEL_URL` that has no path of its own.
@@ -86,10 +85,8 @@ pub struct SekoiaConfig {
     /// The platform's address (`OPENCTI_URL`) without a trailing `/`, for
     /// the link in each IoC's description.
     pub opencti_url: String,
-    /// Most events per batch.
-    pub batch_size: usize,
-    /// Longest wait for a batch to fill.
-    pub batch_wait: Duration,
+    /// How stream events are grouped into requests.
+    pub batching: Batching,
 }
 
 /// The IoC-collections base of a `SEKOIA_INTEL_URL`: kept as given (minus a
@@ -143,31 +140,28 @@ impl TryFrom<&Settings> for SekoiaConfig {
             );
         }
 
-        let batch_size: Option<usize> = check.require("SEKOIA_INTEL_BATCH_SIZE");
-        if batch_size == Some(0) {
-            check.reject("SEKOIA_INTEL_BATCH_SIZE", "must be at least 1");
+        let tuning = SinkVars {
+            batch_size: "SEKOIA_INTEL_BATCH_SIZE",
+            batch_wait_ms: "SEKOIA_INTEL_BATCH_WAIT_MS",
+            timeout: "SEKOIA_INTEL_TIMEOUT",
         }
-        let batch_wait: Option<u64> = check.require("SEKOIA_INTEL_BATCH_WAIT_MS");
-        let timeout: Option<u64> = check.require("SEKOIA_INTEL_TIMEOUT");
-        if timeout == Some(0) {
-            check.reject("SEKOIA_INTEL_TIMEOUT", "must be at least 1 second");
-        }
+        .check(&mut check);
 
         let network = Network::check(&mut check);
 
         check.finish("sekoia_intel", || {
+            let tuning = tuning?;
             Some(SekoiaConfig {
                 client: ClientSettings {
                     collections_base: collections_base(&url?),
                     api_key: api_key?,
                     collection: collection?,
-                    timeout: Duration::from_secs(timeout?),
+                    timeout: tuning.timeout,
                     max_server_delay: DEFAULT_MAX_SERVER_DELAY,
                     network,
                 },
                 opencti_url: opencti_url?.as_str().trim_end_matches('/').to_owned(),
-                batch_size: batch_size?,
-                batch_wait: Duration::from_millis(batch_wait?),
+                batching: tuning.batching,
             })
         })
     }
@@ -176,8 +170,9 @@ impl TryFrom<&Settings> for SekoiaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opencti_connector::config::Source;
     use opencti_connector::config::runtime::RUNTIME_TABLES;
-    use opencti_connector::config::{ConfigError, Source};
+    use std::time::Duration;
 
     const BASE: [(&str, &str); 8] = [
         ("OPENCTI_URL", "https://opencti.example.org/"),
@@ -210,18 +205,6 @@ mod tests {
             .collect()
     }
 
-    fn culprits(errors: &ConfigErrors) -> Vec<String> {
-        errors
-            .iter()
-            .map(|error| match error {
-                ConfigError::Missing { env, .. } | ConfigError::Invalid { env, .. } => {
-                    (*env).to_owned()
-                }
-                other => other.to_string(),
-            })
-            .collect()
-    }
-
     #[test]
     fn a_complete_configuration_and_the_defaults() {
         let config = load(&BASE).unwrap();
@@ -235,8 +218,10 @@ mod tests {
             "ioc-collection--1f2e3d4c-5b6a-4789-8abc-def012345678"
         );
         assert_eq!(config.opencti_url, "https://opencti.example.org");
-        assert_eq!(config.batch_size, 100);
-        assert_eq!(config.batch_wait, Duration::from_millis(500));
+        assert_eq!(
+            config.batching,
+            Batching::up_to(100, Duration::from_millis(500))
+        );
         assert_eq!(config.client.timeout, Duration::from_secs(30));
         let debug = format!("{config:?}");
         assert!(!debug.contains("sk_live_secret"), "{debug}");
@@ -246,7 +231,7 @@ mod tests {
     fn missing_sekoia_variables_are_named_instead_of_crashing_later() {
         let errors = load(&BASE[..5]).unwrap_err();
         assert_eq!(
-            culprits(&errors),
+            errors.culprits(),
             [
                 "SEKOIA_INTEL_URL",
                 "SEKOIA_INTEL_APIKEY",
@@ -259,7 +244,7 @@ mod tests {
     fn the_stream_id_must_be_set_and_not_the_placeholder() {
         for id in ["changeme", "ChangeMe", "CHANGEME"] {
             let errors = load(&with_base(&[("CONNECTOR_LIVE_STREAM_ID", id)])).unwrap_err();
-            assert_eq!(culprits(&errors), ["CONNECTOR_LIVE_STREAM_ID"], "{id}");
+            assert_eq!(errors.culprits(), ["CONNECTOR_LIVE_STREAM_ID"], "{id}");
         }
         let without: Vec<_> = BASE
             .iter()
@@ -267,7 +252,7 @@ mod tests {
             .filter(|(name, _)| *name != "CONNECTOR_LIVE_STREAM_ID")
             .collect();
         assert_eq!(
-            culprits(&load(&without).unwrap_err()),
+            load(&without).unwrap_err().culprits(),
             ["CONNECTOR_LIVE_STREAM_ID"]
         );
     }
@@ -294,7 +279,7 @@ mod tests {
             "https://app.sekoia.io/api/v2/inthreat/ioc-collections"
         );
         let errors = load(&with_base(&[("SEKOIA_INTEL_URL", "ftp://x")])).unwrap_err();
-        assert_eq!(culprits(&errors), ["SEKOIA_INTEL_URL"]);
+        assert_eq!(errors.culprits(), ["SEKOIA_INTEL_URL"]);
     }
 
     #[test]
@@ -306,7 +291,7 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(
-            culprits(&errors),
+            errors.culprits(),
             [
                 "SEKOIA_INTEL_TIMEOUT",
                 "SEKOIA_INTEL_IOC_COLLECTION_UUID",

@@ -17,9 +17,7 @@ use std::sync::Arc;
 
 use opencti_connector::catalog::{Listing, SolutionCategory, UseCase};
 use opencti_connector::config::Var;
-use opencti_connector::http::{
-    CancellationToken, RetryClass, StartupFailure, redact_url, retry_startup,
-};
+use opencti_connector::http::{CancellationToken, SinkStartup, StartupFailure, redact_url};
 use opencti_connector::stream::event::StreamEvent;
 use opencti_connector::stream::sink::{BatchOutcome, Batching, Outcome, SinkError, StreamSink};
 use opencti_connector::{Connector, ConnectorSpec, spec};
@@ -78,8 +76,7 @@ pub struct SekoiaSink {
     client: Arc<SekoiaClient>,
     opencti_url: String,
     batching: Batching,
-    startup: StartupRetry,
-    shutdown: CancellationToken,
+    startup: SinkStartup,
 }
 
 /// The values of one request and the events that asked for each.
@@ -95,23 +92,22 @@ impl SekoiaSink {
         Ok(Self {
             client: Arc::new(SekoiaClient::new(config.client)?),
             opencti_url: config.opencti_url,
-            batching: Batching::up_to(config.batch_size, config.batch_wait),
-            startup: StartupRetry::default(),
-            shutdown: CancellationToken::new(),
+            batching: config.batching,
+            startup: SinkStartup::default(),
         })
     }
 
     /// Startup stops waiting to try again when `shutdown` fires.
     #[must_use]
     pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
-        self.shutdown = shutdown;
+        self.startup.shutdown = shutdown;
         self
     }
 
     /// Replaces the startup retry schedule (tests use short delays).
     #[must_use]
-    pub fn with_startup_retry(mut self, startup: StartupRetry) -> Self {
-        self.startup = startup;
+    pub fn with_startup_retry(mut self, retry: StartupRetry) -> Self {
+        self.startup.retry = retry;
         self
     }
 
@@ -125,11 +121,9 @@ impl SekoiaSink {
     /// at once; a key that may not read the collection (403) only warns,
     /// since it may still be allowed to write to it.
     pub async fn start(&self) -> Result<(), StartupError> {
-        let checked = retry_startup(
-            &self.startup,
-            &self.shutdown,
-            "Sekoia",
-            || async {
+        let checked = self
+            .startup
+            .run("Sekoia", || async {
                 match self.client.check_collection().await {
                     Ok(()) => {
                         tracing::info!(collection = %redact_url(self.client.collection_url()), "found the Sekoia IoC collection");
@@ -141,17 +135,8 @@ impl SekoiaSink {
                     }
                     Err(error) => Err(error),
                 }
-            },
-            |error: &ClientError| match error {
-                _ if error.is_bad_key() => RetryClass::Permanent,
-                ClientError::CollectionNotFound { .. } => RetryClass::Permanent,
-                _ if !error.is_retryable() => RetryClass::Permanent,
-                _ => RetryClass::Transient {
-                    retry_after: error.retry_after(),
-                },
-            },
-        )
-        .await;
+            })
+            .await;
         checked.map_err(|failure| match failure {
             StartupFailure::Refused(error) if error.is_bad_key() => {
                 StartupError::Credentials(error)
@@ -206,7 +191,7 @@ impl SekoiaSink {
                 for (position, _) in &steps[end..] {
                     unfinished[*position] = true;
                 }
-                let retry = retry(&error);
+                let retry = Outcome::retry_vendor(&error);
                 return finished(problems)
                     .into_iter()
                     .zip(unfinished)
@@ -506,21 +491,8 @@ fn run_end(steps: &[(usize, Action)], start: usize) -> usize {
 fn finished(problems: impl IntoIterator<Item = Vec<String>>) -> Vec<Outcome> {
     problems
         .into_iter()
-        .map(|reasons| {
-            if reasons.is_empty() {
-                Outcome::Done
-            } else {
-                Outcome::reject(reasons.join("; "))
-            }
-        })
+        .map(|reasons| Outcome::from_refusals(&reasons))
         .collect()
-}
-
-fn retry(error: &ClientError) -> Outcome {
-    match error.retry_after() {
-        Some(after) => Outcome::retry_after(error, after),
-        None => Outcome::retry(error),
-    }
 }
 
 impl Connector for SekoiaSink {

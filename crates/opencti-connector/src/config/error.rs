@@ -110,6 +110,22 @@ impl ConfigErrors {
         }
     }
 
+    /// For each problem in order, the environment name of the variable it
+    /// is about, or its whole message when it names no variable of the
+    /// tables (an unreadable file, an incomplete configuration): what a
+    /// check of which variables were refused compares.
+    pub fn culprits(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|error| match error {
+                ConfigError::Missing { env, .. } | ConfigError::Invalid { env, .. } => {
+                    (*env).to_owned()
+                }
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
     fn reports_invalid(&self, error: &ConfigError) -> bool {
         let ConfigError::Missing { env: missing, .. } = error else {
             return false;
@@ -132,5 +148,26 @@ impl fmt::Display for ConfigErrors {
             write!(f, "\n  - {error}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn culprits_name_the_variable_or_quote_the_problem() {
+        let incomplete = ConfigError::Incomplete { config: "vendor" };
+        let errors = ConfigErrors(vec![
+            ConfigError::Missing {
+                env: "VENDOR_URL",
+                yaml: "vendor.url".to_owned(),
+            },
+            incomplete.clone(),
+        ]);
+        assert_eq!(
+            errors.culprits(),
+            ["VENDOR_URL".to_owned(), incomplete.to_string()]
+        );
     }
 }

@@ -204,6 +204,113 @@ impl StatusClass {
     }
 }
 
+/// How one call to a vendor's API failed, sorted alike for every vendor
+/// client: a connector's error enum is built from it, adding the call and
+/// its own wording. Not `non_exhaustive`: a new kind must be placed by
+/// every connector's mapping, which the compiler then asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFailure {
+    /// [`StatusClass::Transient`]: the vendor is busy or failing.
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the vendor's error text ([`Answer::excerpt`]).
+        detail: String,
+        /// The vendor's `Retry-After`, capped ([`super::server_delay`]).
+        retry_after: Option<Duration>,
+    },
+    /// [`StatusClass::Unauthorized`]: 401 or 403.
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+        /// The start of the vendor's error text.
+        detail: String,
+    },
+    /// [`StatusClass::NotFound`]: 404 or 410.
+    NotFound {
+        /// 404 or 410.
+        status: u16,
+        /// The start of the vendor's error text.
+        detail: String,
+    },
+    /// [`StatusClass::Rejected`]: another 4xx.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the vendor's error text.
+        detail: String,
+    },
+    /// An answer the client cannot use: a status it does not understand
+    /// (`HTTP <status>: <text>`), or a body over the limit.
+    InvalidResponse {
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The request timed out.
+    Timeout,
+    /// The vendor could not be reached (refused or dropped connection,
+    /// DNS, TLS).
+    Unreachable {
+        /// The transport's description, URLs redacted.
+        detail: String,
+    },
+}
+
+impl CallFailure {
+    /// The failure a non-success `answer` stands for: its error text cut
+    /// to `max_chars` characters, its `Retry-After` to `max_server_delay`
+    /// (logged with `vendor` when cut).
+    pub fn of_answer(
+        answer: &Answer,
+        max_chars: usize,
+        max_server_delay: Duration,
+        vendor: &str,
+    ) -> Self {
+        let status = answer.status;
+        let detail = answer.excerpt(max_chars);
+        match answer.class() {
+            StatusClass::Transient => Self::Unavailable {
+                status: status.as_u16(),
+                detail,
+                retry_after: answer
+                    .retry_after()
+                    .map(|asked| super::server_delay(asked, max_server_delay, vendor)),
+            },
+            StatusClass::Unauthorized => Self::Unauthorized {
+                status: status.as_u16(),
+                detail,
+            },
+            StatusClass::NotFound => Self::NotFound {
+                status: status.as_u16(),
+                detail,
+            },
+            StatusClass::Rejected => Self::Rejected {
+                status: status.as_u16(),
+                detail,
+            },
+            StatusClass::Success | StatusClass::Unexpected => Self::InvalidResponse {
+                detail: format!("HTTP {status}: {detail}"),
+            },
+        }
+    }
+}
+
+impl From<TransportError> for CallFailure {
+    /// A timeout, an oversized answer (the client cannot use it), or a
+    /// vendor out of reach.
+    fn from(error: TransportError) -> Self {
+        match error {
+            TransportError::Timeout { .. } => Self::Timeout,
+            TransportError::TooLarge { .. } => Self::InvalidResponse {
+                detail: error.to_string(),
+            },
+            TransportError::Failed { .. } => Self::Unreachable {
+                detail: error.to_string(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +337,89 @@ mod tests {
         assert!(wait > Duration::from_secs(80) && wait <= Duration::from_secs(90));
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&headers("-5")), None);
+    }
+
+    fn answer(code: u16, retry_after: Option<&str>, body: &'static str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: retry_after.map(headers).unwrap_or_default(),
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn failed_calls_are_sorted_with_their_text_and_pause() {
+        let failure = |code, retry_after, body| {
+            CallFailure::of_answer(
+                &answer(code, retry_after, body),
+                8,
+                Duration::from_secs(60),
+                "vendor",
+            )
+        };
+        assert_eq!(
+            failure(429, Some("3600"), "slow down please"),
+            CallFailure::Unavailable {
+                status: 429,
+                detail: "slow dow…".to_owned(),
+                retry_after: Some(Duration::from_secs(60)),
+            },
+            "the text is cut, the pause capped"
+        );
+        assert_eq!(
+            failure(503, None, ""),
+            CallFailure::Unavailable {
+                status: 503,
+                detail: "(empty answer)".to_owned(),
+                retry_after: None,
+            }
+        );
+        assert_eq!(
+            failure(403, None, "no"),
+            CallFailure::Unauthorized {
+                status: 403,
+                detail: "no".to_owned()
+            }
+        );
+        assert_eq!(
+            failure(410, None, "gone"),
+            CallFailure::NotFound {
+                status: 410,
+                detail: "gone".to_owned()
+            }
+        );
+        assert_eq!(
+            failure(422, None, "bad"),
+            CallFailure::Rejected {
+                status: 422,
+                detail: "bad".to_owned()
+            }
+        );
+        assert_eq!(
+            failure(302, None, "moved"),
+            CallFailure::InvalidResponse {
+                detail: "HTTP 302 Found: moved".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn transport_errors_become_failures() {
+        let detail = || "connection refused".to_owned();
+        assert_eq!(
+            CallFailure::from(TransportError::Timeout { detail: detail() }),
+            CallFailure::Timeout
+        );
+        assert_eq!(
+            CallFailure::from(TransportError::Failed { detail: detail() }),
+            CallFailure::Unreachable { detail: detail() }
+        );
+        assert_eq!(
+            CallFailure::from(TransportError::TooLarge { limit: 10 }),
+            CallFailure::InvalidResponse {
+                detail: "the answer is larger than 10 bytes".to_owned()
+            }
+        );
     }
 
     #[test]

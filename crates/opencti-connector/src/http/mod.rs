@@ -14,9 +14,12 @@
 //!   [`RetryPolicy::max_server_delay`]. Every wait ends early on shutdown.
 //! - [`send`] and [`Answer`] read an answer with a bounded body;
 //!   [`StatusClass`] sorts statuses into transient and permanent classes,
-//!   [`Answer::excerpt`] quotes a bounded part of an error body.
+//!   [`Answer::excerpt`] quotes a bounded part of an error body;
+//!   [`CallFailure`] sorts a failed vendor call (answer or transport) the
+//!   same way for every vendor client's error enum.
 //! - [`retry_startup`] is the startup loop of a stream sink (capped
-//!   delays, cancellable).
+//!   delays, cancellable); [`SinkStartup`] runs it on a vendor client's
+//!   [`VendorError`].
 //! - [`redact_url`] and [`redact_urls`] strip the query and the user info
 //!   from every URL that reaches an error, a log line or a work message:
 //!   pre-signed URLs carry their signature in the query. [`error_text`]
@@ -41,8 +44,8 @@ mod startup;
 pub mod testing;
 
 pub use answer::{
-    Answer, DEFAULT_MAX_ANSWER_BYTES, MAX_ERROR_ANSWER_BYTES, StatusClass, TransportError,
-    read_body, retry_after, send,
+    Answer, CallFailure, DEFAULT_MAX_ANSWER_BYTES, MAX_ERROR_ANSWER_BYTES, StatusClass,
+    TransportError, read_body, retry_after, send,
 };
 pub use client::{BuildError, ClientOptions, Verification};
 pub use network::{
@@ -53,7 +56,7 @@ pub use redact::{error_text, redact_url, redact_urls};
 pub use retry::{
     DEFAULT_MAX_SERVER_DELAY, LongServerDelay, RetryClass, RetryPolicy, retry, server_delay,
 };
-pub use startup::{StartupFailure, StartupRetry, retry_startup};
+pub use startup::{SinkStartup, StartupFailure, StartupRetry, VendorError, retry_startup};
 
 /// Re-exported so that connectors need no direct dependency for it.
 pub use tokio_util::sync::CancellationToken;

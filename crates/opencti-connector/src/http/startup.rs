@@ -1,6 +1,7 @@
 //! The startup loop of a stream sink: reach the remote system, retrying
 //! while it is unreachable or failing, with capped delays, and stop at once
-//! on a refusal or on shutdown.
+//! on a refusal or on shutdown. [`SinkStartup`] runs it for a sink whose
+//! vendor client's error implements [`VendorError`].
 
 use std::fmt::Display;
 use std::future::Future;
@@ -53,6 +54,53 @@ pub enum StartupFailure<E> {
         /// The last failure.
         last: E,
     },
+}
+
+/// A vendor client's error, as a stream sink's startup and its retried
+/// events need it (the connector's `ClientError`).
+pub trait VendorError: Display {
+    /// The pause the vendor asked for before the next attempt, if any.
+    fn retry_after(&self) -> Option<Duration>;
+
+    /// Whether startup gives up at once: the vendor refused the
+    /// credentials, or the request itself, so retrying cannot help until
+    /// an operator steps in.
+    fn stops_startup(&self) -> bool;
+}
+
+/// How a stream sink starts: its retry schedule and the shutdown that ends
+/// its waits. Sinks hold one, set through their `with_startup_retry` and
+/// `with_shutdown` builders.
+#[derive(Debug, Clone, Default)]
+pub struct SinkStartup {
+    /// How hard startup tries.
+    pub retry: StartupRetry,
+    /// Fires to stop waiting to try again.
+    pub shutdown: CancellationToken,
+}
+
+impl SinkStartup {
+    /// Runs `attempt` with [`retry_startup`]: an error that
+    /// [stops startup](VendorError::stops_startup) ends it at once, any
+    /// other is tried again, no sooner than the vendor asked. `vendor`
+    /// names the remote system in the log.
+    pub async fn run<T, E, F, Fut>(&self, vendor: &str, attempt: F) -> Result<T, StartupFailure<E>>
+    where
+        E: VendorError,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        retry_startup(&self.retry, &self.shutdown, vendor, attempt, |error: &E| {
+            if error.stops_startup() {
+                RetryClass::Permanent
+            } else {
+                RetryClass::Transient {
+                    retry_after: error.retry_after(),
+                }
+            }
+        })
+        .await
+    }
 }
 
 /// Runs `attempt` until it succeeds, `classify` calls its failure
@@ -165,6 +213,71 @@ mod tests {
         .await;
         assert_eq!(result, Ok(3));
         assert_eq!(start.elapsed(), Duration::from_secs(20));
+    }
+
+    /// A vendor error: refused or not, with or without a pause.
+    #[derive(Debug, PartialEq)]
+    struct Fails {
+        refused: bool,
+        pause: Option<u64>,
+    }
+
+    impl std::fmt::Display for Fails {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused: {}", self.refused)
+        }
+    }
+
+    impl VendorError for Fails {
+        fn retry_after(&self) -> Option<Duration> {
+            self.pause.map(Duration::from_secs)
+        }
+
+        fn stops_startup(&self) -> bool {
+            self.refused
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_retries_vendor_errors_unless_they_stop_startup() {
+        let startup = SinkStartup {
+            retry: policy(),
+            shutdown: CancellationToken::new(),
+        };
+        let calls = Cell::new(0);
+        let start = tokio::time::Instant::now();
+        let result = startup
+            .run("vendor", || {
+                calls.set(calls.get() + 1);
+                let number = calls.get();
+                async move {
+                    match number {
+                        1 => Err(Fails {
+                            refused: false,
+                            pause: Some(3),
+                        }),
+                        2 => Err(Fails {
+                            refused: false,
+                            pause: None,
+                        }),
+                        _ => Err(Fails {
+                            refused: true,
+                            pause: None,
+                        }),
+                    }
+                }
+            })
+            .await;
+        assert_eq!(
+            result,
+            Err::<(), _>(StartupFailure::Refused(Fails {
+                refused: true,
+                pause: None
+            }))
+        );
+        assert_eq!(calls.get(), 3);
+        // The vendor's 3 s over the first delay of 1 s, then the doubled 2 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(3 + 2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -52,4 +52,6 @@ pub use runner::{StreamRunner, run_stream};
 #[cfg(any(test, feature = "test-util"))]
 pub use runtime::MemoryState;
 pub use runtime::{StateStore, StreamError, StreamRuntime};
-pub use sink::{BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, StreamSink};
+pub use sink::{
+    BatchOutcome, Batching, Outcome, RetryBackoff, SinkError, SinkTuning, SinkVars, StreamSink,
+};

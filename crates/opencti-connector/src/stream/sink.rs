@@ -5,7 +5,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::event::StreamEvent;
+use crate::config::Check;
 use crate::connector::Connector;
+use crate::http::VendorError;
 
 /// Boxed error for sink hooks.
 pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -59,6 +61,25 @@ impl Outcome {
             reason: reason.to_string(),
         }
     }
+
+    /// A transient failure of a vendor call, retried no sooner than the
+    /// vendor asked, if it did.
+    pub fn retry_vendor(error: &impl VendorError) -> Self {
+        Self::Retry {
+            reason: error.to_string(),
+            after: error.retry_after(),
+        }
+    }
+
+    /// Done when the event met no refusal, otherwise rejected with every
+    /// reason, joined by `; `.
+    pub fn from_refusals(reasons: &[String]) -> Self {
+        if reasons.is_empty() {
+            Self::Done
+        } else {
+            Self::reject(reasons.join("; "))
+        }
+    }
 }
 
 /// What became of a batch.
@@ -102,6 +123,47 @@ impl Batching {
 impl Default for Batching {
     fn default() -> Self {
         Self::SINGLE
+    }
+}
+
+/// The variables, under a connector's own names, that size a vendor sink's
+/// batches and bound each vendor request; read alike by every such sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkVars {
+    /// Most events per batch (an integer, at least 1).
+    pub batch_size: &'static str,
+    /// Longest wait for a batch to fill, in milliseconds.
+    pub batch_wait_ms: &'static str,
+    /// Timeout of each vendor request, in seconds (at least 1).
+    pub timeout: &'static str,
+}
+
+/// What [`SinkVars::check`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkTuning {
+    /// How events are grouped.
+    pub batching: Batching,
+    /// Bound on each vendor request, connection included.
+    pub timeout: Duration,
+}
+
+impl SinkVars {
+    /// Reads the three variables; `None` when one is unset or refused (a
+    /// zero batch size or timeout), the problem recorded in `check`.
+    pub fn check(&self, check: &mut Check<'_>) -> Option<SinkTuning> {
+        let batch_size: Option<usize> = check.require(self.batch_size);
+        if batch_size == Some(0) {
+            check.reject(self.batch_size, "must be at least 1");
+        }
+        let batch_wait: Option<u64> = check.require(self.batch_wait_ms);
+        let timeout: Option<u64> = check.require(self.timeout);
+        if timeout == Some(0) {
+            check.reject(self.timeout, "must be at least 1 second");
+        }
+        Some(SinkTuning {
+            batching: Batching::up_to(batch_size?, Duration::from_millis(batch_wait?)),
+            timeout: Duration::from_secs(timeout?),
+        })
     }
 }
 
@@ -170,5 +232,88 @@ pub trait StreamSink: Connector {
     /// Called once when the connector stops, after the last event handled.
     fn on_stop(&mut self) -> impl Future<Output = ()> + Send {
         async {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigErrors, Settings, Var, VarKind};
+
+    static VARS: &[Var] = &[
+        Var::new("VENDOR_BATCH_SIZE", "vendor", "batch_size", VarKind::Int).default("100"),
+        Var::new(
+            "VENDOR_BATCH_WAIT_MS",
+            "vendor",
+            "batch_wait_ms",
+            VarKind::Int,
+        )
+        .default("500"),
+        Var::new("VENDOR_TIMEOUT", "vendor", "timeout", VarKind::Int).default("30"),
+    ];
+
+    const SINK_VARS: SinkVars = SinkVars {
+        batch_size: "VENDOR_BATCH_SIZE",
+        batch_wait_ms: "VENDOR_BATCH_WAIT_MS",
+        timeout: "VENDOR_TIMEOUT",
+    };
+
+    fn tuning(pairs: &[(&str, &str)]) -> Result<SinkTuning, ConfigErrors> {
+        let settings = Settings::from_env_pairs(&[VARS], pairs.iter().copied());
+        let mut check = settings.check();
+        let tuning = SINK_VARS.check(&mut check);
+        check.finish("vendor", || tuning)
+    }
+
+    #[test]
+    fn sink_variables_set_batches_and_the_timeout() {
+        assert_eq!(
+            tuning(&[]).unwrap(),
+            SinkTuning {
+                batching: Batching::up_to(100, Duration::from_millis(500)),
+                timeout: Duration::from_secs(30),
+            }
+        );
+        let errors = tuning(&[("VENDOR_BATCH_SIZE", "0"), ("VENDOR_TIMEOUT", "0")]).unwrap_err();
+        assert_eq!(errors.culprits(), ["VENDOR_BATCH_SIZE", "VENDOR_TIMEOUT"]);
+        let text = errors.to_string();
+        assert!(text.contains("must be at least 1 second"), "{text}");
+    }
+
+    #[derive(Debug)]
+    struct Busy(Option<Duration>);
+
+    impl std::fmt::Display for Busy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("vendor busy")
+        }
+    }
+
+    impl VendorError for Busy {
+        fn retry_after(&self) -> Option<Duration> {
+            self.0
+        }
+
+        fn stops_startup(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn outcomes_of_vendor_errors_and_refusals() {
+        let pause = Duration::from_secs(7);
+        assert_eq!(
+            Outcome::retry_vendor(&Busy(Some(pause))),
+            Outcome::retry_after("vendor busy", pause)
+        );
+        assert_eq!(
+            Outcome::retry_vendor(&Busy(None)),
+            Outcome::retry("vendor busy")
+        );
+        assert_eq!(Outcome::from_refusals(&[]), Outcome::Done);
+        assert_eq!(
+            Outcome::from_refusals(&["bad ip".to_owned(), "bad url".to_owned()]),
+            Outcome::reject("bad ip; bad url")
+        );
     }
 }
