@@ -2,7 +2,9 @@
 //! a stream sink run over a scripted stream, and no test support in the
 //! shipped binaries.
 
+mod bench;
 mod import;
 mod release_features;
+mod restart;
 mod stream;
 mod vendor;
