@@ -3,13 +3,64 @@
 //! `tests/network.rs` with `#[path]`: a refused connection whose error and
 //! logs never show the URL's secrets, and a shutdown that ends the wait
 //! between attempts. Each sink passes how it starts and which of its
-//! errors says what.
+//! errors says what; [`sink_startup_tests!`] writes both tests for a sink
+//! with the shared startup API.
 
 use std::fmt::Display;
 use std::time::Duration;
 
 use opencti_connector::http::testing::{cancelled_after, capture_logs, refusing_address};
 use opencti_connector::http::{CancellationToken, StartupRetry};
+
+/// Generates a connector's two startup tests for a sink with the stream
+/// sinks' startup API (`with_startup_retry`, `with_shutdown`, `start`,
+/// failing with `$error::Unavailable` or `$error::Interrupted`):
+/// `$sink(url, &[])` configures one for the vendor at `url`; a refused
+/// startup goes to `<address>$tail` and names `$shown`.
+#[macro_export]
+macro_rules! sink_startup_tests {
+    (sink: $sink:path, error: $error:ident, tail: $tail:expr, shown: $shown:expr $(,)?) => {
+        #[tokio::test]
+        async fn a_refused_connection_never_shows_url_secrets() {
+            $crate::sink_startup::a_refused_startup_never_shows_url_secrets(
+                $tail,
+                $shown,
+                async |url| $sink(url, &[]).start().await,
+                |error| matches!(error, $error::Unavailable { .. }),
+            )
+            .await;
+        }
+
+        #[tokio::test]
+        async fn shutdown_ends_the_startup_wait() {
+            $crate::sink_startup::shutdown_ends_the_startup_wait(
+                async |url, retry, shutdown| {
+                    let sink = $sink(url, &[])
+                        .with_startup_retry(retry)
+                        .with_shutdown(shutdown);
+                    sink.start().await
+                },
+                |error| matches!(error, $error::Interrupted(_)),
+            )
+            .await;
+        }
+    };
+}
+
+/// Two startup attempts 10 ms apart: the checks' sinks give up quickly.
+pub(crate) fn quick_retry() -> StartupRetry {
+    StartupRetry {
+        attempts: 2,
+        first_delay: Duration::from_millis(10),
+        ..StartupRetry::default()
+    }
+}
+
+/// A startup's outcome with its error chain as text, as
+/// `vendor_network.rs`'s checks take it.
+pub(crate) fn chained<E: std::error::Error>(started: Result<(), E>) -> Result<(), String> {
+    started.map_err(|error| opencti_connector::error_chain(&error))
+}
 
 /// A sink's startup against `http://<user>:s3cr3t@<refusing address><tail>`
 /// gives up unavailable (`unavailable`), naming `shown` (where it went)

@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use opencti_sim::{EventInjection, EventKind, SimHandle};
+use opencti_sim::{EventInjection, EventKind, Sim, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
-use super::signal_drill::{Process, seeded_delay};
+use super::signal_drill::{Process, for_each_seed, seeded_delay};
 
 /// `CONNECTOR_STOP_GRACE_PERIOD` of the drill (the env says `PT3S`).
 pub(crate) const GRACE: Duration = Duration::from_secs(3);
@@ -21,14 +21,30 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 const EVENTS: u32 = 24;
 
 /// What a stream drill needs from its connector.
-pub(crate) struct StreamDrill<'a> {
-    pub(crate) seed: u64,
-    pub(crate) binary: &'a str,
-    /// The vendor's name in messages.
-    pub(crate) vendor: &'a str,
-    pub(crate) sim: &'a SimHandle,
-    pub(crate) connector_id: &'a str,
-    pub(crate) env: &'a [(String, String)],
+pub(crate) struct StreamDrill {
+    pub(crate) binary: &'static str,
+    /// The vendor's name in messages (and in `CONNECTOR_NAME`).
+    pub(crate) vendor: &'static str,
+    /// The prefix of the connector's own variables: the drill sets
+    /// `<prefix>_BATCH_SIZE` to 3 and `<prefix>_BATCH_WAIT_MS` to 20, so
+    /// that a stop falls between batches.
+    pub(crate) prefix: &'static str,
+}
+
+/// The fake's delay on every answer: it spreads the burst over about a
+/// second.
+pub(crate) const SLOW_VENDOR: Duration = Duration::from_millis(30);
+
+/// The stream connector's test: `drill` for every seed (see
+/// `for_each_seed`), with the longest stop printed.
+pub(crate) async fn every_seed<F, Fut>(drill: F)
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Duration> + Send + 'static,
+{
+    opencti_connector::tls::install_crypto_provider();
+    let longest = for_each_seed(drill).await;
+    println!("longest stop after SIGTERM: {longest:?}");
 }
 
 fn value(n: u32) -> String {
@@ -63,19 +79,68 @@ fn position(sim: &SimHandle, connector_id: &str) -> Option<String> {
     state["start_from"].as_str().map(str::to_owned)
 }
 
-impl StreamDrill<'_> {
+impl StreamDrill {
+    /// The drill of `seed` against a simulator of its own, the connector
+    /// pointed at its fake (slowed by [`SLOW_VENDOR`]) by `vendor_env`.
+    /// Returns how long the first stop took.
+    pub(crate) async fn run(
+        &self,
+        seed: u64,
+        vendor_env: &[(&str, String)],
+        held: impl Fn() -> BTreeSet<String>,
+    ) -> Duration {
+        let sim = Sim::start(SimConfig {
+            heartbeat_interval: Duration::from_millis(200),
+            ..SimConfig::for_tests()
+        })
+        .await
+        .expect("the simulator");
+        let connector_id = format!("5e1d0000-0000-4000-8000-{seed:012x}");
+        let env = self.env(&sim, &connector_id, vendor_env);
+        let took = self.run_on(seed, &sim, &connector_id, &env, held).await;
+        sim.shutdown().await.expect("the simulator stops");
+        took
+    }
+
+    /// The connector's whole environment on `sim`.
+    fn env(
+        &self,
+        sim: &SimHandle,
+        connector_id: &str,
+        vendor_env: &[(&str, String)],
+    ) -> Vec<(String, String)> {
+        let prefix = self.prefix;
+        let platform = [
+            ("OPENCTI_URL".to_owned(), sim.url()),
+            ("OPENCTI_TOKEN".to_owned(), "signal-drill".to_owned()),
+            ("CONNECTOR_ID".to_owned(), connector_id.to_owned()),
+            (
+                "CONNECTOR_NAME".to_owned(),
+                format!("{} signals", self.vendor),
+            ),
+            ("CONNECTOR_LIVE_STREAM_ID".to_owned(), "live".to_owned()),
+            ("CONNECTOR_STOP_GRACE_PERIOD".to_owned(), "PT3S".to_owned()),
+            (format!("{prefix}_BATCH_SIZE"), "3".to_owned()),
+            (format!("{prefix}_BATCH_WAIT_MS"), "20".to_owned()),
+        ];
+        let vendor = vendor_env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()));
+        platform.into_iter().chain(vendor).collect()
+    }
+
     /// Runs the binary, injects the burst, stops it at the seed's point,
     /// checks what the vendor holds (read by `held`), restarts it and waits
     /// for every value. Returns how long the first stop took.
-    pub(crate) async fn run(&self, held: impl Fn() -> BTreeSet<String>) -> Duration {
-        let Self {
-            seed,
-            binary,
-            vendor,
-            sim,
-            connector_id,
-            env,
-        } = *self;
+    async fn run_on(
+        &self,
+        seed: u64,
+        sim: &SimHandle,
+        connector_id: &str,
+        env: &[(String, String)],
+        held: impl Fn() -> BTreeSet<String>,
+    ) -> Duration {
+        let Self { binary, vendor, .. } = *self;
         let mut first = Process::spawn(binary, env);
         let following = sim
             .wait_until("the connector to follow the stream", TIMEOUT, |sim| {

@@ -8,45 +8,11 @@
 
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
-use opencti_testkit::events::Churn;
-use opencti_testkit::{ConnectorHarness, TestPlatform};
-
-const EVENTS: u32 = 10_000;
-
-/// The pattern of indicator `n`, version `v` (a pattern change bumps it);
-/// the kind cycles through ip, dn, url and md5.
-fn pattern(n: u32, v: u32) -> String {
-    match n % 4 {
-        0 => format!(
-            "[ipv4-addr:value = '10.{}.{}.{}']",
-            v,
-            n / 256 % 256,
-            n % 256
-        ),
-        1 => format!("[domain-name:value = 'host{n}-v{v}.example']"),
-        2 => format!("[url:value = 'http://site{n}.example/v{v}/path?q={n}']"),
-        _ => format!(
-            "[file:hashes.MD5 = '{:016x}{:016x}']",
-            u64::from(n),
-            u64::from(v)
-        ),
-    }
-}
-
-/// Injects the stream; returns the last event id and the number of values
-/// expected in the lists at the end.
-fn inject_stream(platform: &TestPlatform) -> (String, usize) {
-    let churn = Churn::new(pattern);
-    assert_eq!(churn.events.len(), EVENTS as usize);
-    let last = platform
-        .inject(churn.events)
-        .expect("injection")
-        .expect("events");
-    (last, churn.live)
-}
+use opencti_testkit::ConnectorHarness;
+use opencti_testkit::bench::{Observable, StreamBench};
 
 fn total_values(fake: &FakePtnad) -> usize {
     ["opencti-ip", "opencti-dn", "opencti-url", "opencti-md5"]
@@ -55,61 +21,31 @@ fn total_values(fake: &FakePtnad) -> usize {
         .sum()
 }
 
-/// One replay of the whole stream into a fresh fake PT NAD; returns the
-/// time from the start of the stream reader to the last event handled.
-async fn run_once(
-    platform: &TestPlatform,
-    last: &str,
-    expected_values: usize,
-    batch_size: &str,
-) -> Duration {
+/// One replay of the whole stream into a fresh fake PT NAD.
+async fn replay(bench: &StreamBench, batch_size: &str) -> Duration {
     let fake = FakePtnad::start(FakeSettings::default())
         .await
         .expect("fake PT NAD");
-    let harness = ConnectorHarness::new(platform)
+    let harness = ConnectorHarness::new(bench.platform())
         .var("PTNAD_URL", fake.url())
         .var("PTNAD_USERNAME", "opencti")
         .var("PTNAD_PASSWORD", "S3cret!")
         .var("PTNAD_BATCH_SIZE", batch_size);
-    let sink: PtnadSink = harness.build().expect("sink");
-    let (_, elapsed) = harness.replay_stream(sink, last).await.expect("replay");
+    let elapsed = bench.replay::<PtnadSink>(&harness).await.expect("replay");
     assert_eq!(
         total_values(&fake),
-        expected_values,
+        bench.live(),
         "the lists match the stream"
     );
     elapsed
 }
 
 fn bench(c: &mut Criterion) {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
-    let platform = tokio.block_on(async {
-        TestPlatform::start()
-            .await
-            .expect("simulated platform")
-            .with_timeout(Duration::from_secs(600))
-    });
-    let (last, expected_values) = inject_stream(&platform);
-
-    let mut group = c.benchmark_group("ptnad_stream");
-    group.throughput(Throughput::Elements(u64::from(EVENTS)));
-    group.sample_size(10);
-    for (name, batch_size) in [("batched", "500"), ("one_by_one", "1")] {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iterations| {
-                (0..iterations)
-                    .map(|_| {
-                        tokio.block_on(run_once(&platform, &last, expected_values, batch_size))
-                    })
-                    .sum()
-            });
-        });
-    }
-    group.finish();
-    tokio.block_on(async { platform.shutdown().await.expect("platform shutdown") });
+    use Observable::{Domain, Ipv4, Md5, Url};
+    let bench = StreamBench::start(&[Ipv4, Domain, Url, Md5]).expect("the stream");
+    let batch_sizes = [("batched", "500"), ("one_by_one", "1")];
+    bench.measure(c, "ptnad_stream", &batch_sizes, &replay);
+    bench.shutdown().expect("platform shutdown");
 }
 
 criterion_group!(benches, bench);

@@ -91,6 +91,13 @@ fn expected() -> [(&'static str, BTreeSet<String>); 4] {
     ]
 }
 
+/// A platform and a fake PT NAD.
+async fn start() -> (TestPlatform, FakePtnad) {
+    let platform = TestPlatform::start().await.unwrap();
+    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    (platform, fake)
+}
+
 /// The connector configured for the fake, with small batches so that a
 /// stop falls between batches.
 fn harness<'p>(platform: &'p TestPlatform, fake: &FakePtnad) -> ConnectorHarness<'p> {
@@ -112,24 +119,15 @@ fn lists_hold(fake: &FakePtnad, expected: &[(&str, BTreeSet<String>)]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lists_follow_the_stream_across_a_restart() {
-    let platform = TestPlatform::start().await.unwrap();
-    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    let (platform, fake) = start().await;
     let harness = harness(&platform, &fake);
 
-    // A slow PT NAD keeps the first run busy long enough to stop it with
-    // part of the first half applied and part still to come.
-    fake.set_delay(Some(Duration::from_millis(100)));
-    let mut builds = 0;
     let restart = harness
-        .run_stream_across_restart(
-            || {
-                // The second run meets a PT NAD back to its normal pace.
-                builds += 1;
-                if builds == 2 {
-                    fake.set_delay(None);
-                }
-                harness.build::<PtnadSink>().unwrap()
-            },
+        .run_stream_across_restart_slowed::<PtnadSink>(
+            // A slow PT NAD keeps the first run busy long enough to stop it
+            // with part of the first half applied and part still to come.
+            Duration::from_millis(100),
+            |delay| fake.set_delay(delay),
             first_half(),
             second_half(),
             |_| lists_hold(&fake, &expected()),
@@ -147,17 +145,14 @@ async fn the_lists_follow_the_stream_across_a_restart() {
         "the restart created no duplicate list"
     );
     assert_eq!(fake.logins(), 2, "one login per start");
-    drop(harness);
     platform.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_of_pt_nad_delay_but_do_not_lose_events() {
-    let platform = TestPlatform::start().await.unwrap();
-    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
-    let harness = harness(&platform, &fake);
-    let mut running = harness
-        .start_stream(harness.build::<PtnadSink>().unwrap())
+    let (platform, fake) = start().await;
+    let mut running = harness(&platform, &fake)
+        .build_and_start::<PtnadSink>()
         .await
         .unwrap();
 
@@ -189,14 +184,12 @@ async fn failures_of_pt_nad_delay_but_do_not_lose_events() {
         .filter(|r| r.status == axum::http::StatusCode::SERVICE_UNAVAILABLE)
         .count();
     assert_eq!(refused, 1, "the injected failure was met and retried");
-    drop(harness);
     platform.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_stop_the_connector_with_a_clear_error() {
-    let platform = TestPlatform::start().await.unwrap();
-    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
+    let (platform, fake) = start().await;
     let harness = harness(&platform, &fake).var("PTNAD_PASSWORD", "wrong");
     let sink = harness.build::<PtnadSink>().unwrap();
     let outcome = harness.run_stream_until(sink, Vec::new(), |_| false).await;
@@ -215,6 +208,5 @@ async fn bad_credentials_stop_the_connector_with_a_clear_error() {
         "the password never appears: {message}"
     );
     assert!(fake.lists().is_empty());
-    drop(harness);
     platform.shutdown().await.expect("clean shutdown");
 }

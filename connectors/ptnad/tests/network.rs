@@ -2,12 +2,10 @@
 //! `NO_PROXY`, set as variables only), startup cancelled by shutdown, and
 //! URL secrets that never reach an error or a log line.
 
-use std::time::Duration;
-
 use opencti_connector::config::Settings;
 use opencti_connector::config::runtime::OPENCTI_VARS;
 use opencti_ptnad::config::{PtnadConfig, VARS};
-use opencti_ptnad::connector::{PtnadSink, StartupError, StartupRetry};
+use opencti_ptnad::connector::{PtnadSink, StartupError};
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
 
 use crate::{sink_startup, vendor_network};
@@ -26,23 +24,12 @@ fn sink(url: &str, extra: &[(&str, &str)]) -> PtnadSink {
     let settings = Settings::from_env_pairs(&[OPENCTI_VARS, VARS], pairs);
     PtnadSink::new(PtnadConfig::try_from(&settings).unwrap())
         .unwrap()
-        .with_startup_retry(StartupRetry {
-            attempts: 2,
-            first_delay: Duration::from_millis(10),
-            ..StartupRetry::default()
-        })
-}
-
-async fn fake() -> FakePtnad {
-    FakePtnad::start(FakeSettings::default()).await.unwrap()
+        .with_startup_retry(sink_startup::quick_retry())
 }
 
 /// A sink's startup against `url`, its error chain as text.
 async fn reach(url: &str, extra: &[(&str, &str)]) -> Result<(), String> {
-    let sink = sink(url, extra);
-    sink.start()
-        .await
-        .map_err(|error| opencti_connector::error_chain(&error))
+    sink_startup::chained(sink(url, extra).start().await)
 }
 
 #[tokio::test]
@@ -61,33 +48,15 @@ async fn a_server_only_the_extra_ca_vouches_for_is_reached() {
 
 #[tokio::test]
 async fn requests_go_through_the_proxy_unless_exempted() {
-    let fake = fake().await;
+    let fake = FakePtnad::start(FakeSettings::default()).await.unwrap();
     let login = format!("POST {}/api/v2/auth/login ", fake.url());
     vendor_network::proxied_unless_exempted(&fake.url(), reach, |line| line.starts_with(&login))
         .await;
 }
 
-#[tokio::test]
-async fn a_refused_connection_never_shows_url_secrets() {
-    sink_startup::a_refused_startup_never_shows_url_secrets(
-        "/nad/",
-        "/nad/api/v2/auth/login",
-        async |url| sink(url, &[]).start().await,
-        |error| matches!(error, StartupError::Unavailable { .. }),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn shutdown_ends_the_startup_wait() {
-    sink_startup::shutdown_ends_the_startup_wait(
-        async |url, retry, shutdown| {
-            let sink = sink(url, &[])
-                .with_startup_retry(retry)
-                .with_shutdown(shutdown);
-            sink.start().await
-        },
-        |error| matches!(error, StartupError::Interrupted(_)),
-    )
-    .await;
+crate::sink_startup_tests! {
+    sink: sink,
+    error: StartupError,
+    tail: "/nad/",
+    shown: "/nad/api/v2/auth/login",
 }

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 
 const C: &str = DEFAULT_COLLECTION;
 
-fn config(url: &str, extra: &[(&str, &str)]) -> SekoiaConfig {
+/// The configuration for the vendor at `url`, with `extra` variables
+/// (also the network checks').
+pub(crate) fn config(url: &str, extra: &[(&str, &str)]) -> SekoiaConfig {
     let mut pairs = vec![
         ("OPENCTI_URL", "https://opencti.example.org"),
         ("OPENCTI_TOKEN", "token"),

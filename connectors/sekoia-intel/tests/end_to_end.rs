@@ -81,6 +81,13 @@ fn expected() -> Vec<String> {
     values
 }
 
+/// A platform and a fake Sekoia.
+async fn start() -> (TestPlatform, FakeSekoia) {
+    let platform = TestPlatform::start().await.unwrap();
+    let fake = FakeSekoia::start(FakeSettings::default()).await.unwrap();
+    (platform, fake)
+}
+
 /// The connector configured for the fake, with small batches so that a
 /// stop falls between batches.
 fn harness<'p>(platform: &'p TestPlatform, fake: &FakeSekoia) -> ConnectorHarness<'p> {
@@ -96,24 +103,15 @@ fn harness<'p>(platform: &'p TestPlatform, fake: &FakeSekoia) -> ConnectorHarnes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_collection_follows_the_stream_across_a_restart() {
-    let platform = TestPlatform::start().await.unwrap();
-    let fake = FakeSekoia::start(FakeSettings::default()).await.unwrap();
+    let (platform, fake) = start().await;
     let harness = harness(&platform, &fake);
 
-    // A slow Sekoia keeps the first run busy long enough to stop it with
-    // part of the first half applied and part still to come.
-    fake.set_delay(Some(Duration::from_millis(400)));
-    let mut builds = 0;
     let restart = harness
-        .run_stream_across_restart(
-            || {
-                // The second run meets a Sekoia back to its normal pace.
-                builds += 1;
-                if builds == 2 {
-                    fake.set_delay(None);
-                }
-                harness.build::<SekoiaSink>().unwrap()
-            },
+        .run_stream_across_restart_slowed::<SekoiaSink>(
+            // A slow Sekoia keeps the first run busy long enough to stop it
+            // with part of the first half applied and part still to come.
+            Duration::from_millis(400),
+            |delay| fake.set_delay(delay),
             first_half(),
             second_half(),
             |_| fake.active_values(DEFAULT_COLLECTION) == expected(),
@@ -145,17 +143,14 @@ async fn the_collection_follows_the_stream_across_a_restart() {
             .iter()
             .any(|r| r.status == StatusCode::BAD_REQUEST)
     );
-    drop(harness);
     platform.shutdown().await.expect("clean shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_of_sekoia_delay_but_do_not_lose_events() {
-    let platform = TestPlatform::start().await.unwrap();
-    let fake = FakeSekoia::start(FakeSettings::default()).await.unwrap();
-    let harness = harness(&platform, &fake);
-    let mut running = harness
-        .start_stream(harness.build::<SekoiaSink>().unwrap())
+    let (platform, fake) = start().await;
+    let mut running = harness(&platform, &fake)
+        .build_and_start::<SekoiaSink>()
         .await
         .unwrap();
 
@@ -185,6 +180,5 @@ async fn failures_of_sekoia_delay_but_do_not_lose_events() {
         })
         .count();
     assert_eq!(failed, 3, "the injected failures were met and retried");
-    drop(harness);
     platform.shutdown().await.expect("clean shutdown");
 }

@@ -2,39 +2,16 @@
 //! `NO_PROXY`, set as variables only), startup cancelled by shutdown, and
 //! URL secrets that never reach an error or a log line.
 
-use std::time::Duration;
-
-use opencti_connector::config::Settings;
-use opencti_connector::config::runtime::RUNTIME_TABLES;
-use opencti_sekoia_intel::config::{SekoiaConfig, VARS};
-use opencti_sekoia_intel::connector::{SekoiaSink, StartupError, StartupRetry};
+use opencti_sekoia_intel::connector::{SekoiaSink, StartupError};
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
 
 use crate::{sink_startup, vendor_network};
 
 /// A sink for `url` configured from variables, retrying startup quickly.
 fn sink(url: &str, extra: &[(&str, &str)]) -> SekoiaSink {
-    let mut pairs = vec![
-        ("OPENCTI_URL", "https://opencti.example.org"),
-        ("OPENCTI_TOKEN", "token"),
-        ("CONNECTOR_ID", "0b8f2c1e-8f5a-4c57-9d56-5b9f1f0e2a11"),
-        ("CONNECTOR_NAME", "Sekoia"),
-        ("CONNECTOR_LIVE_STREAM_ID", "live"),
-        ("SEKOIA_INTEL_URL", url),
-        ("SEKOIA_INTEL_APIKEY", "sk_test"),
-        ("SEKOIA_INTEL_IOC_COLLECTION_UUID", DEFAULT_COLLECTION),
-        ("SEKOIA_INTEL_TIMEOUT", "5"),
-    ];
-    pairs.extend_from_slice(extra);
-    let tables: Vec<_> = RUNTIME_TABLES.iter().copied().chain([VARS]).collect();
-    let config = SekoiaConfig::try_from(&Settings::from_env_pairs(&tables, pairs)).unwrap();
-    SekoiaSink::new(config)
+    SekoiaSink::new(crate::connector::config(url, extra))
         .unwrap()
-        .with_startup_retry(StartupRetry {
-            attempts: 2,
-            first_delay: Duration::from_millis(10),
-            ..StartupRetry::default()
-        })
+        .with_startup_retry(sink_startup::quick_retry())
 }
 
 async fn fake() -> FakeSekoia {
@@ -43,10 +20,7 @@ async fn fake() -> FakeSekoia {
 
 /// A sink's startup against `url`, its error chain as text.
 async fn reach(url: &str, extra: &[(&str, &str)]) -> Result<(), String> {
-    let sink = sink(url, extra);
-    sink.start()
-        .await
-        .map_err(|error| opencti_connector::error_chain(&error))
+    sink_startup::chained(sink(url, extra).start().await)
 }
 
 #[tokio::test]
@@ -65,27 +39,9 @@ async fn requests_go_through_the_proxy_unless_exempted() {
     .await;
 }
 
-#[tokio::test]
-async fn a_refused_connection_never_shows_url_secrets() {
-    sink_startup::a_refused_startup_never_shows_url_secrets(
-        "/sekoia?tenant=s3cr3t",
-        DEFAULT_COLLECTION,
-        async |url| sink(url, &[]).start().await,
-        |error| matches!(error, StartupError::Unavailable { .. }),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn shutdown_ends_the_startup_wait() {
-    sink_startup::shutdown_ends_the_startup_wait(
-        async |url, retry, shutdown| {
-            let sink = sink(url, &[])
-                .with_startup_retry(retry)
-                .with_shutdown(shutdown);
-            sink.start().await
-        },
-        |error| matches!(error, StartupError::Interrupted(_)),
-    )
-    .await;
+crate::sink_startup_tests! {
+    sink: sink,
+    error: StartupError,
+    tail: "/sekoia?tenant=s3cr3t",
+    shown: DEFAULT_COLLECTION,
 }

@@ -15,12 +15,20 @@
 //!   runs a stream connector over events injected into the platform's live
 //!   stream until a condition holds ([`StreamRun`]). A stream test that
 //!   needs steps (inject, change the vendor, stop, start again) drives a
-//!   [`RunningStream`] from [`ConnectorHarness::start_stream`]; a benchmark
+//!   [`RunningStream`] from [`ConnectorHarness::start_stream`] (or
+//!   [`ConnectorHarness::build_and_start`]); a restart
+//!   in the middle of the stream is
+//!   [`ConnectorHarness::run_stream_across_restart`] (with the vendor
+//!   slowed for the first run:
+//!   [`ConnectorHarness::run_stream_across_restart_slowed`]); a benchmark
 //!   replays the stream from its start with
 //!   [`ConnectorHarness::replay_stream`].
 //! * [`events`] writes the live-stream events such tests inject:
 //!   indicators with ids derived from a number, their creations, updates,
 //!   revocations and deletions, and a 10,000-event churn for benchmarks.
+//! * `bench::StreamBench` (feature `criterion`) measures a stream
+//!   connector's throughput with criterion: the churn injected once,
+//!   replayed into the connector against a fresh fake vendor per sample.
 //! * [`vendor::FakeVendor`] serves the routes you write for your vendor on
 //!   a loopback port, and plays faults in front of them: error statuses
 //!   with `Retry-After`, your vendor's own error answers
@@ -73,6 +81,9 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "criterion")]
+pub mod bench;
+mod built;
 pub mod drill;
 pub mod events;
 mod harness;

@@ -2,8 +2,10 @@
 //! a stream sink run over a scripted stream, a binary run as a connector's
 //! process, and no test support in the shipped binaries.
 
+mod bench;
 mod import;
 mod process;
 mod release_features;
+mod restart;
 mod stream;
 mod vendor;
