@@ -269,7 +269,7 @@ impl RecordedRequest {
     /// of the connection's read buffer. A log that kept those slices would
     /// keep every request's buffer alive, and the server would allocate a
     /// new one (8 KiB and up) for each next request on the connection: the
-    /// copies cost less than that allocation and the memory it pins.
+    /// copies are small next to the buffers they leave free.
     fn owned_copy(parts: &request::Parts, body: &[u8]) -> Self {
         let mut headers = HeaderMap::with_capacity(parts.headers.len());
         for (name, value) in &parts.headers {
