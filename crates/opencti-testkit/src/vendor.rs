@@ -263,6 +263,34 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The request as received, not yet answered, in memory of its own.
+    ///
+    /// The server parses header values, and reads a small body, as slices
+    /// of the connection's read buffer. A log that kept those slices would
+    /// keep every request's buffer alive, and the server would allocate a
+    /// new one (8 KiB and up) for each next request on the connection: the
+    /// copies are small next to the buffers they leave free.
+    fn owned_copy(parts: &request::Parts, body: &[u8]) -> Self {
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            // A value the server accepted is valid here too; were it not,
+            // the shared value is better than none.
+            let mut copy =
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name.clone(), copy);
+        }
+        Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers,
+            body: Bytes::copy_from_slice(body),
+            status: 0,
+            fault: None,
+        }
+    }
+
     /// The path with its percent-escapes decoded.
     pub fn decoded_path(&self) -> String {
         percent_decode(&self.path)
@@ -493,15 +521,8 @@ async fn play_faults(State(shared): State<Arc<Shared>>, request: Request, next: 
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    let mut recorded = RecordedRequest {
-        method: parts.method.clone(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-        status: 0,
-        fault: shared.next_fault(&parts),
-    };
+    let mut recorded = RecordedRequest::owned_copy(&parts, &body);
+    recorded.fault = shared.next_fault(&parts);
     let request = Request::from_parts(parts, Body::from(body));
     let response = match recorded.fault {
         None | Some(Fault::Pass) => next.run(request).await,
@@ -588,4 +609,44 @@ fn oversized(bytes: u64) -> Response {
         Body::from_stream(futures::stream::iter(chunks)),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_holds_no_slice_of_the_connections_buffer() {
+        // The connection's read buffer, with the head and body parsed from
+        // it as the server parses them: slices sharing the buffer.
+        let buffer =
+            Bytes::copy_from_slice(br#"Bearer s3cr3t text/plain {"value":"198.51.100.7"}"#);
+        let mut auth = HeaderValue::from_maybe_shared(buffer.slice(..13)).unwrap();
+        auth.set_sensitive(true);
+        let (parts, ()) = axum::http::Request::post("/iocs?term=a%20b")
+            .header(header::AUTHORIZATION, auth)
+            .header(
+                header::ACCEPT,
+                HeaderValue::from_maybe_shared(buffer.slice(14..24)).unwrap(),
+            )
+            .header(header::ACCEPT, "application/json")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let body = buffer.slice(25..);
+
+        let recorded = RecordedRequest::owned_copy(&parts, &body);
+        drop((parts, body));
+        assert!(buffer.is_unique(), "the record keeps the buffer alive");
+
+        assert_eq!(recorded.method, Method::POST);
+        assert_eq!(recorded.path, "/iocs");
+        assert_eq!(recorded.query.as_deref(), Some("term=a%20b"));
+        assert_eq!(recorded.header("authorization"), Some("Bearer s3cr3t"));
+        assert!(recorded.headers[header::AUTHORIZATION].is_sensitive());
+        let accept: Vec<_> = recorded.headers.get_all(header::ACCEPT).iter().collect();
+        assert_eq!(accept, ["text/plain", "application/json"]);
+        assert_eq!(recorded.body, r#"{"value":"198.51.100.7"}"#);
+        assert_eq!((recorded.status, recorded.fault), (0, None));
+    }
 }
