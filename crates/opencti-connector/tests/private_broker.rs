@@ -218,13 +218,39 @@ impl PrivateBroker {
         let _ = self.node.0.wait();
     }
 
-    /// Sends `signal` (`STOP`, `CONT`) to the node by its pid.
+    /// Sends `signal` (`STOP`, `CONT`) to the node by its pid. After `STOP`
+    /// it waits until every thread of the node has stopped (a loaded host
+    /// may take a while to get there), so that what the test does next
+    /// meets a node that answers nothing.
     pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([format!("-{signal}"), self.node.0.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{signal} failed");
+        if signal == "STOP" {
+            self.wait_until_stopped();
+        }
+    }
+
+    fn wait_until_stopped(&self) {
+        let threads = PathBuf::from(format!("/proc/{}/task", self.node.0.id()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stopped = std::fs::read_dir(&threads).is_ok_and(|mut entries| {
+                entries.all(|entry| {
+                    entry.is_ok_and(|entry| thread_state(&entry.path().join("stat")) == Some('T'))
+                })
+            });
+            if stopped {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node's threads did not all stop within 10 s of SIGSTOP"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// A fresh queue reachable through the default exchange, declared over
@@ -320,4 +346,11 @@ impl PrivateQueue {
         channel.close(200, "done".into()).await.ok();
         bodies
     }
+}
+
+/// A thread's state letter from its `/proc/.../stat` (after the name,
+/// which may itself hold parentheses).
+fn thread_state(stat: &Path) -> Option<char> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    text[text.rfind(')')? + 1..].trim_start().chars().next()
 }
