@@ -93,9 +93,9 @@ async fn a_broker_that_stops_answering_fails_the_publish_after_the_outage_bound(
     };
     // The node keeps its connections and sockets but answers nothing: the
     // message is written, its confirm never comes.
-    node.broker.signal("STOP");
+    node.broker.pause();
     let outcome = node.publish(&CancellationToken::new()).await;
-    node.broker.signal("CONT");
+    node.broker.resume();
     assert_unavailable(outcome, node.broker.amqp_port);
 }
 
@@ -104,7 +104,7 @@ async fn shutdown_ends_a_publish_waiting_for_confirms() {
     let Some(node) = Node::start(Duration::from_secs(600)).await else {
         return;
     };
-    node.broker.signal("STOP");
+    node.broker.pause();
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
@@ -114,7 +114,7 @@ async fn shutdown_ends_a_publish_waiting_for_confirms() {
     let outcome = tokio::time::timeout(Duration::from_secs(10), node.publish(&shutdown))
         .await
         .expect("shutdown ends the wait for confirms");
-    node.broker.signal("CONT");
+    node.broker.resume();
     assert!(
         matches!(outcome, Err(AmqpError::Cancelled { unconfirmed: 1 })),
         "{outcome:?}"

@@ -218,19 +218,25 @@ impl PrivateBroker {
         let _ = self.node.0.wait();
     }
 
-    /// Sends `signal` (`STOP`, `CONT`) to the node by its pid. After `STOP`
-    /// it waits until every thread of the node has stopped (a loaded host
-    /// may take a while to get there), so that what the test does next
-    /// meets a node that answers nothing.
-    pub(crate) fn signal(&self, signal: &str) {
+    /// Stops the node (SIGSTOP) and waits until every thread of it has
+    /// stopped (a loaded host may take a while to get there), so that what
+    /// the test does next meets a node that answers nothing.
+    pub(crate) fn pause(&self) {
+        self.signal("STOP");
+        self.wait_until_stopped();
+    }
+
+    /// Lets a paused node go on (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([format!("-{signal}"), self.node.0.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{signal} failed");
-        if signal == "STOP" {
-            self.wait_until_stopped();
-        }
     }
 
     fn wait_until_stopped(&self) {
