@@ -24,6 +24,7 @@ use opencti_testkit::axum::extract::{Path, State as Shared};
 use opencti_testkit::axum::http::StatusCode;
 use opencti_testkit::axum::response::{IntoResponse, Response};
 use opencti_testkit::axum::routing::get;
+use opencti_testkit::drill::stop_during_a_pause;
 use opencti_testkit::vendor::{Answer, FakeVendor, Fault, RetryAfter};
 use serde_json::json;
 use tokio::time::Instant;
@@ -340,19 +341,14 @@ async fn a_shutdown_ends_a_retry_after_wait_at_once() {
         Answer::json(503, r#"{"message":"maintenance"}"#).with_retry_after(RetryAfter::Seconds(50));
     feed.fail_next(MANIFEST, [Fault::Answer(busy)]);
     let (ctx, probe) = RunContext::for_test(Some(earlier_state()));
-    let stop = async {
-        while feed.hits(MANIFEST) == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        probe.shut_down();
-        Instant::now()
-    };
-    let (result, stopped_at) =
-        tokio::time::timeout(BOUND, async { tokio::join!(connector.run(&ctx), stop) })
-            .await
-            .expect("the run ends within the bound");
-    let took = stopped_at.elapsed();
+    let (result, took) = stop_during_a_pause(
+        Box::pin(connector.run(&ctx)),
+        || feed.hits(MANIFEST) > 0,
+        Duration::from_millis(300),
+        || probe.shut_down(),
+        BOUND,
+    )
+    .await;
     println!("stopped in {took:?}: {result:?}");
     assert!(
         matches!(result, Err(RunError::Manifest(_))),

@@ -19,6 +19,7 @@ use opencti_testkit::axum::http::{HeaderMap, StatusCode, Uri, header};
 use opencti_testkit::axum::response::{IntoResponse, Response};
 use opencti_testkit::axum::routing::get;
 use opencti_testkit::axum::{Json, Router};
+use opencti_testkit::drill::stop_during_a_pause;
 use opencti_testkit::vendor::{FakeVendor, Fault};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -318,19 +319,14 @@ async fn a_shutdown_ends_a_retry_after_wait_at_once() {
     // The default longest backoff: a minute per pause.
     let mut connector = connector(&vendor, HttpSettings::default());
     let (ctx, probe) = RunContext::for_test(Some(earlier_state()));
-    let stop = async {
-        while vendor.requests_to(REPORTS).is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        probe.shut_down();
-        Instant::now()
-    };
-    let (result, stopped_at) =
-        tokio::time::timeout(BOUND, async { tokio::join!(connector.run(&ctx), stop) })
-            .await
-            .expect("the run ends within the bound");
-    let stop_took = stopped_at.elapsed();
+    let (result, stop_took) = stop_during_a_pause(
+        Box::pin(connector.run(&ctx)),
+        || !vendor.requests_to(REPORTS).is_empty(),
+        Duration::from_millis(300),
+        || probe.shut_down(),
+        BOUND,
+    )
+    .await;
     println!("stopped in {stop_took:?}: {result:?}");
     assert!(
         result.is_err(),

@@ -51,6 +51,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use opencti_sim::CallFault;
@@ -288,6 +289,35 @@ fn calls_to_refuse(operation: &str, calls: usize) -> Vec<usize> {
     positions
 }
 
+/// The shutdown drill of a vendor pause: runs `run` until `started` holds
+/// (the vendor got its first request), lets it go on for `after` (into the
+/// pause the vendor asked for), then calls `stop` (a shutdown). Returns
+/// what the run came to and how long it took to end after the stop.
+///
+/// # Panics
+///
+/// If the run has not ended within `bound`: the stop did not end the wait.
+pub async fn stop_during_a_pause<T>(
+    run: impl Future<Output = T>,
+    started: impl Fn() -> bool,
+    after: Duration,
+    stop: impl FnOnce(),
+    bound: Duration,
+) -> (T, Duration) {
+    let stopping = async {
+        while !started() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(after).await;
+        stop();
+        Instant::now()
+    };
+    let (outcome, stopped_at) = tokio::time::timeout(bound, async { tokio::join!(run, stopping) })
+        .await
+        .expect("the run ends within the bound");
+    (outcome, stopped_at.elapsed())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +333,41 @@ mod tests {
     fn only_the_pings_every_run_sends_are_refused() {
         assert_eq!(calls_to_refuse(PING, 1), [0]);
         assert_eq!(calls_to_refuse(PING, 5), [0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_pause_is_stopped_once_the_run_started_and_its_end_is_timed() {
+        let started = std::sync::atomic::AtomicBool::new(false);
+        let stop = tokio::sync::Notify::new();
+        let run = async {
+            started.store(true, std::sync::atomic::Ordering::Relaxed);
+            tokio::select! {
+                () = stop.notified() => "stopped",
+                () = tokio::time::sleep(Duration::from_secs(86_400)) => "waited out",
+            }
+        };
+        let (outcome, took) = stop_during_a_pause(
+            run,
+            || started.load(std::sync::atomic::Ordering::Relaxed),
+            Duration::from_millis(50),
+            || stop.notify_one(),
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(outcome, "stopped");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the run ends within the bound")]
+    async fn a_run_the_stop_does_not_end_fails_at_the_bound() {
+        stop_during_a_pause(
+            tokio::time::sleep(Duration::from_secs(86_400)),
+            || true,
+            Duration::from_millis(10),
+            || {},
+            Duration::from_millis(200),
+        )
+        .await;
     }
 }
