@@ -242,6 +242,64 @@ async fn a_refused_send_with_events_queued_ends_the_run_promptly() {
     );
 }
 
+/// Large events never wait for their confirms together (#13 item 13: the
+/// feed's memory followed its event sizes, since only events were counted,
+/// not their bytes). While the platform confirms nothing, the run holds
+/// the first large event and has downloaded at most the next one, which
+/// waits for the first one's bytes; counting events alone let
+/// `MISP_FEED_EVENTS_IN_FLIGHT` + 2 of them in.
+#[tokio::test]
+async fn large_events_wait_for_each_other_while_nothing_is_confirmed() {
+    // Each file is over the large-event threshold (256 KiB).
+    let events = 8;
+    let server = FeedServer::start(None).await;
+    let mut manifest = serde_json::Map::new();
+    let mut files = Vec::new();
+    for index in 0..events {
+        let timestamp = 100 + index as i64;
+        let (key, entry) = generator::manifest_entry(index, timestamp);
+        let body = serde_json::to_vec(&generator::event(index, 2_000, timestamp)).unwrap();
+        assert!(body.len() > 256 * 1024, "{} bytes", body.len());
+        server.put(&format!("{key}.json"), body);
+        files.push(format!("{key}.json"));
+        manifest.insert(key, entry);
+    }
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let downloaded = || files.iter().map(|file| server.hits(file)).sum::<usize>();
+    let mut feed = connector(&[
+        ("MISP_FEED_URL", server.url()),
+        ("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01"),
+    ]);
+    let (ctx, probe) = RunContext::for_test(None);
+    probe.hold_sends();
+    let run = feed.run(&ctx);
+    tokio::pin!(run);
+    // Counting events alone, the downloads run ahead at once; give the run
+    // a few seconds to show it.
+    let watching = async {
+        let started = tokio::time::Instant::now();
+        while downloaded() <= 2 && started.elapsed() < Duration::from_secs(3) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        result = &mut run => panic!("the run ended while nothing was confirmed: {result:?}"),
+        () = watching => {}
+    }
+    assert!(
+        downloaded() <= 2,
+        "{} large events downloaded while the first one waits for its confirms",
+        downloaded()
+    );
+    probe.release_sends();
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run ends once sends are confirmed")
+        .unwrap();
+    assert_eq!(downloaded(), events, "each event downloaded once");
+    assert_eq!(cursor(probe.state().as_ref()), 100 + events as i64 - 1);
+}
+
 #[tokio::test]
 async fn missing_events_are_reported_and_skipped() {
     let server = served(&[(0, 100), (1, 200)]).await;

@@ -87,12 +87,27 @@ enum PreparedInner {
 }
 
 #[cfg(any(test, feature = "test-util"))]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Recorded {
     bundles: Vec<(Value, SendOptions)>,
     errors: Vec<WorkError>,
     /// Sends are refused once this many bundles were recorded.
     refuse_after: Option<usize>,
+    /// `false` while the probe holds sends back (see
+    /// [`TestProbe::hold_sends`]).
+    sends_open: watch::Sender<bool>,
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl Default for Recorded {
+    fn default() -> Self {
+        Self {
+            bundles: Vec::new(),
+            errors: Vec::new(),
+            refuse_after: None,
+            sends_open: watch::Sender::new(true),
+        }
+    }
 }
 
 #[cfg(any(test, feature = "test-util"))]
@@ -155,6 +170,18 @@ impl TestProbe {
     /// refusing `addExpectations` would.
     pub fn refuse_sends_after(&self, accepted: usize) {
         self.lock().refuse_after = Some(accepted);
+    }
+
+    /// Holds every send back until [`TestProbe::release_sends`], as a broker
+    /// that does not confirm would: what the run holds meanwhile stays in
+    /// flight. A shutdown ends the wait with [`SendError::Cancelled`].
+    pub fn hold_sends(&self) {
+        self.lock().sends_open.send_replace(false);
+    }
+
+    /// Lets held sends (and later ones) through.
+    pub fn release_sends(&self) {
+        self.lock().sends_open.send_replace(true);
     }
 
     /// Fires the shutdown signal.
@@ -316,6 +343,7 @@ impl RunContext {
             #[cfg(any(test, feature = "test-util"))]
             Backend::Recorder(recorded) => {
                 let bundle = bundle.into_value()?;
+                self.until_sends_open(recorded).await?;
                 recorded
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -335,6 +363,21 @@ impl RunContext {
         };
         self.bundles_sent.fetch_add(1, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Waits while a test probe holds sends back; `Err` on shutdown.
+    #[cfg(any(test, feature = "test-util"))]
+    async fn until_sends_open(&self, recorded: &Mutex<Recorded>) -> Result<(), SendError> {
+        let mut open = recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sends_open
+            .subscribe();
+        tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => Err(SendError::Cancelled),
+            _ = open.wait_for(|open| *open) => Ok(()),
+        }
     }
 
     /// Waits while the platform is buffering, then gives the run's work id
@@ -391,6 +434,7 @@ impl RunContext {
         let report = match (prepared.0, &self.backend) {
             #[cfg(any(test, feature = "test-util"))]
             (PreparedInner::Recorded(bundle), Backend::Recorder(recorded)) => {
+                self.until_sends_open(recorded).await?;
                 recorded
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -684,6 +728,40 @@ mod tests {
             Value::Object(map) => map,
             _ => unreachable!("test values are objects"),
         }
+    }
+
+    #[tokio::test]
+    async fn held_sends_wait_for_the_release_or_end_at_shutdown() {
+        let (ctx, probe) = RunContext::for_test(None);
+        let bundle = || json!({"type": "bundle", "id": "bundle--1", "objects": []});
+        probe.hold_sends();
+        let mut held = std::pin::pin!(ctx.send_bundle(bundle()));
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), &mut held)
+                .await
+                .is_err(),
+            "a held send waits"
+        );
+        assert!(probe.bundles().is_empty());
+        probe.release_sends();
+        held.await.unwrap();
+        assert_eq!(probe.bundles().len(), 1);
+
+        probe.hold_sends();
+        let prepared = ctx.prepare_bundle(bundle()).await.unwrap();
+        let stopper = probe.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            stopper.shut_down();
+        });
+        let stopped = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            ctx.send_prepared(prepared),
+        )
+        .await
+        .expect("a shutdown ends the wait");
+        assert!(matches!(stopped, Err(SendError::Cancelled)), "{stopped:?}");
+        assert_eq!(probe.bundles().len(), 1, "nothing recorded after the stop");
     }
 
     #[tokio::test]
