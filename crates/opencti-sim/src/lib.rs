@@ -773,13 +773,13 @@ impl SimHandle {
     /// writes the data file and returns the final summary.
     pub async fn shutdown(mut self) -> Result<SimSummary, SimError> {
         self.core.cancel.cancel();
-        for task in [self.server.take(), self.saver.take()]
-            .into_iter()
-            .flatten()
+        if let Some(server) = self.server.take() {
+            stop_serving(server).await;
+        }
+        if let Some(saver) = self.saver.take()
+            && let Err(error) = saver.await
         {
-            if let Err(error) = task.await {
-                tracing::warn!(%error, "task ended badly during shutdown");
-            }
+            tracing::warn!(%error, "task ended badly during shutdown");
         }
         self.core.stop_workers().await;
         self.core.broker.shutdown().await;
@@ -789,6 +789,28 @@ impl SimHandle {
         let summary = self.summary();
         tracing::info!("opencti-sim stopped");
         Ok(summary)
+    }
+}
+
+/// How long a stop lets requests in progress finish before it closes
+/// their connections.
+const REQUEST_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits for the HTTP server's graceful stop, at most [`REQUEST_GRACE`]:
+/// a client that never finishes its request (a connector killed while
+/// sending a body) would otherwise hold the stop forever.
+async fn stop_serving(server: tokio::task::JoinHandle<()>) {
+    let abort = server.abort_handle();
+    match tokio::time::timeout(REQUEST_GRACE, server).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the HTTP server ended badly during shutdown"),
+        Err(_) => {
+            abort.abort();
+            tracing::warn!(
+                grace = ?REQUEST_GRACE,
+                "requests still in progress at the stop: their connections are closed"
+            );
+        }
     }
 }
 

@@ -161,3 +161,31 @@ async fn call_faults_fail_the_named_operation_after_n_calls_k_times() {
     assert!(sim.faults().is_empty());
     sim.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn a_stop_ends_while_a_client_never_finishes_its_request() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let sim = start().await;
+    let address = sim.url().trim_start_matches("http://").to_owned();
+    // A client that announces a body and never sends it, as a connector
+    // killed in the middle of a call leaves a connection behind.
+    let mut stalled = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    stalled
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .expect("write");
+    // The request reached the server before the stop.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(20), sim.shutdown()).await;
+    assert!(
+        matches!(stopped, Ok(Ok(_))),
+        "the stop waits on the stalled request: {stopped:?}"
+    );
+    drop(stalled);
+}
