@@ -9,12 +9,11 @@ use opencti_connector::import::ImportRunner;
 use opencti_connector::state::PingSchedule;
 use opencti_misp_feed::MispFeed;
 use opencti_sim::relay::Relay;
-use opencti_testkit::drill::RefusalDrill;
+use opencti_testkit::drill::{NackingQueue, OutputDrill, OutputFault, RefusalDrill};
 use opencti_testkit::{ConnectorHarness, ImportRun, TestPlatform};
 use tokio_util::sync::CancellationToken;
 
 use crate::convert_golden::fixture;
-use crate::nacking_queue::NackingQueue;
 use crate::support::feed_server::{Fault, FeedServer};
 use crate::support::generator;
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
@@ -32,7 +31,13 @@ async fn start_platform() -> TestPlatform {
 /// The connector importing everything since 1970, as indicators and
 /// observables.
 fn harness(platform: &TestPlatform) -> ConnectorHarness<'_> {
-    ConnectorHarness::new(platform)
+    importing_everything(ConnectorHarness::new(platform))
+}
+
+/// `harness` importing everything since 1970, as indicators and
+/// observables.
+fn importing_everything(harness: ConnectorHarness<'_>) -> ConnectorHarness<'_> {
+    harness
         .var("MISP_FEED_IMPORT_FROM_DATE", "1970-01-01")
         .var("MISP_FEED_CREATE_INDICATORS", "true")
         .var("MISP_FEED_CREATE_OBSERVABLES", "true")
@@ -324,19 +329,57 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
             harness.run_import_with(connector(&harness)).await
         },
         |platform| expected.is_subset(&reports(platform)),
-        // The cursor never passes a report the platform did not get.
-        |platform| {
-            platform
-                .state()
-                .and_then(|state| state["last_event_timestamp"].as_i64())
-                .is_none_or(|cursor| {
-                    let confirmed = names(0..usize::try_from(cursor - FIRST + 1).unwrap());
-                    confirmed.is_subset(&reports(platform))
-                })
-        },
+        |platform| cursor_backed(platform, FIRST),
     )
     .run()
     .await;
+}
+
+/// The cursor (`last_event_timestamp`, events published from `first` on,
+/// one second apart) never passes a report the platform did not get.
+fn cursor_backed(platform: &TestPlatform, first: i64) -> bool {
+    platform
+        .state()
+        .and_then(|state| state["last_event_timestamp"].as_i64())
+        .is_none_or(|cursor| {
+            let confirmed = names(0..usize::try_from(cursor - first + 1).unwrap());
+            confirmed.is_subset(&reports(platform))
+        })
+}
+
+/// The output drill (issue #13) over a URL feed of two events of one
+/// attribute: with `nacks`, the broker nacks from each message of a run
+/// on; without, the directory copy fails from each write on. Each faulted
+/// run ends in error in time; the cursor never passes a report the
+/// platform did not get; the next run, without the fault, completes.
+async fn output_drill(fault: OutputFault) {
+    const FIRST: i64 = 1_700_000_000;
+    let server = FeedServer::start(None).await;
+    let manifest = publish(&server, 0..2, 1, FIRST);
+    server.put("manifest.json", serde_json::to_vec(&manifest).unwrap());
+    let expected = names(0..2);
+    OutputDrill::new(
+        async |harness: &ConnectorHarness<'_>| {
+            let harness = importing_everything(harness.clone()).var("MISP_FEED_URL", server.url());
+            harness.run_import_with(connector(&harness)).await
+        },
+        |platform| expected.is_subset(&reports(platform)),
+        |platform| cursor_backed(platform, FIRST),
+    )
+    // Every step: the run publishes 20 messages.
+    .at_most(20)
+    .run(fault)
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_nacking_from_every_message_on_ends_the_run_and_the_next_run_completes() {
+    output_drill(OutputFault::BrokerNacks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_copy_failing_from_every_write_on_ends_the_run_and_the_next_run_completes() {
+    output_drill(OutputFault::DirectoryErrors).await;
 }
 
 /// Drill (issue #13): a broker that nacks publishes in the middle of a

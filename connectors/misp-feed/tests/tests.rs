@@ -10,8 +10,6 @@ mod end_to_end;
 #[path = "../../../tests/hostile_answers.rs"]
 mod hostile_answers;
 mod metadata;
-#[path = "../../../tests/nacking_queue.rs"]
-mod nacking_queue;
 mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;

@@ -1,6 +1,5 @@
 //! Integration tests of the NTI connector (one binary, see the modules).
 
-mod broker_nack;
 #[path = "../../../tests/catalog_metadata.rs"]
 mod catalog_metadata;
 mod client;
@@ -9,8 +8,6 @@ mod drills;
 mod end_to_end;
 mod golden;
 mod metadata;
-#[path = "../../../tests/nacking_queue.rs"]
-mod nacking_queue;
 mod network;
 mod platform_drills;
 mod records;

@@ -1,15 +1,17 @@
-//! Drill (issue #13): the platform refuses each call a TeamT5 run makes, in
-//! turn (`opencti_testkit::drill`). Every faulted run ends promptly, the
+//! Drills (issue #13): the platform refuses each call a TeamT5 run makes, in
+//! turn; the broker nacks from each message of a run on, in turn; the
+//! directory copy (`CONNECTOR_SEND_TO_DIRECTORY`) fails from each write on,
+//! in turn (`opencti_testkit::drill`). Every faulted run ends promptly, the
 //! cursor never passes what the platform stored, a failed run's work is
 //! closed in error, and the next run completes with nothing lost. The same
-//! for a directory copy (`CONNECTOR_SEND_TO_DIRECTORY`) that becomes
-//! unwritable, and a broker that goes away, in the middle of a run.
+//! for a directory that becomes unwritable, and a broker that goes away, in
+//! the middle of a run.
 
 use std::time::Duration;
 
 use opencti_sim::relay::Relay;
 use opencti_teamt5::fake::{FakeSettings, FakeTeamt5, Fault};
-use opencti_testkit::drill::RefusalDrill;
+use opencti_testkit::drill::{OutputDrill, OutputFault, RefusalDrill};
 use opencti_testkit::{ConnectorHarness, ImportRun, KitError, TestPlatform};
 
 use tokio::time::Instant;
@@ -77,6 +79,31 @@ async fn a_refusal_at_every_platform_call_ends_the_run_and_the_next_run_complete
     )
     .run()
     .await;
+}
+
+/// The output drill over the fake of [`publishing_fake`].
+async fn output_drill(fake: &FakeTeamt5, fault: OutputFault) {
+    OutputDrill::new(
+        async |harness: &ConnectorHarness<'_>| run_with(harness, fake).await,
+        everything_stored,
+        cursor_backed,
+    )
+    // The cursor moves only once every message of the run is confirmed.
+    .confirmed_only(|platform, _| !cursor_held_past(platform))
+    .run(fault)
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_nacking_from_every_message_on_ends_the_run_and_the_next_run_completes() {
+    let fake = publishing_fake().await;
+    output_drill(&fake, OutputFault::BrokerNacks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_copy_failing_from_every_write_on_ends_the_run_and_the_next_run_completes() {
+    let fake = publishing_fake().await;
+    output_drill(&fake, OutputFault::DirectoryErrors).await;
 }
 
 /// Bundles of the publishing-failure drills; the fourth one's download is

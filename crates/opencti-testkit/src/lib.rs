@@ -36,7 +36,11 @@
 //!   answers, oversized bodies; with a gate, only on requests that pass
 //!   your vendor's credential check. It records every request.
 //! * [`drill::RefusalDrill`] makes the platform refuse each call of an
-//!   import run in turn and checks that nothing is lost (issue #13).
+//!   import run in turn and checks that nothing is lost (issue #13);
+//!   [`drill::OutputDrill`] breaks an import run's output at each of its
+//!   steps in turn: the broker nacks from the k-th message on
+//!   ([`drill::NackingQueue`]), the directory copy fails from the k-th
+//!   write on.
 //! * [`process::ConnectorProcess`] runs the connector's built binary with
 //!   the environment given, sends it signals, waits for its exit status
 //!   and reads its log, for tests of how the binary stops.
@@ -87,6 +91,7 @@ mod built;
 pub mod drill;
 pub mod events;
 mod harness;
+mod nacking;
 mod platform;
 pub mod process;
 pub mod vendor;

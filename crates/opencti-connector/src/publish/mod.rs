@@ -28,6 +28,8 @@ use std::sync::Arc;
 use opencti_stix::split::{SplitOptions, SplitPlan};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(any(test, feature = "test-util"))]
+pub use directory::fault::DirectoryFault;
 pub use envelope::{EnvelopeFields, encode_envelope};
 pub use outgoing::OutgoingBundle;
 pub use python_json::python_json;

@@ -1,10 +1,9 @@
-//! A broker that nacks publishes, for the import connectors' drills
-//! (shared with `#[path]`): a private queue bound to the connector's push
-//! routing, with a length limit and `x-overflow: reject-publish`. Once it
-//! is full the broker nacks every publish to that routing (a publish routed
-//! to a full queue of this kind is nacked, whatever the push queue did with
-//! it), as a broker over its limits would. The test's crate needs `lapin`
-//! and `uuid` as dev-dependencies.
+//! A broker that nacks publishes, for the import connectors' drills: a
+//! private queue bound to the connector's push routing, with a length limit
+//! and `x-overflow: reject-publish`. Once it is full the broker nacks every
+//! publish to that routing (a publish routed to a full queue of this kind
+//! is nacked, whatever the push queue did with it), as a broker over its
+//! limits would.
 
 use lapin::options::{
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -13,21 +12,42 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use std::time::Duration;
 
-use opencti_testkit::{ImportRun, TestPlatform};
 use tokio::time::Instant;
 
+use crate::{ImportRun, TestPlatform};
+
 /// A private queue that makes the broker nack publishes to a connector's
-/// push routing once it holds `limit` messages. Deleted by
+/// push routing once it holds `limit` messages: the broker takes the run's
+/// first `limit` messages, then nacks every one. Deleted by
 /// [`NackingQueue::remove`], or with its connection (it is exclusive).
-pub(crate) struct NackingQueue {
+///
+/// A nacked message still reaches the other queues bound to the routing
+/// (the platform's push queue among them): the platform may store what the
+/// broker refused to confirm.
+pub struct NackingQueue {
     connection: Connection,
     channel: Channel,
     name: String,
     limit: u32,
 }
 
+impl std::fmt::Debug for NackingQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NackingQueue")
+            .field("name", &self.name)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
 impl NackingQueue {
-    pub(crate) async fn bind(platform: &TestPlatform, limit: u32) -> Self {
+    /// Binds a queue taking `limit` messages to `platform`'s connector's
+    /// push routing (RabbitMQ on `127.0.0.1:5672`, guest/guest).
+    ///
+    /// # Panics
+    ///
+    /// When the broker cannot be reached or refuses the queue.
+    pub async fn bind(platform: &TestPlatform, limit: u32) -> Self {
         let names = platform.sim().queue_names(platform.connector_id());
         let connection = Connection::connect(
             "amqp://guest:guest@127.0.0.1:5672/%2f",
@@ -88,11 +108,14 @@ impl NackingQueue {
         }
     }
 
-    /// Messages the queue holds.
     /// Makes the run `run` while the broker nacks, and checks that it
     /// fails within `prompt`, after the broker took exactly the queue's
     /// limit of messages, with its work closed with the refusal.
-    pub(crate) async fn refused_run(
+    ///
+    /// # Panics
+    ///
+    /// When one of these checks fails.
+    pub async fn refused_run(
         &self,
         prompt: Duration,
         run: impl Future<Output = ImportRun>,
@@ -108,11 +131,16 @@ impl NackingQueue {
             self.limit,
             "the broker took the run's first messages, then refused"
         );
-        assert_closed_with_the_refusal(&refused);
+        assert_closed_with(&refused, "nacked", "the broker's refusal");
         refused
     }
 
-    pub(crate) async fn held(&self) -> u32 {
+    /// Messages the queue holds.
+    ///
+    /// # Panics
+    ///
+    /// When the queue is gone.
+    pub async fn held(&self) -> u32 {
         self.channel
             .queue_declare(
                 self.name.as_str().into(),
@@ -127,7 +155,12 @@ impl NackingQueue {
             .message_count()
     }
 
-    pub(crate) async fn remove(self) {
+    /// Deletes the queue: the broker confirms publishes again.
+    ///
+    /// # Panics
+    ///
+    /// When the broker refuses.
+    pub async fn remove(self) {
         self.channel
             .queue_delete(self.name.as_str().into(), QueueDeleteOptions::default())
             .await
@@ -136,16 +169,16 @@ impl NackingQueue {
     }
 }
 
-/// Checks that the refused run's work is closed, with the broker's nack
-/// among its errors.
-fn assert_closed_with_the_refusal(run: &ImportRun) {
+/// Checks that the run's work is closed, with `error` (what the work's
+/// errors name: `needle`) among its errors.
+pub(crate) fn assert_closed_with(run: &ImportRun, needle: &str, error: &str) {
     let work = run.work.as_ref().expect("the run's work");
     assert!(
         work.processed_time.is_some()
             && work
                 .errors
                 .iter()
-                .any(|error| format!("{error:?}").contains("nacked")),
-        "the work is closed with the broker's refusal: {work:?}"
+                .any(|message| format!("{message:?}").contains(needle)),
+        "the work is closed with {error}: {work:?}"
     );
 }
