@@ -37,6 +37,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/stream-events", get(stream_events).post(inject_events))
         .route("/stream-collections", get(collections).post(add_collection))
         .route("/graphql-calls", get(graphql_calls))
+        .route("/keep-recent-records", post(keep_recent_records))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/rejected-requests", get(rejected_requests))
         .route("/files", get(files).post(upload_file))
@@ -430,6 +431,24 @@ async fn add_fault(State(core): State<Arc<Core>>, body: Bytes) -> Response {
 async fn clear_faults(State(core): State<Arc<Core>>) -> Response {
     core.faults.clear();
     listing(&core.faults.list())
+}
+
+/// Body `{"entries": n}` (n at least 1): from now on the histories keep
+/// only their last `n` entries (`SimHandle::keep_recent_records`).
+async fn keep_recent_records(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Keep {
+        entries: usize,
+    }
+    let keep: Keep = match json_body(&body) {
+        Ok(keep) => keep,
+        Err(reason) => return bad_body(&reason),
+    };
+    if keep.entries == 0 {
+        return bad_body("`entries` must be at least 1");
+    }
+    core.store.write(|state| state.cap_histories(keep.entries));
+    listing(&json!({"entries": keep.entries}))
 }
 
 async fn graphql_calls(State(core): State<Arc<Core>>) -> Response {

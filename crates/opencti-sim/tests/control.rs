@@ -189,3 +189,71 @@ async fn a_stop_ends_while_a_client_never_finishes_its_request() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn keep_recent_records_caps_the_histories_through_the_control_api() {
+    let sim = start().await;
+    let client = reqwest::Client::new();
+    let events = format!("{}/sim/api/stream-events", sim.url());
+    let keep = format!("{}/sim/api/keep-recent-records", sim.url());
+    let inject = |n: usize| {
+        client
+            .post(&events)
+            .json(&json!({
+                "type": "create",
+                "data": {
+                    "type": "indicator", "spec_version": "2.1",
+                    "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+                    "name": format!("n{n}"), "pattern": "[ipv4-addr:value = '10.0.0.1']",
+                    "pattern_type": "stix", "valid_from": "2025-11-24T10:00:00.000Z",
+                },
+            }))
+            .send()
+    };
+    for n in 0..5 {
+        assert_eq!(inject(n).await.expect("inject").status(), 200);
+    }
+    let names = || async {
+        let listed: Vec<serde_json::Value> = client
+            .get(&events)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        listed
+            .iter()
+            .map(|event| {
+                event["data"]["data"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names().await.len(), 5);
+
+    for refused in [json!({"entries": 0}), json!({"keep": 2}), json!("2")] {
+        let answer = client
+            .post(&keep)
+            .json(&refused)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(answer.status(), 400, "{refused}");
+    }
+    assert_eq!(names().await.len(), 5, "a refused call changes nothing");
+
+    let answer = client
+        .post(&keep)
+        .json(&json!({"entries": 2}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(names().await, ["n3", "n4"], "the newest two are kept");
+    assert_eq!(inject(5).await.expect("inject").status(), 200);
+    assert_eq!(names().await, ["n4", "n5"], "and stay capped from then on");
+    sim.shutdown().await.expect("clean shutdown");
+}

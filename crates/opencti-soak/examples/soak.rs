@@ -34,9 +34,26 @@ struct Args {
     log_level: Option<tracing::level_filters::LevelFilter>,
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The soak starts this executable again for each simulator.
+    if opencti_soak::sim_process::serve_if_child() {
+        return ExitCode::SUCCESS;
+    }
     let args = Args::parse();
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(soak(args)),
+        Err(error) => {
+            println!("the soak could not run: no runtime: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn soak(args: Args) -> ExitCode {
     if let Some(level) = args.log_level {
         opencti_connector::logging::init("opencti-soak", level, false);
     }
@@ -56,6 +73,7 @@ async fn main() -> ExitCode {
         seed,
         settle: Duration::from_secs(args.settle),
         keep_all_records: args.keep_all_records,
+        simulator_args: Vec::new(),
     };
     let report = match opencti_soak::run(options).await {
         Ok(report) => report,

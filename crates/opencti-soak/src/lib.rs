@@ -17,11 +17,16 @@
 //!   named operations ([`CallFault`]) and the fakes answer bursts of 503.
 //!
 //! Connectors run as tasks sharing one shutdown token, as the test kit's
-//! harness runs them, not as separate processes.
+//! harness runs them, not as separate processes. The two simulators run in
+//! child processes ([`sim_process`]), driven through their control API, so
+//! that this process's RSS, the one judged, is the connectors' (with the
+//! relays, the fakes and the soak's bookkeeping); the simulators' RSS is
+//! reported apart.
 
 mod misp_feed;
 pub mod probe;
 mod rng;
+pub mod sim_process;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -46,6 +51,7 @@ use serde_json::{Value, json};
 use crate::misp_feed::FeedServer;
 use crate::probe::Sample;
 use crate::rng::SeededRng;
+use crate::sim_process::SimProcess;
 
 /// Where RabbitMQ listens (guest/guest).
 const RABBITMQ_PORT: u16 = 5672;
@@ -54,7 +60,7 @@ const IMPORT_PERIOD: &str = "PT2S";
 /// What a connector's stop may take.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How long a start or a stop of a simulator may take.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Operations of the import platform that faults pick from.
 const IMPORT_OPERATIONS: &[&str] = &[
     "workAdd",
@@ -80,6 +86,11 @@ pub struct SoakOptions {
     /// only the last [`RECENT_RECORDS`] of each: the checks read only the
     /// stored objects, and the connectors' own memory is what is measured.
     pub keep_all_records: bool,
+    /// Arguments that make this executable, started again with
+    /// [`sim_process::CHILD_ENV`] set, reach [`sim_process::serve_if_child`]
+    /// (none for a `main` that calls it first; the test's name for a test
+    /// binary).
+    pub simulator_args: Vec<String>,
 }
 
 /// Entries of each history the import simulator keeps during a soak,
@@ -116,6 +127,9 @@ pub enum SoakError {
     /// Something did not happen in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// A simulator process did not answer its control API as expected.
+    #[error("simulator process: {0}")]
+    Control(String),
 }
 
 /// A kind of fault, as counted in the report.
@@ -191,6 +205,13 @@ impl SoakReport {
     pub fn rss_slope_kib_per_min(&self) -> f64 {
         let half = self.samples.len() / 2;
         probe::rss_slope_kib_per_min(&self.samples[half..])
+    }
+
+    /// RSS slope of a simulator process (0: import, 1: stream) over the
+    /// second half of the run, KiB/min: reported, not judged.
+    pub fn simulator_rss_slope_kib_per_min(&self, simulator: usize) -> f64 {
+        let half = self.samples.len() / 2;
+        probe::simulator_rss_slope_kib_per_min(&self.samples[half..], simulator)
     }
 
     /// Slope of the alive tasks over the second half of the run, per minute.
@@ -298,13 +319,29 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "RSS: {} MiB before, {} MiB at start of run, {} MiB at end, max {} MiB, slope {:.0} KiB/min (second half)",
+            "RSS of the soak process (connectors, relays, fakes): {} MiB before, {} MiB at start of run, {} MiB at end, max {} MiB, slope {:.0} KiB/min (second half)",
             self.before.rss_kib / 1024,
             first.rss_kib / 1024,
             last.rss_kib / 1024,
             max_rss / 1024,
             self.rss_slope_kib_per_min()
         )?;
+        for (index, name) in ["import", "stream"].into_iter().enumerate() {
+            let max = self
+                .samples
+                .iter()
+                .map(|s| s.simulators_rss_kib[index])
+                .max()
+                .unwrap_or(0);
+            writeln!(
+                f,
+                "RSS of the {name} simulator (a child process, not judged): {} MiB at start of run, {} MiB at end, max {} MiB, slope {:.0} KiB/min (second half)",
+                first.simulators_rss_kib[index] / 1024,
+                last.simulators_rss_kib[index] / 1024,
+                max / 1024,
+                self.simulator_rss_slope_kib_per_min(index)
+            )?;
+        }
         writeln!(
             f,
             "fds: {} before, {} after; {} at start of run, {} at end, max {}",
@@ -339,17 +376,18 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     let started = Instant::now();
     let before = Sample::take(Duration::ZERO);
     let fds_before = probe::fd_targets();
-    let mut world = World::start().await?;
+    let mut world = World::start(&options.simulator_args).await?;
     if !options.keep_all_records {
         // The stream simulator keeps its events: the sinks' expected
         // contents are exact only if no reconnection can miss one.
-        world.import_sim.keep_recent_records(RECENT_RECORDS);
+        world.import_sim.keep_recent_records(RECENT_RECORDS).await?;
     }
     let shutdown = CancellationToken::new();
     let connectors = world.launch(&shutdown)?;
 
     let sampling = CancellationToken::new();
-    let sampler = tokio::spawn(sample_until(sampling.clone(), started));
+    let simulators = [world.import_sim.pid(), world.stream_sim.pid()];
+    let sampler = tokio::spawn(sample_until(sampling.clone(), started, simulators));
 
     let mut rng = SeededRng::new(options.seed);
     let mut content = Content::default();
@@ -360,17 +398,17 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     let sinks_quiet = Instant::now() + options.duration * 2 / 3;
     let mut next_fault = Instant::now() + Duration::from_millis(rng.between(200, 1500));
     while Instant::now() < deadline {
-        world.publish(&mut rng, &mut content);
+        world.publish(&mut rng, &mut content).await?;
         if Instant::now() >= next_fault {
             let sinks_may_fail = Instant::now() < sinks_quiet;
-            let kind = world.inject_fault(&mut rng, sinks_may_fail);
+            let kind = world.inject_fault(&mut rng, sinks_may_fail).await?;
             *faults.entry(kind).or_insert(0) += 1;
             next_fault = Instant::now() + Duration::from_millis(rng.between(200, 1500));
         }
         tokio::time::sleep(Duration::from_millis(rng.between(100, 400))).await;
     }
-    world.import_sim.clear_faults();
-    world.stream_sim.clear_faults();
+    world.import_sim.clear_faults().await?;
+    world.stream_sim.clear_faults().await?;
 
     let settling = Instant::now();
     let settle_deadline = settling + options.settle;
@@ -381,9 +419,12 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
             .settle
             .max(RetryBackoff::default().max + Duration::from_secs(10));
     let expected_sink: BTreeSet<String> = content.live_values.values().cloned().collect();
+    let mut imports_done = false;
     loop {
         let now = Instant::now();
-        let imports_done = world.missing(&content).is_empty() || now >= settle_deadline;
+        // Listing the stored objects is a large answer: not once they are in.
+        imports_done =
+            imports_done || now >= settle_deadline || world.missing(&content).await?.is_empty();
         let sinks_done = world.sink_differences(&expected_sink).is_empty() || now >= sinks_deadline;
         if imports_done && sinks_done {
             break;
@@ -391,10 +432,10 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let settled_in = settling.elapsed();
-    let missing_objects = world.missing(&content);
+    let missing_objects = world.missing(&content).await?;
     let sink_differences = world.sink_differences(&expected_sink);
-    let stored_objects = world.import_sim.objects().len();
-    let kept_records = world.kept_records();
+    let stored_objects = world.import_sim.objects().await?.len();
+    let kept_records = world.kept_records().await?;
 
     let stopped_early: Vec<String> = connectors
         .stopped()
@@ -435,9 +476,10 @@ pub async fn run(options: SoakOptions) -> Result<SoakReport, SoakError> {
     })
 }
 
-/// Starts and stops a simulator once, so that what the broker client sets
-/// up once per process (its reactor's descriptors and task) is in the
-/// baseline and not counted as a leak.
+/// Starts and stops a simulator once, in this process, so that what the
+/// broker client sets up once per process (its reactor's descriptors and
+/// task), which the import connectors' first connection would otherwise
+/// set up, is in the baseline and not counted as a leak.
 async fn warm_up() -> Result<(), SoakError> {
     let alive = || {
         tokio::runtime::Handle::current()
@@ -457,13 +499,19 @@ async fn warm_up() -> Result<(), SoakError> {
     Ok(())
 }
 
-async fn sample_until(stop: CancellationToken, started: Instant) -> Vec<Sample> {
+async fn sample_until(
+    stop: CancellationToken,
+    started: Instant,
+    simulators: [u32; 2],
+) -> Vec<Sample> {
     let mut samples = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             () = stop.cancelled() => return samples,
-            _ = tick.tick() => samples.push(Sample::take(started.elapsed())),
+            _ = tick.tick() => {
+                samples.push(Sample::take_with_simulators(started.elapsed(), simulators));
+            }
         }
     }
 }
@@ -513,8 +561,8 @@ impl Content {
 
 /// Every server of the soak.
 struct World {
-    import_sim: SimHandle,
-    stream_sim: SimHandle,
+    import_sim: SimProcess,
+    stream_sim: SimProcess,
     broker_relay: Relay,
     import_relay: Relay,
     stream_relay: Relay,
@@ -540,9 +588,14 @@ const NTI_KEY: &str = "soak-nti-key";
 const NTI_WINDOW: usize = 40;
 
 impl World {
-    async fn start() -> Result<Self, SoakError> {
-        let import_sim = start_sim().await?;
-        let stream_sim = start_sim().await?;
+    async fn start(simulator_args: &[String]) -> Result<Self, SoakError> {
+        let simulator = || {
+            let mut command = std::process::Command::new(std::env::current_exe()?);
+            command.args(simulator_args);
+            Ok::<_, SoakError>(command)
+        };
+        let import_sim = SimProcess::start(simulator()?).await?;
+        let stream_sim = SimProcess::start(simulator()?).await?;
         let broker_relay = Relay::start(RABBITMQ_PORT).await?;
         let import_relay = Relay::start(import_sim.addr().port()).await?;
         let stream_relay = Relay::start(stream_sim.addr().port()).await?;
@@ -669,7 +722,7 @@ impl World {
     }
 
     /// One step of content: a new item of one vendor, or a stream event.
-    fn publish(&self, rng: &mut SeededRng, content: &mut Content) {
+    async fn publish(&self, rng: &mut SeededRng, content: &mut Content) -> Result<(), SoakError> {
         content.next += 1;
         let n = content.next;
         match rng.between(0, 4) {
@@ -749,112 +802,105 @@ impl World {
                     )
                 };
                 // The soak's own events are well formed: a refusal is a bug.
-                if let Err(error) = self.stream_sim.inject_event(event) {
-                    panic!("the stream simulator refused a soak event: {error}");
-                }
+                self.stream_sim.inject_event(&event).await?;
                 content.stream_events += 1;
             }
         }
+        Ok(())
     }
 
-    fn inject_fault(&mut self, rng: &mut SeededRng, sinks_may_fail: bool) -> FaultKind {
-        match rng.between(0, 4) {
-            0 => {
-                self.broker_relay.cut();
-                FaultKind::BrokerCut
-            }
-            1 => {
-                self.import_relay.cut();
-                FaultKind::PlatformCut
-            }
-            2 => {
-                self.stream_relay.cut();
-                FaultKind::StreamDrop
-            }
-            3 => {
-                let mut fault = if rng.one_in(3) {
-                    CallFault::new("PingConnector").after(rng.between(0, 2))
-                } else {
-                    let operation = IMPORT_OPERATIONS
-                        [rng.between(0, IMPORT_OPERATIONS.len() as u64 - 1) as usize];
-                    CallFault::new(operation).after(rng.between(0, 3))
-                };
-                fault = fault.times(rng.between(1, 3));
-                if rng.one_in(2) {
-                    fault = fault.http_status(503);
+    async fn inject_fault(
+        &mut self,
+        rng: &mut SeededRng,
+        sinks_may_fail: bool,
+    ) -> Result<FaultKind, SoakError> {
+        // A draw that would burst a sink still busy with its last burst is
+        // drawn again.
+        loop {
+            let kind = match rng.between(0, 4) {
+                0 => {
+                    self.broker_relay.cut();
+                    FaultKind::BrokerCut
                 }
-                if fault.operation == "PingConnector" && rng.one_in(2) {
-                    self.stream_sim.fail_calls(fault);
-                } else {
-                    self.import_sim.fail_calls(fault);
+                1 => {
+                    self.import_relay.cut();
+                    FaultKind::PlatformCut
                 }
-                FaultKind::CallFault
-            }
-            _ => {
-                let count = rng.between(1, 3);
-                let last_vendor = if sinks_may_fail { 4 } else { 2 };
-                match rng.between(0, last_vendor) {
-                    0 => self.misp.fail_next(count as u32),
-                    1 => {
-                        for _ in 0..count {
-                            self.nti
-                                .push_fault(opencti_nti::fake::Fault::server_error(503));
+                2 => {
+                    self.stream_relay.cut();
+                    FaultKind::StreamDrop
+                }
+                3 => {
+                    let mut fault = if rng.one_in(3) {
+                        CallFault::new("PingConnector").after(rng.between(0, 2))
+                    } else {
+                        let operation = IMPORT_OPERATIONS
+                            [rng.between(0, IMPORT_OPERATIONS.len() as u64 - 1) as usize];
+                        CallFault::new(operation).after(rng.between(0, 3))
+                    };
+                    fault = fault.times(rng.between(1, 3));
+                    if rng.one_in(2) {
+                        fault = fault.http_status(503);
+                    }
+                    if fault.operation == "PingConnector" && rng.one_in(2) {
+                        self.stream_sim.fail_calls(&fault).await?;
+                    } else {
+                        self.import_sim.fail_calls(&fault).await?;
+                    }
+                    FaultKind::CallFault
+                }
+                _ => {
+                    let count = rng.between(1, 3);
+                    let last_vendor = if sinks_may_fail { 4 } else { 2 };
+                    match rng.between(0, last_vendor) {
+                        0 => self.misp.fail_next(count as u32),
+                        1 => {
+                            for _ in 0..count {
+                                self.nti
+                                    .push_fault(opencti_nti::fake::Fault::server_error(503));
+                            }
+                        }
+                        2 => {
+                            let path = if rng.one_in(2) {
+                                "/api/v2/ioc_bundles"
+                            } else {
+                                "/api/v2/reports"
+                            };
+                            let faults =
+                                (0..count).map(|_| opencti_teamt5::fake::Fault::Status(503, None));
+                            self.teamt5.fail_next(path, faults);
+                        }
+                        // A sink retries an event with growing pauses: a
+                        // burst only once the last one was answered, so
+                        // that the failures left never outlast the settling
+                        // time.
+                        3 => {
+                            let answered = unavailable(&self.ptnad.requests(), |r| r.status);
+                            let queued = &mut self.sink_failures.ptnad;
+                            if !sink_burst(answered, queued, count as usize, |count| {
+                                self.ptnad.inject_failures(UNAVAILABLE, count, None);
+                            }) {
+                                continue;
+                            }
+                        }
+                        _ => {
+                            let answered = unavailable(&self.sekoia.requests(), |r| r.status);
+                            let queued = &mut self.sink_failures.sekoia;
+                            if !sink_burst(answered, queued, count as usize, |count| {
+                                self.sekoia.inject_failures(UNAVAILABLE, count, None);
+                            }) {
+                                continue;
+                            }
                         }
                     }
-                    2 => {
-                        let path = if rng.one_in(2) {
-                            "/api/v2/ioc_bundles"
-                        } else {
-                            "/api/v2/reports"
-                        };
-                        let faults =
-                            (0..count).map(|_| opencti_teamt5::fake::Fault::Status(503, None));
-                        self.teamt5.fail_next(path, faults);
-                    }
-                    // A sink retries an event with growing pauses: a burst
-                    // only once the last one was answered, so that the
-                    // failures left never outlast the settling time.
-                    3 => {
-                        let answered = self
-                            .ptnad
-                            .requests()
-                            .iter()
-                            .filter(|request| request.status == StatusCode::SERVICE_UNAVAILABLE)
-                            .count();
-                        if answered < self.sink_failures.ptnad {
-                            return self.inject_fault(rng, sinks_may_fail);
-                        }
-                        self.sink_failures.ptnad += count as usize;
-                        self.ptnad.inject_failures(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            count as usize,
-                            None,
-                        );
-                    }
-                    _ => {
-                        let answered = self
-                            .sekoia
-                            .requests()
-                            .iter()
-                            .filter(|request| request.status == StatusCode::SERVICE_UNAVAILABLE)
-                            .count();
-                        if answered < self.sink_failures.sekoia {
-                            return self.inject_fault(rng, sinks_may_fail);
-                        }
-                        self.sink_failures.sekoia += count as usize;
-                        self.sekoia.inject_failures(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            count as usize,
-                            None,
-                        );
-                    }
+                    FaultKind::VendorBurst
                 }
-                FaultKind::VendorBurst
-            }
+            };
+            return Ok(kind);
         }
     }
 
-    fn kept_records(&self) -> BTreeMap<&'static str, Kept> {
+    async fn kept_records(&self) -> Result<BTreeMap<&'static str, Kept>, SoakError> {
         fn kept<T: serde::Serialize>(records: &[T]) -> Kept {
             Kept {
                 count: records.len(),
@@ -866,19 +912,39 @@ impl World {
                 ),
             }
         }
-        let sims = [&self.import_sim, &self.stream_sim];
-        let both = |records: fn(&SimHandle) -> Kept| {
-            let [import, stream] = sims.map(records);
+        fn both(import: Kept, stream: Kept) -> Kept {
             Kept {
                 count: import.count + stream.count,
                 json_bytes: import.json_bytes.zip(stream.json_bytes).map(|(a, b)| a + b),
             }
-        };
-        BTreeMap::from([
-            ("stored objects", both(|sim| kept(&sim.objects()))),
-            ("GraphQL calls", both(|sim| kept(&sim.graphql_calls()))),
-            ("stream events", both(|sim| kept(&sim.stream_events()))),
-            ("works", both(|sim| kept(&sim.works()))),
+        }
+        let (import, stream) = (&self.import_sim, &self.stream_sim);
+        Ok(BTreeMap::from([
+            (
+                "stored objects",
+                both(
+                    kept(&import.objects().await?),
+                    kept(&stream.objects().await?),
+                ),
+            ),
+            (
+                "GraphQL calls",
+                both(
+                    kept(&import.graphql_calls().await?),
+                    kept(&stream.graphql_calls().await?),
+                ),
+            ),
+            (
+                "stream events",
+                both(
+                    kept(&import.stream_events().await?),
+                    kept(&stream.stream_events().await?),
+                ),
+            ),
+            (
+                "works",
+                both(kept(&import.works().await?), kept(&stream.works().await?)),
+            ),
             (
                 "vendor requests",
                 Kept {
@@ -889,12 +955,12 @@ impl World {
                     json_bytes: None,
                 },
             ),
-        ])
+        ]))
     }
 
     /// Expected objects the import platform does not hold.
-    fn missing(&self, content: &Content) -> Vec<String> {
-        let objects = self.import_sim.objects();
+    async fn missing(&self, content: &Content) -> Result<Vec<String>, SoakError> {
+        let objects = self.import_sim.objects().await?;
         let mut present: HashSet<String> = HashSet::new();
         for object in &objects {
             present.insert(object.id.clone());
@@ -923,7 +989,7 @@ impl World {
                 missing.push(format!("teamt5 {id}"));
             }
         }
-        missing
+        Ok(missing)
     }
 
     /// How each sink differs from what the stream says it should hold.
@@ -942,12 +1008,38 @@ impl World {
 
     async fn stop(self) -> Result<(), SoakError> {
         for sim in [self.import_sim, self.stream_sim] {
-            tokio::time::timeout(START_TIMEOUT, sim.shutdown())
-                .await
-                .map_err(|_| SoakError::Timeout("a simulator to stop"))??;
+            sim.stop().await?;
         }
         Ok(())
     }
+}
+
+/// What the fakes answer in a burst.
+const UNAVAILABLE: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
+/// Requests a fake answered 503.
+fn unavailable<R>(requests: &[R], status: impl Fn(&R) -> StatusCode) -> usize {
+    requests
+        .iter()
+        .filter(|request| status(request) == UNAVAILABLE)
+        .count()
+}
+
+/// Queues a burst of `count` failures at a sink with `inject`, unless the
+/// sink has not yet answered every failure queued so far (`queued`, of
+/// which `answered` were): then returns `false` and queues nothing.
+fn sink_burst(
+    answered: usize,
+    queued: &mut usize,
+    count: usize,
+    inject: impl FnOnce(usize),
+) -> bool {
+    if answered < *queued {
+        return false;
+    }
+    *queued += count;
+    inject(count);
+    true
 }
 
 fn difference(sink: &str, actual: &BTreeSet<String>, expected: &BTreeSet<String>) -> Vec<String> {
@@ -988,7 +1080,7 @@ fn unix_now() -> i64 {
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-async fn start_sim() -> Result<SimHandle, SoakError> {
+pub(crate) async fn start_sim() -> Result<SimHandle, SoakError> {
     let config = SimConfig {
         // A closed connection's heartbeat task lingers until its next tick
         // (half the heartbeat): 2 s rather than the broker's default 30 s.

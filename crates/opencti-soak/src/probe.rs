@@ -14,6 +14,9 @@ pub struct Sample {
     pub fds: usize,
     /// Tasks alive in the tokio runtime.
     pub tasks: usize,
+    /// Resident set size of the two simulators in KiB (import, stream):
+    /// child processes, not part of `rss_kib`; 0 while none runs.
+    pub simulators_rss_kib: [u64; 2],
 }
 
 impl Sample {
@@ -25,12 +28,26 @@ impl Sample {
             tasks: tokio::runtime::Handle::current()
                 .metrics()
                 .num_alive_tasks(),
+            simulators_rss_kib: [0; 2],
+        }
+    }
+
+    /// The same, with the RSS of the simulators (processes `pids`).
+    pub(crate) fn take_with_simulators(at: Duration, pids: [u32; 2]) -> Self {
+        Self {
+            simulators_rss_kib: pids.map(crate::sim_process::rss_kib),
+            ..Self::take(at)
         }
     }
 }
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_rss_kib("/proc/self/status")
+}
+
+/// `VmRSS` of a `/proc/<pid>/status` file, in KiB (0 when unreadable).
+pub(crate) fn status_rss_kib(path: &str) -> u64 {
+    let status = std::fs::read_to_string(path).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -101,6 +118,14 @@ pub fn rss_slope_kib_per_min(samples: &[Sample]) -> f64 {
     slope_per_min(samples, |sample| sample.rss_kib as f64)
 }
 
+/// Least-squares slope of one simulator's RSS (0: import, 1: stream), in
+/// KiB per minute.
+pub fn simulator_rss_slope_kib_per_min(samples: &[Sample], simulator: usize) -> f64 {
+    slope_per_min(samples, |sample| {
+        sample.simulators_rss_kib[simulator] as f64
+    })
+}
+
 /// Least-squares slope of alive tasks over time, per minute.
 pub fn task_slope_per_min(samples: &[Sample]) -> f64 {
     slope_per_min(samples, |sample| sample.tasks as f64)
@@ -138,6 +163,7 @@ mod tests {
             rss_kib,
             fds: 0,
             tasks: 0,
+            simulators_rss_kib: [0; 2],
         }
     }
 
