@@ -8,10 +8,10 @@
 //! bulk delete of dynamic list items with per-type value validation. Tests can
 //! expire sessions, inject error answers or slow answers, read every list's
 //! contents and the log of requests. It runs on the test kit's
-//! [`FakeVendor`](vendor::FakeVendor), which serves it, plays the faults once the session (or
-//! token) and CSRF checks pass, and records every request; its lists and
-//! sessions are the data of a [`VendorState`] its routes, its checks and
-//! the handle share ([`StatefulVendor`]).
+//! [`StatefulVendor`], which serves it, plays the faults once the session
+//! (or token) and CSRF checks pass, and records every request; its lists
+//! and sessions are the data of the [`VendorState`] its routes, its checks
+//! and the handle share.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,10 +11,10 @@
 //!
 //! Faults: error statuses (429 with `Retry-After`, 5xx, ...), 200 answers
 //! whose body is not JSON, connections closed in the middle of an answer,
-//! and slow answers. It runs on the test kit's [`FakeVendor`](vendor::FakeVendor), which
+//! and slow answers. It runs on the test kit's [`StatefulVendor`], which
 //! serves it, plays the faults once the key is checked and records every
-//! request; its IoCs are the data of a [`VendorState`] its routes, its
-//! key check and the handle share ([`StatefulVendor`]).
+//! request; its IoCs are the data of the [`VendorState`] its routes, its
+//! key check and the handle share.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -6,10 +6,9 @@
 //! STIX bundle files, and plays queued faults (error statuses with
 //! `Retry-After`, `"success": false`, truncated or malformed bodies), endless
 //! listings and missing files. It runs on the test kit's
-//! [`FakeVendor`](vendor::FakeVendor), which serves it, plays the faults and records every
-//! request; its listings, files and tokens are the data of a
-//! [`VendorState`] its routes, its token check and the handle share
-//! ([`StatefulVendor`]).
+//! [`StatefulVendor`], which serves it, plays the faults and records every
+//! request; its listings, files and tokens are the data of the
+//! [`VendorState`] its routes, its token check and the handle share.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
