@@ -10,4 +10,6 @@ mod end_to_end;
 #[path = "../../../tests/export_goldens.rs"]
 mod export_goldens;
 mod metadata;
+#[path = "../../../tests/platform_documents.rs"]
+mod platform_documents;
 mod support;

@@ -10,24 +10,19 @@
 //! it, so the peak is only what the connector needs to read the file a
 //! batch at a time, convert each batch and serialise its bundle.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use opencti_nti::config::PackageLimits;
 use opencti_nti::convert::{Converted, Converter};
 use opencti_nti::fake;
 use opencti_nti::package::{self, RecordLine};
+use opencti_testkit::memory;
 use serde_json::json;
 
-/// A `/proc/self/status` field in KiB (Linux only).
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn generate(path: &Path, records: usize) -> u64 {
+/// A package of `records` IP records at a temporary path.
+fn generate(records: usize) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("nti-package-memory-{records}.zip"));
     let mut content = String::from("{\"header\": \"NTI feed\"}\n");
     for index in 0..records {
         let record = json!({"object": {"type": "ipv4-addr", "value": format!("10.{}.{}.{}", index / 65_536 % 256, index / 256 % 256, index % 256)},
@@ -39,10 +34,9 @@ fn generate(path: &Path, records: usize) -> u64 {
         content.push_str(&record.to_string());
         content.push('\n');
     }
-    let size = content.len() as u64;
     let name = "data.NTI.API.V2.0.ip-basic-updated.20250425.0001.json";
-    std::fs::write(path, fake::package(&[(name, content)])).unwrap();
-    size
+    std::fs::write(&path, fake::package(&[(name, content)])).unwrap();
+    path
 }
 
 async fn measure(path: &Path) {
@@ -71,34 +65,17 @@ async fn measure(path: &Path) {
         bundle_bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
-    println!(
-        "peak RSS (VmHWM) {:.1} MB",
-        status_kib("VmHWM:").unwrap_or(0) as f64 / 1024.0
-    );
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        Some("--measure") => {
-            let path = args.next().expect("a package");
+    memory::measure_in_a_fresh_process(
+        |count| generate(count.and_then(|arg| arg.parse().ok()).unwrap_or(200_000)),
+        |path| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(measure(Path::new(&path)));
-        }
-        count => {
-            let records = count.and_then(|arg| arg.parse().ok()).unwrap_or(200_000);
-            let path = std::env::temp_dir().join(format!("nti-package-memory-{records}.zip"));
-            generate(&path, records);
-            let status = Command::new(std::env::current_exe().unwrap())
-                .arg("--measure")
-                .arg(&path)
-                .status()
-                .unwrap();
-            std::fs::remove_file(&path).unwrap();
-            std::process::exit(status.code().unwrap_or(1));
-        }
-    }
+                .block_on(measure(path));
+        },
+    );
 }

@@ -8,14 +8,16 @@
 //! bulk delete of dynamic list items with per-type value validation. Tests can
 //! expire sessions, inject error answers or slow answers, read every list's
 //! contents and the log of requests. It runs on the test kit's
-//! [`FakeVendor`], which serves it, plays the faults once the session (or
-//! token) and CSRF checks pass, and records every request.
+//! [`StatefulVendor`], which serves it, plays the faults once the session
+//! (or token) and CSRF checks pass, and records every request; its lists
+//! and sessions are the data of the [`VendorState`] its routes, its checks
+//! and the handle share.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opencti_testkit::axum::body::Bytes;
@@ -23,7 +25,9 @@ use opencti_testkit::axum::extract::State;
 use opencti_testkit::axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use opencti_testkit::axum::response::{IntoResponse, Response};
 use opencti_testkit::axum::{Json, Router};
-use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter, percent_decode};
+use opencti_testkit::vendor::{
+    self, Answer, AnsweredRequest, RetryAfter, StatefulVendor, VendorState, percent_decode,
+};
 use serde_json::{Value, json};
 
 /// What a proxy or portal in front of the server answers.
@@ -73,30 +77,12 @@ pub struct FakeList {
     pub values: BTreeSet<String>,
 }
 
-/// One request the fake received, with the status it answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: Method,
-    /// Path, percent-decoded.
-    pub path: String,
-    /// Answer status.
-    pub status: StatusCode,
-}
-
-impl RecordedRequest {
-    /// The kit's record, when it holds an answer.
-    fn from_kit(request: &vendor::RecordedRequest) -> Option<Self> {
-        Some(Self {
-            method: request.method.clone(),
-            path: request.decoded_path(),
-            status: StatusCode::from_u16(request.status).ok()?,
-        })
-    }
-}
-
 #[derive(Debug, Default)]
 struct FakeState {
+    /// `http://127.0.0.1:<port>/`, known once the port is bound.
+    origin: String,
+    /// Makes the session ids and CSRF tokens of this fake.
+    hasher: RandomState,
     lists: Vec<FakeList>,
     /// session id -> csrf token
     sessions: BTreeMap<String, String>,
@@ -106,64 +92,41 @@ struct FakeState {
     next_token: u64,
 }
 
-#[derive(Debug)]
-struct Shared {
-    settings: FakeSettings,
-    /// `http://127.0.0.1:<port>/`, known once the port is bound.
-    origin: OnceLock<String>,
-    hasher: RandomState,
-    state: Mutex<FakeState>,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn origin(&self) -> &str {
-        self.origin.get().map_or("", String::as_str)
-    }
-}
+type Shared = VendorState<FakeSettings, FakeState>;
 
 /// A running fake PT NAD server on a loopback port; stops when dropped.
 #[derive(Debug)]
 pub struct FakePtnad {
-    shared: Arc<Shared>,
-    vendor: FakeVendor,
+    served: StatefulVendor<FakeSettings, FakeState>,
 }
 
 impl FakePtnad {
     /// Starts a fake on `127.0.0.1` with a free port.
     pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            settings,
-            origin: OnceLock::new(),
-            hasher: RandomState::new(),
-            state: Mutex::new(FakeState {
-                next_id: 1,
-                ..FakeState::default()
-            }),
-        });
-        let routes = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
+        let state = FakeState {
+            next_id: 1,
+            ..FakeState::default()
+        };
         // PT NAD authenticates (and checks CSRF) before anything else can
         // fail; the login itself is never failed.
-        let gate = Arc::clone(&shared);
-        let vendor = FakeVendor::start_gated(routes, move |request| {
-            let login = route(&request.uri).is_none_or(|segments| segments == ["auth", "login"]);
-            !login && authenticate(&gate, &request.method, &request.headers).is_ok()
-        })
+        let served = StatefulVendor::start_gated(
+            settings,
+            state,
+            Router::new().fallback(handle),
+            |shared, request| {
+                let login =
+                    route(&request.uri).is_none_or(|segments| segments == ["auth", "login"]);
+                !login && authenticate(shared, &request.method, &request.headers).is_ok()
+            },
+        )
         .await?;
-        let _ = shared.origin.set(vendor.url_for("/"));
-        Ok(Self { shared, vendor })
+        served.data().origin = served.vendor().url_for("/");
+        Ok(Self { served })
     }
 
     /// The base URL to configure as `PTNAD_URL`.
     pub fn url(&self) -> String {
-        self.vendor.url()
+        self.served.vendor().url()
     }
 
     /// Adds a list as if someone had created it beforehand; returns its id.
@@ -174,7 +137,7 @@ impl FakePtnad {
         external_key: Option<&str>,
         values: &[&str],
     ) -> u64 {
-        let mut state = self.shared.state();
+        let mut state = self.served.data();
         let id = state.next_id;
         state.next_id += 1;
         state.lists.push(FakeList {
@@ -190,7 +153,7 @@ impl FakePtnad {
 
     /// Deletes the list with this external key, as an operator could; returns whether it existed.
     pub fn remove_list(&self, external_key: &str) -> bool {
-        let mut state = self.shared.state();
+        let mut state = self.served.data();
         let before = state.lists.len();
         state
             .lists
@@ -200,13 +163,13 @@ impl FakePtnad {
 
     /// Every list, in creation order.
     pub fn lists(&self) -> Vec<FakeList> {
-        self.shared.state().lists.clone()
+        self.served.data().lists.clone()
     }
 
     /// The items of the list with this external key, if it exists.
     pub fn values(&self, external_key: &str) -> Option<BTreeSet<String>> {
-        self.shared
-            .state()
+        self.served
+            .data()
             .lists
             .iter()
             .find(|l| l.external_key.as_deref() == Some(external_key))
@@ -215,12 +178,12 @@ impl FakePtnad {
 
     /// Forgets every session, as when Django's sessions expire.
     pub fn expire_sessions(&self) {
-        self.shared.state().sessions.clear();
+        self.served.data().sessions.clear();
     }
 
     /// How many successful logins happened.
     pub fn logins(&self) -> usize {
-        self.shared.state().logins
+        self.served.data().logins
     }
 
     /// The next `count` authenticated requests get `status` (with a JSON error
@@ -231,7 +194,8 @@ impl FakePtnad {
             Some(seconds) => answer.with_retry_after(RetryAfter::Seconds(seconds)),
             None => answer,
         };
-        self.vendor
+        self.served
+            .vendor()
             .fail_next(std::iter::repeat_n(vendor::Fault::Answer(answer), count));
     }
 
@@ -239,32 +203,30 @@ impl FakePtnad {
     /// (a proxy or portal in the way) instead of being served.
     pub fn inject_login_pages(&self, count: usize) {
         let page = vendor::Fault::Answer(Answer::html(200, LOGIN_PAGE));
-        self.vendor.fail_next(std::iter::repeat_n(page, count));
+        self.served
+            .vendor()
+            .fail_next(std::iter::repeat_n(page, count));
     }
 
     /// Whether `GET /replists` always announces a next page (a broken or
     /// hostile pagination).
     pub fn set_endless_pages(&self, endless: bool) {
-        self.shared.state().endless_pages = endless;
+        self.served.data().endless_pages = endless;
     }
 
     /// Makes every answer wait this long (to trigger client timeouts); `None` removes it.
     pub fn set_delay(&self, delay: Option<Duration>) {
-        self.vendor.set_delay(delay);
+        self.served.vendor().set_delay(delay);
     }
 
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        let recorded = self.vendor.requests();
-        recorded
-            .iter()
-            .filter_map(RecordedRequest::from_kit)
-            .collect()
+    /// Every request so far that got an answer.
+    pub fn requests(&self) -> Vec<AnsweredRequest> {
+        self.served.vendor().answered_requests()
     }
 
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.vendor.clear_requests();
+        self.served.vendor().clear_requests();
     }
 }
 
@@ -298,7 +260,7 @@ async fn handle(
     if let Err((status, detail)) = authenticate(&shared, &method, &headers) {
         return error(status, detail);
     }
-    let mut state = shared.state();
+    let mut state = shared.data();
     match (&method, segments.as_slice()) {
         (&Method::GET, ["monitoring", "status"]) => {
             Json(json!({"status": "green", "problems": []})).into_response()
@@ -326,22 +288,19 @@ fn error(status: StatusCode, detail: &str) -> Response {
 
 fn login(shared: &Shared, body: &[u8]) -> Response {
     let credentials: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let settings = &shared.settings;
+    let settings = shared.settings();
     if credentials["username"] != settings.username.as_str()
         || credentials["password"] != settings.password.as_str()
     {
         return error(StatusCode::UNAUTHORIZED, "Invalid username or password.");
     }
-    let mut state = shared.state();
+    let mut state = shared.data();
     state.next_token += 1;
     let session = format!(
         "{:016x}",
-        shared.hasher.hash_one(("session", state.next_token))
+        state.hasher.hash_one(("session", state.next_token))
     );
-    let csrf = format!(
-        "{:016x}",
-        shared.hasher.hash_one(("csrf", state.next_token))
-    );
+    let csrf = format!("{:016x}", state.hasher.hash_one(("csrf", state.next_token)));
     state.sessions.insert(session.clone(), csrf.clone());
     state.logins += 1;
     let mut response = Json(json!({})).into_response();
@@ -366,19 +325,19 @@ fn authenticate(
 ) -> Result<(), (StatusCode, &'static str)> {
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(bearer) = header_text("authorization").and_then(|v| v.strip_prefix("Bearer ")) {
-        return match &shared.settings.token {
+        return match &shared.settings().token {
             Some(token) if token == bearer => Ok(()),
             _ => Err((StatusCode::UNAUTHORIZED, "Invalid token.")),
         };
     }
     let cookies = parse_cookies(header_text("cookie").unwrap_or_default());
-    let state = shared.state();
+    let state = shared.data();
     let session_csrf = cookies
         .get("sessionid")
         .and_then(|session| state.sessions.get(*session));
     let Some(session_csrf) = session_csrf else {
         return Err((
-            shared.settings.unauthenticated_status,
+            shared.settings().unauthenticated_status,
             "Authentication credentials were not provided.",
         ));
     };
@@ -386,7 +345,7 @@ fn authenticate(
     if safe {
         return Ok(());
     }
-    let referer_ok = header_text("referer").is_some_and(|r| r.starts_with(shared.origin()));
+    let referer_ok = header_text("referer").is_some_and(|r| r.starts_with(&state.origin));
     if !referer_ok {
         return Err((
             StatusCode::FORBIDDEN,
@@ -419,7 +378,7 @@ fn list_json(list: &FakeList) -> Value {
 }
 
 fn list_page(shared: &Shared, state: &FakeState, uri: &Uri) -> Response {
-    let mut limit = shared.settings.max_page_size;
+    let mut limit = shared.settings().max_page_size;
     let mut offset = 0;
     for pair in uri.query().unwrap_or_default().split('&') {
         match pair.split_once('=') {
@@ -441,7 +400,7 @@ fn list_page(shared: &Shared, state: &FakeState, uri: &Uri) -> Response {
     let page_url = |offset: usize| {
         format!(
             "{}api/v2/replists?limit={limit}&offset={offset}",
-            shared.origin()
+            state.origin
         )
     };
     let next = (state.endless_pages || offset + limit < total).then(|| page_url(offset + limit));

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use opencti_ptnad::PtnadSink;
 use opencti_ptnad::fake::{FakePtnad, FakeSettings};
-use opencti_testkit::events::{create, delete, indicator, indicator_id as id, revoked, update};
+use opencti_testkit::events::{
+    create, delete, indicator, indicator_id as id, malware, revoked, update, with_pattern_type,
+};
 use opencti_testkit::{ConnectorHarness, EventInjection, EventKind, KitError, TestPlatform};
 use serde_json::json;
 
@@ -17,11 +19,6 @@ const MD5_N: &str = "0123456789abcdef0123456789abcdef";
 
 /// The first half of the stream: creations of every kind, ignored objects.
 fn first_half() -> Vec<EventInjection> {
-    let mut yara = indicator(
-        7,
-        "rule x { strings: $a = \"url:value = 'http://no/'\" condition: $a }",
-    );
-    yara["pattern_type"] = json!("yara");
     vec![
         create(indicator(1, "[ipv4-addr:value = '198.51.100.1']")),
         create(indicator(2, "[domain-name:value = 'evil.example']")),
@@ -35,14 +32,14 @@ fn first_half() -> Vec<EventInjection> {
             "[ipv4-addr:value = '198.51.100.5'] AND [domain-name:value = 'e.example']",
         )),
         create(indicator(6, "[ipv6-addr:value = '2001:db8::1']")),
-        create(yara),
-        create(json!({
-            "type": "malware",
-            "spec_version": "2.1",
-            "id": "malware--00000000-0000-4000-8000-000000000008",
-            "name": "not an indicator",
-            "is_family": false,
-        })),
+        create(with_pattern_type(
+            indicator(
+                7,
+                "rule x { strings: $a = \"url:value = 'http://no/'\" condition: $a }",
+            ),
+            "yara",
+        )),
+        create(malware(8)),
         create(indicator(9, &format!("[file:hashes.md5 = '{MD5_I}']"))),
         create(indicator(10, "[ipv4-addr:value = '198.51.100.10']")),
         create(indicator(11, "[ipv4-addr:value = '198.51.100.11']")),

@@ -11,12 +11,13 @@
 //!
 //! Faults: error statuses (429 with `Retry-After`, 5xx, ...), 200 answers
 //! whose body is not JSON, connections closed in the middle of an answer,
-//! and slow answers. It runs on the test kit's [`FakeVendor`], which
+//! and slow answers. It runs on the test kit's [`StatefulVendor`], which
 //! serves it, plays the faults once the key is checked and records every
-//! request.
+//! request; its IoCs are the data of the [`VendorState`] its routes, its
+//! key check and the handle share.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opencti_testkit::axum::body::Bytes;
@@ -24,7 +25,9 @@ use opencti_testkit::axum::extract::{Query, State};
 use opencti_testkit::axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use opencti_testkit::axum::response::{IntoResponse, Response};
 use opencti_testkit::axum::{Json, Router};
-use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter, percent_decode};
+use opencti_testkit::vendor::{
+    self, Answer, AnsweredRequest, RetryAfter, StatefulVendor, VendorState, percent_decode,
+};
 use serde_json::{Value, json};
 
 /// Path of the collections on the fake.
@@ -71,35 +74,6 @@ pub struct FakeIoc {
     pub revoked: bool,
 }
 
-/// One request the fake received, with the status it answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: Method,
-    /// Path, percent-decoded.
-    pub path: String,
-    /// Decoded query pairs.
-    pub query: Vec<(String, String)>,
-    /// The JSON body, if any.
-    pub body: Option<Value>,
-    /// Answer status.
-    pub status: StatusCode,
-}
-
-impl RecordedRequest {
-    /// The kit's record, when it holds an answer (a hung-up request has
-    /// none).
-    fn from_kit(request: &vendor::RecordedRequest) -> Option<Self> {
-        Some(Self {
-            method: request.method.clone(),
-            path: request.decoded_path(),
-            query: request.query_pairs(),
-            body: serde_json::from_slice(&request.body).ok(),
-            status: StatusCode::from_u16(request.status).ok()?,
-        })
-    }
-}
-
 #[derive(Debug, Default)]
 struct FakeState {
     iocs: Vec<FakeIoc>,
@@ -107,59 +81,41 @@ struct FakeState {
     tasks: u64,
 }
 
-#[derive(Debug)]
-struct Shared {
-    settings: FakeSettings,
-    state: Mutex<FakeState>,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+type Shared = VendorState<FakeSettings, FakeState>;
 
 /// A running fake Sekoia server on a loopback port; stops when dropped.
 #[derive(Debug)]
 pub struct FakeSekoia {
-    shared: Arc<Shared>,
-    vendor: FakeVendor,
+    served: StatefulVendor<FakeSettings, FakeState>,
 }
 
 impl FakeSekoia {
     /// Starts a fake on `127.0.0.1` with a free port.
     pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            settings,
-            state: Mutex::new(FakeState::default()),
-        });
-        let routes = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
         // Sekoia checks the key before anything else can fail.
-        let gate = Arc::clone(&shared);
-        let vendor = FakeVendor::start_gated(routes, move |request| {
-            has_key(&gate.settings, &request.headers)
-        })
+        let served = StatefulVendor::start_gated(
+            settings,
+            FakeState::default(),
+            Router::new().fallback(handle),
+            |shared, request| has_key(shared.settings(), &request.headers),
+        )
         .await?;
-        Ok(Self { shared, vendor })
+        Ok(Self { served })
     }
 
     /// The bare host URL (`http://127.0.0.1:<port>`), as a `SEKOIA_INTEL_URL`.
     pub fn url(&self) -> String {
-        self.vendor.url()
+        self.served.vendor().url()
     }
 
     /// The full IoC-collections base, as the Python connector needs it.
     pub fn collections_url(&self) -> String {
-        self.vendor.url_for(COLLECTIONS_PATH)
+        self.served.vendor().url_for(COLLECTIONS_PATH)
     }
 
     /// Adds an IoC as if another source had pushed it; returns its id.
     pub fn insert_ioc(&self, collection: &str, value: &str, format: &str, revoked: bool) -> String {
-        let mut state = self.shared.state();
+        let mut state = self.served.data();
         let id = next_id(&mut state);
         state.iocs.push(FakeIoc {
             id: id.clone(),
@@ -174,14 +130,14 @@ impl FakeSekoia {
 
     /// Every IoC, in import order.
     pub fn iocs(&self) -> Vec<FakeIoc> {
-        self.shared.state().iocs.clone()
+        self.served.data().iocs.clone()
     }
 
     /// The values of the active (not revoked) IoCs of `collection`, sorted.
     pub fn active_values(&self, collection: &str) -> Vec<String> {
         let mut values: Vec<String> = self
-            .shared
-            .state()
+            .served
+            .data()
             .iocs
             .iter()
             .filter(|ioc| ioc.collection == collection && !ioc.revoked)
@@ -191,13 +147,9 @@ impl FakeSekoia {
         values
     }
 
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        let recorded = self.vendor.requests();
-        recorded
-            .iter()
-            .filter_map(RecordedRequest::from_kit)
-            .collect()
+    /// Every request so far that got an answer.
+    pub fn requests(&self) -> Vec<AnsweredRequest> {
+        self.served.vendor().answered_requests()
     }
 
     /// The bodies of the imports Sekoia accepted, in order.
@@ -240,12 +192,14 @@ impl FakeSekoia {
     }
 
     fn inject(&self, fault: vendor::Fault, count: usize) {
-        self.vendor.fail_next(std::iter::repeat_n(fault, count));
+        self.served
+            .vendor()
+            .fail_next(std::iter::repeat_n(fault, count));
     }
 
     /// Delays every answer (to trigger client timeouts), or not.
     pub fn set_delay(&self, delay: Option<Duration>) {
-        self.vendor.set_delay(delay);
+        self.served.vendor().set_delay(delay);
     }
 }
 
@@ -289,10 +243,10 @@ fn answer(
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Response {
-    if !has_key(&shared.settings, headers) {
+    if !has_key(shared.settings(), headers) {
         return message(StatusCode::UNAUTHORIZED, "invalid or missing API key");
     }
-    let mut state = shared.state();
+    let mut state = shared.data();
     let Some(rest) = path
         .strip_prefix(COLLECTIONS_PATH)
         .and_then(|p| p.strip_prefix('/'))
@@ -301,7 +255,12 @@ fn answer(
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let collection = segments[0];
-    if !shared.settings.collections.iter().any(|c| c == collection) {
+    if !shared
+        .settings()
+        .collections
+        .iter()
+        .any(|c| c == collection)
+    {
         return message(StatusCode::NOT_FOUND, "IOC collection not found");
     }
     match (method.clone(), &segments[1..]) {
@@ -312,7 +271,7 @@ fn answer(
         }))
         .into_response(),
         (Method::POST, ["indicators", "text"]) => {
-            import(&mut state, &shared.settings, collection, body)
+            import(&mut state, shared.settings(), collection, body)
         }
         (Method::GET, ["indicators"]) => {
             let term = query

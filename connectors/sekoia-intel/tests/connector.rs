@@ -12,6 +12,7 @@ use opencti_sekoia_intel::SekoiaSink;
 use opencti_sekoia_intel::connector::{StartupError, StartupRetry};
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
 use opencti_sekoia_intel::{SekoiaConfig, VARS};
+use opencti_testkit::events::with_pattern_type;
 use serde_json::{Value, json};
 
 const C: &str = DEFAULT_COLLECTION;
@@ -172,8 +173,7 @@ async fn equal_imports_share_a_request_and_other_events_cost_nothing() {
     let mut first_again = first.clone();
     first_again["pattern"] =
         json!("[ipv4-addr:value = '10.0.0.3' OR ipv4-addr:value = '10.0.0.2']");
-    let mut yara = indicator(3, "rule x { condition: true }");
-    yara["pattern_type"] = json!("yara");
+    let yara = with_pattern_type(indicator(3, "rule x { condition: true }"), "yara");
     let batch = [
         event(1, EventKind::Create, first),
         event(

@@ -7,13 +7,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use opencti_sekoia_intel::SekoiaSink;
 use opencti_sekoia_intel::fake::{DEFAULT_COLLECTION, FakeSekoia, FakeSettings};
-use opencti_testkit::events::{create, delete, indicator, indicator_id as id, revoked, update};
+use opencti_testkit::events::{
+    create, delete, indicator, indicator_id as id, malware, revoked, update, with_pattern_type,
+};
 use opencti_testkit::{ConnectorHarness, EventInjection, TestPlatform};
-use serde_json::json;
 
 fn first_half() -> Vec<EventInjection> {
-    let mut yara = indicator(7, "rule x { condition: true }");
-    yara["pattern_type"] = json!("yara");
     vec![
         create(indicator(1, "[ipv4-addr:value = '198.51.100.1']")),
         create(indicator(2, "[domain-name:value = 'evil.example']")),
@@ -26,14 +25,11 @@ fn first_half() -> Vec<EventInjection> {
             "[file:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f' OR file:hashes.'SHA-1' = '3395856ce81f2b7382dee72602f798b642f14140']",
         )),
         create(indicator(5, "[ipv4-addr:value = 'not-an-address']")),
-        create(yara),
-        create(json!({
-            "type": "malware",
-            "spec_version": "2.1",
-            "id": "malware--00000000-0000-4000-8000-000000000008",
-            "name": "not an indicator",
-            "is_family": false,
-        })),
+        create(with_pattern_type(
+            indicator(7, "rule x { condition: true }"),
+            "yara",
+        )),
+        create(malware(8)),
         create(indicator(9, "[ipv4-addr:value = '198.51.100.9']")),
         create(revoked(
             indicator(10, "[domain-name:value = 'born-revoked.example']"),

@@ -15,6 +15,8 @@ mod network;
 #[path = "../../../tests/shipped_binary.rs"]
 mod shipped_binary;
 mod signals;
+#[path = "../../../tests/sink_drills.rs"]
+mod sink_drills;
 #[path = "../../../tests/sink_startup.rs"]
 mod sink_startup;
 mod vendor_drills;

@@ -6,11 +6,12 @@
 //! STIX bundle files, and plays queued faults (error statuses with
 //! `Retry-After`, `"success": false`, truncated or malformed bodies), endless
 //! listings and missing files. It runs on the test kit's
-//! [`FakeVendor`], which serves it, plays the faults and records every
-//! request.
+//! [`StatefulVendor`], which serves it, plays the faults and records every
+//! request; its listings, files and tokens are the data of the
+//! [`VendorState`] its routes, its token check and the handle share.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opencti_testkit::axum::Router;
@@ -18,7 +19,7 @@ use opencti_testkit::axum::body::Bytes;
 use opencti_testkit::axum::extract::{Query, State};
 use opencti_testkit::axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use opencti_testkit::axum::response::{IntoResponse, Response};
-use opencti_testkit::vendor::{self, Answer, FakeVendor, RetryAfter};
+use opencti_testkit::vendor::{self, Answer, RetryAfter, StatefulVendor, VendorState};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -139,60 +140,46 @@ struct Inner {
     issued: u64,
 }
 
-#[derive(Debug)]
-struct Shared {
-    settings: FakeSettings,
-    inner: Mutex<Inner>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+type Shared = VendorState<FakeSettings, Inner>;
 
 /// A running fake; stops when dropped.
 #[derive(Debug)]
 pub struct FakeTeamt5 {
-    shared: Arc<Shared>,
-    vendor: FakeVendor,
+    served: StatefulVendor<FakeSettings, Inner>,
 }
 
 impl FakeTeamt5 {
     /// Starts on a random loopback port.
     pub async fn start(settings: FakeSettings) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            settings,
-            inner: Mutex::new(Inner::default()),
-        });
-        let routes = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
         // ThreatVision checks the token before anything else fails: a
         // request without one gets its 401 and leaves the faults queued.
-        let gate_shared = Arc::clone(&shared);
-        let vendor = FakeVendor::start_gated(routes, move |request| {
-            let authorization = request
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok());
-            request.uri.path() == "/oauth/token"
-                || authorised(&gate_shared.settings, &gate_shared.lock(), authorization)
-        })
+        let served = StatefulVendor::start_gated(
+            settings,
+            Inner::default(),
+            Router::new().fallback(handle),
+            |shared, request| {
+                let authorization = request
+                    .headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok());
+                request.uri.path() == "/oauth/token"
+                    || authorised(shared.settings(), &shared.data(), authorization)
+            },
+        )
         .await?;
-        Ok(Self { shared, vendor })
+        Ok(Self { served })
     }
 
     /// `http://127.0.0.1:<port>/`, the API base URL.
     pub fn url(&self) -> String {
-        self.vendor.url_for("/")
+        self.served.vendor().url_for("/")
     }
 
     /// Adds a report listing item and its STIX bundle (served at the
     /// path of `stix_url`, or `/api/v2/reports/<alias>.stix`).
     pub fn add_report(&self, item: Value, bundle: &Value) {
         let path = stix_path(&item, "/api/v2/reports/", "alias");
-        let mut inner = self.shared.lock();
+        let mut inner = self.served.data();
         if let Some(path) = path {
             inner.files.insert(path, Bytes::from(bundle.to_string()));
         }
@@ -202,7 +189,7 @@ impl FakeTeamt5 {
     /// Adds an IoC bundle listing item and its STIX bundle.
     pub fn add_ioc_bundle(&self, item: Value, bundle: &Value) {
         let path = stix_path(&item, "/api/v2/ioc_bundles/", "id");
-        let mut inner = self.shared.lock();
+        let mut inner = self.served.data();
         if let Some(path) = path {
             inner.files.insert(path, Bytes::from(bundle.to_string()));
         }
@@ -211,23 +198,24 @@ impl FakeTeamt5 {
 
     /// Serves `body` at `path`.
     pub fn put_file(&self, path: &str, body: impl Into<Bytes>) {
-        self.shared
-            .lock()
+        self.served
+            .data()
             .files
             .insert(path.to_owned(), body.into());
     }
 
     /// The next requests to `path` get these answers, in order.
     pub fn fail_next(&self, path: &str, faults: impl IntoIterator<Item = Fault>) {
-        self.vendor
+        self.served
+            .vendor()
             .fail_next_on(path, faults.into_iter().map(vendor::Fault::from));
     }
 
     /// Answers the listing `path` at `offset` with `page` from now on (to
     /// play a listing that shifted while being paged).
     pub fn override_page(&self, path: &str, offset: usize, page: Value) {
-        self.shared
-            .lock()
+        self.served
+            .data()
             .pages
             .insert((path.to_owned(), offset), page);
     }
@@ -235,32 +223,38 @@ impl FakeTeamt5 {
     /// Makes the listing `path` endless: every page, whatever its offset,
     /// is the first one (a server that ignores the offset).
     pub fn endless_listing(&self, path: &str) {
-        self.shared.lock().endless.insert(path.to_owned());
+        self.served.data().endless.insert(path.to_owned());
     }
 
     /// Stops serving the file at `path`: it answers 404 from now on.
     pub fn remove_file(&self, path: &str) {
-        self.shared.lock().files.remove(path);
+        self.served.data().files.remove(path);
     }
 
     /// Makes every issued token invalid (as a server-side expiry would).
     pub fn revoke_tokens(&self) {
-        self.shared.lock().tokens.clear();
+        self.served.data().tokens.clear();
     }
 
     /// Tokens issued so far.
     pub fn tokens_issued(&self) -> u64 {
-        self.shared.lock().issued
+        self.served.data().issued
     }
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.vendor.requests().iter().map(Recorded::from).collect()
+        self.served
+            .vendor()
+            .requests()
+            .iter()
+            .map(Recorded::from)
+            .collect()
     }
 
     /// Requests to `path` so far.
     pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
-        self.vendor
+        self.served
+            .vendor()
             .requests_to(path)
             .iter()
             .map(Recorded::from)
@@ -319,8 +313,8 @@ fn answer(
     form: &BTreeMap<String, String>,
     authorization: Option<&str>,
 ) -> Response {
-    let settings = &shared.settings;
-    let mut inner = shared.lock();
+    let settings = shared.settings();
+    let mut inner = shared.data();
     if path == "/oauth/token" && method == Method::POST {
         let valid = form.get("grant_type").map(String::as_str) == Some("client_credentials")
             && form.get("client_id") == Some(&settings.client_id)

@@ -1,5 +1,6 @@
 //! Live-stream events for stream-connector tests: indicators with ids
-//! derived from a number, and the events that create, change and delete
+//! derived from a number (with a STIX pattern or another kind), objects
+//! that are not indicators, and the events that create, change and delete
 //! them.
 //!
 //! ```
@@ -37,6 +38,38 @@ pub fn indicator(n: u32, pattern: &str) -> Value {
         "pattern_type": "stix",
         "valid_from": VALID_FROM,
         "revoked": false,
+    })
+}
+
+/// `indicator` with another `pattern_type` (`yara`, `sigma`, `snort`,
+/// ...): an indicator whose pattern a sink of STIX patterns passes over.
+///
+/// ```
+/// use opencti_testkit::events::{indicator, with_pattern_type};
+///
+/// let yara = with_pattern_type(indicator(7, "rule x { condition: true }"), "yara");
+/// assert_eq!(yara["pattern_type"], "yara");
+/// ```
+pub fn with_pattern_type(mut indicator: Value, pattern_type: &str) -> Value {
+    indicator["pattern_type"] = json!(pattern_type);
+    indicator
+}
+
+/// `malware--00000000-0000-4000-8000-<n, 12 digits>`, a malware named
+/// `"malware <n>"`: an object in the stream that is not an indicator.
+///
+/// ```
+/// use opencti_testkit::events::malware;
+///
+/// assert_eq!(malware(8)["id"], "malware--00000000-0000-4000-8000-000000000008");
+/// ```
+pub fn malware(n: u32) -> Value {
+    json!({
+        "type": "malware",
+        "spec_version": "2.1",
+        "id": format!("malware--00000000-0000-4000-8000-{n:012}"),
+        "name": format!("malware {n}"),
+        "is_family": false,
     })
 }
 

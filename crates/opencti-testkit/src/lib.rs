@@ -34,7 +34,9 @@
 //!   with `Retry-After`, your vendor's own error answers
 //!   ([`vendor::Answer`]), dropped, truncated or hung-up connections, slow
 //!   answers, oversized bodies; with a gate, only on requests that pass
-//!   your vendor's credential check. It records every request.
+//!   your vendor's credential check. It records every request. A fake
+//!   that holds state (lists, tokens, sessions) is a
+//!   [`vendor::StatefulVendor`], whose routes, gate and handle share it.
 //! * [`drill::RefusalDrill`] makes the platform refuse each call of an
 //!   import run in turn and checks that nothing is lost (issue #13);
 //!   [`drill::OutputDrill`] breaks an import run's output at each of its
@@ -44,6 +46,10 @@
 //! * [`process::ConnectorProcess`] runs the connector's built binary with
 //!   the environment given, sends it signals, waits for its exit status
 //!   and reads its log, for tests of how the binary stops.
+//! * [`memory::measure_in_a_fresh_process`] is the `main` of an example
+//!   measuring the peak memory of one step (a huge event converted, a
+//!   large file read): the input written by a first run, the step measured
+//!   in a second one.
 //!
 //! Every wait is bounded ([`DEFAULT_TIMEOUT`] unless set otherwise) and
 //! every server binds `127.0.0.1` only.
@@ -91,6 +97,7 @@ mod built;
 pub mod drill;
 pub mod events;
 mod harness;
+pub mod memory;
 mod nacking;
 mod platform;
 pub mod process;

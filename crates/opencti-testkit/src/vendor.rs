@@ -58,6 +58,19 @@
 //! vendor.fail_next([Fault::Answer(over_limit)]);
 //! # Ok(()) }
 //! ```
+//!
+//! # A fake that holds state
+//!
+//! A fake of a real vendor keeps what the connector wrote (lists, IoCs),
+//! what it issued (tokens, sessions) and what the test set up, and its
+//! routes, its gate and the test's handle all read it. Write the routes
+//! against `State<Arc<VendorState<S, D>>>` (the settings `S` the fake
+//! started with, the data `D` it holds) and start them with
+//! [`StatefulVendor::start`] (or [`StatefulVendor::start_gated`], whose
+//! gate reads the same state): the handle reaches the data and the
+//! [`FakeVendor`]. The test reads the requests back decoded with
+//! [`FakeVendor::answered_requests`]. The fake's own file is then only its
+//! vendor's routes and the handle's methods.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -72,6 +85,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+
+mod state;
+
+pub use state::{AnsweredRequest, StatefulVendor, VendorState};
 
 /// Largest request body recorded (and accepted): 16 MiB.
 pub const MAX_REQUEST_BYTES: usize = 16 << 20;

@@ -2,9 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use opencti_testkit::axum::http::{HeaderMap, StatusCode};
-use opencti_testkit::axum::{Router, routing::get, routing::post};
-use opencti_testkit::vendor::{Answer, FakeVendor, Fault, RetryAfter};
+use std::sync::Arc;
+
+use opencti_testkit::axum::extract::State;
+use opencti_testkit::axum::http::{HeaderMap, Method, StatusCode};
+use opencti_testkit::axum::{Json, Router, routing::get, routing::post};
+use opencti_testkit::vendor::{Answer, FakeVendor, Fault, RetryAfter, StatefulVendor, VendorState};
+use serde_json::{Value, json};
 
 async fn vendor() -> FakeVendor {
     let routes = Router::new()
@@ -246,4 +250,111 @@ async fn a_delay_slows_every_answer_until_removed_and_requests_read_decoded() {
     );
     vendor.clear_requests();
     assert!(vendor.requests().is_empty());
+}
+
+/// A vendor that issues tokens: its secret as settings, the tokens it
+/// issued as data.
+type Issuer = VendorState<&'static str, Vec<String>>;
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    value.strip_prefix("Bearer ")
+}
+
+fn holds_token(shared: &Issuer, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|token| shared.data().iter().any(|held| held == token))
+}
+
+async fn issue(State(shared): State<Arc<Issuer>>, Json(body): Json<Value>) -> (StatusCode, String) {
+    if body["secret"] != *shared.settings() {
+        return (StatusCode::UNAUTHORIZED, "bad secret".to_owned());
+    }
+    let mut tokens = shared.data();
+    let token = format!("t{}", tokens.len());
+    tokens.push(token.clone());
+    (StatusCode::OK, token)
+}
+
+async fn items(
+    State(shared): State<Arc<Issuer>>,
+    headers: HeaderMap,
+) -> (StatusCode, &'static str) {
+    if holds_token(&shared, &headers) {
+        (StatusCode::OK, "[]")
+    } else {
+        (StatusCode::UNAUTHORIZED, "no token")
+    }
+}
+
+#[tokio::test]
+async fn a_stateful_vendor_shares_its_state_with_its_gate_and_the_test() {
+    let routes = Router::new()
+        .route("/login", post(issue))
+        .route("/items", get(items));
+    let fake = StatefulVendor::start_gated("s3cr3t", Vec::new(), routes, |shared, request| {
+        holds_token(shared, &request.headers)
+    })
+    .await
+    .unwrap();
+    let vendor = fake.vendor();
+    vendor.fail_next([Fault::status(503)]);
+    let client = client();
+    let items_url = vendor.url_for("/items?page=2&tag=a%20b");
+    let login = |secret: &'static str| {
+        client
+            .post(vendor.url_for("/login"))
+            .json(&json!({ "secret": secret }))
+            .send()
+    };
+
+    let refused = client.get(&items_url).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "the gate let no token through");
+    let token = login("s3cr3t").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        vendor.pending_faults(),
+        1,
+        "the login passed no token either"
+    );
+    let faulted = client.get(&items_url).bearer_auth(&token).send().await;
+    assert_eq!(faulted.unwrap().status(), 503, "a token the routes issued");
+    // The test changes what the routes and the gate read.
+    fake.data().clear();
+    vendor.fail_next([Fault::Hangup]);
+    let revoked = client.get(&items_url).bearer_auth(&token).send().await;
+    assert_eq!(revoked.unwrap().status(), 401);
+    assert_eq!(vendor.pending_faults(), 1, "a revoked token passes no gate");
+    let token = login("s3cr3t").await.unwrap().text().await.unwrap();
+    let hung_up = client.get(&items_url).bearer_auth(&token).send().await;
+    assert!(hung_up.is_err(), "{hung_up:?}");
+    assert_eq!(login("wrong").await.unwrap().status(), 401);
+
+    assert_eq!(vendor.requests().len(), 7);
+    let answered = vendor.answered_requests();
+    let seen: Vec<(Method, &str, u16)> = answered
+        .iter()
+        .map(|r| (r.method.clone(), r.path.as_str(), r.status.as_u16()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Method::GET, "/items", 401),
+            (Method::POST, "/login", 200),
+            (Method::GET, "/items", 503),
+            (Method::GET, "/items", 401),
+            (Method::POST, "/login", 200),
+            (Method::POST, "/login", 401),
+        ],
+        "decoded, the hung-up request left out"
+    );
+    assert_eq!(
+        answered[0].query,
+        [
+            ("page".to_owned(), "2".to_owned()),
+            ("tag".to_owned(), "a b".to_owned())
+        ]
+    );
+    assert_eq!(answered[0].body, None);
+    assert_eq!(answered[5].body, Some(json!({"secret": "wrong"})));
+    assert_eq!(*fake.data(), ["t0"], "the second login issued t0 again");
+    assert_eq!(*fake.settings(), "s3cr3t");
 }
