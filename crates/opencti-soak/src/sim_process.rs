@@ -84,7 +84,7 @@ impl SimProcess {
     /// # Errors
     ///
     /// When the child does not start or does not print its address within
-    /// [`START_TIMEOUT`].
+    /// the soak's start timeout.
     pub async fn start(mut command: Command) -> Result<Self, SoakError> {
         let mut child = command
             .env(CHILD_ENV, "1")
