@@ -119,7 +119,7 @@ where
 {
     /// A drill running the connector with `run` (one run-and-terminate
     /// run against the platform given, usually through
-    /// [`ConnectorHarness`](crate::ConnectorHarness)), where
+    /// [`ConnectorHarness`]), where
     /// `everything_stored` says that the platform holds every object the
     /// vendor offers, and `state_is_backed` that everything the platform's
     /// copy of the connector state claims done is stored.
@@ -300,7 +300,7 @@ pub async fn stop_during_a_pause<T>(
 ///   on, a clean run counts the copies a run writes (`n`); then, for every
 ///   `k` in `1..=n`, every write from the `k`-th on fails as on a full
 ///   disk (the runtime's `test-util` hook
-///   [`DirectoryFault`](opencti_connector::publish::DirectoryFault)).
+///   [`DirectoryFault`]).
 ///
 /// For each faulted run the drill checks that:
 ///
