@@ -138,6 +138,7 @@ pub fn run<C, Fut>(
 where
     Fut: Future<Output = Result<(), Error>>,
 {
+    crate::allocator::limit_arenas();
     let tables = spec.tables();
     let command = Cli::command()
         .name(spec.name)

@@ -75,6 +75,7 @@
 // Internal: the broker link and publisher. Public, without documentation,
 // only because this crate's integration tests, benches and examples drive
 // them directly; connectors send through `RunContext`.
+mod allocator;
 #[doc(hidden)]
 pub mod amqp;
 pub mod api;

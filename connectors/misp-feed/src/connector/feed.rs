@@ -27,7 +27,7 @@ use crate::source::{FeedReader, ManifestEntry};
 /// Bytes that events between their download and their broker confirms
 /// may hold together (see [`event_bytes`]); one event larger than this
 /// waits until it is alone, then runs alone.
-const BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
+const BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
 
 /// What an event takes while being converted, per byte of its file (the
 /// file, the parsed event and the bundle text as it grows); reserved

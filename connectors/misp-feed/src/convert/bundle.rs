@@ -146,6 +146,9 @@ impl<'s> BundleWriter<'s> {
             }
         }
         self.bytes.extend_from_slice(b"]}");
+        // The piece is held until its messages are confirmed: without the
+        // room it grew into (up to twice its size).
+        self.bytes.shrink_to_fit();
         let text =
             String::from_utf8(std::mem::take(&mut self.bytes)).expect("serde_json writes UTF-8");
         let objects = self.spans.len();
@@ -272,6 +275,29 @@ mod tests {
                 .map(|n| format!("indicator--{n}aa"))
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_piece_holds_its_text_and_no_more() {
+        let mut pieces = Vec::new();
+        let sink = Box::new(|piece: Piece| {
+            pieces.push(piece);
+            true
+        });
+        let mut bundle = BundleWriter::in_pieces("bundle--1", 50_000, false, sink);
+        for n in 0..2_000 {
+            bundle.push(&json!({"type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--{n}"), "pattern": format!("[ipv4-addr:value = '10.0.{}.{}']", n / 256, n % 256)}));
+        }
+        bundle.finish();
+        assert!(pieces.len() > 2, "{} pieces", pieces.len());
+        for piece in &pieces {
+            assert_eq!(
+                piece.text.capacity(),
+                piece.text.len(),
+                "held until confirmed"
+            );
+        }
     }
 
     #[test]

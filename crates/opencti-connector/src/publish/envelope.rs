@@ -1,13 +1,15 @@
 //! pycti's queue message: the envelope around one (split) bundle.
 
-use base64::Engine as _;
+use std::io::BufWriter;
+
 use base64::engine::general_purpose::STANDARD;
+use base64::write::EncoderWriter;
 use opencti_stix::split::SplitPlan;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::SendOptions;
-use super::python_json::{python_json_bytes, write_python_json};
+use super::python_json::{write_python_json, write_python_json_to};
 use crate::amqp::OutgoingMessage;
 use crate::api::Generation;
 
@@ -24,45 +26,60 @@ pub struct EnvelopeFields<'a> {
     pub options: &'a SendOptions,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    bundle_type: &'static str,
-    applicant_id: Option<&'a str>,
-    action_sequence: usize,
-    entities_types: &'a [String],
-    content: String,
-    update: bool,
-    draft_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    no_split: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    work_id: Option<&'a str>,
-}
-
 /// The queue message for one (split) bundle, key for key what pycti
 /// publishes: `content` is the standard Base64 of the bundle serialised the
 /// way Python's `json.dumps` does it; `no_split` only for 7.x platforms;
 /// `work_id` only when there is a work.
+///
+/// Written by hand, the bundle's JSON encoded into the Base64 as it is
+/// serialised (never held whole besides), and the buffer cut to the
+/// message's size: the body stays in the publishing window until the
+/// broker confirms it, and a buffer grown by doubling would hold up to
+/// twice its bytes there.
 pub fn encode_envelope(
     bundle: &impl Serialize,
     sequence: usize,
     fields: &EnvelopeFields<'_>,
 ) -> Vec<u8> {
-    let mut content = Vec::with_capacity(1024);
-    write_python_json(&mut content, bundle);
-    let envelope = Envelope {
-        bundle_type: "QUEUE_BUNDLE",
-        applicant_id: fields.applicant_id,
-        action_sequence: sequence,
-        entities_types: &fields.options.entities_types,
-        content: STANDARD.encode(content),
-        update: fields.options.update,
-        draft_id: fields.options.draft_id.as_deref(),
-        no_split: (fields.generation >= Generation::V7).then_some(fields.options.no_split),
-        work_id: fields.work_id,
-    };
-    python_json_bytes(&envelope)
+    let options = fields.options;
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"bundle_type\": \"QUEUE_BUNDLE\", \"applicant_id\": ");
+    write_python_json(&mut out, &fields.applicant_id);
+    out.extend_from_slice(b", \"action_sequence\": ");
+    write_python_json(&mut out, &sequence);
+    out.extend_from_slice(b", \"entities_types\": ");
+    write_python_json(&mut out, &options.entities_types);
+    out.extend_from_slice(b", \"content\": \"");
+    {
+        let base64 = EncoderWriter::new(&mut out, &STANDARD);
+        // Batches serde's many small writes before they are encoded.
+        let mut buffered = BufWriter::with_capacity(CONTENT_CHUNK, base64);
+        write_python_json_to(&mut buffered, bundle);
+        // Writing into memory cannot fail.
+        if let Ok(mut base64) = buffered.into_inner() {
+            let _ = base64.finish();
+        }
+    }
+    out.extend_from_slice(b"\", \"update\": ");
+    write_python_json(&mut out, &options.update);
+    out.extend_from_slice(b", \"draft_id\": ");
+    write_python_json(&mut out, &options.draft_id);
+    if fields.generation >= Generation::V7 {
+        out.extend_from_slice(b", \"no_split\": ");
+        write_python_json(&mut out, &options.no_split);
+    }
+    if let Some(work_id) = fields.work_id {
+        out.extend_from_slice(b", \"work_id\": ");
+        write_python_json(&mut out, &work_id);
+    }
+    out.push(b'}');
+    out.shrink_to_fit();
+    out
 }
+
+/// Bytes of the bundle's JSON gathered before each Base64 write (a
+/// multiple of 3, so that no padding is written mid-stream).
+const CONTENT_CHUNK: usize = 3 * 2048;
 
 /// The messages of a split bundle, each part written and encoded only when
 /// the publisher asks for it.
@@ -79,6 +96,8 @@ pub(crate) fn plan_messages<'p>(
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
     use serde_json::json;
 
@@ -111,6 +130,76 @@ mod tests {
             format!(
                 "{{\"bundle_type\": \"QUEUE_BUNDLE\", \"applicant_id\": \"user-1\", \"action_sequence\": 1, \"entities_types\": [\"Indicator\"], \"content\": \"{content}\", \"update\": false, \"draft_id\": null, \"no_split\": false}}"
             )
+        );
+    }
+
+    #[test]
+    fn envelopes_are_the_python_json_of_their_fields_in_pycti_order() {
+        let bundle = json!({"type": "bundle", "objects": [{"name": "Zürich"}]});
+        let content = {
+            let mut text = Vec::new();
+            write_python_json(&mut text, &bundle);
+            STANDARD.encode(text)
+        };
+        let options = SendOptions {
+            entities_types: vec!["Indicator".to_owned(), "Stix-Cyber-Observable".to_owned()],
+            update: true,
+            draft_id: Some("brouillon-é".to_owned()),
+            no_split: true,
+            ..SendOptions::default()
+        };
+        for (applicant_id, work_id, generation) in [
+            (Some("user-ü"), Some("work_\"1\""), Generation::V7),
+            (None, None, Generation::V6),
+        ] {
+            let fields = EnvelopeFields {
+                applicant_id,
+                work_id,
+                generation,
+                options: &options,
+            };
+            let mut expected = json!({
+                "bundle_type": "QUEUE_BUNDLE",
+                "applicant_id": applicant_id,
+                "action_sequence": 12,
+                "entities_types": options.entities_types,
+                "content": content,
+                "update": true,
+                "draft_id": options.draft_id,
+            });
+            if generation >= Generation::V7 {
+                expected["no_split"] = json!(true);
+            }
+            if let Some(work_id) = work_id {
+                expected["work_id"] = json!(work_id);
+            }
+            assert_eq!(
+                String::from_utf8(encode_envelope(&bundle, 12, &fields)).unwrap(),
+                super::super::python_json::python_json(&expected)
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_buffer_is_the_size_of_the_message() {
+        let objects: Vec<Value> = (0..2_000)
+            .map(|index| json!({"id": format!("indicator--{index}"), "pattern": "[ipv4-addr:value = '10.0.0.1']"}))
+            .collect();
+        let bundle = json!({"type": "bundle", "objects": objects});
+        let options = SendOptions::default();
+        let fields = EnvelopeFields {
+            applicant_id: Some("user-1"),
+            work_id: Some("work_1"),
+            generation: Generation::V7,
+            options: &options,
+        };
+        let body = encode_envelope(&bundle, 1, &fields);
+        assert!(body.len() > 100_000);
+        assert!(
+            body.capacity() == body.len(),
+            "{} bytes held for a {}-byte message",
+            body.capacity(),
+            body.len()
         );
     }
 }

@@ -35,6 +35,7 @@ pub use outgoing::OutgoingBundle;
 pub use python_json::python_json;
 pub use validation::ValidationMode;
 
+use crate::allocator::Trimmer;
 use crate::amqp::{BrokerLink, BrokerParams, ConfirmPublisher, OutgoingMessage};
 use crate::api::{ApiClient, Generation};
 use crate::config::{ConnectorType, DirectoryOutput, QueueProtocol};
@@ -185,6 +186,8 @@ struct SenderInner {
     s3: Option<s3::S3Copy>,
     publisher: Option<ConfirmPublisher>,
     metrics: crate::metrics::Metrics,
+    /// Gives what large sends freed back to the system.
+    trimmer: Trimmer,
 }
 
 impl BundleSender {
@@ -246,6 +249,7 @@ impl BundleSender {
                 }),
                 publisher,
                 metrics: session.metrics().clone(),
+                trimmer: Trimmer::default(),
             }),
         }
     }
@@ -442,21 +446,26 @@ impl BundleSender {
             inner.api.add_expectations(work_id, count as u64).await?;
         }
         let (exchange, routing_key) = (&inner.exchange, &inner.routing_key);
+        let mut bytes = 0_usize;
+        let counted = |message: &OutgoingMessage| bytes += message.body.len();
         match messages {
             Messages::Parts(plan) => {
                 let fields = self.fields(work_id.as_deref(), &options);
-                let messages = envelope::plan_messages(&plan, &fields);
+                let messages = envelope::plan_messages(&plan, &fields).inspect(counted);
                 publisher
                     .publish(exchange, routing_key, messages, shutdown)
                     .await?;
             }
             Messages::Whole(message) => {
+                let messages = std::iter::once(message).inspect(counted);
                 publisher
-                    .publish(exchange, routing_key, std::iter::once(message), shutdown)
+                    .publish(exchange, routing_key, messages, shutdown)
                     .await?;
             }
             Messages::Nothing { .. } => {}
         }
+        // The bundle's index and messages are dropped by now.
+        inner.trimmer.sent(bytes);
         Ok(SendReport {
             messages: count,
             incompatible,

@@ -1,0 +1,109 @@
+//! How the process gives memory back to the system (glibc's allocator).
+//!
+//! A send holds its bundle's text, index and messages for a moment and
+//! frees them once confirmed. glibc keeps freed memory in its arenas (one
+//! per thread that allocated, up to 8 per core) instead of returning it, so
+//! the RSS of a connector that sends large bundles steps up with each one
+//! and its peak depends on which threads happened to hold what. Two
+//! measures keep it where the live data is (figures in
+//! docs/performance.md):
+//!
+//! * [`limit_arenas`]: at most [`ARENAS`] arenas, set before the runtime
+//!   starts its threads, unless the operator chose with `MALLOC_ARENA_MAX`
+//!   or `GLIBC_TUNABLES`;
+//! * [`Trimmer`]: `malloc_trim` once every [`Trimmer::BYTES_BETWEEN_TRIMS`]
+//!   of messages confirmed, so what a send freed goes back to the system
+//!   before the next one.
+//!
+//! On other C libraries both are no-ops.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Arenas for a connector: its threads rarely allocate at the same moment
+/// (the async runtime's workers and the AMQP client's I/O thread), so more
+/// arenas only spread freed memory around.
+const ARENAS: i32 = 2;
+
+/// Caps glibc's arenas at [`ARENAS`]. Call once, before any thread starts.
+pub(crate) fn limit_arenas() {
+    let chosen = ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !chosen {
+        glibc::set_arena_max(ARENAS);
+    }
+}
+
+/// Trims the allocator once enough bytes were sent since the last trim.
+#[derive(Debug, Default)]
+pub(crate) struct Trimmer {
+    sent_since_trim: AtomicUsize,
+}
+
+impl Trimmer {
+    /// Bytes of messages confirmed between two trims: a trim costs a scan
+    /// of the arenas' free lists, and the pages it returns are faulted in
+    /// again by the next send, so it is worth it only after sizeable
+    /// sends (a few MiB: the order of the publishing window).
+    pub(crate) const BYTES_BETWEEN_TRIMS: usize = 4 * 1024 * 1024;
+
+    /// Counts `bytes` as sent; trims when they bring the total past
+    /// [`Self::BYTES_BETWEEN_TRIMS`]. Returns whether it trimmed.
+    pub(crate) fn sent(&self, bytes: usize) -> bool {
+        let before = self.sent_since_trim.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) < Self::BYTES_BETWEEN_TRIMS {
+            return false;
+        }
+        self.sent_since_trim.store(0, Ordering::Relaxed);
+        glibc::trim();
+        true
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+mod glibc {
+    pub(super) fn set_arena_max(arenas: i32) {
+        // SAFETY: mallopt only changes the allocator's parameters; glibc
+        // accepts M_ARENA_MAX at any time and applies it to arenas created
+        // afterwards.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+
+    pub(super) fn trim() {
+        // SAFETY: malloc_trim takes each arena's lock while it returns free
+        // pages; it touches no memory the program owns.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod glibc {
+    pub(super) fn set_arena_max(_arenas: i32) {}
+    pub(super) fn trim() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_once_per_budget_of_bytes() {
+        let trimmer = Trimmer::default();
+        let quarter = Trimmer::BYTES_BETWEEN_TRIMS / 4;
+        let trims: Vec<bool> = (0..8).map(|_| trimmer.sent(quarter)).collect();
+        assert_eq!(
+            trims,
+            [false, false, false, true, false, false, false, true]
+        );
+        assert!(
+            trimmer.sent(Trimmer::BYTES_BETWEEN_TRIMS * 3),
+            "one large send trims at once"
+        );
+        assert!(!trimmer.sent(1), "and starts counting again");
+    }
+}
