@@ -30,14 +30,25 @@
 #   PYTHON_CONNECTORS_DIR       a checkout of OpenCTI-Platform/connectors:
 #                               also measures the Python import-file-stix
 #                               and misp-feed connectors (their README rows)
-# Builds go to CARGO_TARGET_DIR (default target/), release/bench profiles
-# (the nti memory example also in the dev profile, as its README says).
+#   BENCH_READMES_DEBUG         0: skip the nti memory example's debug build
+#                               (a second, dev-profile build of its
+#                               dependencies; default 1)
+#
+# Everything is built first, in two cargo runs over the same packages (the
+# benches, then the binaries and examples), so that cargo resolves the
+# dependencies' features once and nothing is rebuilt between measurements
+# (a `cargo bench -p <one package>` per connector would build the
+# dependencies again for each package's own feature set, which takes most
+# of an hour on this machine). The benches then run as `cargo bench` runs
+# them: their executable with `--bench`, from the package's directory.
+# Builds go to CARGO_TARGET_DIR (default target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 only="${BENCH_READMES_ONLY:-misp-feed nti ptnad sekoia-intel teamt5 import-file-stix export-file-stix export-file-txt}"
 ptnad_runs="${BENCH_READMES_PTNAD_RUNS:-3}"
 sekoia_runs="${BENCH_READMES_SEKOIA_RUNS:-1}"
+debug_build="${BENCH_READMES_DEBUG:-1}"
 # Absolute, so that the scripts run from here find the same binaries.
 CARGO_TARGET_DIR="$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 export CARGO_TARGET_DIR
@@ -106,6 +117,27 @@ echo "bench-readmes: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load aver
 echo "connectors: $only"
 scripts/ensure-rabbitmq.sh
 
+section "build (release and bench profiles; the same packages in both cargo runs)"
+packages=(-p opencti-sim -p opencti-connector -p opencti-misp-feed -p opencti-nti -p opencti-ptnad
+  -p opencti-sekoia-intel -p opencti-teamt5 -p opencti-import-file-stix -p opencti-export-file-stix)
+benches=(import_package stream_to_ptnad stream_to_sekoia rewrite import_vs_python export_time)
+cargo bench --no-run --locked "${packages[@]}" "${benches[@]/#/--bench=}" --message-format=json-render-diagnostics |
+  jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["bench"] and .executable != null)
+    | "\(.target.name) \(.executable) \(.manifest_path)"' >"$work/benches"
+cargo build --release --locked "${packages[@]}" --bin opencti-sim --bin opencti-misp-feed \
+  --example broker_ceiling --example generate_feed --example convert_memory --example package_memory
+release="$CARGO_TARGET_DIR/release"
+# measure.sh: the binaries above are the ones it runs.
+export MEASURE_NO_BUILD=1
+
+# bench NAME [ARGS...]: runs bench NAME as `cargo bench --bench NAME` would.
+bench() {
+  local name="$1" executable manifest
+  shift
+  read -r _ executable manifest < <(awk -v n="$name" '$1 == n' "$work/benches")
+  (cd "$(dirname "$manifest")" && "$executable" --bench "$@")
+}
+
 if selected misp-feed; then
   section "misp-feed: examples/misp-feed/measure.sh (1,000 events of 50 attributes, uniform)"
   log="$work/misp-uniform.log"
@@ -149,7 +181,7 @@ if selected misp-feed; then
 
   section "misp-feed: convert_memory example (50,000 attributes)"
   log="$work/misp-convert.log"
-  logged "$log" cargo run --release --locked --quiet -p opencti-misp-feed --example convert_memory
+  logged "$log" "$release/examples/convert_memory"
   row misp-feed "convert_memory (50,000 attributes): conversion time" "0.8 s" 0.8 \
     "$(word_before "$log" "objects, bundle" s)" s
   row misp-feed "  same: peak RSS of the process" "117 MB" 117 "$(peak_mb "$log")" MB
@@ -169,18 +201,22 @@ if selected misp-feed; then
 fi
 
 if selected nti; then
-  section "nti: cargo bench -p opencti-nti --bench import_package"
+  section "nti: bench import_package (cargo bench -p opencti-nti --bench import_package)"
   log="$work/nti.log"
-  logged "$log" cargo bench --locked -p opencti-nti --bench import_package
+  logged "$log" bench import_package
   row nti "import_package bench (20,000 records): records/s" "18,000-36,000 (0.55-1.1 s)" 27000 \
     "$(criterion_thrpt "$log" import_package/ioc_and_ip_20k_records)" records/s
 
   section "nti: package_memory example (200,000 IP records), release then debug build"
   log="$work/nti-memory-release.log"
-  logged "$log" cargo run --release --locked --quiet -p opencti-nti --example package_memory
+  logged "$log" "$release/examples/package_memory"
   row nti "package_memory (200,000 records), release build: peak RSS" "23 MB" 23 "$(peak_mb "$log")" MB
   log="$work/nti-memory-debug.log"
-  logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
+  if [ "$debug_build" = 1 ]; then
+    logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
+  else
+    echo "debug build skipped (BENCH_READMES_DEBUG=0)" | tee "$log"
+  fi
   row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
 fi
 
@@ -192,8 +228,8 @@ stream_bench() {
   shift 5
   local run spec variant values
   for run in $(seq 1 "$runs"); do
-    section "$connector: cargo bench -p $package --bench $bench (run $run of $runs)"
-    logged "$work/$bench-$run.log" cargo bench --locked -p "$package" --bench "$bench"
+    section "$connector: bench $bench (cargo bench -p $package --bench $bench), run $run of $runs"
+    logged "$work/$bench-$run.log" bench "$bench"
   done
   for spec in "$@"; do
     variant="${spec%%:*}"
@@ -218,18 +254,24 @@ if selected sekoia-intel; then
 fi
 
 if selected teamt5; then
-  section "teamt5: cargo bench -p opencti-teamt5 --bench rewrite"
+  section "teamt5: bench rewrite (cargo bench -p opencti-teamt5 --bench rewrite)"
   log="$work/teamt5.log"
-  logged "$log" cargo bench --locked -p opencti-teamt5 --bench rewrite
+  logged "$log" bench rewrite
   row teamt5 "rewrite bench, 1,000-object bundle: objects/s" "about 1,000,000" 1000000 \
     "$(criterion_thrpt "$log" report_bundle/1000)" objects/s
 fi
 
 if selected import-file-stix; then
+  # As scripts/bench-import-file-stix.sh sets it up, the bench run as above.
+  if [ -n "${PYTHON_CONNECTORS_DIR:-}" ]; then
+    IMPORT_FILE_STIX_PYTHON="$(scripts/goldens/import-file-stix-venv.sh)"
+    export IMPORT_FILE_STIX_PYTHON PYTHON_CONNECTORS_DIR
+  fi
   for objects in 6000 30000; do
-    section "import-file-stix: BENCH_OBJECTS=$objects scripts/bench-import-file-stix.sh"
+    section "import-file-stix: bench import_vs_python (BENCH_OBJECTS=$objects scripts/bench-import-file-stix.sh)"
     log="$work/import-$objects.log"
-    logged "$log" env BENCH_OBJECTS="$objects" scripts/bench-import-file-stix.sh
+    export BENCH_OBJECTS="$objects"
+    logged "$log" bench import_vs_python
     # "rust 6000 objects connector 0.78 s 7735 objects/s end to end 0.63 s 9466 objects/s"
     rates() { awk -v who="$1" '$1 == who {n = 0; for (i = 2; i <= NF; i++) if ($i == "objects/s") printf "%s%s", (n++ ? " " : ""), $(i - 1); print ""}' "$log"; }
     read -r connector end_to_end <<<"$(rates rust)" || true
@@ -246,9 +288,9 @@ if selected import-file-stix; then
 fi
 
 if selected export-file-stix; then
-  section "export-file-stix: cargo bench -p opencti-export-file-stix --bench export_time"
+  section "export-file-stix: bench export_time (cargo bench -p opencti-export-file-stix --bench export_time)"
   log="$work/export.log"
-  logged "$log" cargo bench --locked -p opencti-export-file-stix --bench export_time
+  logged "$log" bench export_time
   # The bench prints a Duration ("3.40s", or "850.12ms" under a second).
   seconds() { awk -v t="$1" '$1 == t {d = $NF; if (d ~ /ms$/) {sub(/ms$/, "", d); d /= 1000} else sub(/s$/, "", d); print d}' "$log"; }
   row export-file-stix "query export of 2,004 observables, simple: seconds" "3.40 s" 3.40 "$(seconds simple)" s

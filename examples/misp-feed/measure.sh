@@ -29,9 +29,14 @@ events="${1:-1000}"
 attributes="${2:-50}"
 distribution="${3:-uniform}"
 scripts/ensure-rabbitmq.sh
-cargo build --release --quiet -p opencti-sim --bin opencti-sim
-cargo build --release --quiet -p opencti-connector --example broker_ceiling
-cargo build --release --quiet -p opencti-misp-feed --bin opencti-misp-feed --example generate_feed
+# MEASURE_NO_BUILD=1: the caller built the binaries below already
+# (scripts/bench-readmes.sh builds every package in one cargo run, whose
+# feature set these three separate builds would not share).
+if [ -z "${MEASURE_NO_BUILD:-}" ]; then
+  cargo build --release --quiet -p opencti-sim --bin opencti-sim
+  cargo build --release --quiet -p opencti-connector --example broker_ceiling
+  cargo build --release --quiet -p opencti-misp-feed --bin opencti-misp-feed --example generate_feed
+fi
 release="${CARGO_TARGET_DIR:-target}/release"
 
 work="$(mktemp -d)"
