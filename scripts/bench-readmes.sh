@@ -138,6 +138,100 @@ bench() {
   (cd "$(dirname "$manifest")" && "$executable" --bench "$@")
 }
 
+if selected nti; then
+  section "nti: bench import_package (cargo bench -p opencti-nti --bench import_package)"
+  log="$work/nti.log"
+  logged "$log" bench import_package
+  row nti "import_package bench (20,000 records): records/s" "18,000-36,000 (0.55-1.1 s)" 27000 \
+    "$(criterion_thrpt "$log" import_package/ioc_and_ip_20k_records)" records/s
+
+  section "nti: package_memory example (200,000 IP records), release then debug build"
+  log="$work/nti-memory-release.log"
+  logged "$log" "$release/examples/package_memory"
+  row nti "package_memory (200,000 records), release build: peak RSS" "23 MB" 23 "$(peak_mb "$log")" MB
+  log="$work/nti-memory-debug.log"
+  if [ "$debug_build" = 1 ]; then
+    logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
+  else
+    echo "debug build skipped (BENCH_READMES_DEBUG=0)" | tee "$log"
+  fi
+  row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
+fi
+
+# stream_bench CONNECTOR PACKAGE BENCH GROUP RUNS VARIANT:README_TEXT:README_VALUE...
+# Runs a stream connector's criterion bench RUNS times; each variant's
+# figure is the median of the runs' middle estimates.
+stream_bench() {
+  local connector="$1" package="$2" bench="$3" group="$4" runs="$5"
+  shift 5
+  local run spec variant values
+  for run in $(seq 1 "$runs"); do
+    section "$connector: bench $bench (cargo bench -p $package --bench $bench), run $run of $runs"
+    logged "$work/$bench-$run.log" bench "$bench"
+  done
+  for spec in "$@"; do
+    variant="${spec%%:*}"
+    values=()
+    for run in $(seq 1 "$runs"); do
+      values+=("$(criterion_thrpt "$work/$bench-$run.log" "$group/$variant")")
+    done
+    echo "$connector $variant: ${values[*]} events/s"
+    IFS=: read -r _ text value <<<"$spec"
+    row "$connector" "$bench bench, $variant: events/s (median of $runs)" "$text" "$value" "$(median "${values[@]}")" events/s
+  done
+}
+
+if selected ptnad; then
+  stream_bench ptnad opencti-ptnad stream_to_ptnad ptnad_stream "$ptnad_runs" \
+    "batched:about 28,000 (22,000-28,000):28000" "one_by_one:about 12,000 (11,000-13,000):12000"
+fi
+
+if selected teamt5; then
+  section "teamt5: bench rewrite (cargo bench -p opencti-teamt5 --bench rewrite)"
+  log="$work/teamt5.log"
+  logged "$log" bench rewrite
+  row teamt5 "rewrite bench, 1,000-object bundle: objects/s" "about 1,000,000" 1000000 \
+    "$(criterion_thrpt "$log" report_bundle/1000)" objects/s
+fi
+
+if selected import-file-stix; then
+  # As scripts/bench-import-file-stix.sh sets it up, the bench run as above.
+  if [ -n "${PYTHON_CONNECTORS_DIR:-}" ]; then
+    IMPORT_FILE_STIX_PYTHON="$(scripts/goldens/import-file-stix-venv.sh)"
+    export IMPORT_FILE_STIX_PYTHON PYTHON_CONNECTORS_DIR
+  fi
+  for objects in 6000 30000; do
+    section "import-file-stix: bench import_vs_python (BENCH_OBJECTS=$objects scripts/bench-import-file-stix.sh)"
+    log="$work/import-$objects.log"
+    export BENCH_OBJECTS="$objects"
+    logged "$log" bench import_vs_python
+    # "rust 6000 objects connector 0.78 s 7735 objects/s end to end 0.63 s 9466 objects/s"
+    rates() { awk -v who="$1" '$1 == who {n = 0; for (i = 2; i <= NF; i++) if ($i == "objects/s") printf "%s%s", (n++ ? " " : ""), $(i - 1); print ""}' "$log"; }
+    read -r connector end_to_end <<<"$(rates rust)" || true
+    read -r python_connector python_end_to_end <<<"$(rates python)" || true
+    case "$objects" in
+      6000) readme=(7735 9466 477 582) label=6,000 ;;
+      30000) readme=(7115 4839 471 572) label=30,000 ;;
+    esac
+    row import-file-stix "$label objects, ours, connector (worker paused): objects/s" "${readme[0]}" "${readme[0]}" "${connector:-}" objects/s
+    row import-file-stix "  same, ours, end to end: objects/s" "${readme[1]}" "${readme[1]}" "${end_to_end:-}" objects/s
+    row import-file-stix "  same, Python, connector: objects/s" "${readme[2]}" "${readme[2]}" "${python_connector:-}" objects/s
+    row import-file-stix "  same, Python, end to end: objects/s" "${readme[3]}" "${readme[3]}" "${python_end_to_end:-}" objects/s
+  done
+fi
+
+if selected export-file-stix; then
+  section "export-file-stix: bench export_time (cargo bench -p opencti-export-file-stix --bench export_time)"
+  log="$work/export.log"
+  logged "$log" bench export_time
+  # The bench prints a Duration ("3.40s", or "850.12ms" under a second).
+  seconds() { awk -v t="$1" '$1 == t {d = $NF; if (d ~ /ms$/) {sub(/ms$/, "", d); d /= 1000} else sub(/s$/, "", d); print d}' "$log"; }
+  row export-file-stix "query export of 2,004 observables, simple: seconds" "3.40 s" 3.40 "$(seconds simple)" s
+  row export-file-stix "  same, full: seconds" "12.05 s" 12.05 "$(seconds full)" s
+fi
+
+# The long parts last: the MISP feed runs (about 15 minutes), then Sekoia
+# (about 10 minutes a run).
 if selected misp-feed; then
   section "misp-feed: examples/misp-feed/measure.sh (1,000 events of 50 attributes, uniform)"
   log="$work/misp-uniform.log"
@@ -200,101 +294,9 @@ if selected misp-feed; then
   row misp-feed "  same: Python peak RSS" "113 MB" 113 "" MB
 fi
 
-if selected nti; then
-  section "nti: bench import_package (cargo bench -p opencti-nti --bench import_package)"
-  log="$work/nti.log"
-  logged "$log" bench import_package
-  row nti "import_package bench (20,000 records): records/s" "18,000-36,000 (0.55-1.1 s)" 27000 \
-    "$(criterion_thrpt "$log" import_package/ioc_and_ip_20k_records)" records/s
-
-  section "nti: package_memory example (200,000 IP records), release then debug build"
-  log="$work/nti-memory-release.log"
-  logged "$log" "$release/examples/package_memory"
-  row nti "package_memory (200,000 records), release build: peak RSS" "23 MB" 23 "$(peak_mb "$log")" MB
-  log="$work/nti-memory-debug.log"
-  if [ "$debug_build" = 1 ]; then
-    logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
-  else
-    echo "debug build skipped (BENCH_READMES_DEBUG=0)" | tee "$log"
-  fi
-  row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
-fi
-
-# stream_bench CONNECTOR PACKAGE BENCH GROUP RUNS VARIANT:README_TEXT:README_VALUE...
-# Runs a stream connector's criterion bench RUNS times; each variant's
-# figure is the median of the runs' middle estimates.
-stream_bench() {
-  local connector="$1" package="$2" bench="$3" group="$4" runs="$5"
-  shift 5
-  local run spec variant values
-  for run in $(seq 1 "$runs"); do
-    section "$connector: bench $bench (cargo bench -p $package --bench $bench), run $run of $runs"
-    logged "$work/$bench-$run.log" bench "$bench"
-  done
-  for spec in "$@"; do
-    variant="${spec%%:*}"
-    values=()
-    for run in $(seq 1 "$runs"); do
-      values+=("$(criterion_thrpt "$work/$bench-$run.log" "$group/$variant")")
-    done
-    echo "$connector $variant: ${values[*]} events/s"
-    IFS=: read -r _ text value <<<"$spec"
-    row "$connector" "$bench bench, $variant: events/s (median of $runs)" "$text" "$value" "$(median "${values[@]}")" events/s
-  done
-}
-
-if selected ptnad; then
-  stream_bench ptnad opencti-ptnad stream_to_ptnad ptnad_stream "$ptnad_runs" \
-    "batched:about 28,000 (22,000-28,000):28000" "one_by_one:about 12,000 (11,000-13,000):12000"
-fi
-
 if selected sekoia-intel; then
   stream_bench sekoia-intel opencti-sekoia-intel stream_to_sekoia sekoia_stream "$sekoia_runs" \
     "batched:2,400-2,600:2500" "one_by_one:1,800-2,400:2100"
-fi
-
-if selected teamt5; then
-  section "teamt5: bench rewrite (cargo bench -p opencti-teamt5 --bench rewrite)"
-  log="$work/teamt5.log"
-  logged "$log" bench rewrite
-  row teamt5 "rewrite bench, 1,000-object bundle: objects/s" "about 1,000,000" 1000000 \
-    "$(criterion_thrpt "$log" report_bundle/1000)" objects/s
-fi
-
-if selected import-file-stix; then
-  # As scripts/bench-import-file-stix.sh sets it up, the bench run as above.
-  if [ -n "${PYTHON_CONNECTORS_DIR:-}" ]; then
-    IMPORT_FILE_STIX_PYTHON="$(scripts/goldens/import-file-stix-venv.sh)"
-    export IMPORT_FILE_STIX_PYTHON PYTHON_CONNECTORS_DIR
-  fi
-  for objects in 6000 30000; do
-    section "import-file-stix: bench import_vs_python (BENCH_OBJECTS=$objects scripts/bench-import-file-stix.sh)"
-    log="$work/import-$objects.log"
-    export BENCH_OBJECTS="$objects"
-    logged "$log" bench import_vs_python
-    # "rust 6000 objects connector 0.78 s 7735 objects/s end to end 0.63 s 9466 objects/s"
-    rates() { awk -v who="$1" '$1 == who {n = 0; for (i = 2; i <= NF; i++) if ($i == "objects/s") printf "%s%s", (n++ ? " " : ""), $(i - 1); print ""}' "$log"; }
-    read -r connector end_to_end <<<"$(rates rust)" || true
-    read -r python_connector python_end_to_end <<<"$(rates python)" || true
-    case "$objects" in
-      6000) readme=(7735 9466 477 582) label=6,000 ;;
-      30000) readme=(7115 4839 471 572) label=30,000 ;;
-    esac
-    row import-file-stix "$label objects, ours, connector (worker paused): objects/s" "${readme[0]}" "${readme[0]}" "${connector:-}" objects/s
-    row import-file-stix "  same, ours, end to end: objects/s" "${readme[1]}" "${readme[1]}" "${end_to_end:-}" objects/s
-    row import-file-stix "  same, Python, connector: objects/s" "${readme[2]}" "${readme[2]}" "${python_connector:-}" objects/s
-    row import-file-stix "  same, Python, end to end: objects/s" "${readme[3]}" "${readme[3]}" "${python_end_to_end:-}" objects/s
-  done
-fi
-
-if selected export-file-stix; then
-  section "export-file-stix: bench export_time (cargo bench -p opencti-export-file-stix --bench export_time)"
-  log="$work/export.log"
-  logged "$log" bench export_time
-  # The bench prints a Duration ("3.40s", or "850.12ms" under a second).
-  seconds() { awk -v t="$1" '$1 == t {d = $NF; if (d ~ /ms$/) {sub(/ms$/, "", d); d /= 1000} else sub(/s$/, "", d); print d}' "$log"; }
-  row export-file-stix "query export of 2,004 observables, simple: seconds" "3.40 s" 3.40 "$(seconds simple)" s
-  row export-file-stix "  same, full: seconds" "12.05 s" 12.05 "$(seconds full)" s
 fi
 
 if selected export-file-txt; then
