@@ -117,16 +117,24 @@ echo "bench-readmes: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load aver
 echo "connectors: $only"
 scripts/ensure-rabbitmq.sh
 
-section "build (release and bench profiles; the same packages in both cargo runs)"
+section "build: the benches (bench profile; the same packages as the binaries' build)"
 packages=(-p opencti-sim -p opencti-connector -p opencti-misp-feed -p opencti-nti -p opencti-ptnad
   -p opencti-sekoia-intel -p opencti-teamt5 -p opencti-import-file-stix -p opencti-export-file-stix)
 benches=(import_package stream_to_ptnad stream_to_sekoia rewrite import_vs_python export_time)
 cargo bench --no-run --locked "${packages[@]}" "${benches[@]/#/--bench=}" --message-format=json-render-diagnostics |
   jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["bench"] and .executable != null)
     | "\(.target.name) \(.executable) \(.manifest_path)"' >"$work/benches"
-cargo build --release --locked "${packages[@]}" --bin opencti-sim --bin opencti-misp-feed \
-  --example broker_ceiling --example generate_feed --example convert_memory --example package_memory
 release="$CARGO_TARGET_DIR/release"
+# The binaries and examples, built when first needed (after the benches
+# that do not need them have run): same packages, so the same features.
+binaries_built=""
+build_binaries() {
+  [ -n "$binaries_built" ] && return
+  section "build: binaries and examples (release profile)"
+  cargo build --release --locked "${packages[@]}" --bin opencti-sim --bin opencti-misp-feed \
+    --example broker_ceiling --example generate_feed --example convert_memory --example package_memory
+  binaries_built=1
+}
 # measure.sh: the binaries above are the ones it runs.
 export MEASURE_NO_BUILD=1
 
@@ -137,26 +145,6 @@ bench() {
   read -r _ executable manifest < <(awk -v n="$name" '$1 == n' "$work/benches")
   (cd "$(dirname "$manifest")" && "$executable" --bench "$@")
 }
-
-if selected nti; then
-  section "nti: bench import_package (cargo bench -p opencti-nti --bench import_package)"
-  log="$work/nti.log"
-  logged "$log" bench import_package
-  row nti "import_package bench (20,000 records): records/s" "18,000-36,000 (0.55-1.1 s)" 27000 \
-    "$(criterion_thrpt "$log" import_package/ioc_and_ip_20k_records)" records/s
-
-  section "nti: package_memory example (200,000 IP records), release then debug build"
-  log="$work/nti-memory-release.log"
-  logged "$log" "$release/examples/package_memory"
-  row nti "package_memory (200,000 records), release build: peak RSS" "23 MB" 23 "$(peak_mb "$log")" MB
-  log="$work/nti-memory-debug.log"
-  if [ "$debug_build" = 1 ]; then
-    logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
-  else
-    echo "debug build skipped (BENCH_READMES_DEBUG=0)" | tee "$log"
-  fi
-  row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
-fi
 
 # stream_bench CONNECTOR PACKAGE BENCH GROUP RUNS VARIANT:README_TEXT:README_VALUE...
 # Runs a stream connector's criterion bench RUNS times; each variant's
@@ -230,9 +218,31 @@ if selected export-file-stix; then
   row export-file-stix "  same, full: seconds" "12.05 s" 12.05 "$(seconds full)" s
 fi
 
+if selected nti; then
+  section "nti: bench import_package (cargo bench -p opencti-nti --bench import_package)"
+  log="$work/nti.log"
+  logged "$log" bench import_package
+  row nti "import_package bench (20,000 records): records/s" "18,000-36,000 (0.55-1.1 s)" 27000 \
+    "$(criterion_thrpt "$log" import_package/ioc_and_ip_20k_records)" records/s
+
+  section "nti: package_memory example (200,000 IP records), release then debug build"
+  log="$work/nti-memory-release.log"
+  build_binaries
+  logged "$log" "$release/examples/package_memory"
+  row nti "package_memory (200,000 records), release build: peak RSS" "23 MB" 23 "$(peak_mb "$log")" MB
+  log="$work/nti-memory-debug.log"
+  if [ "$debug_build" = 1 ]; then
+    logged "$log" cargo run --locked --quiet -p opencti-nti --example package_memory
+  else
+    echo "debug build skipped (BENCH_READMES_DEBUG=0)" | tee "$log"
+  fi
+  row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
+fi
+
 # The long parts last: the MISP feed runs (about 15 minutes), then Sekoia
 # (about 10 minutes a run).
 if selected misp-feed; then
+  build_binaries
   section "misp-feed: examples/misp-feed/measure.sh (1,000 events of 50 attributes, uniform)"
   log="$work/misp-uniform.log"
   logged "$log" examples/misp-feed/measure.sh 1000 50 uniform
