@@ -25,8 +25,8 @@
 #                               export-file-txt)
 #   BENCH_READMES_PTNAD_RUNS    bench runs for PT NAD (default 3: its README
 #                               gives the median of three runs)
-#   BENCH_READMES_SEKOIA_RUNS   bench runs for Sekoia (default 1: one run
-#                               takes about 10 minutes here)
+#   BENCH_READMES_SEKOIA_RUNS   bench runs for Sekoia (default 1; its README
+#                               gave a range over two runs)
 #   PYTHON_CONNECTORS_DIR       a checkout of OpenCTI-Platform/connectors:
 #                               also measures the Python import-file-stix
 #                               and misp-feed connectors (their README rows)
@@ -239,8 +239,8 @@ if selected nti; then
   row nti "package_memory (200,000 records), debug build: peak RSS" "25 MB" 25 "$(peak_mb "$log")" MB
 fi
 
-# The long parts last: the MISP feed runs (about 15 minutes), then Sekoia
-# (about 10 minutes a run).
+# The long parts last: the MISP feed runs (about 10 minutes here), then
+# Sekoia (about a minute a run).
 if selected misp-feed; then
   build_binaries
   section "misp-feed: examples/misp-feed/measure.sh (1,000 events of 50 attributes, uniform)"
