@@ -8,9 +8,12 @@
 //! measures keep it where the live data is (figures in
 //! docs/performance.md):
 //!
-//! * [`limit_arenas`]: at most [`ARENAS`] arenas, set before the runtime
-//!   starts its threads, unless the operator chose with `MALLOC_ARENA_MAX`
-//!   or `GLIBC_TUNABLES`;
+//! * [`configure`], before the runtime starts its threads: at most
+//!   [`ARENAS`] arenas, and allocations from [`MMAP_THRESHOLD`] up mapped
+//!   on their own, so that they go back to the system when freed (glibc
+//!   otherwise raises that threshold as large blocks are freed, and then
+//!   keeps such blocks in its heaps); each unless the operator chose with
+//!   `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` or `GLIBC_TUNABLES`;
 //! * [`Trimmer`]: `malloc_trim` once every [`Trimmer::BYTES_BETWEEN_TRIMS`]
 //!   of messages confirmed, so what a send freed goes back to the system
 //!   before the next one.
@@ -24,13 +27,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// arenas only spread freed memory around.
 const ARENAS: i32 = 2;
 
-/// Caps glibc's arenas at [`ARENAS`]. Call once, before any thread starts.
-pub(crate) fn limit_arenas() {
-    let chosen = ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some());
-    if !chosen {
-        glibc::set_arena_max(ARENAS);
+/// Allocations mapped on their own from this size up: glibc's initial
+/// threshold, kept fixed (a send's large buffers, event files and bundle
+/// texts are freed soon after they are made).
+const MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// Sets glibc's arenas and mapping threshold, each unless the operator
+/// chose it. Call once, before any thread starts.
+pub(crate) fn configure() {
+    let chosen = |name: &str| {
+        std::env::var_os(name).is_some() || std::env::var_os("GLIBC_TUNABLES").is_some()
+    };
+    if !chosen("MALLOC_ARENA_MAX") {
+        glibc::set(glibc::ARENA_MAX, ARENAS);
+    }
+    if !chosen("MALLOC_MMAP_THRESHOLD_") {
+        glibc::set(glibc::MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
 }
 
@@ -63,12 +75,15 @@ impl Trimmer {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 mod glibc {
-    pub(super) fn set_arena_max(arenas: i32) {
-        // SAFETY: mallopt only changes the allocator's parameters; glibc
-        // accepts M_ARENA_MAX at any time and applies it to arenas created
-        // afterwards.
+    pub(super) const ARENA_MAX: i32 = libc::M_ARENA_MAX;
+    pub(super) const MMAP_THRESHOLD: i32 = libc::M_MMAP_THRESHOLD;
+
+    pub(super) fn set(parameter: i32, value: i32) {
+        // SAFETY: mallopt only changes the allocator's parameters, which
+        // glibc accepts at any time (for the arenas and allocations made
+        // afterwards).
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
+            libc::mallopt(parameter, value);
         }
     }
 
@@ -83,7 +98,10 @@ mod glibc {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 mod glibc {
-    pub(super) fn set_arena_max(_arenas: i32) {}
+    pub(super) const ARENA_MAX: i32 = 0;
+    pub(super) const MMAP_THRESHOLD: i32 = 0;
+
+    pub(super) fn set(_parameter: i32, _value: i32) {}
     pub(super) fn trim() {}
 }
 

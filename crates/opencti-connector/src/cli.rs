@@ -138,7 +138,7 @@ pub fn run<C, Fut>(
 where
     Fut: Future<Output = Result<(), Error>>,
 {
-    crate::allocator::limit_arenas();
+    crate::allocator::configure();
     let tables = spec.tables();
     let command = Cli::command()
         .name(spec.name)
