@@ -99,6 +99,55 @@ async fn unroutable_messages_are_retried_until_shutdown() {
     publisher.link().close().await;
 }
 
+/// A broker that refuses a publish and then stops answering: the error at
+/// the outage bound still names the refusal, not only the messages that
+/// were waiting when the bound ran out (a nack drill's run once failed
+/// with "2 messages published and not confirmed" alone).
+#[tokio::test]
+async fn the_outage_error_names_the_refusal_before_the_silence() {
+    let relay = opencti_sim::relay::Relay::start(BROKER_PORT).await.unwrap();
+    let mut params = broker_params(relay.port());
+    params.outage_timeout = Duration::from_secs(2);
+    let metrics = Metrics::default();
+    let publisher =
+        ConfirmPublisher::new(BrokerLink::new(params, metrics.clone()), metrics.clone());
+    let shutdown = CancellationToken::new();
+    let publishing = {
+        let publisher = publisher.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            // The default exchange with a routing key naming no queue: returned.
+            publisher
+                .publish_all(
+                    "",
+                    &crate::broker::unique("nowhere"),
+                    &numbered(3),
+                    &shutdown,
+                )
+                .await
+        })
+    };
+    // Frozen once the first attempt was refused, before the next one.
+    for _ in 0..400 {
+        if metrics.counter("publish_retries").unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    relay.freeze();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), publishing)
+        .await
+        .expect("the outage bound ends the publish")
+        .unwrap();
+    match outcome {
+        Err(opencti_connector::amqp::AmqpError::Unavailable { reason, .. }) => assert!(
+            reason.contains("returned as unroutable") && reason.contains("not confirmed"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_connection_cut_mid_batch_loses_no_message() {
     let queue = TestQueue::declare().await;

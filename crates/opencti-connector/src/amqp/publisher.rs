@@ -132,6 +132,9 @@ impl ConfirmPublisher {
         let cancelled = |pending: usize| AmqpError::Cancelled {
             unconfirmed: pending,
         };
+        // Why an earlier attempt failed: still the cause when the bound runs
+        // out while the messages sent again wait for their answer.
+        let mut earlier_reason: Option<String> = None;
         loop {
             if again.is_empty() && source_done {
                 break;
@@ -198,12 +201,17 @@ impl ConfirmPublisher {
                     () = tokio::time::sleep_until(last_progress + outage_bound) => {
                         self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
                         self.link.invalidate(live.epoch).await;
+                        let waiting = format!(
+                            "{} messages published and not confirmed",
+                            in_flight.len()
+                        );
                         return Err(self.unavailable(
                             outage_bound,
-                            reason.unwrap_or_else(|| format!(
-                                "{} messages published and not confirmed",
-                                in_flight.len()
-                            )),
+                            match (reason, &earlier_reason) {
+                                (Some(reason), _) => reason,
+                                (None, Some(earlier)) => format!("{earlier}, then {waiting}"),
+                                (None, None) => waiting,
+                            },
                         ));
                     }
                     Some(done) = in_flight.next() => done,
@@ -237,6 +245,7 @@ impl ConfirmPublisher {
             again = failed.into();
             let delay = delays.next().unwrap_or(Duration::from_secs(10));
             let reason = reason.unwrap_or_else(|| "unknown".to_owned());
+            earlier_reason = Some(reason.clone());
             self.metrics.emit(RuntimeEvent::PublishRetry {
                 messages: again.len() as u64,
                 reason: &reason,
