@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::SendOptions;
-use super::python_json::{write_python_json, write_python_json_to};
+use super::python_json::write_python_json;
 use crate::amqp::OutgoingMessage;
 use crate::api::Generation;
 
@@ -54,7 +54,7 @@ pub fn encode_envelope(
         let base64 = EncoderWriter::new(&mut out, &STANDARD);
         // Batches serde's many small writes before they are encoded.
         let mut buffered = BufWriter::with_capacity(CONTENT_CHUNK, base64);
-        write_python_json_to(&mut buffered, bundle);
+        write_python_json(&mut buffered, bundle);
         // Writing into memory cannot fail.
         if let Ok(mut base64) = buffered.into_inner() {
             let _ = base64.finish();
@@ -77,9 +77,11 @@ pub fn encode_envelope(
     out
 }
 
-/// Bytes of the bundle's JSON gathered before each Base64 write (a
-/// multiple of 3, so that no padding is written mid-stream).
-const CONTENT_CHUNK: usize = 3 * 2048;
+/// Bytes of the bundle's JSON gathered before each Base64 write: serde
+/// writes a few bytes at a time, each of which the encoder would otherwise
+/// take as a separate call. (The encoder carries leftover bytes between
+/// writes itself, so the size needs no particular multiple.)
+const CONTENT_CHUNK: usize = 4096;
 
 /// The messages of a split bundle, each part written and encoded only when
 /// the publisher asks for it.

@@ -16,15 +16,10 @@ pub fn python_json_bytes(value: &impl Serialize) -> Vec<u8> {
     out
 }
 
-/// Appends the Python-style JSON of `value` to `out`.
-pub(crate) fn write_python_json(out: &mut Vec<u8>, value: &impl Serialize) {
-    write_python_json_to(out, value);
-}
-
 /// Writes the Python-style JSON of `value` to `writer`, an in-memory one
-/// (errors are ignored: serialising JSON values and plain structs into
-/// memory cannot fail).
-pub(crate) fn write_python_json_to(writer: impl std::io::Write, value: &impl Serialize) {
+/// (a `&mut Vec<u8>` appends); errors are ignored, since serialising JSON
+/// values and plain structs into memory cannot fail.
+pub(crate) fn write_python_json(writer: impl std::io::Write, value: &impl Serialize) {
     let mut serializer = serde_json::Serializer::with_formatter(writer, PythonFormatter);
     let _ = value.serialize(&mut serializer);
 }
