@@ -12,11 +12,12 @@
 //!   [`ARENAS`] arenas, and allocations from [`MMAP_THRESHOLD`] up mapped
 //!   on their own, so that they go back to the system when freed (glibc
 //!   otherwise raises that threshold as large blocks are freed, and then
-//!   keeps such blocks in its heaps); each unless the operator chose with
-//!   `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` or `GLIBC_TUNABLES`;
+//!   keeps such blocks in its heaps); each unless the operator chose it
+//!   (`MALLOC_ARENA_MAX` or `glibc.malloc.arena_max` in `GLIBC_TUNABLES`,
+//!   `MALLOC_MMAP_THRESHOLD_` or `glibc.malloc.mmap_threshold`);
 //! * [`Trimmer`]: `malloc_trim` once every [`Trimmer::BYTES_BETWEEN_TRIMS`]
-//!   of messages confirmed, so what a send freed goes back to the system
-//!   before the next one.
+//!   of messages confirmed, on a blocking thread (it scans the arenas), so
+//!   what a send freed goes back to the system before the next one.
 //!
 //! On other C libraries both are no-ops.
 
@@ -35,15 +36,33 @@ const MMAP_THRESHOLD: i32 = 128 * 1024;
 /// Sets glibc's arenas and mapping threshold, each unless the operator
 /// chose it. Call once, before any thread starts.
 pub(crate) fn configure() {
-    let chosen = |name: &str| {
-        std::env::var_os(name).is_some() || std::env::var_os("GLIBC_TUNABLES").is_some()
-    };
-    if !chosen("MALLOC_ARENA_MAX") {
+    let environment = |name: &str| std::env::var(name).ok();
+    if !operator_chose("MALLOC_ARENA_MAX", "glibc.malloc.arena_max", environment) {
         glibc::set(glibc::ARENA_MAX, ARENAS);
     }
-    if !chosen("MALLOC_MMAP_THRESHOLD_") {
+    if !operator_chose(
+        "MALLOC_MMAP_THRESHOLD_",
+        "glibc.malloc.mmap_threshold",
+        environment,
+    ) {
         glibc::set(glibc::MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
+}
+
+/// Whether the environment (`environment`) sets a malloc parameter, by its
+/// own variable or as a tunable in `GLIBC_TUNABLES` (`name=value` pairs
+/// separated by `:`); other tunables leave it to the runtime.
+fn operator_chose(
+    variable: &str,
+    tunable: &str,
+    environment: impl Fn(&str) -> Option<String>,
+) -> bool {
+    environment(variable).is_some()
+        || environment("GLIBC_TUNABLES").is_some_and(|tunables| {
+            tunables
+                .split(':')
+                .any(|setting| setting.split('=').next() == Some(tunable))
+        })
 }
 
 /// Trims the allocator once enough bytes were sent since the last trim.
@@ -67,7 +86,12 @@ impl Trimmer {
             return false;
         }
         self.sent_since_trim.store(0, Ordering::Relaxed);
-        glibc::trim();
+        // Off the async workers: a trim holds each arena's lock while it
+        // scans it.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(glibc::trim)),
+            Err(_) => glibc::trim(),
+        }
         true
     }
 }
@@ -123,5 +147,38 @@ mod tests {
             "one large send trims at once"
         );
         assert!(!trimmer.sent(1), "and starts counting again");
+    }
+
+    #[test]
+    fn the_operator_s_malloc_settings_win_and_other_tunables_do_not_count() {
+        let environment = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let arena = |pairs| {
+            operator_chose(
+                "MALLOC_ARENA_MAX",
+                "glibc.malloc.arena_max",
+                environment(pairs),
+            )
+        };
+        assert!(!arena(&[]));
+        assert!(arena(&[("MALLOC_ARENA_MAX", "4")]));
+        assert!(arena(&[(
+            "GLIBC_TUNABLES",
+            "glibc.malloc.trim_threshold=0:glibc.malloc.arena_max=8"
+        )]));
+        assert!(
+            !arena(&[("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F")]),
+            "a tunable about something else"
+        );
+        assert!(
+            !arena(&[("GLIBC_TUNABLES", "glibc.malloc.arena_test=8")]),
+            "another malloc tunable, not a prefix match"
+        );
     }
 }
