@@ -29,6 +29,8 @@
 #                     (default 200 / 50 / uniform; or long-tail)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/opencti-sim.sh
+. scripts/lib/opencti-sim.sh
 
 sizes="${BENCH_SIZES:-10000 50000}"
 ours_sizes="${BENCH_OURS_SIZES:-10000 50000 200000}"
@@ -55,17 +57,8 @@ trap cleanup EXIT
 
 start_sim() {
   stop_sim
-  port=$((20000 + RANDOM % 20000))
-  "$release/opencti-sim" --listen "127.0.0.1:$port" --transient-queues --workers-paused \
-    --queue-prefix "bench$RANDOM" >"$work/sim.log" 2>&1 &
-  sim_pid=$!
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
-    sleep 0.1
-  done
-  cat "$work/sim.log" >&2
-  echo "opencti-sim did not start" >&2
-  exit 1
+  start_opencti_sim "$release/opencti-sim" "$work/sim.log" --transient-queues --workers-paused \
+    --queue-prefix "bench$RANDOM" || exit 1
 }
 
 # field NAME LINE: the value of NAME=... in a RESULT line.

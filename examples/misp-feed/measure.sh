@@ -24,6 +24,8 @@
 #   tail of mean about ATTRIBUTES (see the generate_feed example).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/opencti-sim.sh
+. scripts/lib/opencti-sim.sh
 
 events="${1:-1000}"
 attributes="${2:-50}"
@@ -83,25 +85,8 @@ wait_ingested() {
 run() {
   label="$1"
   shift
-  # A random port may be taken by another process: the simulator then
-  # exits, and the connector would talk to whatever listens there. Try
-  # another port until the simulator is the one listening.
-  for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 20000))
-    "$release/opencti-sim" --listen "127.0.0.1:$port" --transient-queues \
-      --queue-prefix "perf$RANDOM" "$@" >"$work/sim.log" 2>&1 &
-    sim_pid=$!
-    for _ in $(seq 1 100); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-      kill -0 "$sim_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    sleep 0.2
-    kill -0 "$sim_pid" 2>/dev/null && break
-    cat "$work/sim.log" >&2
-    sim_pid=""
-  done
-  [ -n "$sim_pid" ] || { echo "opencti-sim did not start" >&2; exit 1; }
+  start_opencti_sim "$release/opencti-sim" "$work/sim.log" --transient-queues \
+    --queue-prefix "perf$RANDOM" "$@" || exit 1
   connector_id="$(cat /proc/sys/kernel/random/uuid)"
   sim_cpu_before="$(cpu_seconds "$sim_pid")"
   broker_cpu_before="$(cpu_seconds "$broker_pid")"

@@ -17,6 +17,8 @@
 #   DISTRIBUTION: uniform (default) or long-tail (generate_feed's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/opencti-sim.sh
+. scripts/lib/opencti-sim.sh
 
 connector_dir="${1:-${MISP_FEED_PYTHON_CONNECTOR:-}}"
 if [ -z "$connector_dir" ] || [ ! -f "$connector_dir/src/main.py" ]; then
@@ -79,15 +81,9 @@ run() {
   label="$1"
   dir="$2"
   shift 2
-  port=$((20000 + RANDOM % 20000))
-  "$release/opencti-sim" --listen "127.0.0.1:$port" --transient-queues --workers-paused \
-    --queue-prefix "misp$RANDOM" >"$work/sim.log" 2>&1 &
-  sim_pid=$!
+  start_opencti_sim "$release/opencti-sim" "$work/sim.log" --transient-queues --workers-paused \
+    --queue-prefix "misp$RANDOM" || exit 1
   pids+=("$sim_pid")
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
   started="$(date +%s.%N)"
   (cd "$dir" && env OPENCTI_URL="http://127.0.0.1:$port" OPENCTI_TOKEN=bench \
     CONNECTOR_ID="$(cat /proc/sys/kernel/random/uuid)" CONNECTOR_RUN_AND_TERMINATE=true \
