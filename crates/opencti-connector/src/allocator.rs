@@ -16,8 +16,8 @@
 //!   (`MALLOC_ARENA_MAX` or `glibc.malloc.arena_max` in `GLIBC_TUNABLES`,
 //!   `MALLOC_MMAP_THRESHOLD_` or `glibc.malloc.mmap_threshold`);
 //! * [`Trimmer`]: `malloc_trim` once every [`Trimmer::BYTES_BETWEEN_TRIMS`]
-//!   of messages confirmed, on a blocking thread (it scans the arenas), so
-//!   what a send freed goes back to the system before the next one.
+//!   of messages confirmed, before the send returns, so what a send freed
+//!   goes back to the system before the next one.
 //!
 //! On other C libraries both are no-ops.
 
@@ -86,12 +86,12 @@ impl Trimmer {
             return false;
         }
         self.sent_since_trim.store(0, Ordering::Relaxed);
-        // Off the async workers: a trim holds each arena's lock while it
-        // scans it.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(glibc::trim)),
-            Err(_) => glibc::trim(),
-        }
+        // Here, before the send returns, not on a blocking thread: deferred,
+        // the trim raced the next send's allocations and the RSS after
+        // each of three 50,000-object bundles stayed at 31, 32, 32 MB
+        // (text) and 84, 91, 95 MB (typed) instead of 15, 15, 15 MB, for
+        // no CPU saved (11.4 against 11.0 µs per object).
+        glibc::trim();
         true
     }
 }
