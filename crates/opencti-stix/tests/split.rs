@@ -306,3 +306,94 @@ fn bundle_problems_are_reported_in_the_order_of_a_parsed_bundle() {
         }
     }
 }
+
+/// Each part serialised from its object's text, next to the same part
+/// built as a JSON value, both with and without cleanup.
+fn assert_views_match_parts(input: &str) {
+    for cleanup in [false, true] {
+        let options = SplitOptions {
+            cleanup_inconsistent_bundle: cleanup,
+            event_version: Some("2".to_owned()),
+        };
+        let bundle = CompactBundle::from_json(input).expect("bundle");
+        let Ok(plan) = bundle.split(&options) else {
+            continue;
+        };
+        for index in 0..plan.expectations() {
+            assert_eq!(
+                serde_json::to_string(&plan.part_view(index)).expect("view"),
+                serde_json::to_string(&plan.part(index)).expect("part"),
+                "part {index} of {input}"
+            );
+        }
+    }
+}
+
+#[test]
+fn parts_written_from_text_match_parts_built_as_values() {
+    for name in case_names() {
+        assert_views_match_parts(&read(&format!("{name}.input.json")));
+    }
+    // What a parsed object would hold otherwise: repeated keys (the last
+    // value, at the first key's place), an `nb_deps` of its own, escapes,
+    // numbers of every form, spacing.
+    assert_views_match_parts(
+        r#"{"type": "bundle", "id": "bundle--1", "objects": [
+            {"type": "identity", "id": "identity--1", "name": "A\"\u00e9\ud83d\ude00\n",
+             "nb_deps": 7, "x": [1, -2, 3.5, 1e3, -0, 18446744073709551616, 0.1, true, null],
+             "y": {"k": 1, "k": {"z": [], "z": {}}}, "name": "B"},
+            {"type" : "malware" , "id":"malware--1", "created_by_ref": "identity--1",
+             "object_marking_refs": ["marking-definition--x", "identity--1", "identity--1"],
+             "external_references": [{"url": "u"}, {"url": "u"}, {"source_name": "s"}],
+             "kill_chain_phases": [{"kill_chain_name": "k", "phase_name": "p"},
+                                   {"kill_chain_name": "k", "phase_name": "p"}],
+             "sample_refs": "", "x_\u006b\u0065y": "\/"}
+        ]}"#,
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_object_is_written_from_text_as_its_value_is(
+        extra in proptest::collection::vec(
+            ("[a-z_]{1,6}|nb_deps|created_by_ref|object_refs", any_json()),
+            0..8,
+        )
+    ) {
+        let mut text = String::from(r#"{"type": "bundle", "id": "bundle--1", "objects": [{"type": "identity", "id": "identity--2"}, {"type": "note", "id": "note--1""#);
+        for (key, value) in &extra {
+            text.push_str(&format!(", {}: {value}", serde_json::to_string(key).expect("key")));
+        }
+        text.push_str("}]}");
+        assert_views_match_parts(&text);
+    }
+}
+
+/// JSON text of any shape, with strings that need escapes.
+fn any_json() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).expect("string")),
+        Just(r#""\u00e9\/\t""#.to_owned()),
+        Just(r#""identity--2""#.to_owned()),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+            proptest::collection::vec(("[ab]", inner), 0..4).prop_map(|members| {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(key, value)| format!("\"{key}\" : {value}"))
+                    .collect();
+                format!("{{{}}}", members.join(", "))
+            }),
+        ]
+    })
+}

@@ -6,7 +6,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::write::EncoderWriter;
 use opencti_stix::split::SplitPlan;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::SendOptions;
 use super::python_json::write_python_json;
@@ -89,11 +88,9 @@ pub(crate) fn plan_messages<'p>(
     plan: &'p SplitPlan,
     fields: &'p EnvelopeFields<'p>,
 ) -> impl Iterator<Item = OutgoingMessage> + 'p {
-    plan.parts()
-        .enumerate()
-        .map(|(index, part): (usize, Value)| OutgoingMessage {
-            body: encode_envelope(&part, index + 1, fields),
-        })
+    (0..plan.expectations()).map(|index| OutgoingMessage {
+        body: encode_envelope(&plan.part_view(index), index + 1, fields),
+    })
 }
 
 #[cfg(test)]
@@ -101,7 +98,7 @@ mod tests {
     use base64::Engine as _;
 
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn envelopes_match_pycti_per_generation() {
@@ -203,5 +200,35 @@ mod tests {
             body.capacity(),
             body.len()
         );
+    }
+
+    #[test]
+    fn planned_messages_carry_each_part_as_pycti_writes_it() {
+        let bundle = json!({"type": "bundle", "id": "bundle--1", "objects": [
+            {"type": "identity", "id": "identity--1", "name": "Zürich \"HQ\" 😀", "x_score": 1e2},
+            {"type": "malware", "id": "malware--1", "created_by_ref": "identity--1",
+             "object_refs": ["identity--1", "identity--1"], "nb_deps": 9},
+        ]});
+        let plan = opencti_stix::split::CompactBundle::from_value(bundle)
+            .unwrap()
+            .split(&opencti_stix::split::SplitOptions::default())
+            .unwrap();
+        let options = SendOptions::default();
+        let fields = EnvelopeFields {
+            applicant_id: Some("user-1"),
+            work_id: Some("work_1"),
+            generation: Generation::V7,
+            options: &options,
+        };
+        let messages: Vec<Vec<u8>> = plan_messages(&plan, &fields)
+            .map(|message| message.body)
+            .collect();
+        let expected: Vec<Vec<u8>> = plan
+            .parts()
+            .enumerate()
+            .map(|(index, part)| encode_envelope(&part, index + 1, &fields))
+            .collect();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages, expected);
     }
 }

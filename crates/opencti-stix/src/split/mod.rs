@@ -60,7 +60,10 @@
 //! id and internal ids, its type, its `*_ref`/`*_refs` properties as
 //! interned strings). [`CompactBundle::split`] walks that and gives a
 //! [`SplitPlan`], which writes each part only when asked for it, by parsing
-//! its object's text again and applying what the walk decided. Holding a
+//! its object's text again and applying what the walk decided;
+//! [`SplitPlan::part_view`] serialises a part straight from that text (no
+//! JSON value in between), which is how the runtime writes its messages.
+//! Holding a
 //! bundle costs its JSON text plus about 100 to 200 bytes per object (one
 //! copy of each distinct id with about 30 bytes of index, the references
 //! as 4-byte numbers, 8 bytes plus hash-set slack per kept reference); a
@@ -107,7 +110,7 @@ mod walk;
 use serde_json::Value;
 
 pub use compact::CompactBundle;
-pub use plan::SplitPlan;
+pub use plan::{PartView, SplitPlan};
 
 /// The OpenCTI STIX extension, whose `id` is an object's internal id.
 const OPENCTI_EXTENSION: &str = "extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba";

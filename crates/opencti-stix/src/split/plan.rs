@@ -1,7 +1,13 @@
 //! The parts of a split bundle, written one at a time.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
+use std::fmt;
 
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -112,6 +118,21 @@ impl SplitPlan {
         Value::Object(part)
     }
 
+    /// Part `index`, serialised from its object's text when it is
+    /// serialised: the same output as [`SplitPlan::part`]'s, without the
+    /// JSON value.
+    ///
+    /// # Panics
+    ///
+    /// When `index` is out of range.
+    #[must_use]
+    pub fn part_view(&self, index: usize) -> PartView<'_> {
+        PartView {
+            plan: self,
+            object: self.order[index],
+        }
+    }
+
     /// Every part, in order, each written when asked for.
     pub fn parts(&self) -> impl ExactSizeIterator<Item = Value> + '_ {
         (0..self.expectations()).map(|index| self.part(index))
@@ -171,6 +192,200 @@ impl SplitPlan {
         map.insert("nb_deps".to_owned(), Value::from(self.nb_deps[index]));
         map
     }
+}
+
+/// Part `index` of a [`SplitPlan`], serialised straight from its object's
+/// text: what [`SplitPlan::part`] gives, serialised the same, without
+/// building it as a JSON value first (which costs several times the text,
+/// and an allocation per key and string).
+#[derive(Debug, Clone, Copy)]
+pub struct PartView<'p> {
+    plan: &'p SplitPlan,
+    object: u32,
+}
+
+impl Serialize for PartView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let template = &self.plan.template;
+        let mut map = serializer.serialize_map(Some(template.len()))?;
+        for (position, (key, value)) in template.iter().enumerate() {
+            match position {
+                3 => map.serialize_entry(key, &self.plan.nb_deps[self.object as usize])?,
+                4 => map.serialize_entry(key, &[ObjectView(*self)])?,
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The object of a [`PartView`], as [`SplitPlan::object`] gives it.
+struct ObjectView<'p>(PartView<'p>);
+
+impl Serialize for ObjectView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let PartView { plan, object } = self.0;
+        let index = object as usize;
+        let text = plan.bundle.object_text(index);
+        let properties = members(text).map_err(S::Error::custom)?;
+        if has_repeated_keys(&properties) {
+            // A parsed object keeps one of them: let the parser decide which.
+            return plan.object(object).serialize(serializer);
+        }
+        let nb_deps = plan.nb_deps[index];
+        let has_nb_deps = properties.iter().any(|(key, _)| key == "nb_deps");
+        let symbols = &plan.bundle.symbols;
+        let entries = &plan.bundle.shapes[index].entries;
+        let mut map =
+            serializer.serialize_map(Some(properties.len() + usize::from(!has_nb_deps)))?;
+        for (key, value) in &properties {
+            if key == "nb_deps" {
+                map.serialize_entry(key, &nb_deps)?;
+                continue;
+            }
+            let slot = entries
+                .iter()
+                .find(|entry| symbols.text(entry.key) == key)
+                .map(|entry| &entry.slot);
+            match slot {
+                Some(Slot::List(list)) => {
+                    let refs = list.refs.iter().map(|&target| symbols.text(target));
+                    map.serialize_entry(key, &Refs(refs))?;
+                }
+                Some(Slot::Null) => map.serialize_entry(key, &())?,
+                Some(Slot::Embedded(embedded, None)) => {
+                    let mut list: Value =
+                        serde_json::from_str(value.get()).map_err(S::Error::custom)?;
+                    match embedded {
+                        Embedded::ExternalReferences => {
+                            dedup_embedded(&mut list, external_reference_key);
+                        }
+                        Embedded::KillChainPhases => {
+                            dedup_embedded(&mut list, kill_chain_phase_key);
+                        }
+                    }
+                    map.serialize_entry(key, &list)?;
+                }
+                _ => map.serialize_entry(key, &Transcoded(value))?,
+            }
+        }
+        if !has_nb_deps {
+            map.serialize_entry("nb_deps", &nb_deps)?;
+        }
+        map.end()
+    }
+}
+
+/// Reference ids, serialised as a list.
+struct Refs<I>(I);
+
+impl<'a, I: Iterator<Item = &'a str> + Clone> Serialize for Refs<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
+}
+
+/// A JSON value's text, serialised as its parsed value would be.
+struct Transcoded<'t>(&'t RawValue);
+
+impl Serialize for Transcoded<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.get();
+        match text.as_bytes().first() {
+            Some(b'{') => {
+                let properties = members(text).map_err(S::Error::custom)?;
+                if has_repeated_keys(&properties) {
+                    let value: Value = serde_json::from_str(text).map_err(S::Error::custom)?;
+                    return value.serialize(serializer);
+                }
+                let mut map = serializer.serialize_map(Some(properties.len()))?;
+                for (key, value) in &properties {
+                    map.serialize_entry(key, &Transcoded(value))?;
+                }
+                map.end()
+            }
+            Some(b'[') => {
+                let items: Vec<&RawValue> = serde_json::from_str(text).map_err(S::Error::custom)?;
+                serializer.collect_seq(items.into_iter().map(Transcoded))
+            }
+            Some(b'"') => match serde_json::from_str::<&str>(text) {
+                Ok(unescaped) => serializer.serialize_str(unescaped),
+                // Escapes: unescaped into a copy.
+                Err(_) => {
+                    let unescaped: String = serde_json::from_str(text).map_err(S::Error::custom)?;
+                    serializer.serialize_str(&unescaped)
+                }
+            },
+            // Numbers, booleans and null: small, and parsed exactly as a
+            // parsed object's would be.
+            _ => serde_json::from_str::<Value>(text)
+                .map_err(S::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
+/// An object's members, in order, values as text (keys without escapes
+/// are borrowed).
+fn members(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
+    struct Members;
+
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut members = Vec::with_capacity(access.size_hint().unwrap_or(16));
+            while let Some((key, value)) = access.next_entry::<Key<'de>, &'de RawValue>()? {
+                members.push((key.0, value));
+            }
+            Ok(members)
+        }
+    }
+
+    serde_json::Deserializer::from_str(text.trim_start()).deserialize_map(Members)
+}
+
+/// A key, borrowed from the text unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Whether a key appears twice (parsing keeps only one of them).
+fn has_repeated_keys(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
+    if members.len() <= 32 {
+        return members
+            .iter()
+            .enumerate()
+            .any(|(at, (key, _))| members[..at].iter().any(|(earlier, _)| earlier == key));
+    }
+    let mut seen = HashSet::with_capacity(members.len());
+    !members.iter().all(|(key, _)| seen.insert(key))
 }
 
 /// De-duplicates an embedded list by a key, dropping entries without one
