@@ -23,6 +23,12 @@ const WINDOW_MESSAGES: usize = 1024;
 /// How many bytes of message bodies may wait for their confirm at once
 /// (large messages get a smaller window).
 const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// How many of the window's messages may be on their way to the socket at
+/// once. A message being handed to the client's I/O thread is a future of
+/// about 1.5 KB (the client's frames, properties and promise); once
+/// written, only its confirm is awaited, which takes a tenth of that. A few
+/// dozen still travel per round trip to the I/O thread.
+const PUBLISHING_MESSAGES: usize = 64;
 
 /// One message body, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,10 +156,16 @@ impl ConfirmPublisher {
             let mut failed: Vec<Unconfirmed> = Vec::new();
             let mut reason: Option<String> = None;
             let mut broken = false;
+            // Messages being written, then messages waiting for their
+            // confirm: together, the window.
+            let mut publishing = FuturesUnordered::new();
             let mut in_flight = FuturesUnordered::new();
             let mut bytes_in_flight = 0_usize;
             loop {
-                while !broken && in_flight.len() < WINDOW_MESSAGES && bytes_in_flight < WINDOW_BYTES
+                while !broken
+                    && publishing.len() < PUBLISHING_MESSAGES
+                    && publishing.len() + in_flight.len() < WINDOW_MESSAGES
+                    && bytes_in_flight < WINDOW_BYTES
                 {
                     let next = match again.pop_front() {
                         Some(message) => message,
@@ -177,33 +189,30 @@ impl ConfirmPublisher {
                     // first poll, in push order, so many messages travel
                     // per round trip to the I/O thread. The body stays
                     // here until its confirm, in case it must go again.
-                    in_flight.push(async move {
-                        let publish =
-                            channel.basic_publish(target, key, options, &next.body, properties);
-                        let confirmation = match publish.await {
-                            Ok(confirm) => confirm.await,
-                            Err(error) => Err(error),
-                        };
-                        (next, confirmation)
+                    publishing.push(async move {
+                        let published = channel
+                            .basic_publish(target, key, options, &next.body, properties)
+                            .await;
+                        (next, published)
                     });
                 }
+                let waiting = publishing.len() + in_flight.len();
                 self.metrics
-                    .emit(RuntimeEvent::ConfirmsPending(in_flight.len() as u64));
-                if in_flight.is_empty() {
+                    .emit(RuntimeEvent::ConfirmsPending(waiting as u64));
+                if waiting == 0 {
                     break;
                 }
                 let (message, confirmation) = tokio::select! {
                     biased;
                     () = shutdown.cancelled() => {
                         self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
-                        return Err(cancelled(in_flight.len() + failed.len() + again.len()));
+                        return Err(cancelled(waiting + failed.len() + again.len()));
                     }
                     () = tokio::time::sleep_until(last_progress + outage_bound) => {
                         self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
                         self.link.invalidate(live.epoch).await;
                         let waiting = format!(
-                            "{} messages published and not confirmed",
-                            in_flight.len()
+                            "{waiting} messages published and not confirmed"
                         );
                         return Err(self.unavailable(
                             outage_bound,
@@ -215,6 +224,13 @@ impl ConfirmPublisher {
                         ));
                     }
                     Some(done) = in_flight.next() => done,
+                    Some((message, published)) = publishing.next() => match published {
+                        Ok(confirm) => {
+                            in_flight.push(async move { (message, confirm.await) });
+                            continue;
+                        }
+                        Err(error) => (message, Err(error)),
+                    },
                 };
                 bytes_in_flight -= message.body.len();
                 match classify(confirmation) {
