@@ -38,10 +38,10 @@ pub(super) struct ObjectScope<'a> {
     pub(super) external_references: &'a [Value],
 }
 
-/// A relationship waiting for the end of the bundle.
+/// A relationship waiting for the end of the bundle (its id is computed
+/// when it is written: a huge event holds tens of thousands of these).
 #[derive(Debug, Clone)]
 pub(super) struct Relationship {
-    pub(super) id: String,
     kind: &'static str,
     pub(super) source: Arc<str>,
     pub(super) target: Arc<str>,
@@ -57,10 +57,7 @@ impl Relationship {
         description: Option<Arc<str>>,
         markings: Option<Arc<[Arc<str>]>>,
     ) -> Self {
-        let id = opencti_stix::id::relationship(kind, &source, &target, None, None)
-            .expect("relationship ids only fail on dates, and none are given");
         Self {
-            id,
             kind,
             source,
             target,
@@ -69,8 +66,14 @@ impl Relationship {
         }
     }
 
-    pub(super) fn to_value(&self, author_id: &str, now: &str) -> Value {
-        let mut object = header("relationship", &self.id);
+    pub(super) fn id(&self) -> String {
+        opencti_stix::id::relationship(self.kind, &self.source, &self.target, None, None)
+            .expect("relationship ids only fail on dates, and none are given")
+    }
+
+    /// The object, with its [`Relationship::id`].
+    pub(super) fn to_value(&self, id: &str, author_id: &str, now: &str) -> Value {
+        let mut object = header("relationship", id);
         object.insert("created_by_ref".to_owned(), Value::from(author_id));
         object.insert("created".to_owned(), Value::from(now));
         object.insert("modified".to_owned(), Value::from(now));

@@ -345,6 +345,17 @@ fn id_list<S: serde::Serializer>(ids: &&[Arc<str>], serializer: S) -> Result<S::
     serializer.collect_seq(ids.iter().map(|id| &**id))
 }
 
+/// What is already in the bundle and in the report's references (the
+/// Python connector keeps several de-duplication lists; same here).
+#[derive(Default)]
+struct Added {
+    markings: HashSet<Arc<str>>,
+    entities: HashSet<Arc<str>>,
+    sightings: HashSet<Arc<str>>,
+    observables: HashSet<Arc<str>>,
+    object_refs: HashSet<Arc<str>>,
+}
+
 /// Everything built for the event before and while its attributes are walked.
 struct Run<'a> {
     options: &'a ConvertOptions,
@@ -359,14 +370,9 @@ struct Run<'a> {
     guesses: Option<&'a ThreatGuesses>,
     score: i64,
     out: BundleWriter<'a>,
-    // What is already in the bundle, and the report's references (the
-    // Python connector keeps several de-duplication lists; same here).
-    added_markings: HashSet<Arc<str>>,
-    added_entities: HashSet<Arc<str>>,
-    added_sightings: HashSet<Arc<str>>,
-    added_observables: HashSet<Arc<str>>,
+    added: Added,
+    /// The report's references.
     object_refs: Vec<Arc<str>>,
-    added_object_refs: HashSet<Arc<str>>,
     relationships: Vec<Relationship>,
     object_observables: Vec<(Arc<str>, Value)>,
     external_references: Vec<Value>,
@@ -425,12 +431,8 @@ impl<'a> Run<'a> {
             event_elements,
             guesses: guesses.filter(|_| options.guess_threats_from_tags),
             out,
-            added_markings: HashSet::new(),
-            added_entities: HashSet::new(),
-            added_sightings: HashSet::new(),
-            added_observables: HashSet::new(),
+            added: Added::default(),
             object_refs: Vec::new(),
-            added_object_refs: HashSet::new(),
             relationships: Vec::new(),
             object_observables: Vec::new(),
             external_references: Vec::new(),
@@ -453,13 +455,13 @@ impl<'a> Run<'a> {
     }
 
     fn add_marking(&mut self, marking: &Marking) {
-        if self.added_markings.insert(Arc::clone(&marking.id)) {
+        if self.added.markings.insert(Arc::clone(&marking.id)) {
             self.out.push(&*marking.object);
         }
     }
 
     fn add_object_ref(&mut self, id: &Arc<str>) {
-        if self.added_object_refs.insert(Arc::clone(id)) {
+        if self.added.object_refs.insert(Arc::clone(id)) {
             self.object_refs.push(Arc::clone(id));
         }
     }
@@ -468,7 +470,7 @@ impl<'a> Run<'a> {
         if referenced {
             self.add_object_ref(id);
         }
-        if self.added_entities.insert(Arc::clone(id)) {
+        if self.added.entities.insert(Arc::clone(id)) {
             self.out.push(object);
         }
     }
@@ -576,7 +578,7 @@ impl<'a> Run<'a> {
                 self.add_entity(id, object, false);
             }
             for (id, object) in &result.sightings {
-                if self.added_sightings.insert(Arc::clone(id)) {
+                if self.added.sightings.insert(Arc::clone(id)) {
                     self.out.push(object);
                 }
             }
@@ -685,21 +687,32 @@ impl<'a> Run<'a> {
     fn finish(mut self, report: Option<ReportHead>) -> (usize, Option<String>, String) {
         for (id, observable) in std::mem::take(&mut self.object_observables) {
             self.add_object_ref(&id);
-            if self.added_observables.insert(Arc::clone(&id)) {
+            if self.added.observables.insert(Arc::clone(&id)) {
                 self.out.push(&observable);
             }
         }
+        // Every entity is in: the look-up tables of a huge event go before
+        // its relationships and report are written.
+        self.added = Added::default();
         self.object_reference_relationships();
         // One relationship per (source, target) pair, first type wins, in the
-        // bundle and in the report alike.
-        let mut added_pairs = HashSet::new();
-        for relationship in std::mem::take(&mut self.relationships) {
-            if added_pairs.insert(format!("{}{}", relationship.source, relationship.target)) {
+        // bundle and in the report alike. (The Python connector keys on the
+        // two ids written end to end; for ids of the form `type--uuid`, as
+        // these are, that is the same test.)
+        let relationships = std::mem::take(&mut self.relationships);
+        let mut added_pairs = HashSet::with_capacity(relationships.len());
+        for relationship in relationships {
+            if added_pairs.insert((
+                Arc::clone(&relationship.source),
+                Arc::clone(&relationship.target),
+            )) {
+                let id = relationship.id();
                 self.out
-                    .push(&relationship.to_value(&self.author_id, &self.now));
-                self.object_refs.push(Arc::from(relationship.id.as_str()));
+                    .push(&relationship.to_value(&id, &self.author_id, &self.now));
+                self.object_refs.push(Arc::from(id));
             }
         }
+        drop(added_pairs);
         let report_id = report.map(|head| self.report(head));
         let object_count = self.out.len();
         (object_count, report_id, self.out.finish())
