@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::compact::CompactBundle;
-use super::shape::{Embedded, Slot};
+use super::shape::{Embedded, Key, Slot};
 use super::walk::{SeenSet, Walked};
 use super::{Split, SplitError, SplitOptions};
 use crate::canonical::canonical_json;
@@ -347,33 +347,6 @@ fn members(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Err
     }
 
     serde_json::Deserializer::from_str(text.trim_start()).deserialize_map(Members)
-}
-
-/// A key, borrowed from the text unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a string")
-            }
-
-            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(key)))
-            }
-
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key.to_owned())))
-            }
-        }
-
-        deserializer.deserialize_str(KeyVisitor)
-    }
 }
 
 /// Whether a key appears twice (parsing keeps only one of them).

@@ -144,7 +144,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             entries: Vec::new(),
         };
         let mut names = Names::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|key| key.0) {
             let slot = match key.as_ref() {
                 "id" => {
                     names.id = map.next_value::<Scalar<'_>>()?.into_id();
@@ -192,6 +192,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 None => shape.entries.push(Entry { key, slot }),
             }
         }
+        // Held for the whole send: without the room a growing list keeps.
+        shape.entries.shrink_to_fit();
         Ok(Some((shape, names)))
     }
 
@@ -316,6 +318,7 @@ impl<'de> Visitor<'de> for RefsSeed<'_> {
                 _ => list.broken = true,
             }
         }
+        list.refs.shrink_to_fit();
         Ok(Slot::List(list))
     }
 
@@ -337,7 +340,7 @@ impl<'de> Visitor<'de> for RefsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slot, A::Error> {
         let mut refs = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|key| key.0) {
             map.next_value::<IgnoredAny>()?;
             let key = self.symbols.intern(&key);
             // A repeated key counts once, as in a parsed object.
@@ -460,7 +463,7 @@ impl<'de> Visitor<'de> for ExtensionsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtensionId, A::Error> {
         let mut found = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()?.map(|key| key.0) {
             match (self.depth, key.as_ref()) {
                 (0, OPENCTI_EXTENSION) => {
                     found = map.next_value_seed(Self { depth: 1 })?.0;
@@ -487,5 +490,51 @@ impl<'de> Visitor<'de> for ExtensionsVisitor {
 
     fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<ExtensionId, E> {
         Ok(ExtensionId(None))
+    }
+}
+
+/// A key, borrowed from the text unless it has escapes.
+pub(super) struct Key<'de>(pub(super) Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shape_holds_its_entries_and_references_and_no_more() {
+        let mut symbols = Symbols::default();
+        let text = br#"{"type": "indicator", "id": "indicator--1", "created_by_ref": "identity--1",
+            "object_marking_refs": ["marking-definition--1"], "name": "x"}"#;
+        let (shape, _) = read(text, &mut symbols).unwrap().unwrap();
+        assert_eq!(shape.entries.len(), 2);
+        assert_eq!(shape.entries.capacity(), 2, "held for the whole send");
+        let Slot::List(list) = &shape.entries[1].slot else {
+            panic!("a list of references");
+        };
+        assert_eq!((list.refs.len(), list.refs.capacity()), (1, 1));
     }
 }
