@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::compact::CompactBundle;
-use super::shape::{Embedded, Key, Slot};
+use super::shape::{Embedded, Key, RefList, Slot};
 use super::walk::{SeenSet, Walked};
 use super::{Split, SplitError, SplitOptions};
 use crate::canonical::canonical_json;
@@ -165,8 +165,8 @@ impl SplitPlan {
             let Some(value) = map.get_mut(symbols.text(entry.key)) else {
                 continue;
             };
-            match &entry.slot {
-                Slot::List(list) => {
+            match Rewrite::of(&entry.slot) {
+                Some(Rewrite::Refs(list)) => {
                     *value = Value::Array(
                         list.refs
                             .iter()
@@ -174,23 +174,48 @@ impl SplitPlan {
                             .collect(),
                     );
                 }
-                Slot::Null => *value = Value::Null,
-                Slot::Embedded(Embedded::ExternalReferences, None) => {
-                    dedup_embedded(value, external_reference_key);
-                }
-                Slot::Embedded(Embedded::KillChainPhases, None) => {
-                    dedup_embedded(value, kill_chain_phase_key);
-                }
-                // Kept as written (a walked object has no invalid property).
-                Slot::Single(_)
-                | Slot::Empty
-                | Slot::Scalar
-                | Slot::Invalid(_)
-                | Slot::Embedded(_, Some(_)) => {}
+                Some(Rewrite::Null) => *value = Value::Null,
+                Some(Rewrite::Dedup(embedded)) => dedup(embedded, value),
+                None => {}
             }
         }
         map.insert("nb_deps".to_owned(), Value::from(self.nb_deps[index]));
         map
+    }
+}
+
+/// What a part writes instead of a property as given, as the walk decided;
+/// the value and text writers of a part share these rules.
+enum Rewrite<'p> {
+    /// The references kept, in order.
+    Refs(&'p RefList),
+    /// A reference removed.
+    Null,
+    /// The list de-duplicated by pycti's id of each entry.
+    Dedup(Embedded),
+}
+
+impl<'p> Rewrite<'p> {
+    /// `None`: kept as written (a walked object has no invalid property).
+    fn of(slot: &'p Slot) -> Option<Self> {
+        match slot {
+            Slot::List(list) => Some(Self::Refs(list)),
+            Slot::Null => Some(Self::Null),
+            Slot::Embedded(embedded, None) => Some(Self::Dedup(*embedded)),
+            Slot::Single(_)
+            | Slot::Empty
+            | Slot::Scalar
+            | Slot::Invalid(_)
+            | Slot::Embedded(_, Some(_)) => None,
+        }
+    }
+}
+
+/// De-duplicates an `external_references` or `kill_chain_phases` list.
+fn dedup(embedded: Embedded, value: &mut Value) {
+    match embedded {
+        Embedded::ExternalReferences => dedup_embedded(value, external_reference_key),
+        Embedded::KillChainPhases => dedup_embedded(value, kill_chain_phase_key),
     }
 }
 
@@ -246,27 +271,20 @@ impl Serialize for ObjectView<'_> {
             let slot = entries
                 .iter()
                 .find(|entry| symbols.text(entry.key) == key)
-                .map(|entry| &entry.slot);
+                .and_then(|entry| Rewrite::of(&entry.slot));
             match slot {
-                Some(Slot::List(list)) => {
+                Some(Rewrite::Refs(list)) => {
                     let refs = list.refs.iter().map(|&target| symbols.text(target));
                     map.serialize_entry(key, &Refs(refs))?;
                 }
-                Some(Slot::Null) => map.serialize_entry(key, &())?,
-                Some(Slot::Embedded(embedded, None)) => {
+                Some(Rewrite::Null) => map.serialize_entry(key, &())?,
+                Some(Rewrite::Dedup(embedded)) => {
                     let mut list: Value =
                         serde_json::from_str(value.get()).map_err(S::Error::custom)?;
-                    match embedded {
-                        Embedded::ExternalReferences => {
-                            dedup_embedded(&mut list, external_reference_key);
-                        }
-                        Embedded::KillChainPhases => {
-                            dedup_embedded(&mut list, kill_chain_phase_key);
-                        }
-                    }
+                    dedup(embedded, &mut list);
                     map.serialize_entry(key, &list)?;
                 }
-                _ => map.serialize_entry(key, &Transcoded(value))?,
+                None => map.serialize_entry(key, &Transcoded(value))?,
             }
         }
         if !has_nb_deps {
