@@ -25,7 +25,7 @@ const WINDOW_MESSAGES: usize = 1024;
 const WINDOW_BYTES: usize = 4 * 1024 * 1024;
 /// How many of the window's messages may be on their way to the socket at
 /// once. A message being handed to the client's I/O thread is a future of
-/// about 1.5 KB (the client's frames, properties and promise); once
+/// about 1.7 KB (the client's frames, properties and promise); once
 /// written, only its confirm is awaited, which takes a tenth of that. A few
 /// dozen still travel per round trip to the I/O thread.
 const PUBLISHING_MESSAGES: usize = 64;

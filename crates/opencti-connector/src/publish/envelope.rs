@@ -179,6 +179,16 @@ mod tests {
         }
     }
 
+    /// The fields of a 7.x platform's message with a work.
+    fn v7_fields(options: &SendOptions) -> EnvelopeFields<'_> {
+        EnvelopeFields {
+            applicant_id: Some("user-1"),
+            work_id: Some("work_1"),
+            generation: Generation::V7,
+            options,
+        }
+    }
+
     #[test]
     fn a_message_buffer_is_the_size_of_the_message() {
         let objects: Vec<Value> = (0..2_000)
@@ -186,12 +196,7 @@ mod tests {
             .collect();
         let bundle = json!({"type": "bundle", "objects": objects});
         let options = SendOptions::default();
-        let fields = EnvelopeFields {
-            applicant_id: Some("user-1"),
-            work_id: Some("work_1"),
-            generation: Generation::V7,
-            options: &options,
-        };
+        let fields = v7_fields(&options);
         let body = encode_envelope(&bundle, 1, &fields);
         assert!(body.len() > 100_000);
         assert!(
@@ -214,12 +219,7 @@ mod tests {
             .split(&opencti_stix::split::SplitOptions::default())
             .unwrap();
         let options = SendOptions::default();
-        let fields = EnvelopeFields {
-            applicant_id: Some("user-1"),
-            work_id: Some("work_1"),
-            generation: Generation::V7,
-            options: &options,
-        };
+        let fields = v7_fields(&options);
         let messages: Vec<Vec<u8>> = plan_messages(&plan, &fields)
             .map(|message| message.body)
             .collect();
