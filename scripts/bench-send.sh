@@ -38,9 +38,12 @@ repeat="${BENCH_REPEAT:-5}"
 scripts/ensure-rabbitmq.sh >&2
 export PYCTI_VERSION="${PYCTI_VERSION:-7.261026.0}"
 python="$(scripts/setup-pycti-venv.sh)"
-cargo build --release --locked --quiet -p opencti-sim --bin opencti-sim
-cargo build --release --locked --quiet -p opencti-connector \
-  --example send_bundle_bench --example broker_ceiling
+# One cargo run for every binary here and in misp-feed-vs-python.sh: a
+# run per package resolves the dependencies' features per package and
+# builds them again.
+cargo build --release --locked --quiet -p opencti-sim -p opencti-connector -p opencti-misp-feed \
+  --bin opencti-sim --bin opencti-misp-feed \
+  --example send_bundle_bench --example broker_ceiling --example generate_feed
 release="${CARGO_TARGET_DIR:-target}/release"
 
 work="$(mktemp -d)"
@@ -158,5 +161,5 @@ printf 'send_bundle at %s objects: %s objects/s, %s%% of the ceiling\n' "$larges
 
 echo
 echo "== MISP feed connector: Python vs ours =="
-scripts/bench/misp-feed-vs-python.sh "${MISP_FEED_PYTHON_CONNECTOR:-}" "$python" \
+MEASURE_NO_BUILD=1 scripts/bench/misp-feed-vs-python.sh "${MISP_FEED_PYTHON_CONNECTOR:-}" "$python" \
   "${MISP_FEED_EVENTS:-200}" "${MISP_FEED_ATTRIBUTES:-50}" "${MISP_FEED_DISTRIBUTION:-uniform}"

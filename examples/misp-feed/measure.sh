@@ -33,11 +33,10 @@ distribution="${3:-uniform}"
 scripts/ensure-rabbitmq.sh
 # MEASURE_NO_BUILD=1: the caller built the binaries below already
 # (scripts/bench-readmes.sh builds every package in one cargo run, whose
-# feature set these three separate builds would not share).
+# feature set this build would not share).
 if [ -z "${MEASURE_NO_BUILD:-}" ]; then
-  cargo build --release --quiet -p opencti-sim --bin opencti-sim
-  cargo build --release --quiet -p opencti-connector --example broker_ceiling
-  cargo build --release --quiet -p opencti-misp-feed --bin opencti-misp-feed --example generate_feed
+  cargo build --release --quiet -p opencti-sim -p opencti-connector -p opencti-misp-feed \
+    --bin opencti-sim --bin opencti-misp-feed --example broker_ceiling --example generate_feed
 fi
 release="${CARGO_TARGET_DIR:-target}/release"
 

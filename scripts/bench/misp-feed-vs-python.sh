@@ -36,8 +36,12 @@ events="${3:-200}"
 attributes="${4:-50}"
 distribution="${5:-uniform}"
 scripts/ensure-rabbitmq.sh >&2
-cargo build --release --locked --quiet -p opencti-sim --bin opencti-sim
-cargo build --release --locked --quiet -p opencti-misp-feed --bin opencti-misp-feed --example generate_feed
+# MEASURE_NO_BUILD=1: the caller built the binaries (scripts/bench-send.sh,
+# in its own single cargo run).
+if [ -z "${MEASURE_NO_BUILD:-}" ]; then
+  cargo build --release --locked --quiet -p opencti-sim -p opencti-misp-feed \
+    --bin opencti-sim --bin opencti-misp-feed --example generate_feed
+fi
 release="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 # The Python connector's own requirements, pycti aside (the venv has it);
 # connectors-sdk from the same checkout, as its requirement names the
