@@ -352,6 +352,20 @@ fn parts_written_from_text_match_parts_built_as_values() {
     );
 }
 
+#[test]
+fn an_object_of_many_properties_with_one_repeated_is_written_as_its_value_is() {
+    // Past the few properties compared pairwise, repeated keys are found
+    // through a set.
+    let mut object = String::from(r#"{"type": "note", "id": "note--1""#);
+    for n in 0..40 {
+        object.push_str(&format!(r#", "x_{n}": {n}"#));
+    }
+    object.push_str(r#", "x_7": "last", "object_refs": ["note--1"]}"#);
+    assert_views_match_parts(&format!(
+        r#"{{"type": "bundle", "id": "bundle--1", "objects": [{object}]}}"#
+    ));
+}
+
 proptest::proptest! {
     #[test]
     fn any_object_is_written_from_text_as_its_value_is(
