@@ -2,6 +2,8 @@
 //! cut in the middle of a batch.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use opencti_connector::amqp::{BrokerLink, ConfirmPublisher, OutgoingMessage};
@@ -11,11 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::{BROKER_PORT, CuttableProxy, TestQueue, broker_params};
 
 fn numbered(count: usize) -> Vec<OutgoingMessage> {
-    (0..count)
-        .map(|index| OutgoingMessage {
-            body: format!("{{\"n\": {index}}}").into_bytes(),
-        })
-        .collect()
+    (0..count).map(number).collect()
+}
+
+fn number(index: usize) -> OutgoingMessage {
+    OutgoingMessage {
+        body: format!("{{\"n\": {index}}}").into_bytes(),
+    }
 }
 
 fn numbers(received: &[crate::broker::Received]) -> BTreeSet<usize> {
@@ -150,6 +154,32 @@ async fn the_outage_error_names_the_refusal_before_the_silence() {
 
 #[tokio::test]
 async fn a_connection_cut_mid_batch_loses_no_message() {
+    cut_mid_batch(None).await;
+}
+
+/// The same cut when the publisher keeps no bodies: the messages that must
+/// go again are written again, and none is lost.
+#[tokio::test]
+async fn a_connection_cut_mid_batch_loses_no_message_written_again() {
+    let rewritten = Arc::new(AtomicUsize::new(0));
+    let retried = cut_mid_batch(Some(Arc::clone(&rewritten))).await;
+    let rewritten = rewritten.load(Ordering::Relaxed);
+    assert!(
+        rewritten > 0,
+        "the messages sent again were kept, not written again"
+    );
+    assert!(
+        rewritten <= retried as usize,
+        "only messages sent again are written again: {rewritten} written, {retried} retried"
+    );
+}
+
+/// Publishes 20,000 messages through a proxy cut once part of them reached
+/// the queue, then checks that none is lost; returns how many messages went
+/// again. With `rewritten`, the publisher writes them again (counted there)
+/// instead of keeping them.
+async fn cut_mid_batch(rewritten: Option<Arc<AtomicUsize>>) -> u64 {
+    const COUNT: usize = 20_000;
     let queue = TestQueue::declare().await;
     let proxy = CuttableProxy::start().await;
     let metrics = Metrics::default();
@@ -157,7 +187,6 @@ async fn a_connection_cut_mid_batch_loses_no_message() {
         BrokerLink::new(broker_params(proxy.port), metrics.clone()),
         metrics.clone(),
     );
-    let messages = numbered(20_000);
     let shutdown = CancellationToken::new();
     let publishing = {
         let publisher = publisher.clone();
@@ -165,9 +194,23 @@ async fn a_connection_cut_mid_batch_loses_no_message() {
         let routing_key = queue.routing_key.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            publisher
-                .publish_all(&exchange, &routing_key, &messages, &shutdown)
-                .await
+            let messages = (0..COUNT).map(number);
+            match rewritten {
+                None => {
+                    publisher
+                        .publish(&exchange, &routing_key, messages, &shutdown)
+                        .await
+                }
+                Some(rewritten) => {
+                    let rewrite = |index| {
+                        rewritten.fetch_add(1, Ordering::Relaxed);
+                        number(index)
+                    };
+                    publisher
+                        .publish_rewritable(&exchange, &routing_key, messages, rewrite, &shutdown)
+                        .await
+                }
+            }
         })
     };
     // Cut once part of the batch reached the queue, while the rest is in flight.
@@ -180,24 +223,24 @@ async fn a_connection_cut_mid_batch_loses_no_message() {
         }
     }
     assert!(cuts > 0, "the publisher never connected through the proxy");
-    tokio::time::timeout(Duration::from_secs(60), publishing)
+    let confirmed = tokio::time::timeout(Duration::from_secs(60), publishing)
         .await
         .expect("publishing recovered in time")
         .unwrap()
         .expect("every message confirmed after reconnecting");
+    assert_eq!(confirmed, COUNT);
     // At least once: duplicates are allowed, losses are not.
     let received = queue.consume(usize::MAX, Duration::from_secs(3)).await;
     let seen = numbers(&received);
-    let missing: Vec<usize> = (0..20_000).filter(|n| !seen.contains(n)).collect();
+    let missing: Vec<usize> = (0..COUNT).filter(|n| !seen.contains(n)).collect();
     assert!(
         missing.is_empty(),
         "{} messages lost, first {:?}",
         missing.len(),
         missing.first()
     );
-    assert!(
-        metrics.counter("publish_retries").unwrap() > 0,
-        "the cut did not hit the batch"
-    );
+    let retried = metrics.counter("publish_retries").unwrap();
+    assert!(retried > 0, "the cut did not hit the batch");
     publisher.link().close().await;
+    retried
 }

@@ -44,7 +44,9 @@ pub struct OutgoingMessage {
 ///
 /// Messages are taken from an iterator as the window frees (at most
 /// `WINDOW_MESSAGES` and `WINDOW_BYTES` wait for a confirm), and each
-/// body is dropped as soon as it is confirmed: memory stays that of the
+/// body is dropped as soon as it is confirmed (or as soon as the client
+/// has it, when the caller can write it again:
+/// [`ConfirmPublisher::publish_rewritable`]): memory stays that of the
 /// window whatever the number of messages.
 ///
 /// A broker that makes no progress (unreachable, refusing, or not
@@ -63,11 +65,16 @@ enum Outcome {
     Broken(String),
 }
 
-/// A message waiting to be published again, with its place in the input.
+/// A message of the window, with its place in the input. Its body is
+/// `None` once the client has it when the caller can write it again.
 struct Unconfirmed {
     index: usize,
-    body: Vec<u8>,
+    len: usize,
+    body: Option<Vec<u8>>,
 }
+
+/// Writes message `index` of a publish again, for a retry.
+type Rewrite<'r> = &'r (dyn Fn(usize) -> OutgoingMessage + Sync);
 
 impl ConfirmPublisher {
     /// A publisher over `link`.
@@ -112,6 +119,39 @@ impl ConfirmPublisher {
         exchange: &str,
         routing_key: &str,
         messages: impl Iterator<Item = OutgoingMessage>,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, AmqpError> {
+        self.publish_with(exchange, routing_key, messages, None, shutdown)
+            .await
+    }
+
+    /// [`ConfirmPublisher::publish`] for messages that `rewrite` writes
+    /// again, the same, from their place in `messages` (0 for the first):
+    /// each body is dropped as soon as the client has it, instead of being
+    /// kept until its confirm in case it must go again, so the window holds
+    /// confirms rather than bodies.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConfirmPublisher::publish`].
+    pub async fn publish_rewritable(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        messages: impl Iterator<Item = OutgoingMessage>,
+        rewrite: impl Fn(usize) -> OutgoingMessage + Sync,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, AmqpError> {
+        self.publish_with(exchange, routing_key, messages, Some(&rewrite), shutdown)
+            .await
+    }
+
+    async fn publish_with(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        messages: impl Iterator<Item = OutgoingMessage>,
+        rewrite: Option<Rewrite<'_>>,
         shutdown: &CancellationToken,
     ) -> Result<usize, AmqpError> {
         let started = Instant::now();
@@ -167,13 +207,14 @@ impl ConfirmPublisher {
                     && publishing.len() + in_flight.len() < WINDOW_MESSAGES
                     && bytes_in_flight < WINDOW_BYTES
                 {
-                    let next = match again.pop_front() {
+                    let mut next = match again.pop_front() {
                         Some(message) => message,
                         None if source_done => break,
                         None => match source.next() {
                             Some((index, message)) => Unconfirmed {
                                 index,
-                                body: message.body,
+                                len: message.body.len(),
+                                body: Some(message.body),
                             },
                             None => {
                                 source_done = true;
@@ -181,18 +222,27 @@ impl ConfirmPublisher {
                             }
                         },
                     };
-                    bytes_in_flight += next.body.len();
+                    let body = match (next.body.take(), rewrite) {
+                        (Some(body), _) => body,
+                        (None, Some(rewrite)) => rewrite(next.index).body,
+                        (None, None) => unreachable!("bodies are kept unless rewritable"),
+                    };
+                    bytes_in_flight += next.len;
                     let channel = live.channel.clone();
                     let (target, key) = (exchange.into(), routing_key.into());
                     let properties = properties.clone();
+                    let keep = rewrite.is_none();
                     // The delivery tag and the frames are queued on the
                     // first poll, in push order, so many messages travel
-                    // per round trip to the I/O thread. The body stays
-                    // here until its confirm, in case it must go again.
+                    // per round trip to the I/O thread. The client copies
+                    // the body into its frames; ours stays here until its
+                    // confirm, in case it must go again, unless it can be
+                    // written again.
                     publishing.push(async move {
                         let published = channel
-                            .basic_publish(target, key, options, &next.body, properties)
+                            .basic_publish(target, key, options, &body, properties)
                             .await;
+                        next.body = keep.then_some(body);
                         (next, published)
                     });
                 }
@@ -232,7 +282,7 @@ impl ConfirmPublisher {
                         Err(error) => (message, Err(error)),
                     },
                 };
-                bytes_in_flight -= message.body.len();
+                bytes_in_flight -= message.len;
                 match classify(confirmation) {
                     Outcome::Confirmed => {
                         confirmed += 1;

@@ -88,9 +88,18 @@ pub(crate) fn plan_messages<'p>(
     plan: &'p SplitPlan,
     fields: &'p EnvelopeFields<'p>,
 ) -> impl Iterator<Item = OutgoingMessage> + 'p {
-    (0..plan.expectations()).map(|index| OutgoingMessage {
+    (0..plan.expectations()).map(|index| plan_message(plan, fields, index))
+}
+
+/// Message `index` of a split bundle (the same every time it is written).
+pub(crate) fn plan_message(
+    plan: &SplitPlan,
+    fields: &EnvelopeFields<'_>,
+    index: usize,
+) -> OutgoingMessage {
+    OutgoingMessage {
         body: encode_envelope(&plan.part_view(index), index + 1, fields),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -452,8 +452,11 @@ impl BundleSender {
             Messages::Parts(plan) => {
                 let fields = self.fields(work_id.as_deref(), &options);
                 let messages = envelope::plan_messages(&plan, &fields).inspect(counted);
+                // A part is written again for a retry rather than kept
+                // until its confirm.
+                let rewrite = |index| envelope::plan_message(&plan, &fields, index);
                 publisher
-                    .publish(exchange, routing_key, messages, shutdown)
+                    .publish_rewritable(exchange, routing_key, messages, rewrite, shutdown)
                     .await?;
             }
             Messages::Whole(message) => {
