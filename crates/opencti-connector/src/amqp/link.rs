@@ -24,10 +24,12 @@ use crate::metrics::{Metrics, RuntimeEvent};
 /// AMQP heartbeat, as pycti's (seconds).
 const HEARTBEAT_SECONDS: u16 = 10;
 /// Largest frame asked of the broker. lapin keeps send and receive buffers
-/// of 32 frames each: at the broker's usual 128 KiB that is 8 MiB of a
-/// connector's memory; at 16 KiB, 1 MiB, and a bundle message rarely needs
-/// a second body frame.
-const FRAME_MAX: u32 = 16 * 1024;
+/// of 32 frames each, which a long send writes all over: at the broker's
+/// usual 128 KiB that is 8 MiB of a connector's memory; at 8 KiB, 512 KiB.
+/// A bundle message (about 1 KiB on average) rarely needs a second body
+/// frame, and `scripts/bench-send.sh` measured the same rate at 8 and
+/// 16 KiB.
+const FRAME_MAX: u32 = 8 * 1024;
 
 /// A live channel and the connection it belongs to; `epoch` identifies the
 /// connection so a failure reported late does not tear down a newer one.
