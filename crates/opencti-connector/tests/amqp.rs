@@ -154,7 +154,14 @@ async fn the_outage_error_names_the_refusal_before_the_silence() {
 
 #[tokio::test]
 async fn a_connection_cut_mid_batch_loses_no_message() {
-    cut_mid_batch(None).await;
+    cut_mid_batch(Bodies::Kept).await;
+}
+
+/// The same cut for messages given as a slice, copied from it again when
+/// they must go again.
+#[tokio::test]
+async fn a_connection_cut_mid_batch_loses_no_message_of_a_slice() {
+    cut_mid_batch(Bodies::Slice).await;
 }
 
 /// The same cut when the publisher keeps no bodies: the messages that must
@@ -162,7 +169,7 @@ async fn a_connection_cut_mid_batch_loses_no_message() {
 #[tokio::test]
 async fn a_connection_cut_mid_batch_loses_no_message_written_again() {
     let rewritten = Arc::new(AtomicUsize::new(0));
-    let retried = cut_mid_batch(Some(Arc::clone(&rewritten))).await;
+    let retried = cut_mid_batch(Bodies::WrittenAgain(Arc::clone(&rewritten))).await;
     let rewritten = rewritten.load(Ordering::Relaxed);
     assert!(
         rewritten > 0,
@@ -174,11 +181,20 @@ async fn a_connection_cut_mid_batch_loses_no_message_written_again() {
     );
 }
 
+/// How the messages that must go again are had.
+enum Bodies {
+    /// Kept by the publisher (`publish`).
+    Kept,
+    /// Copied again from the caller's slice (`publish_all`).
+    Slice,
+    /// Written again (`publish_rewritable`), counted here.
+    WrittenAgain(Arc<AtomicUsize>),
+}
+
 /// Publishes 20,000 messages through a proxy cut once part of them reached
 /// the queue, then checks that none is lost; returns how many messages went
-/// again. With `rewritten`, the publisher writes them again (counted there)
-/// instead of keeping them.
-async fn cut_mid_batch(rewritten: Option<Arc<AtomicUsize>>) -> u64 {
+/// again.
+async fn cut_mid_batch(bodies: Bodies) -> u64 {
     const COUNT: usize = 20_000;
     let queue = TestQueue::declare().await;
     let proxy = CuttableProxy::start().await;
@@ -195,13 +211,20 @@ async fn cut_mid_batch(rewritten: Option<Arc<AtomicUsize>>) -> u64 {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let messages = (0..COUNT).map(number);
-            match rewritten {
-                None => {
+            match bodies {
+                Bodies::Kept => {
                     publisher
                         .publish(&exchange, &routing_key, messages, &shutdown)
                         .await
                 }
-                Some(rewritten) => {
+                Bodies::Slice => {
+                    let messages: Vec<OutgoingMessage> = messages.collect();
+                    publisher
+                        .publish_all(&exchange, &routing_key, &messages, &shutdown)
+                        .await
+                        .map(|()| COUNT)
+                }
+                Bodies::WrittenAgain(rewritten) => {
                     let rewrite = |index| {
                         rewritten.fetch_add(1, Ordering::Relaxed);
                         number(index)

@@ -87,7 +87,9 @@ impl ConfirmPublisher {
         &self.link
     }
 
-    /// [`ConfirmPublisher::publish`] for messages already in memory.
+    /// [`ConfirmPublisher::publish`] for messages already in memory: a
+    /// message that must go again is copied from `messages` again, so the
+    /// window holds no second copy of the bodies.
     ///
     /// # Errors
     ///
@@ -99,9 +101,16 @@ impl ConfirmPublisher {
         messages: &[OutgoingMessage],
         shutdown: &CancellationToken,
     ) -> Result<(), AmqpError> {
-        self.publish(exchange, routing_key, messages.iter().cloned(), shutdown)
-            .await
-            .map(|_| ())
+        let again = |index: usize| messages[index].clone();
+        self.publish_rewritable(
+            exchange,
+            routing_key,
+            messages.iter().cloned(),
+            again,
+            shutdown,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Publishes every message of `messages`, in order, to `exchange` with
