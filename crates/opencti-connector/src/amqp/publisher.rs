@@ -172,6 +172,9 @@ impl ConfirmPublisher {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
+        // Bodies stay in the window until confirmed unless they can be
+        // written again.
+        let keep_bodies = rewrite.is_none();
         let mut source = messages.enumerate();
         let mut source_done = false;
         // Messages to publish again, in input order, before any new one.
@@ -240,18 +243,15 @@ impl ConfirmPublisher {
                     let channel = live.channel.clone();
                     let (target, key) = (exchange.into(), routing_key.into());
                     let properties = properties.clone();
-                    let keep = rewrite.is_none();
                     // The delivery tag and the frames are queued on the
                     // first poll, in push order, so many messages travel
                     // per round trip to the I/O thread. The client copies
-                    // the body into its frames; ours stays here until its
-                    // confirm, in case it must go again, unless it can be
-                    // written again.
+                    // the body into its frames.
                     publishing.push(async move {
                         let published = channel
                             .basic_publish(target, key, options, &body, properties)
                             .await;
-                        next.body = keep.then_some(body);
+                        next.body = keep_bodies.then_some(body);
                         (next, published)
                     });
                 }
