@@ -1,8 +1,8 @@
-//! A broker that is gone for good, or that stops answering, fails a publish
-//! once it made no progress for the outage bound (`MQ_OUTAGE_TIMEOUT`)
-//! instead of hanging the run; shutdown ends a publish that waits for
-//! confirms at once. Each test has a private RabbitMQ node, killed or
-//! stopped by its pid.
+//! A broker that is gone for good, stops answering, or blocks publishers
+//! fails a publish once it made no progress for the outage bound
+//! (`MQ_OUTAGE_TIMEOUT`) instead of hanging the run; shutdown ends a
+//! publish that waits for confirms at once. Each test has a private
+//! RabbitMQ node, killed or stopped by its pid.
 
 use std::time::Duration;
 
@@ -119,4 +119,48 @@ async fn shutdown_ends_a_publish_waiting_for_confirms() {
         matches!(outcome, Err(AmqpError::Cancelled { unconfirmed: 1 })),
         "{outcome:?}"
     );
+}
+
+/// A node short of disk blocks publishers (`connection.blocked`): the
+/// publish stops writing, and the error at the bound says why the broker
+/// held it back.
+#[tokio::test]
+async fn a_broker_blocking_publishers_fails_the_publish_saying_why() {
+    let Some(programs) = programs("the broker outage tests", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // More free disk than any machine has: the disk alarm is on from the start.
+    let broker = PrivateBroker::start_configured(
+        &programs,
+        dir.path(),
+        None,
+        "disk_free_limit.absolute = 1000000GB\n",
+    )
+    .await;
+    let queue = broker.declare_queue().await;
+    let mut params = broker_params(broker.amqp_port);
+    params.outage_timeout = OUTAGE;
+    let metrics = Metrics::default();
+    let publisher = ConfirmPublisher::new(BrokerLink::new(params, metrics.clone()), metrics);
+    let probe = [OutgoingMessage {
+        body: b"{\"probe\": true}".to_vec(),
+    }];
+    let outcome = tokio::time::timeout(
+        HUNG,
+        publisher.publish_all("", &queue.name, &probe, &CancellationToken::new()),
+    )
+    .await
+    .expect("the publish ends instead of waiting forever");
+    match outcome {
+        Err(error @ AmqpError::Unavailable { .. }) => {
+            let text = error.to_string();
+            assert!(
+                text.contains("1 messages published and not confirmed")
+                    && text.contains("the broker blocking publishers (low on disk)"),
+                "{text}"
+            );
+        }
+        other => panic!("expected the blocked broker to be reported: {other:?}"),
+    }
 }

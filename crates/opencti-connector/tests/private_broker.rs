@@ -114,6 +114,17 @@ pub(crate) struct PrivateBroker {
 
 impl PrivateBroker {
     pub(crate) async fn start(programs: &Programs, dir: &Path, tls: Option<&TlsListener>) -> Self {
+        Self::start_configured(programs, dir, tls, "").await
+    }
+
+    /// [`PrivateBroker::start`] with `extra` lines in the node's
+    /// `rabbitmq.conf`.
+    pub(crate) async fn start_configured(
+        programs: &Programs,
+        dir: &Path,
+        tls: Option<&TlsListener>,
+        extra: &str,
+    ) -> Self {
         // One private node at a time: several starting together on a busy
         // two-core machine made a stopped node's publish come back
         // confirmed (seen three times in four parallel runs, never serially).
@@ -145,6 +156,7 @@ impl PrivateBroker {
                 key = tls.key,
             ));
         }
+        config.push_str(extra);
         std::fs::write(dir.join("rabbitmq.conf"), config).unwrap();
 
         // Our own epmd in the foreground, up before the node: a node that

@@ -1,7 +1,8 @@
-//! The connection supervisor: one long-lived connection and one confirm
-//! channel, re-established by us (with backoff) whenever they are lost.
-//! lapin's own recovery is left off on purpose: we need to know exactly
-//! which messages were unconfirmed when a connection died.
+//! The connection supervisor: one long-lived lapin connection and channel
+//! for consuming, and the connection messages are published on
+//! (`publish_connection`), each re-established by us (with backoff)
+//! whenever lost. lapin's own recovery is left off on purpose: we need to
+//! know exactly which messages were unconfirmed when a connection died.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,17 +20,22 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::AmqpError;
 use super::params::{BrokerParams, BrokerTls};
+use super::publish_connection::PublishConnection;
 use crate::metrics::{Metrics, RuntimeEvent};
 
 /// AMQP heartbeat, as pycti's (seconds).
 const HEARTBEAT_SECONDS: u16 = 10;
-/// Largest frame asked of the broker. lapin keeps send and receive buffers
-/// of 32 frames each, which a long send writes all over: at the broker's
-/// usual 128 KiB that is 8 MiB of a connector's memory; at 8 KiB, 512 KiB.
-/// A bundle message (about 1 KiB on average) rarely needs a second body
-/// frame, and sends of 50,000 and 200,000 objects ran at the same rate at
-/// 8 and 16 KiB (docs/performance.md).
+/// Largest frame asked of the broker for lapin's connection. lapin keeps
+/// send and receive buffers of 32 frames each, which a long stream of
+/// frames writes all over: at the broker's usual 128 KiB that is 8 MiB of
+/// a connector's memory; at 8 KiB, 512 KiB (docs/performance.md).
 const FRAME_MAX: u32 = 8 * 1024;
+/// How long closing a connection may take.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
+/// Publishing connections kept open between publishes: one per publish
+/// running at once (a connector sends one bundle at a time; the listen
+/// half and the benchmarks a few).
+const IDLE_PUBLISHING: usize = 4;
 
 /// A live channel and the connection it belongs to; `epoch` identifies the
 /// connection so a failure reported late does not tear down a newer one.
@@ -51,6 +57,8 @@ pub struct BrokerLink {
     metrics: Metrics,
     live: Mutex<Option<Live>>,
     epochs: std::sync::atomic::AtomicU64,
+    /// Publishing connections between two publishes.
+    idle_publishing: std::sync::Mutex<Vec<PublishConnection>>,
 }
 
 impl std::fmt::Debug for BrokerLink {
@@ -69,6 +77,7 @@ impl BrokerLink {
             metrics,
             live: Mutex::new(None),
             epochs: std::sync::atomic::AtomicU64::new(0),
+            idle_publishing: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -100,6 +109,75 @@ impl BrokerLink {
         if let Some(stale) = live.take() {
             close_quietly(stale.connection).await;
         }
+        let (connection, channel) = self.retrying(shutdown, deadline, || self.connect()).await?;
+        let epoch = self
+            .epochs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        *live = Some(Live {
+            connection,
+            channel: channel.clone(),
+            epoch,
+        });
+        Ok(LiveChannel { channel, epoch })
+    }
+
+    /// The connection to publish on, for the caller's sole use until it
+    /// hands it back ([`BrokerLink::keep_publishing`]): one kept from an
+    /// earlier publish while the broker still holds it open, or a new one
+    /// (retried with backoff, failing as [`BrokerLink::channel`]).
+    pub(crate) async fn publishing(
+        &self,
+        shutdown: &CancellationToken,
+        deadline: Instant,
+    ) -> Result<PublishConnection, AmqpError> {
+        loop {
+            let idle = self.idle_pool().pop();
+            match idle {
+                Some(connection) if connection.fresh() => return Ok(connection),
+                Some(stale) => stale.close(CLOSE_PATIENCE).await,
+                None => break,
+            }
+        }
+        self.retrying(shutdown, deadline, || async {
+            crate::tls::install_crypto_provider();
+            let tls = self.params.tls.as_ref().map(tls_connector).transpose()?;
+            PublishConnection::open(&self.params, tls.as_ref()).await
+        })
+        .await
+    }
+
+    /// Keeps a publishing connection that is still sound for a later
+    /// publish.
+    pub(crate) async fn keep_publishing(&self, connection: PublishConnection) {
+        let surplus = {
+            let mut pool = self.idle_pool();
+            if pool.len() < IDLE_PUBLISHING {
+                pool.push(connection);
+                None
+            } else {
+                Some(connection)
+            }
+        };
+        if let Some(connection) = surplus {
+            connection.close(CLOSE_PATIENCE).await;
+        }
+    }
+
+    fn idle_pool(&self) -> std::sync::MutexGuard<'_, Vec<PublishConnection>> {
+        self.idle_publishing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `connect` until it succeeds, with backoff; TLS failures end it
+    /// at once (retrying cannot fix them), as do shutdown and `deadline`.
+    async fn retrying<T, F: Future<Output = Result<T, AmqpError>>>(
+        &self,
+        shutdown: &CancellationToken,
+        deadline: Instant,
+        connect: impl Fn() -> F,
+    ) -> Result<T, AmqpError> {
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(30))
@@ -117,24 +195,15 @@ impl BrokerLink {
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(unavailable("still connecting".to_owned()));
                 }
-                attempt = self.connect() => attempt,
+                attempt = connect() => attempt,
             };
             match attempt {
-                Ok((connection, channel)) => {
-                    let epoch = self
-                        .epochs
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                        + 1;
+                Ok(connected) => {
                     self.metrics.emit(RuntimeEvent::BrokerConnected {
                         host: &self.params.host,
                         port: self.params.port,
                     });
-                    *live = Some(Live {
-                        connection,
-                        channel: channel.clone(),
-                        epoch,
-                    });
-                    return Ok(LiveChannel { channel, epoch });
+                    return Ok(connected);
                 }
                 Err(error @ (AmqpError::Tls { .. } | AmqpError::TlsHandshake { .. })) => {
                     return Err(error);
@@ -169,8 +238,12 @@ impl BrokerLink {
         }
     }
 
-    /// Closes the connection (end of the process).
+    /// Closes the connections (end of the process).
     pub async fn close(&self) {
+        let idle = std::mem::take(&mut *self.idle_pool());
+        for connection in idle {
+            connection.close(CLOSE_PATIENCE).await;
+        }
         if let Some(live) = self.live.lock().await.take() {
             close_quietly(live.connection).await;
         }
@@ -257,11 +330,7 @@ impl BrokerLink {
 async fn close_quietly(connection: Connection) {
     // The connection may already be dead; there is nothing to do about a
     // failed close.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        connection.close(200, "closing".into()),
-    )
-    .await;
+    let _ = tokio::time::timeout(CLOSE_PATIENCE, connection.close(200, "closing".into())).await;
 }
 
 /// The TLS client for `tls`. Verifying: the system's trust store plus the
@@ -331,6 +400,14 @@ fn certificates(variable: &str, pem: &str) -> Result<Vec<CertificateDer<'static>
         });
     }
     Ok(certs)
+}
+
+/// Why the TLS handshake failed, when the I/O error `error` says so.
+pub(super) fn tls_io_failure(error: &std::io::Error) -> Option<String> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(explain)
 }
 
 /// Why the TLS handshake failed, when that is why connecting failed (lapin

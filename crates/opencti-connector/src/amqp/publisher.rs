@@ -5,15 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Confirmation};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::error::AmqpError;
 use super::link::BrokerLink;
+use super::publish_connection::Confirm;
 use crate::metrics::{Metrics, RuntimeEvent};
 
 /// How many messages may wait for their confirm at once. With the broker
@@ -23,12 +20,9 @@ const WINDOW_MESSAGES: usize = 1024;
 /// How many bytes of message bodies may wait for their confirm at once
 /// (large messages get a smaller window).
 const WINDOW_BYTES: usize = 4 * 1024 * 1024;
-/// How many of the window's messages may be on their way to the socket at
-/// once. A message being handed to the client's I/O thread is a future of
-/// about 1.7 KB (the client's frames, properties and promise); once
-/// written, only its confirm is awaited, which takes a tenth of that. A few
-/// dozen still travel per round trip to the I/O thread.
-const PUBLISHING_MESSAGES: usize = 64;
+/// How many bytes of encoded messages are written at a time: one system
+/// call carries dozens of messages.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// One message body, ready to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +53,10 @@ pub struct ConfirmPublisher {
     metrics: Metrics,
 }
 
+#[derive(Clone, Copy)]
 enum Outcome {
     Confirmed,
     Refused(&'static str),
-    Broken(String),
 }
 
 /// A message of the window, with its place in the input. Its body is
@@ -165,13 +159,6 @@ impl ConfirmPublisher {
     ) -> Result<usize, AmqpError> {
         let started = Instant::now();
         let outage_bound = self.link.params().outage_timeout;
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_encoding("utf-8".into());
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
         // Bodies stay in the window until confirmed unless they can be
         // written again.
         let keep_bodies = rewrite.is_none();
@@ -193,31 +180,41 @@ impl ConfirmPublisher {
         // Why an earlier attempt failed: still the cause when the bound runs
         // out while the messages sent again wait for their answer.
         let mut earlier_reason: Option<String> = None;
+        let mut out: Vec<u8> = Vec::new();
         loop {
             if again.is_empty() && source_done {
                 break;
             }
-            let live = self
+            let mut connection = self
                 .link
-                .channel(shutdown, last_progress + outage_bound)
+                .publishing(shutdown, last_progress + outage_bound)
                 .await
                 .map_err(|error| match error {
                     AmqpError::Cancelled { .. } => cancelled(again.len()),
                     other => other,
                 })?;
+            out.clear();
+            let mut written = 0_usize;
             let mut failed: Vec<Unconfirmed> = Vec::new();
             let mut reason: Option<String> = None;
             let mut broken = false;
-            // Messages being written, then messages waiting for their
-            // confirm: together, the window.
-            let mut publishing = FuturesUnordered::new();
-            let mut in_flight = FuturesUnordered::new();
+            // Messages below this delivery tag may have been returned:
+            // a return names no tag, only precedes its message's confirm,
+            // so every message published before one is read goes again.
+            let mut returned_below = 0_u64;
+            // The window, in delivery-tag order from `first_tag`; a
+            // confirmed or refused message leaves a gap until the ones
+            // before it are settled too.
+            let mut window: VecDeque<Option<Unconfirmed>> = VecDeque::new();
+            let mut first_tag = connection.next_tag();
+            let mut unsettled = 0_usize;
             let mut bytes_in_flight = 0_usize;
             loop {
                 while !broken
-                    && publishing.len() < PUBLISHING_MESSAGES
-                    && publishing.len() + in_flight.len() < WINDOW_MESSAGES
+                    && connection.blocked().is_none()
+                    && window.len() < WINDOW_MESSAGES
                     && bytes_in_flight < WINDOW_BYTES
+                    && out.len() < WRITE_BATCH_BYTES
                 {
                     let mut next = match again.pop_front() {
                         Some(message) => message,
@@ -239,40 +236,32 @@ impl ConfirmPublisher {
                         (None, Some(rewrite)) => rewrite(next.index).body,
                         (None, None) => unreachable!("bodies are kept unless rewritable"),
                     };
+                    connection.publish(&mut out, exchange, routing_key, &body);
                     bytes_in_flight += next.len;
-                    let channel = live.channel.clone();
-                    let (target, key) = (exchange.into(), routing_key.into());
-                    let properties = properties.clone();
-                    // The delivery tag and the frames are queued on the
-                    // first poll, in push order, so many messages travel
-                    // per round trip to the I/O thread. The client copies
-                    // the body into its frames.
-                    publishing.push(async move {
-                        let published = channel
-                            .basic_publish(target, key, options, &body, properties)
-                            .await;
-                        next.body = keep_bodies.then_some(body);
-                        (next, published)
-                    });
+                    next.body = keep_bodies.then_some(body);
+                    window.push_back(Some(next));
+                    unsettled += 1;
                 }
-                let waiting = publishing.len() + in_flight.len();
                 self.metrics
-                    .emit(RuntimeEvent::ConfirmsPending(waiting as u64));
-                if waiting == 0 {
+                    .emit(RuntimeEvent::ConfirmsPending(unsettled as u64));
+                if broken || unsettled == 0 {
                     break;
                 }
-                let (message, confirmation) = tokio::select! {
+                tokio::select! {
                     biased;
                     () = shutdown.cancelled() => {
                         self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
-                        return Err(cancelled(waiting + failed.len() + again.len()));
+                        return Err(cancelled(unsettled + failed.len() + again.len()));
                     }
                     () = tokio::time::sleep_until(last_progress + outage_bound) => {
                         self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
-                        self.link.invalidate(live.epoch).await;
                         let waiting = format!(
-                            "{waiting} messages published and not confirmed"
+                            "{unsettled} messages published and not confirmed"
                         );
+                        let waiting = match connection.blocked() {
+                            Some(why) => format!("{waiting}, the broker blocking publishers ({why})"),
+                            None => waiting,
+                        };
                         return Err(self.unavailable(
                             outage_bound,
                             match (reason, &earlier_reason) {
@@ -282,35 +271,84 @@ impl ConfirmPublisher {
                             },
                         ));
                     }
-                    Some(done) = in_flight.next() => done,
-                    Some((message, published)) = publishing.next() => match published {
-                        Ok(confirm) => {
-                            in_flight.push(async move { (message, confirm.await) });
+                    exchanged = connection.exchange(&mut out, &mut written) => {
+                        if let Err(why) = exchanged {
+                            broken = true;
+                            reason.get_or_insert(why);
+                        }
+                    }
+                }
+                loop {
+                    let confirm = match connection.next_confirm() {
+                        Ok(Some(confirm)) => confirm,
+                        Ok(None) => break,
+                        Err(why) => {
+                            broken = true;
+                            reason.get_or_insert(why);
+                            break;
+                        }
+                    };
+                    let (tag, multiple, outcome) = match confirm {
+                        Confirm::Ack { tag, multiple } => (tag, multiple, Outcome::Confirmed),
+                        Confirm::Nack { tag, multiple } => {
+                            (tag, multiple, Outcome::Refused("nacked by the broker"))
+                        }
+                        Confirm::Returned => {
+                            returned_below = first_tag + window.len() as u64;
                             continue;
                         }
-                        Err(error) => (message, Err(error)),
-                    },
-                };
-                bytes_in_flight -= message.len;
-                match classify(confirmation) {
-                    Outcome::Confirmed => {
-                        confirmed += 1;
-                        last_progress = Instant::now();
-                    }
-                    Outcome::Refused(why) => {
-                        reason.get_or_insert_with(|| why.to_owned());
-                        failed.push(message);
-                    }
-                    Outcome::Broken(why) => {
+                    };
+                    let next_tag = first_tag + window.len() as u64;
+                    if tag < first_tag || tag >= next_tag {
                         broken = true;
-                        reason.get_or_insert(why);
-                        failed.push(message);
+                        reason.get_or_insert(format!(
+                            "a confirm for delivery tag {tag}, outside {first_tag} to {}",
+                            next_tag - 1
+                        ));
+                        break;
+                    }
+                    let settled = if multiple {
+                        0..=(tag - first_tag) as usize
+                    } else {
+                        let at = (tag - first_tag) as usize;
+                        at..=at
+                    };
+                    for slot in settled {
+                        let Some(message) = window[slot].take() else {
+                            continue;
+                        };
+                        unsettled -= 1;
+                        bytes_in_flight -= message.len;
+                        let outcome = match outcome {
+                            Outcome::Confirmed if first_tag + (slot as u64) < returned_below => {
+                                Outcome::Refused("returned as unroutable")
+                            }
+                            outcome => outcome,
+                        };
+                        match outcome {
+                            Outcome::Confirmed => {
+                                confirmed += 1;
+                                last_progress = Instant::now();
+                            }
+                            Outcome::Refused(why) => {
+                                reason.get_or_insert_with(|| why.to_owned());
+                                failed.push(message);
+                            }
+                        }
+                    }
+                    while window.front().is_some_and(Option::is_none) {
+                        window.pop_front();
+                        first_tag += 1;
                     }
                 }
             }
             self.metrics.emit(RuntimeEvent::ConfirmsPending(0));
             if broken {
-                self.link.invalidate(live.epoch).await;
+                // Whatever was not confirmed may or may not have arrived:
+                // it goes again (at least once).
+                failed.extend(window.drain(..).flatten());
+            } else {
+                self.link.keep_publishing(connection).await;
             }
             if failed.is_empty() {
                 continue;
@@ -351,12 +389,185 @@ impl ConfirmPublisher {
     }
 }
 
-fn classify(confirmation: lapin::Result<Confirmation>) -> Outcome {
-    match confirmation {
-        Ok(Confirmation::Ack(None)) => Outcome::Confirmed,
-        Ok(Confirmation::Ack(Some(_))) => Outcome::Refused("returned as unroutable"),
-        Ok(Confirmation::Nack(_)) => Outcome::Refused("nacked by the broker"),
-        Ok(Confirmation::NotRequested) => Outcome::Broken("publisher confirms are off".to_owned()),
-        Err(error) => Outcome::Broken(error.to_string()),
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::amqp::BrokerParams;
+    use crate::config::Secret;
+
+    fn method(class: u16, method: u16, args: &[u8]) -> Vec<u8> {
+        let mut payload = [class.to_be_bytes(), method.to_be_bytes()].concat();
+        payload.extend_from_slice(args);
+        frame(1, &payload)
+    }
+
+    fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![kind, 0, 1];
+        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(payload);
+        out.push(0xCE);
+        out
+    }
+
+    /// A frame read by the fake broker: its type and payload (`None` once
+    /// the publisher hung up).
+    async fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+        let mut head = [0_u8; 7];
+        stream.read_exact(&mut head).await.ok()?;
+        let size = u32::from_be_bytes(head[3..7].try_into().unwrap()) as usize;
+        let mut payload = vec![0; size + 1];
+        stream.read_exact(&mut payload).await.ok()?;
+        payload.pop();
+        Some((head[0], payload))
+    }
+
+    /// Reads frames up to the method `class.method`.
+    async fn expect(stream: &mut TcpStream, class: u16, id: u16) -> Option<()> {
+        loop {
+            let (kind, payload) = read_frame(stream).await?;
+            if kind == 1 && payload[..4] == [class.to_be_bytes(), id.to_be_bytes()].concat()[..] {
+                return Some(());
+            }
+        }
+    }
+
+    /// The broker's side of the handshake, up to the confirm channel.
+    async fn accept(listener: &TcpListener) -> TcpStream {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut header = [0_u8; 8];
+        stream.read_exact(&mut header).await.unwrap();
+        assert_eq!(&header, b"AMQP\x00\x00\x09\x01");
+        let mut start = vec![0, 9, 0, 0, 0, 0];
+        start.extend_from_slice(&[0, 0, 0, 5]);
+        start.extend_from_slice(b"PLAIN");
+        start.extend_from_slice(&[0, 0, 0, 5]);
+        start.extend_from_slice(b"en_US");
+        stream.write_all(&method(10, 10, &start)).await.unwrap();
+        expect(&mut stream, 10, 11).await.unwrap();
+        let tune = [
+            &2047_u16.to_be_bytes()[..],
+            &131_072_u32.to_be_bytes(),
+            &60_u16.to_be_bytes(),
+        ]
+        .concat();
+        stream.write_all(&method(10, 30, &tune)).await.unwrap();
+        expect(&mut stream, 10, 40).await.unwrap();
+        stream.write_all(&method(10, 41, &[0])).await.unwrap();
+        expect(&mut stream, 20, 10).await.unwrap();
+        stream.write_all(&method(20, 11, &[0; 4])).await.unwrap();
+        expect(&mut stream, 85, 10).await.unwrap();
+        stream.write_all(&method(85, 11, &[])).await.unwrap();
+        stream
+    }
+
+    /// The body of the next message published.
+    async fn next_body(stream: &mut TcpStream) -> Option<Vec<u8>> {
+        expect(stream, 60, 40).await?;
+        let (kind, header) = read_frame(stream).await?;
+        assert_eq!(kind, 2);
+        let size = u64::from_be_bytes(header[4..12].try_into().unwrap()) as usize;
+        let mut body = Vec::new();
+        while body.len() < size {
+            let (kind, part) = read_frame(stream).await?;
+            assert_eq!(kind, 3);
+            body.extend_from_slice(&part);
+        }
+        Some(body)
+    }
+
+    fn ack(tag: u64, multiple: bool) -> Vec<u8> {
+        let mut args = tag.to_be_bytes().to_vec();
+        args.push(u8::from(multiple));
+        method(60, 80, &args)
+    }
+
+    /// A return names no delivery tag; it only comes before its message's
+    /// confirm. Another message's confirm may come between the two, so a
+    /// return cannot be matched to the next confirm: the message returned
+    /// would then count as confirmed, and be lost.
+    #[tokio::test]
+    async fn a_message_returned_goes_again_whatever_confirms_come_between() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let broker = tokio::spawn(async move {
+            let mut stream = accept(&listener).await;
+            let mut first = Vec::new();
+            for _ in 0..3 {
+                first.push(next_body(&mut stream).await.unwrap());
+            }
+            // The second message is unroutable: its return, then the first
+            // message's confirm, then one confirm for the second and third.
+            let mut answer = method(
+                60,
+                50,
+                &[&[1, 56, 8][..], b"NO_ROUTE", &[0, 1, b'q']].concat(),
+            );
+            answer.extend(frame(
+                2,
+                &[
+                    &[0, 60, 0, 0][..],
+                    &(first[1].len() as u64).to_be_bytes(),
+                    &[0, 0],
+                ]
+                .concat(),
+            ));
+            answer.extend(frame(3, &first[1]));
+            answer.extend(ack(1, false));
+            answer.extend(ack(3, true));
+            stream.write_all(&answer).await.unwrap();
+            // What comes again is confirmed.
+            let mut again = Vec::new();
+            let mut tag = 3;
+            while let Some(body) = next_body(&mut stream).await {
+                tag += 1;
+                again.push(body);
+                stream.write_all(&ack(tag, false)).await.unwrap();
+            }
+            (first, again)
+        });
+        let params = BrokerParams::plain("127.0.0.1", port, "/", "guest", Secret::new("guest"));
+        let metrics = Metrics::default();
+        let publisher =
+            ConfirmPublisher::new(BrokerLink::new(params, metrics.clone()), metrics.clone());
+        let messages: Vec<OutgoingMessage> = (1..=3)
+            .map(|n| OutgoingMessage {
+                body: format!("message {n}").into_bytes(),
+            })
+            .collect();
+        let confirmed = tokio::time::timeout(
+            Duration::from_secs(10),
+            publisher.publish_rewritable(
+                "",
+                "q",
+                messages.clone().into_iter(),
+                |index| messages[index].clone(),
+                &CancellationToken::new(),
+            ),
+        )
+        .await
+        .expect("the publish ends")
+        .unwrap();
+        assert_eq!(confirmed, 3);
+        // Every message published before the return was read goes again.
+        assert_eq!(metrics.counter("publish_retries"), Some(3));
+        drop(publisher);
+        let (first, again) = broker.await.unwrap();
+        assert_eq!(
+            first,
+            [
+                b"message 1".to_vec(),
+                b"message 2".to_vec(),
+                b"message 3".to_vec()
+            ]
+        );
+        assert!(
+            again.contains(&b"message 2".to_vec()),
+            "published again: {again:?}"
+        );
     }
 }
