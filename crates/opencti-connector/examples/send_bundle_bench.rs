@@ -9,8 +9,9 @@
 //! `opencti_stix::Bundle` built in the run), `value` (the same as a JSON
 //! `Value`), `text` (the JSON text of `SEND_BENCH_FILE`), `stream` (each
 //! object pushed into `ctx.bundle_stream()` as it is built: the bundle is
-//! never held), or `write` (writes the bundle's text to `SEND_BENCH_FILE`
-//! and sends nothing).
+//! never held), `build` (builds the typed bundle and sends nothing: what
+//! `typed` and `stream` spend on the author's side), or `write` (writes
+//! the bundle's text to `SEND_BENCH_FILE` and sends nothing).
 //!
 //! ```text
 //! OPENCTI_URL=http://127.0.0.1:4000 OPENCTI_TOKEN=... CONNECTOR_ID=$(uuidgen) \
@@ -38,7 +39,7 @@ static VARS: &[Var] = &[
         .help("Bundles sent, one after the other"),
     Var::new("SEND_BENCH_INPUT", "send_bench", "input", VarKind::String)
         .default("typed")
-        .help("typed, value, text, stream or write"),
+        .help("typed, value, text, stream, build or write"),
     Var::new("SEND_BENCH_FILE", "send_bench", "file", VarKind::String)
         .help("The bundle's JSON text (read by `text`, written by `write`)"),
 ];
@@ -155,6 +156,9 @@ impl Bench {
                 let text = std::fs::read_to_string(file)
                     .map_err(|error| BenchError::Setup(format!("{file}: {error}")))?;
                 ctx.send_bundle(text).await?;
+            }
+            "build" => {
+                std::hint::black_box(Bundle::new(objects(count).collect()));
             }
             "stream" => {
                 let mut stream = ctx.bundle_stream();
