@@ -152,6 +152,38 @@ async fn the_outage_error_names_the_refusal_before_the_silence() {
     }
 }
 
+/// A refused login is retried (the password may be rotated back) and, at
+/// the outage bound, reported with the broker's own words; the password
+/// appears nowhere in the error.
+#[tokio::test]
+async fn a_refused_login_is_reported_with_the_brokers_reason() {
+    let mut params = broker_params(BROKER_PORT);
+    params.pass = opencti_connector::config::Secret::new("not-the-password-4f1c");
+    params.outage_timeout = Duration::from_secs(2);
+    let metrics = Metrics::default();
+    let publisher =
+        ConfirmPublisher::new(BrokerLink::new(params, metrics.clone()), metrics.clone());
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        publisher.publish_all(
+            "",
+            &crate::broker::unique("nowhere"),
+            &numbered(1),
+            &CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("the outage bound ends the publish");
+    match outcome {
+        Err(error @ opencti_connector::amqp::AmqpError::Unavailable { .. }) => {
+            let text = error.to_string();
+            assert!(text.contains("ACCESS_REFUSED"), "{text}");
+            assert!(!text.contains("not-the-password-4f1c"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_connection_cut_mid_batch_loses_no_message() {
     cut_mid_batch(Bodies::Kept).await;
