@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use lapin::options::ConfirmSelectOptions;
 use lapin::tcp::{AMQPUriTcpExt, RustlsConnector, RustlsConnectorConfig, TLSConfig};
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -23,8 +22,10 @@ use super::params::{BrokerParams, BrokerTls};
 use super::publish_connection::PublishConnection;
 use crate::metrics::{Metrics, RuntimeEvent};
 
-/// AMQP heartbeat, as pycti's (seconds).
-const HEARTBEAT_SECONDS: u16 = 10;
+/// AMQP heartbeat, as pycti's (seconds), on every connection.
+pub(super) const HEARTBEAT_SECONDS: u16 = 10;
+/// Bound on opening a connection (TCP, TLS, the AMQP handshake).
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest frame asked of the broker for lapin's connection. lapin keeps
 /// send and receive buffers of 32 frames each, which a long stream of
 /// frames writes all over: at the broker's usual 128 KiB that is 8 MiB of
@@ -86,7 +87,7 @@ impl BrokerLink {
         &self.params
     }
 
-    /// A live confirm channel, connecting (and retrying with backoff) if
+    /// A live channel, connecting (and retrying with backoff) if
     /// needed. Fails on shutdown, on unusable TLS material or a refused TLS
     /// handshake (retrying cannot fix those), and with
     /// [`AmqpError::Unavailable`] when `deadline` passes without a
@@ -294,10 +295,6 @@ impl BrokerLink {
             .create_channel()
             .await
             .map_err(|error| failed(error.to_string()))?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|error| failed(format!("cannot enable publisher confirms: {error}")))?;
         Ok((connection, channel))
     }
 
@@ -319,7 +316,7 @@ impl BrokerLink {
             vhost: self.params.vhost.clone(),
             query: AMQPQueryString {
                 heartbeat: Some(HEARTBEAT_SECONDS),
-                connection_timeout: Some(30_000),
+                connection_timeout: Some(CONNECT_TIMEOUT.as_millis() as u64),
                 frame_max: Some(FRAME_MAX),
                 ..AMQPQueryString::default()
             },
@@ -404,10 +401,14 @@ fn certificates(variable: &str, pem: &str) -> Result<Vec<CertificateDer<'static>
 
 /// Why the TLS handshake failed, when the I/O error `error` says so.
 pub(super) fn tls_io_failure(error: &std::io::Error) -> Option<String> {
+    rustls_error(error).map(explain)
+}
+
+/// The TLS library's error an I/O error wraps, if any.
+fn rustls_error(error: &std::io::Error) -> Option<&rustls::Error> {
     error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        .map(explain)
 }
 
 /// Why the TLS handshake failed, when that is why connecting failed (lapin
@@ -419,8 +420,7 @@ fn tls_failure(error: &lapin::Error) -> Option<String> {
         let tls = error.downcast_ref::<rustls::Error>().or_else(|| {
             error
                 .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .and_then(rustls_error)
         });
         if let Some(tls) = tls {
             return Some(explain(tls));

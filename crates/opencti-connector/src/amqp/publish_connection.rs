@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
 use super::error::AmqpError;
+use super::link::{CONNECT_TIMEOUT, HEARTBEAT_SECONDS};
 use super::params::BrokerParams;
 use super::wire::{self, Frame, FrameReader, Incoming, Outgoing};
 
@@ -41,10 +42,6 @@ const CHANNEL: u16 = 1;
 /// Largest frame asked of the broker: a body above it goes in several
 /// frames; the reader accepts no larger frame.
 const FRAME_MAX: u32 = 128 * 1024;
-/// Heartbeat asked of the broker (seconds), as pycti's.
-const HEARTBEAT_SECONDS: u16 = 10;
-/// Bound on opening a connection (TCP, TLS, the AMQP handshake).
-const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -68,7 +65,7 @@ pub(crate) struct PublishConnection {
 
 impl PublishConnection {
     /// Connects, logs in and opens a confirm channel, within
-    /// [`OPEN_TIMEOUT`].
+    /// [`CONNECT_TIMEOUT`].
     pub(crate) async fn open(
         params: &BrokerParams,
         tls: Option<&RustlsConnector>,
@@ -77,7 +74,7 @@ impl PublishConnection {
             address: params.address(),
             reason,
         };
-        match tokio::time::timeout(OPEN_TIMEOUT, Self::handshake(params, tls)).await {
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(params, tls)).await {
             Ok(Ok(connection)) => Ok(connection),
             Ok(Err(Failure::Tls(reason))) => Err(AmqpError::TlsHandshake {
                 address: params.address(),
@@ -86,7 +83,7 @@ impl PublishConnection {
             Ok(Err(Failure::Other(reason))) => Err(failed(reason)),
             Err(_) => Err(failed(format!(
                 "no answer within {} s",
-                OPEN_TIMEOUT.as_secs()
+                CONNECT_TIMEOUT.as_secs()
             ))),
         }
     }
