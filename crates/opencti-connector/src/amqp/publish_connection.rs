@@ -27,7 +27,7 @@ use super::params::BrokerParams;
 use super::wire::{self, Frame, FrameReader, Incoming, Outgoing};
 
 /// What the broker said about the messages published.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Confirm {
     /// Stored: the message of `tag`, or every one up to it if `multiple`.
     Ack { tag: u64, multiple: bool },

@@ -70,6 +70,97 @@ struct Unconfirmed {
 /// Writes message `index` of a publish again, for a retry.
 type Rewrite<'r> = &'r (dyn Fn(usize) -> OutgoingMessage + Sync);
 
+/// The messages published on one connection and not settled yet, in
+/// delivery-tag order from `first_tag`: a message confirmed or refused out
+/// of order leaves a gap until the ones before it are settled too.
+struct Window {
+    slots: VecDeque<Option<Unconfirmed>>,
+    first_tag: u64,
+    unsettled: usize,
+    bytes: usize,
+    /// Messages below this delivery tag may have been returned: a return
+    /// names no tag and only precedes its own message's confirm, so every
+    /// message published before one is read goes again.
+    returned_below: u64,
+}
+
+impl Window {
+    /// An empty window whose first message gets delivery tag `first_tag`.
+    fn new(first_tag: u64) -> Self {
+        Self {
+            slots: VecDeque::new(),
+            first_tag,
+            unsettled: 0,
+            bytes: 0,
+            returned_below: 0,
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.slots.len() < WINDOW_MESSAGES && self.bytes < WINDOW_BYTES
+    }
+
+    /// Adds the message just published (the next delivery tag).
+    fn push(&mut self, message: Unconfirmed) {
+        self.bytes += message.len;
+        self.unsettled += 1;
+        self.slots.push_back(Some(message));
+    }
+
+    /// Takes the messages `confirm` settles out of the window, each handed
+    /// to `settled` with its outcome.
+    ///
+    /// # Errors
+    ///
+    /// A confirm for a delivery tag that is not in the window.
+    fn settle(
+        &mut self,
+        confirm: Confirm,
+        mut settled: impl FnMut(Unconfirmed, Outcome),
+    ) -> Result<(), String> {
+        let next_tag = self.first_tag + self.slots.len() as u64;
+        let (tag, multiple, outcome) = match confirm {
+            Confirm::Ack { tag, multiple } => (tag, multiple, Outcome::Confirmed),
+            Confirm::Nack { tag, multiple } => {
+                (tag, multiple, Outcome::Refused("nacked by the broker"))
+            }
+            Confirm::Returned => {
+                self.returned_below = next_tag;
+                return Ok(());
+            }
+        };
+        if tag < self.first_tag || tag >= next_tag {
+            return Err(format!(
+                "a confirm for delivery tag {tag}, outside {} to {}",
+                self.first_tag,
+                next_tag - 1
+            ));
+        }
+        let last = (tag - self.first_tag) as usize;
+        let first = if multiple { 0 } else { last };
+        for slot in first..=last {
+            let Some(message) = self.slots[slot].take() else {
+                continue;
+            };
+            self.unsettled -= 1;
+            self.bytes -= message.len;
+            let returned = self.first_tag + (slot as u64) < self.returned_below;
+            settled(
+                message,
+                match outcome {
+                    Outcome::Confirmed if returned => Outcome::Refused("returned as unroutable"),
+                    outcome => outcome,
+                },
+            );
+        }
+        while self.slots.front().is_some_and(Option::is_none) {
+            self.slots.pop_front();
+            self.first_tag += 1;
+        }
+        Ok(())
+    }
+}
+
 impl ConfirmPublisher {
     /// A publisher over `link`.
     pub fn new(link: Arc<BrokerLink>, metrics: Metrics) -> Self {
@@ -198,22 +289,11 @@ impl ConfirmPublisher {
             let mut failed: Vec<Unconfirmed> = Vec::new();
             let mut reason: Option<String> = None;
             let mut broken = false;
-            // Messages below this delivery tag may have been returned:
-            // a return names no tag, only precedes its message's confirm,
-            // so every message published before one is read goes again.
-            let mut returned_below = 0_u64;
-            // The window, in delivery-tag order from `first_tag`; a
-            // confirmed or refused message leaves a gap until the ones
-            // before it are settled too.
-            let mut window: VecDeque<Option<Unconfirmed>> = VecDeque::new();
-            let mut first_tag = connection.next_tag();
-            let mut unsettled = 0_usize;
-            let mut bytes_in_flight = 0_usize;
+            let mut window = Window::new(connection.next_tag());
             loop {
                 while !broken
                     && connection.blocked().is_none()
-                    && window.len() < WINDOW_MESSAGES
-                    && bytes_in_flight < WINDOW_BYTES
+                    && window.has_room()
                     && out.len() < WRITE_BATCH_BYTES
                 {
                     let mut next = match again.pop_front() {
@@ -237,11 +317,10 @@ impl ConfirmPublisher {
                         (None, None) => unreachable!("bodies are kept unless rewritable"),
                     };
                     connection.publish(&mut out, exchange, routing_key, &body);
-                    bytes_in_flight += next.len;
                     next.body = keep_bodies.then_some(body);
-                    window.push_back(Some(next));
-                    unsettled += 1;
+                    window.push(next);
                 }
+                let unsettled = window.unsettled;
                 self.metrics
                     .emit(RuntimeEvent::ConfirmsPending(unsettled as u64));
                 if broken || unsettled == 0 {
@@ -288,57 +367,20 @@ impl ConfirmPublisher {
                             break;
                         }
                     };
-                    let (tag, multiple, outcome) = match confirm {
-                        Confirm::Ack { tag, multiple } => (tag, multiple, Outcome::Confirmed),
-                        Confirm::Nack { tag, multiple } => {
-                            (tag, multiple, Outcome::Refused("nacked by the broker"))
+                    let settled = window.settle(confirm, |message, outcome| match outcome {
+                        Outcome::Confirmed => {
+                            confirmed += 1;
+                            last_progress = Instant::now();
                         }
-                        Confirm::Returned => {
-                            returned_below = first_tag + window.len() as u64;
-                            continue;
+                        Outcome::Refused(why) => {
+                            reason.get_or_insert_with(|| why.to_owned());
+                            failed.push(message);
                         }
-                    };
-                    let next_tag = first_tag + window.len() as u64;
-                    if tag < first_tag || tag >= next_tag {
+                    });
+                    if let Err(why) = settled {
                         broken = true;
-                        reason.get_or_insert(format!(
-                            "a confirm for delivery tag {tag}, outside {first_tag} to {}",
-                            next_tag - 1
-                        ));
+                        reason.get_or_insert(why);
                         break;
-                    }
-                    let settled = if multiple {
-                        0..=(tag - first_tag) as usize
-                    } else {
-                        let at = (tag - first_tag) as usize;
-                        at..=at
-                    };
-                    for slot in settled {
-                        let Some(message) = window[slot].take() else {
-                            continue;
-                        };
-                        unsettled -= 1;
-                        bytes_in_flight -= message.len;
-                        let outcome = match outcome {
-                            Outcome::Confirmed if first_tag + (slot as u64) < returned_below => {
-                                Outcome::Refused("returned as unroutable")
-                            }
-                            outcome => outcome,
-                        };
-                        match outcome {
-                            Outcome::Confirmed => {
-                                confirmed += 1;
-                                last_progress = Instant::now();
-                            }
-                            Outcome::Refused(why) => {
-                                reason.get_or_insert_with(|| why.to_owned());
-                                failed.push(message);
-                            }
-                        }
-                    }
-                    while window.front().is_some_and(Option::is_none) {
-                        window.pop_front();
-                        first_tag += 1;
                     }
                 }
             }
@@ -346,7 +388,7 @@ impl ConfirmPublisher {
             if broken {
                 // Whatever was not confirmed may or may not have arrived:
                 // it goes again (at least once).
-                failed.extend(window.drain(..).flatten());
+                failed.extend(window.slots.into_iter().flatten());
             } else {
                 self.link.keep_publishing(connection).await;
             }
@@ -484,6 +526,74 @@ mod tests {
         let mut args = tag.to_be_bytes().to_vec();
         args.push(u8::from(multiple));
         method(60, 80, &args)
+    }
+
+    fn unconfirmed(index: usize) -> Unconfirmed {
+        Unconfirmed {
+            index,
+            len: 10,
+            body: None,
+        }
+    }
+
+    /// Out-of-order confirms settle their own messages; the window moves on
+    /// only past settled ones, and a tag it never gave is an error naming it.
+    #[test]
+    fn the_window_settles_confirms_in_any_order_and_refuses_unknown_tags() {
+        let mut window = Window::new(5);
+        for index in 0..4 {
+            window.push(unconfirmed(index));
+        }
+        let mut settled = Vec::new();
+        let mut record = |message: Unconfirmed, outcome: Outcome| {
+            settled.push((message.index, matches!(outcome, Outcome::Confirmed)));
+        };
+        window
+            .settle(
+                Confirm::Ack {
+                    tag: 7,
+                    multiple: false,
+                },
+                &mut record,
+            )
+            .unwrap();
+        window
+            .settle(
+                Confirm::Nack {
+                    tag: 5,
+                    multiple: false,
+                },
+                &mut record,
+            )
+            .unwrap();
+        assert_eq!(
+            (window.first_tag, window.unsettled, window.bytes),
+            (6, 2, 20)
+        );
+        window
+            .settle(
+                Confirm::Ack {
+                    tag: 8,
+                    multiple: true,
+                },
+                &mut record,
+            )
+            .unwrap();
+        assert_eq!(
+            (window.first_tag, window.unsettled, window.bytes),
+            (9, 0, 0)
+        );
+        let error = window
+            .settle(
+                Confirm::Ack {
+                    tag: 9,
+                    multiple: false,
+                },
+                &mut record,
+            )
+            .unwrap_err();
+        assert_eq!(settled, [(2, true), (0, false), (1, true), (3, true)]);
+        assert!(error.contains("delivery tag 9"), "{error}");
     }
 
     /// A return names no delivery tag; it only comes before its message's
