@@ -440,21 +440,8 @@ mod tests {
 
     use super::*;
     use crate::amqp::BrokerParams;
+    use crate::amqp::wire::{test_frame, test_method};
     use crate::config::Secret;
-
-    fn method(class: u16, method: u16, args: &[u8]) -> Vec<u8> {
-        let mut payload = [class.to_be_bytes(), method.to_be_bytes()].concat();
-        payload.extend_from_slice(args);
-        frame(1, &payload)
-    }
-
-    fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![kind, 0, 1];
-        out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-        out.extend_from_slice(payload);
-        out.push(0xCE);
-        out
-    }
 
     /// A frame read by the fake broker: its type and payload (`None` once
     /// the publisher hung up).
@@ -489,7 +476,10 @@ mod tests {
         start.extend_from_slice(b"PLAIN");
         start.extend_from_slice(&[0, 0, 0, 5]);
         start.extend_from_slice(b"en_US");
-        stream.write_all(&method(10, 10, &start)).await.unwrap();
+        stream
+            .write_all(&test_method(0, 10, 10, &start))
+            .await
+            .unwrap();
         expect(&mut stream, 10, 11).await.unwrap();
         let tune = [
             &2047_u16.to_be_bytes()[..],
@@ -497,13 +487,25 @@ mod tests {
             &60_u16.to_be_bytes(),
         ]
         .concat();
-        stream.write_all(&method(10, 30, &tune)).await.unwrap();
+        stream
+            .write_all(&test_method(0, 10, 30, &tune))
+            .await
+            .unwrap();
         expect(&mut stream, 10, 40).await.unwrap();
-        stream.write_all(&method(10, 41, &[0])).await.unwrap();
+        stream
+            .write_all(&test_method(0, 10, 41, &[0]))
+            .await
+            .unwrap();
         expect(&mut stream, 20, 10).await.unwrap();
-        stream.write_all(&method(20, 11, &[0; 4])).await.unwrap();
+        stream
+            .write_all(&test_method(1, 20, 11, &[0; 4]))
+            .await
+            .unwrap();
         expect(&mut stream, 85, 10).await.unwrap();
-        stream.write_all(&method(85, 11, &[])).await.unwrap();
+        stream
+            .write_all(&test_method(1, 85, 11, &[]))
+            .await
+            .unwrap();
         stream
     }
 
@@ -525,7 +527,7 @@ mod tests {
     fn ack(tag: u64, multiple: bool) -> Vec<u8> {
         let mut args = tag.to_be_bytes().to_vec();
         args.push(u8::from(multiple));
-        method(60, 80, &args)
+        test_method(1, 60, 80, &args)
     }
 
     fn unconfirmed(index: usize) -> Unconfirmed {
@@ -612,13 +614,15 @@ mod tests {
             }
             // The second message is unroutable: its return, then the first
             // message's confirm, then one confirm for the second and third.
-            let mut answer = method(
+            let mut answer = test_method(
+                1,
                 60,
                 50,
                 &[&[1, 56, 8][..], b"NO_ROUTE", &[0, 1, b'q']].concat(),
             );
-            answer.extend(frame(
+            answer.extend(test_frame(
                 2,
+                1,
                 &[
                     &[0, 60, 0, 0][..],
                     &(first[1].len() as u64).to_be_bytes(),
@@ -626,7 +630,7 @@ mod tests {
                 ]
                 .concat(),
             ));
-            answer.extend(frame(3, &first[1]));
+            answer.extend(test_frame(3, 1, &first[1]));
             answer.extend(ack(1, false));
             answer.extend(ack(3, true));
             stream.write_all(&answer).await.unwrap();

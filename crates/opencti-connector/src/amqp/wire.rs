@@ -269,6 +269,25 @@ fn table_entry_str(out: &mut Vec<u8>, key: &str, value: &str) {
     long_str(out, value.as_bytes());
 }
 
+/// A frame of `kind` as a broker writes it, for fake brokers in tests.
+#[cfg(test)]
+pub(crate) fn test_frame(kind: u8, channel: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let start = begin_frame(&mut out, kind, channel);
+    out.extend_from_slice(payload);
+    end_frame(&mut out, start);
+    out
+}
+
+/// A method frame as a broker writes it, for fake brokers in tests.
+#[cfg(test)]
+pub(crate) fn test_method(channel: u16, class: u16, method: u16, args: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(4 + args.len());
+    ids(&mut payload, class, method);
+    payload.extend_from_slice(args);
+    test_frame(FRAME_METHOD, channel, &payload)
+}
+
 /// Frames read from a byte stream, in order. A frame larger than the
 /// bound (the negotiated frame size) is an error, so a broken or hostile
 /// peer cannot make the buffer grow without limit.
@@ -448,15 +467,6 @@ mod tests {
         Ok(frames)
     }
 
-    fn method_frame(channel: u16, class: u16, method: u16, args: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let start = begin_frame(&mut out, FRAME_METHOD, channel);
-        ids(&mut out, class, method);
-        out.extend_from_slice(args);
-        end_frame(&mut out, start);
-        out
-    }
-
     #[test]
     fn a_publish_is_a_method_a_header_and_body_frames_within_the_frame_size() {
         let body: Vec<u8> = (0..10_000_u32).map(|i| (i % 251) as u8).collect();
@@ -525,22 +535,18 @@ mod tests {
     #[test]
     fn confirms_returns_and_closes_are_read_across_any_split() {
         let mut bytes = Vec::new();
-        bytes.extend(method_frame(1, 60, 80, &[0, 0, 0, 0, 0, 0, 0, 7, 1]));
-        bytes.extend(method_frame(1, 60, 120, &[0, 0, 0, 0, 0, 0, 0, 9, 0]));
-        bytes.extend(method_frame(
+        bytes.extend(test_method(1, 60, 80, &[0, 0, 0, 0, 0, 0, 0, 7, 1]));
+        bytes.extend(test_method(1, 60, 120, &[0, 0, 0, 0, 0, 0, 0, 9, 0]));
+        bytes.extend(test_method(
             1,
             60,
             50,
             &[&[1, 56, 8][..], b"NO_ROUTE", &[0, 0]].concat(),
         ));
-        let mut header = Vec::new();
-        let start = begin_frame(&mut header, FRAME_HEADER, 1);
-        header.extend_from_slice(&[0; 14]);
-        end_frame(&mut header, start);
-        bytes.extend(header);
+        bytes.extend(test_frame(FRAME_HEADER, 1, &[0; 14]));
         write_heartbeat(&mut bytes);
-        bytes.extend(method_frame(0, 10, 60, b"\x0blow on disk"));
-        bytes.extend(method_frame(
+        bytes.extend(test_method(0, 10, 60, b"\x0blow on disk"));
+        bytes.extend(test_method(
             1,
             20,
             40,
@@ -598,11 +604,11 @@ mod tests {
         let error = frames(&huge, 131_072).unwrap_err();
         assert!(error.0.contains("1000000 bytes"), "{error}");
 
-        let mut bad_end = method_frame(1, 60, 80, &[0; 9]);
+        let mut bad_end = test_method(1, 60, 80, &[0; 9]);
         *bad_end.last_mut().unwrap() = 0;
         assert_eq!(frames(&bad_end, 4096).unwrap_err(), malformed("frame end"));
 
-        let truncated_ack = method_frame(1, 60, 80, &[0; 3]);
+        let truncated_ack = test_method(1, 60, 80, &[0; 3]);
         assert_eq!(
             frames(&truncated_ack, 4096).unwrap_err(),
             malformed("basic.ack")
