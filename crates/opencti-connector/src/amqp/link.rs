@@ -60,6 +60,7 @@ pub struct BrokerLink {
     epochs: std::sync::atomic::AtomicU64,
     /// Publishing connections between two publishes.
     idle_publishing: std::sync::Mutex<Vec<PublishConnection>>,
+    tls_connector: tokio::sync::OnceCell<RustlsConnector>,
 }
 
 impl std::fmt::Debug for BrokerLink {
@@ -79,6 +80,7 @@ impl BrokerLink {
             live: Mutex::new(None),
             epochs: std::sync::atomic::AtomicU64::new(0),
             idle_publishing: std::sync::Mutex::new(Vec::new()),
+            tls_connector: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -141,8 +143,10 @@ impl BrokerLink {
             }
         }
         self.retrying(shutdown, deadline, || async {
-            crate::tls::install_crypto_provider();
-            let tls = self.params.tls.as_ref().map(tls_connector).transpose()?;
+            let tls = match &self.params.tls {
+                None => None,
+                Some(tls) => Some(self.tls_connector(tls).await?),
+            };
             PublishConnection::open(&self.params, tls.as_ref()).await
         })
         .await
@@ -250,8 +254,17 @@ impl BrokerLink {
         }
     }
 
-    async fn connect(&self) -> Result<(Connection, Channel), AmqpError> {
+    /// The TLS client, built on first use and then shared by every
+    /// connection (building it reads the system's trust store).
+    async fn tls_connector(&self, tls: &BrokerTls) -> Result<RustlsConnector, AmqpError> {
         crate::tls::install_crypto_provider();
+        self.tls_connector
+            .get_or_try_init(|| async { tls_connector(tls) })
+            .await
+            .cloned()
+    }
+
+    async fn connect(&self) -> Result<(Connection, Channel), AmqpError> {
         let failed = |reason: String| AmqpError::Connect {
             address: self.params.address(),
             reason,
@@ -264,7 +277,7 @@ impl BrokerLink {
             Some(tls) => {
                 // Built here rather than by lapin so that unusable material
                 // is reported as such instead of retried as a connect error.
-                let connector = tls_connector(tls)?;
+                let connector = self.tls_connector(tls).await?;
                 let runtime =
                     lapin::runtime::default_runtime().map_err(|error| failed(error.to_string()))?;
                 let host = self.params.host.clone();
